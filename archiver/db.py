@@ -1,0 +1,208 @@
+"""SQLAlchemy 2.0 models of the archive index, and opening it (migrated to the current schema).
+
+The database is an index over the file store (``vault.py``): everything in it can be rebuilt from
+the stored objects. Tables:
+
+runs            one row per ``archiver run`` / ``reindex``: when, which tool version, the summary
+documents       one per place in the inbox (object id = path relative to the inbox)
+submissions     one per received version of a document (and per rejected file)
+sections        GB/T 9704 sections of a submission's cleaned text
+passages        paragraphs / headings of the cleaned text; ``rep_id`` is the first passage with the
+                same normalised text (exact duplicates are collapsed onto it)
+passage_bands   the LSH index: (band, key, passage_id), representatives only
+matches         verified links: kind "intra" between passages of one submission (removed or
+                warned repeats), kind "cross" between representatives of different submissions
+events          provenance: what was done to what, by which tool version with which parameters
+meta            key/value: the pinned fingerprint parameters
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from archiver.errors import StoreError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON}
+
+
+class Meta(Base):
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]]
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    command: Mapped[str] = mapped_column(String(32))
+    started: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    finished: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    tool_version: Mapped[str] = mapped_column(String(32))
+    summary: Mapped[dict[str, Any] | None]
+
+
+class Document(Base):
+    __tablename__ = "documents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    object_id: Mapped[str] = mapped_column(String(1024), unique=True)
+    authority: Mapped[str | None] = mapped_column(String(255), index=True)
+    year: Mapped[int | None] = mapped_column(Integer, index=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    head_version: Mapped[str | None] = mapped_column(String(16))
+    head_sha512: Mapped[str | None] = mapped_column(String(128))
+    current_submission_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class Submission(Base):
+    __tablename__ = "submissions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    relpath: Mapped[str] = mapped_column(String(1024))
+    sha512: Mapped[str] = mapped_column(String(128), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))  # archived | rejected
+    reason: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+    encoding: Mapped[str | None] = mapped_column(String(32))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    authority: Mapped[str | None] = mapped_column(String(255))
+    year: Mapped[int | None] = mapped_column(Integer)
+    title: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[str] = mapped_column(String(16))
+    current: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    cleaned_text: Mapped[str | None] = mapped_column(Text)
+    report: Mapped[dict[str, Any] | None]  # repairs, changes, warnings: what the clerk sees
+    received: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SectionRow(Base):
+    __tablename__ = "sections"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    idx: Mapped[int] = mapped_column(Integer)
+    level: Mapped[int] = mapped_column(SmallInteger)
+    number: Mapped[str] = mapped_column(String(32))
+    heading: Mapped[str] = mapped_column(Text)
+    start: Mapped[int] = mapped_column(Integer)
+    end: Mapped[int] = mapped_column(Integer)
+
+
+class PassageRow(Base):
+    __tablename__ = "passages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    idx: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(8))
+    section_idx: Mapped[int] = mapped_column(Integer)
+    start: Mapped[int | None] = mapped_column(Integer)  # span in the archived text; None when removed
+    end: Mapped[int | None] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    exact: Mapped[str] = mapped_column(String(32), index=True)
+    chars: Mapped[int] = mapped_column(Integer)  # normalised characters
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    rep_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    year: Mapped[int | None] = mapped_column(Integer)
+    canonical_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+class PassageBand(Base):
+    __tablename__ = "passage_bands"
+    band: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    passage_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+class MatchRow(Base):
+    __tablename__ = "matches"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    passage_id: Mapped[int] = mapped_column(Integer, index=True)  # the later passage
+    other_id: Mapped[int] = mapped_column(Integer, index=True)  # the earlier one
+    similarity: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(String(8))  # intra | cross
+    action: Mapped[str] = mapped_column(String(8))  # removed | warned | linked
+    __table_args__ = (UniqueConstraint("passage_id", "other_id", name="uq_match_pair"),)
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(Integer, index=True)
+    submission_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]]
+    created: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+Index("ix_passages_submission_idx", PassageRow.submission_id, PassageRow.idx)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def open_engine(url: str) -> Engine:
+    """An engine for ``url`` with the schema migrated to head (Alembic)."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(url)
+    except (SQLAlchemyError, ImportError) as exc:
+        raise StoreError(f"cannot open database {url!r}: {exc}; check [store] database in config.toml") from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    migrate(engine)
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (a no-op when it is there)."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        with engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, "head")
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot prepare database {engine.url!r}: {exc}") from exc
