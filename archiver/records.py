@@ -140,8 +140,9 @@ class Processed:
     cleaned: Cleaned
     warnings: tuple[Warning_, ...]
     sections: tuple[Section, ...]
-    passages: tuple[Passage, ...]
-    fingerprints: tuple[Fingerprint, ...]
+    passages: tuple[Passage, ...]  # the kept passages, spans in ``text``
+    removed: tuple[Passage, ...]  # removed repeats, spans in ``cleaned.text``
+    fingerprints: tuple[Fingerprint, ...]  # one per passage, kept and removed, by Passage.index
     repeats: tuple[Repeat, ...]
     text: str  # the archived cleaned text: ``cleaned.text`` without removed repeats
     title: str

@@ -1,0 +1,159 @@
+"""The command line: a thin click layer over flow, export, audit and vault.
+
+``ArchiverError`` becomes a one-line ``click.ClickException`` here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.orm import Session
+
+from archiver import __version__, config as config_mod, db, flow, ingest
+from archiver.errors import ArchiverError, InputError
+from archiver.process import process_submission
+from archiver.records import Rejection
+from archiver.report import clerk_report, rejection_report
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly(func: F) -> F:
+    """Turn ArchiverError into the one-line message click prints, with exit code 1."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ArchiverError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _config(ctx: click.Context) -> config_mod.Config:
+    return ctx.obj  # type: ignore[no-any-return]
+
+
+@click.group()
+@click.version_option(__version__, prog_name="archiver")
+@click.option(
+    "--config", "config_path", type=click.Path(path_type=Path), default=None,
+    help="config.toml to use (default: ./config.toml when present, else built-in defaults)",
+)
+@click.pass_context
+@friendly
+def main(ctx: click.Context, config_path: Path | None) -> None:
+    """Decode, repair, split, de-duplicate and archive report submissions."""
+    if config_path is None and Path("config.toml").is_file():
+        config_path = Path("config.toml")
+    ctx.obj = config_mod.load(config_path)
+
+
+@main.command()
+@click.argument("inbox", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+@click.pass_context
+@friendly
+def run(ctx: click.Context, inbox: tuple[Path, ...], as_json: bool) -> None:
+    """The nightly job: archive every file under INBOX (default: [run] inbox of the config)."""
+    config = _config(ctx)
+    inboxes = list(inbox) or [config.resolve(p) for p in config.run.inbox]
+    with _progress(inboxes, config) as progress:
+        summary = flow.run(config, inboxes, progress)
+    if as_json:
+        click.echo(json.dumps(summary.as_dict(), ensure_ascii=False, indent=1))
+    else:
+        for line in summary.lines():
+            click.echo(line)
+
+
+@contextmanager
+def _progress(inboxes: list[Path], config: config_mod.Config) -> Iterator[flow.Progress | None]:
+    if not sys.stderr.isatty():
+        yield None
+        return
+    total = sum(1 for _ in ingest.locate(inboxes, config.ingest))
+    with click.progressbar(length=total, label="archiving", file=sys.stderr) as bar:
+        yield bar.update
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="write the cleaned text here")
+@click.option("--json", "as_json", is_flag=True, help="print the full report as JSON")
+@click.pass_context
+@friendly
+def clean(ctx: click.Context, file: Path, output: Path | None, as_json: bool) -> None:
+    """Clean one FILE without touching the archive; report what changed and why."""
+    config = _config(ctx)
+    if not file.is_file():
+        raise InputError(f"{file}: no such file; give the path of a submission to clean")
+    located = ingest.Located(file.resolve(), file.resolve().parent, file.name, 0)
+    submission = ingest.read(located, config.ingest)
+    outcome = process_submission(submission, config)
+    if isinstance(outcome, Rejection):
+        if as_json:
+            click.echo(json.dumps(rejection_report(outcome), ensure_ascii=False, indent=1))
+        raise click.ClickException(f"{file}: rejected ({outcome.reason}): {outcome.detail}")
+    if output is not None:
+        output.write_text(outcome.text + "\n", encoding="utf-8")
+    if as_json:
+        report = clerk_report(outcome) | {"cleaned_text": outcome.text}
+        click.echo(json.dumps(report, ensure_ascii=False, indent=1))
+    elif output is None:
+        click.echo(outcome.text)
+    else:
+        report = clerk_report(outcome)
+        click.echo(
+            f"{file}: {report['encoding']}, {len(report['changes'])} changes, "
+            f"{len(report['removed'])} repeats removed, {len(report['warnings'])} warnings → {output}",
+            err=True,
+        )
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="write here instead of stdout")
+@click.pass_context
+@friendly
+def export(ctx: click.Context, fmt: str, output: Path | None) -> None:
+    """One JSON line per current submission, in the benchmark kit's format."""
+    from archiver.export import export_lines
+
+    engine = db.open_engine(_config(ctx).database_url)
+    with Session(engine) as session:
+        lines = export_lines(session)
+        if output is None:
+            for line in lines:
+                click.echo(line)
+        else:
+            with output.open("w", encoding="utf-8") as out:
+                for line in lines:
+                    out.write(line + "\n")
+
+
+@main.command()
+@click.option("--full", is_flag=True, help="re-compute every stored file's sha512")
+@click.pass_context
+@friendly
+def verify(ctx: click.Context, full: bool) -> None:
+    """Fixity check of the file store."""
+    from archiver.vault import Vault, is_warning
+
+    config = _config(ctx)
+    vault = Vault(config.resolve(config.store.vault))
+    lines = vault.verify(full=full)
+    problems = [line for line in lines if not is_warning(line)]
+    for line in lines:
+        click.echo(line)
+    if problems:
+        raise click.ClickException(f"{len(problems)} fixity problems; restore the named files from backup")
+    click.echo(f"ok: {sum(1 for _ in vault.objects())} objects verified ({'full' if full else 'quick'})")

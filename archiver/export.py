@@ -1,0 +1,78 @@
+"""``archiver export --format jsonl``: one line per current submission, in the benchmark kit's
+format (``../shared/bench/README.md``): status, reason, encoding, cleaned text, removed repeats
+and cross-submission matches (each pair once, from its later side)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from archiver.db import MatchRow, PassageRow
+from archiver.db import Submission as SubmissionRow
+from archiver.index import chunks
+from archiver.pairs import pairs_of
+
+
+def export_lines(session: Session) -> Iterator[str]:
+    ids = session.scalars(
+        select(SubmissionRow.id).where(SubmissionRow.current.is_(True)).order_by(SubmissionRow.relpath)
+    ).all()
+    for submission_id in ids:
+        yield json.dumps(export_record(session, submission_id), ensure_ascii=False)
+
+
+def export_record(session: Session, submission_id: int) -> dict[str, Any]:
+    row = session.get_one(SubmissionRow, submission_id)
+    record: dict[str, Any] = {
+        "file": row.relpath,
+        "status": row.status,
+        "reason": row.reason,
+        "encoding": row.encoding,
+        "authority": row.authority,
+        "year": row.year,
+        "version": row.version,
+        "cleaned_text": row.cleaned_text or "",
+        "removed": [],
+        "matches": [],
+    }
+    if row.status != "archived":
+        return record
+    repeated = aliased(PassageRow)
+    record["removed"] = [
+        {"text": text, "repeats": other_text, "similarity": score}
+        for text, other_text, score in session.execute(
+            select(PassageRow.text, repeated.text, MatchRow.similarity)
+            .join(MatchRow, MatchRow.passage_id == PassageRow.id)
+            .join(repeated, repeated.id == MatchRow.other_id)
+            .where(PassageRow.submission_id == submission_id, PassageRow.removed.is_(True))
+            .order_by(PassageRow.idx)
+        )
+    ]
+    record["matches"] = _matches(session, submission_id)
+    return record
+
+
+def _matches(session: Session, submission_id: int) -> list[dict[str, Any]]:
+    pairs = list(pairs_of(session, submission_id))
+    ids = sorted({p.passage_id for p in pairs} | {p.other_id for p in pairs})
+    info: dict[int, tuple[str, str]] = {}
+    for part in chunks(ids):
+        rows = session.execute(
+            select(PassageRow.id, PassageRow.text, SubmissionRow.relpath)
+            .join(SubmissionRow, SubmissionRow.id == PassageRow.submission_id)
+            .where(PassageRow.id.in_(part))
+        )
+        info.update({id_: (text, relpath) for id_, text, relpath in rows})
+    return [
+        {
+            "text": info[p.passage_id][0],
+            "other_file": info[p.other_id][1],
+            "other_text": info[p.other_id][0],
+            "similarity": p.similarity,
+        }
+        for p in pairs
+    ]

@@ -1,0 +1,271 @@
+"""The persistent LSH index and cross-submission links, in the database.
+
+Exact duplicates are collapsed first: the first kept paragraph with a given normalised text is
+its group's *representative* (``passages.rep_id``); only representatives carry band keys and
+links, so a template copied by a thousand townships is one bucket entry, not a thousand. A
+passage matches every passage of its own group (similarity 1.0) and every passage of a group
+linked to it (the link's verified Jaccard).
+
+A night's candidates come from one join of its band keys (a temporary table) against
+``passage_bands``; each candidate is verified by the exact Jaccard of the shingle sets before a
+link is written. Work per night depends on the night's passages and the buckets they hit,
+not on the size of the archive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, TypeVar
+
+import numpy as np
+from sqlalchemy import Column, Integer, MetaData, SmallInteger, BigInteger, Table, delete, insert, select
+from sqlalchemy.orm import Session
+
+from archiver import fingerprint as fp
+from archiver.config import FingerprintConfig, MatchConfig
+from archiver.db import MatchRow, Meta, PassageBand, PassageRow
+from archiver.errors import ParameterMismatch
+
+T = TypeVar("T")
+CHUNK = 500  # ids per IN (...) list: far below every backend's parameter limit
+
+_temp_metadata = MetaData()
+NIGHT_BANDS = Table(
+    "night_bands",
+    _temp_metadata,
+    Column("band", SmallInteger, nullable=False),
+    Column("key", BigInteger, nullable=False),
+    Column("passage_id", Integer, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def pin_parameters(session: Session, parameters: dict[str, Any]) -> None:
+    """Record the fingerprint parameters on first use; refuse to mix with different ones."""
+    stored = session.get(Meta, "fingerprint")
+    if stored is None:
+        session.add(Meta(key="fingerprint", value=dict(parameters)))
+        session.flush()
+        return
+    if stored.value != parameters:
+        differing = sorted(k for k in set(stored.value) | set(parameters) if stored.value.get(k) != parameters.get(k))
+        raise ParameterMismatch(
+            "the archive was fingerprinted with other settings ("
+            + ", ".join(f"{k}: {stored.value.get(k)!r} → {parameters.get(k)!r}" for k in differing)
+            + "); run `archiver reindex` to recompute every signature, or restore the old [fingerprint] settings"
+        )
+
+
+def set_parameters(session: Session, parameters: dict[str, Any]) -> None:
+    row = session.get(Meta, "fingerprint")
+    if row is None:
+        session.add(Meta(key="fingerprint", value=dict(parameters)))
+    else:
+        row.value = dict(parameters)
+    session.flush()
+
+
+@dataclass(frozen=True)
+class NewParagraph:
+    """A kept paragraph just inserted, as the linker needs it."""
+
+    id: int
+    submission_id: int
+    exact: str
+    signature: bytes | None
+    normalised: str
+
+
+@dataclass
+class LinkStats:
+    candidates: int = 0
+    links: int = 0
+    new_groups: int = 0
+    copies: int = 0
+
+
+def link(
+    session: Session,
+    paragraphs: Sequence[NewParagraph],
+    config: FingerprintConfig,
+    match: MatchConfig,
+) -> tuple[LinkStats, set[int]]:
+    """Group, index and link a batch of new paragraphs (in id order).
+
+    Returns the statistics and the representative ids whose clusters may have changed.
+    """
+    stats = LinkStats()
+    reps = _existing_reps(session, sorted({p.exact for p in paragraphs}))
+    new_reps: list[NewParagraph] = []
+    updates: list[dict[str, int]] = []
+    for paragraph in paragraphs:
+        rep = reps.setdefault(paragraph.exact, paragraph.id)
+        updates.append({"id": paragraph.id, "rep_id": rep})
+        if rep == paragraph.id:
+            new_reps.append(paragraph)
+        else:
+            stats.copies += 1
+    from sqlalchemy import update
+
+    for part in chunks(updates, 5000):
+        session.execute(update(PassageRow), list(part))
+    stats.new_groups = len(new_reps)
+    touched = {reps[p.exact] for p in paragraphs}
+    indexed = [p for p in new_reps if p.signature is not None]
+    _insert_bands(session, indexed, config)
+    pairs = _candidates(session, indexed, config)
+    stats.candidates = len(pairs)
+    links = _verify(session, pairs, {p.id: p for p in indexed}, config, match)
+    if links:
+        session.execute(insert(MatchRow), links)
+    stats.links = len(links)
+    touched |= {row["other_id"] for row in links}
+    return stats, touched
+
+
+def _existing_reps(session: Session, hashes: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for part in chunks(hashes):
+        rows = session.execute(
+            select(PassageRow.exact, PassageRow.id).where(
+                PassageRow.exact.in_(part), PassageRow.rep_id == PassageRow.id
+            )
+        )
+        found.update({exact: id_ for exact, id_ in rows})
+    return found
+
+
+def _band_rows(paragraphs: Sequence[NewParagraph], config: FingerprintConfig) -> list[dict[str, int]]:
+    if not paragraphs:
+        return []
+    keys = fp.band_keys_bulk([p.signature for p in paragraphs if p.signature is not None], config)
+    return [
+        {"band": band, "key": int(keys[row, band]), "passage_id": p.id}
+        for row, p in enumerate(paragraphs)
+        for band in range(keys.shape[1])
+    ]
+
+
+def _insert_bands(session: Session, paragraphs: Sequence[NewParagraph], config: FingerprintConfig) -> None:
+    rows = _band_rows(paragraphs, config)
+    if not rows:
+        return
+    session.execute(insert(PassageBand), rows)
+    NIGHT_BANDS.create(session.connection(), checkfirst=True)
+    session.execute(delete(NIGHT_BANDS))
+    session.execute(insert(NIGHT_BANDS), rows)
+
+
+def _candidates(
+    session: Session, paragraphs: Sequence[NewParagraph], config: FingerprintConfig
+) -> list[tuple[int, int]]:
+    """(new, earlier) representative pairs that share at least one band key."""
+    if not paragraphs:
+        return []
+    night, band = NIGHT_BANDS, PassageBand
+    query = (
+        select(night.c.passage_id, band.passage_id)
+        .join(band, (band.band == night.c.band) & (band.key == night.c.key))
+        .where(band.passage_id < night.c.passage_id)
+        .distinct()
+    )
+    pairs = sorted((int(a), int(b)) for a, b in session.execute(query))
+    session.execute(delete(NIGHT_BANDS))
+    return pairs
+
+
+def _verify(
+    session: Session,
+    pairs: Sequence[tuple[int, int]],
+    new: dict[int, NewParagraph],
+    config: FingerprintConfig,
+    match: MatchConfig,
+) -> list[dict[str, Any]]:
+    """Link rows for the candidate pairs whose exact shingle Jaccard reaches ``match_at``."""
+    others = _load(session, sorted({b for _, b in pairs} - set(new)))
+    texts = {pid: (p.submission_id, p.normalised) for pid, p in new.items()} | others
+
+    @lru_cache(maxsize=4096)
+    def shingles(pid: int) -> np.ndarray:
+        return fp.shingle_set(texts[pid][1], config)
+
+    rows: list[dict[str, Any]] = []
+    for a, b in pairs:
+        if texts[a][0] == texts[b][0]:
+            continue  # same submission: judged by match.find_repeats
+        score = fp.jaccard(shingles(a), shingles(b))
+        if score >= match.match_at:
+            rows.append(
+                {"passage_id": a, "other_id": b, "similarity": round(score, 4), "kind": "cross", "action": "linked"}
+            )
+    return rows
+
+
+def _load(session: Session, ids: Sequence[int]) -> dict[int, tuple[int, str]]:
+    loaded: dict[int, tuple[int, str]] = {}
+    for part in chunks(ids):
+        rows = session.execute(
+            select(PassageRow.id, PassageRow.submission_id, PassageRow.text).where(PassageRow.id.in_(part))
+        )
+        loaded.update({id_: (sub, fp.normalise(text)) for id_, sub, text in rows})
+    return loaded
+
+
+def neighbours(session: Session, reps: Iterable[int]) -> dict[int, set[int]]:
+    """Representative → the representatives it is linked to (either direction)."""
+    out: dict[int, set[int]] = {}
+    ids = sorted(set(reps))
+    for part in chunks(ids):
+        rows = session.execute(
+            select(MatchRow.passage_id, MatchRow.other_id).where(
+                MatchRow.kind == "cross", (MatchRow.passage_id.in_(part)) | (MatchRow.other_id.in_(part))
+            )
+        )
+        for a, b in rows:
+            out.setdefault(a, set()).add(b)
+            out.setdefault(b, set()).add(a)
+    return out
+
+
+def assign_canonicals(session: Session, touched: set[int]) -> int:
+    """Recompute ``canonical_id`` for the groups whose star may have changed; returns how many.
+
+    The canonical passage of a group is the earliest (year, then arrival) passage among the
+    group itself and the groups linked to it directly: stars, never chains.
+    """
+    if not touched:
+        return 0
+    around = neighbours(session, touched)
+    affected = touched | {n for t in touched for n in around.get(t, ())}
+    links = neighbours(session, affected)
+    firsts = _group_firsts(session, affected | {n for a in affected for n in links.get(a, ())})
+    updates = []
+    for group in sorted(affected):
+        candidates = [firsts[g] for g in {group, *links.get(group, ())} if g in firsts]
+        if candidates:
+            updates.append((group, min(candidates)[1]))
+    from sqlalchemy import update
+
+    for group, canonical in updates:
+        session.execute(update(PassageRow).where(PassageRow.rep_id == group).values(canonical_id=canonical))
+    return len(updates)
+
+
+def _group_firsts(session: Session, groups: set[int]) -> dict[int, tuple[int, int]]:
+    firsts: dict[int, tuple[int, int]] = {}
+    for part in chunks(sorted(groups)):
+        rows = session.execute(
+            select(PassageRow.rep_id, PassageRow.year, PassageRow.id).where(PassageRow.rep_id.in_(part))
+        )
+        for group, year, id_ in rows:
+            key = (year if year is not None else 9999, id_)
+            if group not in firsts or key < firsts[group]:
+                firsts[group] = key
+    return firsts

@@ -1,0 +1,316 @@
+"""Pure OCFL 1.1 helpers for ``vault.py``: names, layout, paths, inventories, durable writes.
+
+Everything here is a small function over plain values (object ids, logical paths, inventory
+dicts as parsed from JSON) plus three fsync helpers; ``vault.Vault`` strings them together.
+
+References: https://ocfl.io/1.1/spec/ and community extension
+``0004-hashed-n-tuple-storage-layout`` (sha256 of the id, 3 tuples of 3 hex characters, then
+the full digest as the object root directory).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from archiver.errors import StoreError
+
+ROOT_NAMASTE = "0=ocfl_1.1"
+ROOT_NAMASTE_TEXT = "ocfl_1.1\n"
+OBJECT_NAMASTE = "0=ocfl_object_1.1"
+OBJECT_NAMASTE_TEXT = "ocfl_object_1.1\n"
+INVENTORY = "inventory.json"
+SIDECAR = "inventory.json.sha512"
+INVENTORY_TYPE = "https://ocfl.io/1.1/spec/#inventory"
+CONTENT_DIR = "content"
+LAYOUT_NAME = "0004-hashed-n-tuple-storage-layout"
+LAYOUT_FILE = "ocfl_layout.json"
+LAYOUT_DOC = {
+    "extension": LAYOUT_NAME,
+    "description": "OCFL object identifiers are hashed (sha256) and encoded as lowercase hex strings; "
+    "the digest is divided into 3 tuples of 3 characters that nest the object root, "
+    "which is named by the whole digest.",
+}
+LAYOUT_CONFIG = {
+    "extensionName": LAYOUT_NAME,
+    "digestAlgorithm": "sha256",
+    "tupleSize": 3,
+    "numberOfTuples": 3,
+    "shortObjectRoot": False,
+}
+# Content stored under a name that is not the logical path (see ``content_path``).
+MAPPED_DIR = "mapped"
+_VERSION_RE = re.compile(r"v([1-9][0-9]*)")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
+_MAX_SEGMENT_BYTES = 255  # NAME_MAX on ext4/xfs/btrfs
+_MAX_CONTENT_PATH_BYTES = 1024  # leaves room under PATH_MAX for deep storage roots
+
+Inventory = dict[str, Any]
+
+
+def sha512_bytes(data: bytes) -> str:
+    """Lowercase hex sha512 of ``data`` (the OCFL content digest)."""
+    return hashlib.sha512(data).hexdigest()
+
+
+def sha512_file(path: Path) -> str:
+    """Lowercase hex sha512 of a file, read in 1 MiB blocks."""
+    h = hashlib.sha512()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def object_relpath(object_id: str) -> str:
+    """Object id → object root relative to the storage root (extension 0004, default config)."""
+    check_object_id(object_id)
+    digest = hashlib.sha256(object_id.encode("utf-8")).hexdigest()
+    return f"{digest[0:3]}/{digest[3:6]}/{digest[6:9]}/{digest}"
+
+
+def check_object_id(object_id: str) -> None:
+    """Raise ``StoreError`` unless the id is a non-empty string that is valid UTF-8 text."""
+    if not object_id:
+        raise StoreError("object id is empty: give each document a non-empty id")
+    try:
+        object_id.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise StoreError(f"object id {object_id!r} is not valid Unicode text") from exc
+
+
+def check_logical_path(path: str) -> None:
+    """Raise ``StoreError`` for a logical path that could escape or is not OCFL-valid.
+
+    Rejected: empty, absolute, NUL, ``.``/``..``/empty segments, text that is not valid
+    Unicode (lone surrogates cannot be written to the UTF-8 inventory). The name is never
+    normalised: what is received is what the inventory records.
+    """
+    problem = None
+    if not path or path.startswith("/") or path.endswith("/"):
+        problem = "is empty, absolute or ends in '/'"
+    elif "\x00" in path:
+        problem = "contains NUL"
+    elif any(seg in ("", ".", "..") for seg in path.split("/")):
+        problem = "has an empty, '.' or '..' segment"
+    else:
+        try:
+            path.encode("utf-8")
+        except UnicodeEncodeError:
+            problem = "is not valid Unicode text"
+    if problem:
+        raise StoreError(f"logical path {path!r} {problem}: refusing to store it")
+
+
+def check_no_file_dir_clash(paths: Iterable[str]) -> None:
+    """Raise ``StoreError`` if one logical path is a directory prefix of another (OCFL E095)."""
+    names = set(paths)
+    for p in names:
+        parts = p.split("/")
+        for i in range(1, len(parts)):
+            if "/".join(parts[:i]) in names:
+                raise StoreError(f"logical path {p!r} is inside {'/'.join(parts[:i])!r}, which is a file")
+
+
+def _needs_mapping(logical: str) -> bool:
+    """True when a logical path is a poor file name: control chars, backslash, too long."""
+    encoded = logical.encode("utf-8")
+    return (
+        bool(_CONTROL.search(logical))
+        or len(encoded) > _MAX_CONTENT_PATH_BYTES
+        or any(len(seg.encode("utf-8")) > _MAX_SEGMENT_BYTES for seg in logical.split("/"))
+    )
+
+
+def content_path(version: str, logical: str, digest: str, taken: set[str]) -> str:
+    """Content path (relative to the object root) for new content of ``version``.
+
+    Normally ``vN/content/<logical path>``, so the archive stays readable with ``ls``. When the
+    name is a poor file name, or would clash with one already ``taken`` in this version on a
+    case-insensitive or normalising file system, the bytes go to ``vN/content/mapped/<digest>``
+    instead; the logical path in the state keeps the real name. ``taken`` is updated.
+    """
+    key = unicodedata.normalize("NFC", logical).casefold()
+    if _needs_mapping(logical) or key in taken:
+        chosen = f"{MAPPED_DIR}/{digest}"
+        key = chosen
+        if key in taken:  # a real logical path "mapped/<this digest>": pathological, refuse
+            raise StoreError(f"content path clash for {logical!r} in {version}")
+    else:
+        chosen = logical
+    taken.add(key)
+    return f"{version}/{CONTENT_DIR}/{chosen}"
+
+
+def version_number(name: str) -> int | None:
+    """``"v3"`` → 3; anything that is not an unpadded OCFL version name → None."""
+    m = _VERSION_RE.fullmatch(name)
+    return int(m.group(1)) if m else None
+
+
+def rfc3339(when: datetime | None) -> str:
+    """A timestamp for ``versions.vN.created``; ``None`` is now, naive datetimes are UTC."""
+    when = when or datetime.now(UTC)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def new_inventory(object_id: str) -> Inventory:
+    """The inventory of an object that has no version yet (never written as is)."""
+    return {
+        "id": object_id,
+        "type": INVENTORY_TYPE,
+        "digestAlgorithm": "sha512",
+        "head": "v0",
+        "contentDirectory": CONTENT_DIR,
+        "manifest": {},
+        "versions": {},
+    }
+
+
+def state_of(inv: Inventory, version: str | None = None) -> dict[str, str]:
+    """Logical path → digest for ``version`` (default: head); unknown version → StoreError."""
+    name = version or inv["head"]
+    if name not in inv["versions"]:
+        raise StoreError(f"object {inv['id']!r} has no version {name!r}")
+    return {p: d for d, paths in inv["versions"][name]["state"].items() for p in paths}
+
+
+def add_version(
+    inv: Inventory, digests: Mapping[str, str], created: str, message: str, user: str
+) -> tuple[Inventory, dict[str, str]]:
+    """Return (the inventory with a new head version whose state is ``digests``, new content).
+
+    ``digests``: logical path → sha512. New content maps content path → the logical path whose
+    bytes go there; a digest already in the manifest (or twice in this version) is stored once.
+    """
+    version = f"v{(version_number(inv['head']) or 0) + 1}"
+    manifest = {d: list(ps) for d, ps in inv["manifest"].items()}
+    state: dict[str, list[str]] = {}
+    new: dict[str, str] = {}
+    taken: set[str] = set()
+    for logical in sorted(digests):
+        digest = digests[logical]
+        state.setdefault(digest, []).append(logical)
+        if digest not in manifest:
+            cpath = content_path(version, logical, digest, taken)
+            manifest[digest] = [cpath]
+            new[cpath] = logical
+    versions = dict(inv["versions"])
+    versions[version] = {"created": created, "message": message, "user": {"name": user}, "state": state}
+    return {**inv, "head": version, "manifest": manifest, "versions": versions}, new
+
+
+def logical_to_content(inv: Inventory, version: str | None = None) -> dict[str, str]:
+    """Logical path → content path (first manifest entry) for ``version`` (default: head)."""
+    return {p: inv["manifest"][d][0] for p, d in state_of(inv, version).items()}
+
+
+def inventory_bytes(inv: Inventory) -> bytes:
+    """Serialise an inventory: UTF-8 (names stay readable), sorted keys, stable across runs."""
+    return (json.dumps(inv, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def sidecar_bytes(inventory_digest: str) -> bytes:
+    """The ``inventory.json.sha512`` line: ``<digest> inventory.json``."""
+    return f"{inventory_digest} {INVENTORY}\n".encode("ascii")
+
+
+def sidecar_digest(path: Path) -> str | None:
+    """The digest written in a sidecar file, or None when it is missing or malformed."""
+    try:
+        parts = path.read_text(encoding="ascii").split()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return parts[0].lower() if len(parts) == 2 and parts[1] == INVENTORY else None
+
+
+def shape_problems(inv: Any) -> list[str]:
+    """What makes a parsed inventory not OCFL 1.1-shaped (as this store writes them); [] = fine."""
+    if not isinstance(inv, dict):
+        return ["inventory is not a JSON object"]
+    required = ("id", "type", "digestAlgorithm", "head", "manifest", "versions")
+    probs = [f"inventory lacks {k!r}" for k in required if k not in inv]
+    if probs:
+        return probs
+    if not isinstance(inv["id"], str) or not inv["id"]:
+        probs.append("inventory id is not a non-empty string")
+    if inv["type"] != INVENTORY_TYPE:
+        probs.append(f"inventory type is {inv['type']!r}, not {INVENTORY_TYPE!r}")
+    if inv["digestAlgorithm"] != "sha512":
+        probs.append(f"digestAlgorithm is {inv['digestAlgorithm']!r}, not 'sha512'")
+    names = sorted(inv["versions"], key=lambda v: version_number(v) or 0)
+    if names != [f"v{i}" for i in range(1, len(names) + 1)] or not names or inv["head"] != names[-1]:
+        probs.append(f"versions {names} / head {inv['head']!r} are not v1..vN with head = vN")
+    for name in names:
+        v = inv["versions"][name]
+        probs += [f"{name} lacks {k!r}" for k in ("created", "state") if k not in v]
+        probs += [f"{name} state digest {d[:16]}… is not in the manifest"
+                  for d in v.get("state", {}) if d not in inv["manifest"]]
+    return probs
+
+
+def significant_state(state: Mapping[str, str]) -> dict[str, str]:
+    """The part of a state that decides whether a store makes a new version: all but provenance."""
+    return {p: d for p, d in state.items() if p != "provenance.json"}
+
+
+def object_roots(root: Path) -> Iterator[Path]:
+    """Every directory under a storage root holding an object declaration, in sorted order."""
+    for dirpath, dirs, files in os.walk(root):
+        dirs.sort()
+        if Path(dirpath) == root:
+            dirs[:] = [d for d in dirs if d != "extensions"]
+        if OBJECT_NAMASTE in files:
+            dirs.clear()
+            yield Path(dirpath)
+
+
+def content_problems(obj: Path, inv: Inventory, full: bool) -> list[str]:
+    """Manifest vs the files of an object: missing, unlisted, (full) wrong digest or stale sidecar."""
+    label, lines = inv["id"], []
+    listed = {c: d for d, cs in inv["manifest"].items() for c in cs}
+    for cpath, digest in sorted(listed.items()):
+        if not (obj / cpath).is_file():
+            lines.append(f"{label}: content {cpath} is missing")
+        elif full and sha512_file(obj / cpath) != digest:
+            lines.append(f"{label}: content {cpath} does not match its sha512")
+    for vname in inv["versions"]:
+        top = obj / vname / CONTENT_DIR
+        present = sorted(p.relative_to(obj).as_posix() for p in top.rglob("*") if p.is_file())
+        lines += [f"{label}: content {c} is not in the manifest" for c in present if c not in listed]
+        vinv = obj / vname / INVENTORY
+        if full and vinv.is_file() and sidecar_digest(obj / vname / SIDECAR) != sha512_file(vinv):
+            lines.append(f"{label}: {vname}/inventory.json does not match its sidecar")
+    return lines
+
+
+def write_synced(path: Path, data: bytes) -> None:
+    """Write ``data`` to a new file and fsync it before returning."""
+    with path.open("xb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a directory so the names created or renamed in it survive a power cut."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(top: Path) -> None:
+    """fsync every directory under ``top`` (deepest first), then ``top`` itself."""
+    for dirpath, _dirs, _files in os.walk(top, topdown=False):
+        fsync_dir(Path(dirpath))

@@ -1,0 +1,77 @@
+"""Passage pairs across submissions, derived from groups and links (see ``index.py``).
+
+A paragraph P matches Q (in another submission) when both have the same representative
+(identical normalised text, similarity 1.0) or when their representatives are linked (the
+link's verified Jaccard). Only current submissions (the head version of each document) count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, aliased
+
+from archiver.db import MatchRow, PassageRow
+from archiver.db import Submission as SubmissionRow
+from archiver.index import chunks
+
+
+@dataclass(frozen=True)
+class Pair:
+    passage_id: int
+    other_id: int
+    similarity: float
+
+
+def pairs_of(session: Session, submission_id: int, earlier_only: bool = True) -> Iterator[Pair]:
+    """Every (passage of ``submission_id``, passage elsewhere) pair, each once.
+
+    With ``earlier_only`` the other passage arrived earlier (lower id): reporting every pair
+    from its later side lists each pair of the archive exactly once.
+    """
+    mine = dict(
+        session.execute(
+            select(PassageRow.id, PassageRow.rep_id).where(
+                PassageRow.submission_id == submission_id, PassageRow.rep_id.is_not(None)
+            )
+        ).all()
+    )
+    if not mine:
+        return
+    groups = sorted(set(mine.values()))
+    similar: dict[int, dict[int, float]] = {g: {g: 1.0} for g in groups}
+    for part in chunks(groups):
+        rows = session.execute(
+            select(MatchRow.passage_id, MatchRow.other_id, MatchRow.similarity).where(
+                MatchRow.kind == "cross", or_(MatchRow.passage_id.in_(part), MatchRow.other_id.in_(part))
+            )
+        )
+        for a, b, score in rows:
+            for group, other in ((a, b), (b, a)):
+                if group in similar:
+                    similar[group][other] = score
+    wanted = sorted({g for linked in similar.values() for g in linked})
+    other = aliased(PassageRow)
+    members: dict[int, list[int]] = {}
+    for part in chunks(wanted):
+        rows = session.execute(
+            select(other.rep_id, other.id)
+            .join(SubmissionRow, SubmissionRow.id == other.submission_id)
+            .where(
+                other.rep_id.in_(part), SubmissionRow.current.is_(True),
+                other.submission_id != submission_id,
+            )
+        )
+        for group, id_ in rows:
+            members.setdefault(group, []).append(id_)
+    for passage_id in sorted(mine):
+        linked = similar[mine[passage_id]]
+        for group in sorted(linked):
+            for other_id in sorted(members.get(group, ())):
+                if not earlier_only or other_id < passage_id:
+                    yield Pair(passage_id, other_id, linked[group])
+
+
+__all__ = ["Pair", "pairs_of"]

@@ -1,0 +1,128 @@
+"""The per-submission stages, ingest → repeats, as one pure function a worker can run.
+
+Nothing here touches the database or the file store; the result goes back to the coordinator
+(``flow.py``), which matches it against the archive and files it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from archiver import checks, clean, decode, fingerprint, ingest, match, split
+from archiver.config import Config
+from archiver.records import Passage, Processed, Rejection, Repeat, Section, Submission, Warning_
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """The file's bytes are already the head version of its document: nothing to do."""
+
+    located: ingest.Located
+    sha512: str
+    size: int
+
+
+Outcome = Processed | Rejection | Unchanged
+
+
+def process_located(located: ingest.Located, config: Config, known_sha512: str | None = None) -> Outcome:
+    """Read one file and run every per-submission stage on it (the worker's entry point)."""
+    try:
+        submission = ingest.read(located, config.ingest)
+    except OSError as exc:
+        empty = Submission(located.path, located.relpath, b"", "", None, None, located.order)
+        return Rejection(empty, "unreadable", f"cannot read the file: {exc.strerror or exc}")
+    if known_sha512 is not None and submission.sha512 == known_sha512:
+        return Unchanged(located, submission.sha512, len(submission.raw))
+    return process_submission(submission, config)
+
+
+def process_submission(submission: Submission, config: Config) -> Processed | Rejection:
+    """decode → clean → split → fingerprint → repeats, with the time each stage took."""
+    timings: dict[str, float] = {}
+
+    def timed(stage: str, call: Callable[[], T]) -> T:
+        started = time.perf_counter()
+        result = call()
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
+        return result
+
+    decoded = timed("decode", lambda: decode.decode(submission, config.decode))
+    if isinstance(decoded, Rejection):
+        return decoded
+    cleaned = timed("clean", lambda: clean.clean(decoded, config.clean))
+    sections, passages = timed("split", lambda: split.split(cleaned.text, config.split))
+    prints = timed("fingerprint", lambda: fingerprint.fingerprint(passages, config.fingerprint))
+    repeats = timed(
+        "match", lambda: match.find_repeats(passages, prints, config.match, config.fingerprint)
+    )
+    text = match.remove_repeats(cleaned.text, passages, repeats)
+    removed = {r.passage for r in repeats if r.removed}
+    kept = [p for p in passages if p.index not in removed]
+    if removed:
+        sections, kept = timed("split", lambda: _resplit(text, kept, config))
+    warnings = timed("checks", lambda: checks.check(text, sections, config.checks))
+    warnings += _repeat_warnings(repeats, passages)
+    title = split.title_of(passages)
+    return Processed(
+        decoded=decoded,
+        cleaned=cleaned,
+        warnings=warnings,
+        sections=sections,
+        passages=tuple(kept),
+        removed=tuple(p for p in passages if p.index in removed),
+        fingerprints=prints,
+        repeats=repeats,
+        text=text,
+        title=title,
+        year=submission.year or ingest.year_from_title(title),
+        timings=timings,
+    )
+
+
+def _resplit(text: str, kept: Sequence[Passage], config: Config) -> tuple[tuple[Section, ...], list[Passage]]:
+    """Sections of the archived text, and the kept passages re-based onto it (same indices)."""
+    sections, again = split.split(text, config.split)
+    if [p.text for p in again] == [p.text for p in kept]:
+        return sections, [dataclasses.replace(p, index=k.index) for p, k in zip(again, kept, strict=True)]
+    # The split is not stable around a removal: locate each kept passage in order instead.
+    starts = [s.start for s in sections]
+    rebased, cursor = [], 0
+    for passage in kept:
+        start = text.find(passage.text, cursor)
+        start = cursor if start < 0 else start
+        cursor = start + len(passage.text)
+        section = _deepest(sections, bisect.bisect_right(starts, start) - 1, start)
+        rebased.append(dataclasses.replace(passage, start=start, end=cursor, section=section))
+    return sections, rebased
+
+
+def _deepest(sections: Sequence[Section], last_started: int, offset: int) -> int:
+    """The innermost section whose span holds ``offset``, searching back from ``last_started``."""
+    for index in range(last_started, -1, -1):
+        if sections[index].start <= offset < sections[index].end:
+            return index
+    return max(last_started, 0)
+
+
+def _repeat_warnings(repeats: Sequence[Repeat], passages: Sequence[Passage]) -> tuple[Warning_, ...]:
+    """A warning for every near repeat that was kept: the clerk decides."""
+    by_index = {p.index: p for p in passages}
+    return tuple(
+        Warning_(
+            "near_repeat",
+            f"passage {r.passage} is {r.similarity:.0%} similar to passage {r.of}; kept, check it",
+            by_index[r.passage].text,
+            by_index[r.passage].start,
+            by_index[r.passage].end,
+        )
+        for r in repeats
+        if not r.removed
+    )

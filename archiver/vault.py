@@ -1,0 +1,326 @@
+"""The file store: an OCFL 1.1 storage root with one object per document.
+
+Each version's state holds ``original/<name as received>`` (the bytes exactly),
+``cleaned/<name>.txt`` (absent for rejected submissions) and ``provenance.json``. Content is
+de-duplicated by sha512: unchanged files of a new version point at earlier content paths.
+
+Writes are crash-safe for **one writer** (the coordinating process; nothing here locks):
+
+1. the new version (or, for a new object, the whole object root) is built in
+   ``<root>/extensions/archiver-staging/<uuid>``, every file and directory fsynced;
+2. it is renamed into place (``vN`` into the object root, or the object root into the layout);
+3. the new inventory is staged, fsynced and renamed over ``inventory.json``, then the same for
+   ``inventory.json.sha512``; the object root directory is fsynced.
+
+A crash before (3) leaves an orphan ``vN`` directory the root inventory does not mention; a
+crash between the two renames of (3) leaves a root sidecar that is stale, while the
+``vN/inventory.json.sha512`` written in (1) vouches for the new ``inventory.json``. Both states
+read as the last good version, ``verify()`` reports them as warnings prefixed ``orphan:``
+(never as fixity problems), and the next ``store()`` to that object (or ``recover()``) cleans
+them up: orphan version directories are deleted, a stale root sidecar is rewritten, leftover
+staging directories are removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from archiver import ocfl
+from archiver.errors import FixityError, StoreError
+
+STAGING = "extensions/archiver-staging"
+WARNING_PREFIX = "orphan:"
+
+
+def is_warning(line: str) -> bool:
+    """True for a ``verify()`` line that reports an interrupted write, not damaged content."""
+    return line.startswith(WARNING_PREFIX)
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    object_id: str
+    version: str  # "v1", "v2", …
+    created: bool  # False when identical to the head: nothing written
+    object_path: Path  # object root
+    paths: dict[str, str]  # logical path -> content path relative to the object root
+
+
+class Vault:
+    """An OCFL 1.1 storage root using the 0004 hashed n-tuple layout."""
+
+    def __init__(self, root: Path) -> None:
+        """Open the storage root at ``root``, creating it when missing or empty.
+
+        Raises ``StoreError`` when ``root`` exists but is not an OCFL 1.1 storage root with
+        this layout (so a mistyped path never gets objects sprinkled into it).
+        """
+        self.root = Path(root)
+        if not (self.root / ocfl.ROOT_NAMASTE).is_file():
+            self._init_root()
+        layout = self._read_json(self.root / ocfl.LAYOUT_FILE)
+        if not isinstance(layout, dict) or layout.get("extension") != ocfl.LAYOUT_NAME:
+            raise StoreError(f"{self.root}: storage layout is not {ocfl.LAYOUT_NAME}; use another vault path")
+
+    def _init_root(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"{self.root} is a file, not a storage root: set [store] vault to a directory")
+        if self.root.is_dir() and {p.name for p in self.root.iterdir()} - {ocfl.LAYOUT_FILE, "extensions"}:
+            raise StoreError(
+                f"{self.root} exists and is not an OCFL 1.1 storage root (no {ocfl.ROOT_NAMASTE}): "
+                "point [store] vault at an empty or new directory"
+            )
+        config_dir = self.root / "extensions" / ocfl.LAYOUT_NAME
+        config_dir.mkdir(parents=True, exist_ok=True)
+        for path, doc in ((config_dir / "config.json", ocfl.LAYOUT_CONFIG), (self.root / ocfl.LAYOUT_FILE,
+                                                                               ocfl.LAYOUT_DOC)):
+            path.unlink(missing_ok=True)
+            ocfl.write_synced(path, (json.dumps(doc, indent=2) + "\n").encode())
+        # The declaration goes last: a root without it is still "being created".
+        ocfl.write_synced(self.root / ocfl.ROOT_NAMASTE, ocfl.ROOT_NAMASTE_TEXT.encode())
+        ocfl.fsync_tree(self.root)
+
+    # ---- reading -----------------------------------------------------------------------
+
+    def object_path(self, object_id: str) -> Path:
+        """Where the object's root is (or would be) under the storage root."""
+        return self.root / ocfl.object_relpath(object_id)
+
+    def head(self, object_id: str) -> str | None:
+        """The head version name, or None when the object does not exist."""
+        inv = self._inventory(object_id)
+        return str(inv["head"]) if inv else None
+
+    def versions(self, object_id: str) -> list[str]:
+        """Version names in order (``[]`` for an unknown object)."""
+        inv = self._inventory(object_id)
+        return sorted(inv["versions"], key=lambda v: ocfl.version_number(v) or 0) if inv else []
+
+    def read(self, object_id: str, logical_path: str, version: str | None = None) -> bytes:
+        """The bytes of ``logical_path`` in ``version`` (default head), checked against the digest.
+
+        Raises ``StoreError`` for an unknown object/version/path, ``FixityError`` when the
+        stored bytes no longer match their digest.
+        """
+        inv = self._inventory(object_id)
+        if inv is None:
+            raise StoreError(f"no object {object_id!r} in {self.root}")
+        state = ocfl.state_of(inv, version)
+        if logical_path not in state:
+            raise StoreError(f"object {object_id!r} {version or inv['head']} has no {logical_path!r}")
+        digest = state[logical_path]
+        data: bytes = (self.object_path(object_id) / inv["manifest"][digest][0]).read_bytes()
+        if ocfl.sha512_bytes(data) != digest:
+            raise FixityError(f"{object_id}: {logical_path!r} fails its sha512 check: run `archiver verify`")
+        return data
+
+    def objects(self) -> Iterator[str]:
+        """The ids of all objects, in storage-path order."""
+        for obj in ocfl.object_roots(self.root):
+            inv = self._read_json(obj / ocfl.INVENTORY)
+            if not isinstance(inv, dict) or not isinstance(inv.get("id"), str):
+                raise StoreError(f"{obj}: unreadable inventory.json: run `archiver verify`")
+            yield inv["id"]
+
+    def _inventory(self, object_id: str) -> ocfl.Inventory | None:
+        """The object's committed inventory (None if absent); FixityError if it cannot be trusted."""
+        obj = self.object_path(object_id)
+        if not (obj / ocfl.INVENTORY).is_file():
+            return None
+        inv, _stale = self._load(obj)
+        return inv
+
+    def _load(self, obj: Path) -> tuple[ocfl.Inventory, bool]:
+        """(inventory, root sidecar is stale from an interrupted commit) for an object root."""
+        raw = (obj / ocfl.INVENTORY).read_bytes()
+        digest = ocfl.sha512_bytes(raw)
+        try:
+            inv = json.loads(raw)
+        except ValueError as exc:
+            raise FixityError(f"{obj}: inventory.json is not JSON: run `archiver verify`") from exc
+        if ocfl.sidecar_digest(obj / ocfl.SIDECAR) == digest:
+            return inv, False
+        head = str(inv.get("head", "")) if isinstance(inv, dict) else ""
+        if ocfl.version_number(head) and ocfl.sidecar_digest(obj / head / ocfl.SIDECAR) == digest:
+            return inv, True
+        raise FixityError(f"{obj}: inventory.json does not match its sidecar: run `archiver verify`")
+
+    @staticmethod
+    def _read_json(path: Path) -> object:
+        try:
+            return json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            return None
+
+    # ---- writing -----------------------------------------------------------------------
+
+    def store(
+        self,
+        object_id: str,
+        files: Mapping[str, bytes],
+        message: str,
+        created: datetime | None = None,
+        *,
+        user: str = "archiver",
+    ) -> StoredVersion:
+        """Write ``files`` (logical path → bytes; the whole new state) as the object's next version.
+
+        A no-op (``created=False``) when every logical path other than ``provenance.json`` has
+        the same digest as in the head and no path was added or removed: provenance carries
+        timestamps, so a re-run alone does not make a version.
+        """
+        for path in files:
+            ocfl.check_logical_path(path)
+        ocfl.check_no_file_dir_clash(files)
+        digests = {p: ocfl.sha512_bytes(b) for p, b in files.items()}
+        obj = self.object_path(object_id)
+        self._clear_staging()
+        inv = self._recover(obj)
+        if inv is not None and ocfl.significant_state(ocfl.state_of(inv)) == ocfl.significant_state(digests):
+            return StoredVersion(object_id, inv["head"], False, obj, ocfl.logical_to_content(inv))
+        new_inv, new_content = ocfl.add_version(
+            inv or ocfl.new_inventory(object_id), digests, ocfl.rfc3339(created), message, user
+        )
+        stage = self.root / STAGING / uuid.uuid4().hex
+        try:
+            self._stage(stage / "object", new_inv, {c: files[p] for c, p in new_content.items()}, inv is None)
+            if inv is None:
+                self._commit_new(stage / "object", obj)
+            else:
+                self._commit_version(stage, obj, new_inv)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+        return StoredVersion(object_id, new_inv["head"], True, obj, ocfl.logical_to_content(new_inv))
+
+    def _stage(
+        self, sroot: Path, inv: ocfl.Inventory, content: Mapping[str, bytes], new_object: bool
+    ) -> None:
+        """Build the head version (and, for a new object, the object root files) under ``sroot``."""
+        vdir = sroot / inv["head"]
+        (vdir / ocfl.CONTENT_DIR).mkdir(parents=True)
+        for cpath, data in content.items():
+            (sroot / cpath).parent.mkdir(parents=True, exist_ok=True)
+            ocfl.write_synced(sroot / cpath, data)
+        inv_bytes = ocfl.inventory_bytes(inv)
+        targets = [vdir, sroot] if new_object else [vdir]
+        for d in targets:
+            ocfl.write_synced(d / ocfl.INVENTORY, inv_bytes)
+            ocfl.write_synced(d / ocfl.SIDECAR, ocfl.sidecar_bytes(ocfl.sha512_bytes(inv_bytes)))
+        if new_object:
+            ocfl.write_synced(sroot / ocfl.OBJECT_NAMASTE, ocfl.OBJECT_NAMASTE_TEXT.encode())
+        ocfl.fsync_tree(sroot)
+
+    def _commit_new(self, staged: Path, obj: Path) -> None:
+        """Rename a fully staged object root into the layout (one atomic rename)."""
+        obj.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, obj)
+        for d in (obj.parent, obj.parent.parent, obj.parent.parent.parent, self.root):
+            ocfl.fsync_dir(d)
+
+    def _commit_version(self, stage: Path, obj: Path, inv: ocfl.Inventory) -> None:
+        """Rename the staged ``vN`` into the object, then the inventory, then its sidecar."""
+        version = inv["head"]
+        os.replace(stage / "object" / version, obj / version)
+        ocfl.fsync_dir(obj)
+        inv_bytes = ocfl.inventory_bytes(inv)
+        ocfl.write_synced(stage / ocfl.INVENTORY, inv_bytes)
+        os.replace(stage / ocfl.INVENTORY, obj / ocfl.INVENTORY)
+        self._rewrite_sidecar(stage, obj, ocfl.sha512_bytes(inv_bytes))
+
+    @staticmethod
+    def _rewrite_sidecar(stage: Path, obj: Path, digest: str) -> None:
+        stage.mkdir(parents=True, exist_ok=True)
+        ocfl.write_synced(stage / ocfl.SIDECAR, ocfl.sidecar_bytes(digest))
+        os.replace(stage / ocfl.SIDECAR, obj / ocfl.SIDECAR)
+        ocfl.fsync_dir(obj)
+
+    # ---- recovery and verification -----------------------------------------------------
+
+    def recover(self) -> list[str]:
+        """Finish or undo every interrupted write; returns what was done, one line each."""
+        done = [f"removed staging {p.name}" for p in self._staging_dirs()]
+        self._clear_staging()
+        for obj in list(ocfl.object_roots(self.root)):
+            done += self._recover_report(obj)
+            self._recover(obj)
+        return done
+
+    def _recover(self, obj: Path) -> ocfl.Inventory | None:
+        """Complete a stale root sidecar and delete orphan version dirs; the committed inventory."""
+        if not obj.exists():
+            return None
+        if not (obj / ocfl.OBJECT_NAMASTE).is_file():
+            raise StoreError(f"{obj} exists but is not an OCFL object: move it out of the vault")
+        inv, stale = self._load(obj)
+        stage = self.root / STAGING / uuid.uuid4().hex
+        try:
+            if stale:
+                self._rewrite_sidecar(stage, obj, ocfl.sha512_bytes((obj / ocfl.INVENTORY).read_bytes()))
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+        for orphan in self._orphan_versions(obj, inv):
+            shutil.rmtree(orphan)
+        return inv
+
+    def _recover_report(self, obj: Path) -> list[str]:
+        """``orphan:`` lines for an object's interrupted-commit leftovers (nothing changed)."""
+        inv, stale = self._load(obj)
+        lines = [f"{WARNING_PREFIX} {inv['id']}: {p.name}/ is not in inventory.json (interrupted store)"
+                 for p in self._orphan_versions(obj, inv)]
+        if stale:
+            lines.append(f"{WARNING_PREFIX} {inv['id']}: inventory.json.sha512 predates {inv['head']} "
+                         "(interrupted store; the version's own sidecar vouches for inventory.json)")
+        return lines
+
+    @staticmethod
+    def _orphan_versions(obj: Path, inv: ocfl.Inventory) -> list[Path]:
+        return [p for p in sorted(obj.iterdir())
+                if p.is_dir() and ocfl.version_number(p.name) and p.name not in inv["versions"]]
+
+    def _staging_dirs(self) -> list[Path]:
+        base = self.root / STAGING
+        return sorted(base.iterdir()) if base.is_dir() else []
+
+    def _clear_staging(self) -> None:
+        # One writer is assumed, so anything in staging is left by a crashed store.
+        for p in self._staging_dirs():
+            shutil.rmtree(p, ignore_errors=True)
+
+    def verify(self, full: bool = False) -> list[str]:
+        """Fixity check; one line per problem, ``[]`` when all is well.
+
+        Quick: the storage root declaration, each object's declaration, inventory shape,
+        inventory vs sidecar, every manifest content path present, no unlisted content file.
+        Full: also every content file's sha512 and every version inventory's sidecar. Lines
+        starting with ``orphan:`` (see ``is_warning``) are interrupted writes, not damage.
+        """
+        lines = [] if (self.root / ocfl.ROOT_NAMASTE).is_file() else [f"storage root: no {ocfl.ROOT_NAMASTE}"]
+        lines += [f"{WARNING_PREFIX} staging {p.name} left by an interrupted store"
+                  for p in self._staging_dirs()]
+        for obj in ocfl.object_roots(self.root):
+            lines += self._verify_object(obj, full)
+        return lines
+
+    def _verify_object(self, obj: Path, full: bool) -> list[str]:
+        name = str(obj.relative_to(self.root))
+        try:
+            inv, _stale = self._load(obj)
+        except (OSError, FixityError) as exc:
+            return [f"{name}: {exc}"]
+        shape = ocfl.shape_problems(inv)
+        if shape:
+            return [f"{name}: {p}" for p in shape]
+        label = inv["id"]
+        lines = [] if self.object_path(label) == obj else [f"{label}: at {name}, off its layout path"]
+        namaste = (obj / ocfl.OBJECT_NAMASTE).read_text(encoding="utf-8", errors="replace")
+        if namaste != ocfl.OBJECT_NAMASTE_TEXT:
+            lines.append(f"{label}: {ocfl.OBJECT_NAMASTE} has the wrong content")
+        lines += self._recover_report(obj)
+        return lines + ocfl.content_problems(obj, inv, full)

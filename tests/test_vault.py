@@ -1,0 +1,374 @@
+"""The OCFL 1.1 file store: layout, inventories, de-duplication, fixity, crash safety."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from archiver import ocfl
+from archiver.errors import FixityError, StoreError
+from archiver.vault import Vault, is_warning
+
+NAME = "报告 终版.txt"  # a space and Chinese, as received
+RAW = "一、总体情况\r\n2024年，我县政府信息公开工作……\r\n".encode("gb18030")
+CLEANED = "一、总体情况\n2024年，我县政府信息公开工作……\n".encode()
+
+
+def files(
+    raw: bytes = RAW, cleaned: bytes | None = CLEANED, stamp: str = "2024-01-01T00:00:00Z"
+) -> dict[str, bytes]:
+    """A version's state as the coordinator passes it: original, cleaned (unless rejected), provenance."""
+    out = {f"original/{NAME}": raw, "provenance.json": json.dumps({"at": stamp}).encode()}
+    if cleaned is not None:
+        out[f"cleaned/{NAME}.txt"] = cleaned
+    return out
+
+
+def sha512(data: bytes) -> str:
+    return hashlib.sha512(data).hexdigest()
+
+
+def problems(vault: Vault, full: bool = False) -> list[str]:
+    return [line for line in vault.verify(full=full) if not is_warning(line)]
+
+
+# ---- layout -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("object_id", "expected"),
+    [  # from the 0004 extension text (Example 1) and Fedora 6's documented mapping
+        ("object-01", "3c0/ff4/240/3c0ff4240c1e116dba14c7627f2319b58aa3d77606d0d90dfc6161608ac987d4"),
+        ("..hor/rib:le-$id",
+         "487/326/d8c/487326d8c2a3c0b885e23da1469b4d6671fd4e76978924b4443e9e3c316cda6d"),
+        ("info:fedora/foo/bar",
+         "70c/b11/831/70cb11831eda669bfa7ccbe0996d3df06186f47a6f3544cabff61b3f79509d73"),
+    ],
+)
+def test_object_path_follows_0004_layout(tmp_path: Path, object_id: str, expected: str) -> None:
+    assert Vault(tmp_path / "v").object_path(object_id) == tmp_path / "v" / expected
+
+
+def test_storage_root_declares_ocfl_1_1_and_layout(tmp_path: Path) -> None:
+    root = tmp_path / "vault"
+    Vault(root)
+    assert (root / "0=ocfl_1.1").read_text() == "ocfl_1.1\n"
+    layout = json.loads((root / "ocfl_layout.json").read_text())
+    assert layout["extension"] == "0004-hashed-n-tuple-storage-layout"
+    config = json.loads((root / "extensions/0004-hashed-n-tuple-storage-layout/config.json").read_text())
+    assert config == {"extensionName": "0004-hashed-n-tuple-storage-layout", "digestAlgorithm": "sha256",
+                      "tupleSize": 3, "numberOfTuples": 3, "shortObjectRoot": False}
+    Vault(root)  # re-opening an existing root is fine
+
+
+def test_refuses_a_directory_that_is_not_a_storage_root(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "notes.txt").write_text("mine")
+    with pytest.raises(StoreError, match=r"not an OCFL 1\.1 storage root"):
+        Vault(tmp_path / "docs")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreError, match="is a file"):
+        Vault(tmp_path / "file")
+    assert (tmp_path / "docs").exists() and not (tmp_path / "docs" / "0=ocfl_1.1").exists()
+
+
+# ---- store and read ---------------------------------------------------------------------
+
+
+def test_round_trip_keeps_bytes_and_name(tmp_path: Path) -> None:
+    vault = Vault(tmp_path)
+    sv = vault.store("jtj/2024/report", files(), "first filing")
+    assert (sv.version, sv.created) == ("v1", True)
+    assert sv.object_path == vault.object_path("jtj/2024/report")
+    assert (sv.object_path / "0=ocfl_object_1.1").read_text() == "ocfl_object_1.1\n"
+    on_disk = sv.object_path / "v1" / "content" / "original" / NAME
+    assert on_disk.read_bytes() == RAW  # not re-encoded, stored under the real name
+    assert sv.paths[f"original/{NAME}"] == f"v1/content/original/{NAME}"
+    assert vault.read("jtj/2024/report", f"original/{NAME}") == RAW
+    assert vault.read("jtj/2024/report", f"cleaned/{NAME}.txt") == CLEANED
+    assert list(vault.objects()) == ["jtj/2024/report"]
+    assert vault.verify(full=True) == []
+
+
+def test_identical_bytes_are_a_no_op_even_with_new_provenance(tmp_path: Path) -> None:
+    vault = Vault(tmp_path)
+    first = vault.store("doc", files(), "first")
+    again = vault.store("doc", files(stamp="2025-06-30T12:00:00Z"), "rerun")
+    assert (again.version, again.created) == ("v1", False)
+    assert again.paths == first.paths
+    assert not (first.object_path / "v2").exists()
+    assert vault.versions("doc") == ["v1"]
+    assert json.loads(vault.read("doc", "provenance.json")) == {"at": "2024-01-01T00:00:00Z"}
+
+
+def test_changed_bytes_make_v2_and_v1_stays_readable(tmp_path: Path) -> None:
+    vault = Vault(tmp_path)
+    vault.store("doc", files(), "first")
+    changed = RAW + "二、主动公开\r\n".encode("gb18030")
+    sv = vault.store("doc", files(raw=changed, stamp="2025"), "re-filed")
+    assert (sv.version, sv.created) == ("v2", True)
+    assert vault.versions("doc") == ["v1", "v2"] and vault.head("doc") == "v2"
+    assert vault.read("doc", f"original/{NAME}") == changed
+    assert vault.read("doc", f"original/{NAME}", version="v1") == RAW
+    # the unchanged cleaned text is not copied: v2's state points at v1's content
+    assert sv.paths[f"cleaned/{NAME}.txt"] == f"v1/content/cleaned/{NAME}.txt"
+    v2_content = sorted(p.relative_to(sv.object_path).as_posix()
+                        for p in (sv.object_path / "v2" / "content").rglob("*") if p.is_file())
+    assert v2_content == [f"v2/content/original/{NAME}", "v2/content/provenance.json"]
+    assert vault.verify(full=True) == []
+
+
+def test_rejected_submission_has_no_cleaned_text(tmp_path: Path) -> None:
+    vault = Vault(tmp_path)
+    sv = vault.store("bad", files(raw=b"\x00\x01binary", cleaned=None), "rejected: binary")
+    assert set(sv.paths) == {f"original/{NAME}", "provenance.json"}
+    with pytest.raises(StoreError, match="has no"):
+        vault.read("bad", f"cleaned/{NAME}.txt")
+
+
+def test_same_bytes_under_two_names_are_stored_once(tmp_path: Path) -> None:
+    sv = Vault(tmp_path).store("doc", {"original/a.txt": b"same", "cleaned/a.txt.txt": b"same"}, "m")
+    assert sv.paths["original/a.txt"] == sv.paths["cleaned/a.txt.txt"]
+
+
+def test_names_are_not_unicode_normalised(tmp_path: Path) -> None:
+    vault = Vault(tmp_path)
+    nfd = unicodedata.normalize("NFD", "original/café.txt")
+    vault.store("doc", {nfd: b"x"}, "m")
+    assert vault.read("doc", nfd) == b"x"
+    with pytest.raises(StoreError):
+        vault.read("doc", unicodedata.normalize("NFC", nfd))
+    inv = json.loads((vault.object_path("doc") / "inventory.json").read_text(encoding="utf-8"))
+    assert inv["versions"]["v1"]["state"][sha512(b"x")] == [nfd]
+
+
+def test_problematic_names_get_a_safe_content_path(tmp_path: Path) -> None:
+    vault = Vault(tmp_path)
+    long_name = "original/" + "很长的文件名" * 20 + ".txt"  # 360 bytes: over NAME_MAX
+    odd_name = "original/line\nbreak.txt"
+    sv = vault.store("doc", {long_name: b"long", odd_name: b"odd"}, "m")
+    assert sv.paths[long_name] == f"v1/content/mapped/{sha512(b'long')}"
+    assert sv.paths[odd_name] == f"v1/content/mapped/{sha512(b'odd')}"
+    assert vault.read("doc", long_name) == b"long" and vault.read("doc", odd_name) == b"odd"
+    assert vault.verify(full=True) == []
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "/etc/passwd", "../escape", "original/../../x", "a//b", "a/", "./a", "a\x00b"]
+)
+def test_logical_paths_that_could_escape_are_refused(tmp_path: Path, bad: str) -> None:
+    vault = Vault(tmp_path)
+    with pytest.raises(StoreError, match="refusing"):
+        vault.store("doc", {bad: b"x"}, "m")
+    assert list(vault.objects()) == []
+
+
+def test_a_file_cannot_also_be_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="is a file"):
+        Vault(tmp_path).store("doc", {"original": b"1", "original/a": b"2"}, "m")
+
+
+def test_unknown_object_version_and_path(tmp_path: Path) -> None:
+    vault = Vault(tmp_path)
+    assert vault.head("nope") is None and vault.versions("nope") == []
+    with pytest.raises(StoreError, match="no object"):
+        vault.read("nope", "provenance.json")
+    vault.store("doc", files(), "m")
+    with pytest.raises(StoreError, match="no version"):
+        vault.read("doc", "provenance.json", version="v7")
+
+
+# ---- inventory shape --------------------------------------------------------------------
+
+
+def test_inventory_has_the_ocfl_shape(tmp_path: Path) -> None:
+    vault = Vault(tmp_path)
+    when = datetime(2024, 3, 1, 8, 30, tzinfo=UTC)
+    obj = vault.store("doc", files(), "first filing", created=when).object_path
+    vault.store("doc", files(raw=b"new"), "re-filed", created=when)
+    raw_inv = (obj / "inventory.json").read_bytes()
+    inv: dict[str, Any] = json.loads(raw_inv)
+    assert inv["id"] == "doc" and inv["type"] == "https://ocfl.io/1.1/spec/#inventory"
+    assert inv["digestAlgorithm"] == "sha512" and inv["head"] == "v2" and inv["contentDirectory"] == "content"
+    assert (obj / "inventory.json.sha512").read_text() == f"{sha512(raw_inv)} inventory.json\n"
+    for digest, paths in inv["manifest"].items():  # every manifest digest is the file's real sha512
+        assert [sha512((obj / p).read_bytes()) for p in paths] == [digest]
+    v1 = inv["versions"]["v1"]
+    assert v1["created"] == "2024-03-01T08:30:00Z" and v1["message"] == "first filing"
+    assert v1["user"] == {"name": "archiver"}
+    assert v1["state"][sha512(RAW)] == [f"original/{NAME}"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", inv["versions"]["v2"]["created"])
+    # the head version's own inventory is the root one; v1's stays as it was written
+    assert (obj / "v2" / "inventory.json").read_bytes() == raw_inv
+    v1_inv = json.loads((obj / "v1" / "inventory.json").read_bytes())
+    assert v1_inv["head"] == "v1" and set(v1_inv["versions"]) == {"v1"}
+    assert (obj / "v1" / "inventory.json.sha512").read_text().split()[0] == sha512(
+        (obj / "v1" / "inventory.json").read_bytes())
+    assert ocfl.shape_problems(inv) == []
+    assert sorted(p.name for p in obj.iterdir()) == [
+        "0=ocfl_object_1.1", "inventory.json", "inventory.json.sha512", "v1", "v2"]
+
+
+# ---- verify -----------------------------------------------------------------------------
+
+
+def test_full_verify_finds_a_flipped_byte(tmp_path: Path) -> None:
+    vault = Vault(tmp_path)
+    sv = vault.store("doc", files(), "m")
+    target = sv.object_path / sv.paths[f"original/{NAME}"]
+    data = bytearray(target.read_bytes())
+    data[3] ^= 0x01
+    target.write_bytes(bytes(data))
+    assert vault.verify() == []  # quick mode checks presence only
+    found = vault.verify(full=True)
+    assert len(found) == 1 and "does not match its sha512" in found[0] and NAME in found[0]
+    with pytest.raises(FixityError):
+        vault.read("doc", f"original/{NAME}")
+
+
+def test_quick_verify_finds_a_deleted_content_file(tmp_path: Path) -> None:
+    vault = Vault(tmp_path)
+    sv = vault.store("doc", files(), "m")
+    (sv.object_path / sv.paths[f"cleaned/{NAME}.txt"]).unlink()
+    found = vault.verify()
+    assert len(found) == 1 and "is missing" in found[0]
+
+
+def test_verify_finds_a_tampered_inventory_and_an_unlisted_file(tmp_path: Path) -> None:
+    vault = Vault(tmp_path)
+    obj = vault.store("doc", files(), "m").object_path
+    (obj / "v1" / "content" / "stray.txt").write_bytes(b"?")
+    assert any("stray.txt is not in the manifest" in line for line in vault.verify())
+    inv = (obj / "inventory.json").read_text(encoding="utf-8").replace("first", "FIRST").replace('"m"', '"n"')
+    (obj / "inventory.json").write_text(inv, encoding="utf-8")
+    assert any("does not match its sidecar" in line for line in problems(vault))
+
+
+# ---- crash safety -----------------------------------------------------------------------
+
+
+def failing_replace(fail_at: int) -> Callable[[Any, Any], None]:
+    """An ``os.replace`` that raises on its ``fail_at``-th call (0-based), as a crash would."""
+    real, calls = os.replace, [0]
+
+    def replace(src: Any, dst: Any) -> None:
+        calls[0] += 1
+        if calls[0] - 1 == fail_at:
+            raise OSError("simulated crash")
+        real(src, dst)
+
+    return replace
+
+
+def test_a_version_commit_renames_three_times(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    vault = Vault(tmp_path)
+    vault.store("doc", files(), "m")
+    seen: list[str] = []
+    real = os.replace
+
+    def recording_replace(src: Any, dst: Any) -> None:
+        seen.append(Path(dst).name)
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", recording_replace)
+    vault.store("doc", files(raw=b"new"), "m2")
+    assert seen == ["v2", "inventory.json", "inventory.json.sha512"]  # version dir first, root inventory last
+
+
+@pytest.mark.parametrize("fail_at", [0, 1, 2])
+def test_crash_during_a_new_version_keeps_the_last_good_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_at: int
+) -> None:
+    vault = Vault(tmp_path)
+    vault.store("doc", files(), "m")
+    monkeypatch.setattr(os, "replace", failing_replace(fail_at))
+    with pytest.raises(OSError, match="simulated crash"):
+        vault.store("doc", files(raw=b"new"), "m2")
+    monkeypatch.undo()
+    assert vault.read("doc", f"original/{NAME}", version="v1") == RAW
+    # before the root inventory moved, v1 is still head; after, v2 is complete and head
+    assert vault.head("doc") == ("v1" if fail_at < 2 else "v2")
+    assert vault.read("doc", f"original/{NAME}") == (RAW if fail_at < 2 else b"new")
+    assert problems(vault) == [] and problems(vault, full=True) == []
+    warnings = vault.verify()
+    assert len(warnings) == (0 if fail_at == 0 else 1) and all(is_warning(w) for w in warnings)
+    sv = vault.store("doc", files(raw=b"newer"), "m3")  # the next store cleans up first
+    assert sv.version == ("v2" if fail_at < 2 else "v3")
+    assert vault.verify(full=True) == []
+
+
+def test_crash_while_creating_an_object_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault = Vault(tmp_path)
+    monkeypatch.setattr(os, "replace", failing_replace(0))
+    with pytest.raises(OSError, match="simulated crash"):
+        vault.store("doc", files(), "m")
+    monkeypatch.undo()
+    assert vault.head("doc") is None and list(vault.objects()) == [] and vault.verify(full=True) == []
+    assert vault.store("doc", files(), "m").version == "v1"
+
+
+def test_leftovers_of_a_hard_crash_are_warnings_then_cleaned(tmp_path: Path) -> None:
+    vault = Vault(tmp_path)
+    obj = vault.store("doc", files(), "m").object_path
+    staging = tmp_path / "extensions" / "archiver-staging" / "dead"
+    staging.mkdir(parents=True)
+    (obj / "v2" / "content").mkdir(parents=True)  # renamed in, inventory never written
+    warnings = vault.verify(full=True)
+    assert len(warnings) == 2 and all(w.startswith("orphan:") for w in warnings)
+    assert vault.read("doc", f"original/{NAME}") == RAW
+    done = vault.recover()
+    assert done[0] == "removed staging dead" and "v2/ is not in inventory.json" in done[1] and len(done) == 2
+    assert not staging.exists() and not (obj / "v2").exists() and vault.verify(full=True) == []
+
+
+def test_recover_completes_a_stale_root_sidecar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    vault = Vault(tmp_path)
+    vault.store("doc", files(), "m")
+    monkeypatch.setattr(os, "replace", failing_replace(2))
+    with pytest.raises(OSError):
+        vault.store("doc", files(raw=b"new"), "m2")
+    monkeypatch.undo()
+    done = vault.recover()
+    assert len(done) == 1 and "inventory.json.sha512" in done[0]
+    obj = vault.object_path("doc")
+    root_digest = sha512((obj / "inventory.json").read_bytes())
+    assert (obj / "inventory.json.sha512").read_text() == f"{root_digest} inventory.json\n"
+    assert vault.verify(full=True) == []
+
+
+# ---- property ---------------------------------------------------------------------------
+
+_names = st.text(
+    alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="/\x00"),
+    min_size=1,
+    max_size=90,
+).filter(lambda s: s not in (".", ".."))
+
+
+@settings(max_examples=40, deadline=None)
+@given(name=_names, raw=st.binary(max_size=2000), cleaned=st.one_of(st.none(), st.text(max_size=200)))
+def test_store_then_read_returns_the_bytes(name: str, raw: bytes, cleaned: str | None) -> None:
+    batch = {f"original/{name}": raw, "provenance.json": b"{}"}
+    if cleaned is not None:
+        batch[f"cleaned/{name}.txt"] = cleaned.encode("utf-8")
+    with tempfile.TemporaryDirectory() as tmp:
+        vault = Vault(Path(tmp) / "vault")
+        sv = vault.store(name, batch, "m")
+        assert {p: vault.read(name, p) for p in batch} == batch
+        assert vault.store(name, batch, "again").created is False
+        assert vault.verify(full=True) == []
+        assert set(sv.paths) == set(batch)
