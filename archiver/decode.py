@@ -1,0 +1,290 @@
+"""decode: a ``Submission``'s bytes → ``Decoded`` text, or a ``Rejection`` with a reason.
+
+Order (first answer wins):
+
+1. 0 bytes → ``empty``.
+2. A byte-order mark (UTF-8, UTF-32 LE/BE, then UTF-16 LE/BE) → that codec, ``Repair("bom")``.
+3. A file signature (PNG, PDF, ZIP, GZIP, JPEG, GIF) or NUL bytes → ``binary`` (NULs in one byte
+   parity only are read as BOM-less UTF-16).
+4. Strict UTF-8: the fast path (confidence 1.0).  A UTF-8 file whose other lines are valid but
+   some lines are GB18030/Big5 is decoded line by line (``Repair("mixed_line")``).
+5. The detector (chardet on a bounded prefix, again on the whole file if that answer fails),
+   GB2312/GBK/HZ answers decoded as GB18030, Big5 as big5 → cp950 → big5hkscs; strict decode.
+
+Every codec may drop an incomplete multi-byte character at the very end
+(``Repair("truncated_tail")``); nothing else is ever replaced or dropped.  Decoded text that
+looks like random bytes is ``binary``; empty-after-decoding text is ``empty``; a line longer
+than ``max_line_chars`` is ``oversize_line``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+from collections.abc import Callable
+from typing import NamedTuple
+
+import chardet
+
+from archiver.config import DecodeConfig
+from archiver.records import Decoded, Rejection, RejectReason, Repair, Submission
+
+Detector = Callable[[bytes], tuple[str | None, float]]
+
+# chardet gives the same answer on a 16 KB prefix as on the whole file for all 27 files over
+# 16 KB in the bench inbox and the encoded corpus, at a fraction of the cost on large files; a
+# wrong prefix answer is caught by the strict full decode and retried on the whole file.
+DETECT_PREFIX = 16_384
+# Share of the non-ASCII lines that must be valid UTF-8 before the rest are read as pasted-in
+# GB18030/Big5 lines.  A non-ASCII line of GB18030 or Big5 is practically never valid UTF-8, so
+# a majority of such lines already says "UTF-8 document"; chardet cannot tell (it says cp737).
+MIXED_MIN_UTF8_SHARE = 0.5
+MIXED_LINE_CODECS = ("gb18030", "big5")
+# Decoded text with more than this share of control / private-use / unassigned characters is
+# random bytes that happen to decode, not a submission.
+MAX_JUNK_SHARE = 0.02
+# Below this detector confidence a single-byte code page for mostly high bytes is noise.
+NOISE_CONFIDENCE = 0.5
+
+_BOMS: tuple[tuple[bytes, str, str, str], ...] = (  # mark, reported name, body codec, label
+    (codecs.BOM_UTF8, "utf-8-sig", "utf-8", "UTF-8"),
+    (codecs.BOM_UTF32_LE, "utf-32", "utf-32-le", "UTF-32 LE"),
+    (codecs.BOM_UTF32_BE, "utf-32", "utf-32-be", "UTF-32 BE"),
+    (codecs.BOM_UTF16_LE, "utf-16", "utf-16-le", "UTF-16 LE"),
+    (codecs.BOM_UTF16_BE, "utf-16", "utf-16-be", "UTF-16 BE"),
+)
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "PNG image"),
+    (b"%PDF-", "PDF document"),
+    (b"PK\x03\x04", "ZIP archive"),
+    (b"PK\x05\x06", "ZIP archive"),
+    (b"\x1f\x8b", "GZIP archive"),
+    (b"\xff\xd8\xff", "JPEG image"),
+    (b"GIF87a", "GIF image"),
+    (b"GIF89a", "GIF image"),
+)
+_FAMILIES: dict[str, tuple[str, ...]] = {
+    "gb2312": ("gb18030",),
+    "gbk": ("gb18030",),
+    "gb18030": ("gb18030",),
+    "cp936": ("gb18030",),
+    "hz-gb-2312": ("gb18030",),
+    "hz": ("gb18030",),
+    "euc-cn": ("gb18030",),
+    "big5": ("big5", "cp950", "big5hkscs"),
+    "cp950": ("cp950", "big5hkscs"),
+    "big5hkscs": ("big5hkscs",),
+    "big5-hkscs": ("big5hkscs",),
+}
+_UNICODE = ("utf-8", "utf-16", "utf-32")
+_ASCII_BYTES = bytes(range(128))
+_HAN = re.compile("[\u4e00-\u9fff]")
+_JUNK = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ue000-\uf8ff\ufffd]")
+
+
+class _Text(NamedTuple):
+    text: str
+    encoding: str
+    confidence: float
+    repairs: tuple[Repair, ...] = ()
+
+
+class _Fail(NamedTuple):
+    reason: RejectReason
+    detail: str
+
+
+def chardet_detect(data: bytes) -> tuple[str | None, float]:
+    """chardet's (encoding, confidence) for ``data`` (all of it is examined)."""
+    result = chardet.detect(data, max_bytes=max(len(data), 1), prefer_superset=False)
+    return result["encoding"], float(result["confidence"] or 0.0)
+
+
+def decode(
+    submission: Submission, config: DecodeConfig, detect: Detector = chardet_detect
+) -> Decoded | Rejection:
+    """The text of ``submission`` with the codec used and every repair, or why there is none."""
+    raw = submission.raw
+    found = _Fail("empty", "the file has 0 bytes") if not raw else _decode_bytes(raw, detect)
+    if isinstance(found, _Text):
+        found = _vet(found, raw, config)
+    if isinstance(found, _Fail):
+        return Rejection(submission, found.reason, found.detail)
+    return Decoded(submission, found.text, found.encoding, found.confidence, found.repairs)
+
+
+def _vet(found: _Text, raw: bytes, config: DecodeConfig) -> _Text | _Fail:
+    """Reject decoded text that is blank, random, too long a line or too unsure."""
+    if not found.text.strip():
+        return _Fail("empty", f"only whitespace ({len(raw)} bytes)")
+    if not found.encoding.startswith("utf-8") and _looks_random(found.text):
+        return _Fail("binary", f"decodes as {found.encoding} only to control/unassigned characters")
+    longest = _longest_line(found.text, config.max_line_chars)
+    if longest > config.max_line_chars:
+        return _Fail("oversize_line", f"a line of {longest} characters (limit {config.max_line_chars})")
+    if found.confidence < config.min_confidence:
+        unsure = f"{found.encoding} at confidence {found.confidence:.2f}"
+        return _Fail("decode", f"{unsure}, below min_confidence {config.min_confidence}")
+    return found
+
+
+def _decode_bytes(raw: bytes, detect: Detector) -> _Text | _Fail:
+    for mark, name, codec, label in _BOMS:
+        if raw.startswith(mark):
+            return _with_bom(raw[len(mark) :], name, codec, label)
+    for signature, what in _SIGNATURES:
+        if raw.startswith(signature):
+            return _Fail("binary", f"starts with the signature of a {what}")
+    if b"\x00" in raw:
+        return _bomless_utf16(raw) or _Fail("binary", f"{raw.count(0)} NUL bytes and no UTF-16/32 BOM")
+    return _utf8(raw) or _detected(raw, detect)
+
+
+def _with_bom(body: bytes, name: str, codec: str, label: str) -> _Text | _Fail:
+    found = _utf8(body) if codec == "utf-8" else _strict(body, codec)
+    if found is None:
+        return _Fail("decode", f"has a {label} byte-order mark but the rest is not {label}")
+    bom = Repair("bom", f"{label} byte-order mark removed")
+    return _Text(found.text, name, 1.0, (bom, *found.repairs))
+
+
+def _strict(data: bytes, codec: str, confidence: float = 1.0) -> _Text | None:
+    """``data`` decoded strictly; only an incomplete character at the very end may be dropped."""
+    decoder = codecs.getincrementaldecoder(codec)()
+    try:
+        text = decoder.decode(data, final=False)
+    except UnicodeDecodeError:
+        return None
+    pending = decoder.getstate()[0]
+    if not pending:
+        return _Text(text, codec, confidence, _reversible(text, data, codec))
+    if codec.startswith(("big5", "cp950", "gb")) and not 0x81 <= pending[0] <= 0xFE:
+        return None  # the CJK decoders buffer any trailing high byte, even one that starts nothing
+    what = f"dropped {len(pending)} byte(s) of an incomplete {codec} character at the end"
+    repair = Repair("truncated_tail", what)
+    return _Text(text, codec, confidence, (repair,))
+
+
+def _reversible(text: str, data: bytes, codec: str) -> tuple[Repair, ...]:
+    """Nothing, or a note when the codec maps two byte sequences to one character (cp932, big5)."""
+    if codec == "utf-8" or text.encode(codec, errors="replace") == data:
+        return ()
+    return (Repair("irreversible", f"{codec} reads some byte sequences as characters it writes differently"),)
+
+
+def _utf8(data: bytes) -> _Text | None:
+    return _strict(data, "utf-8") or _mixed_lines(data)
+
+
+def _mixed_lines(data: bytes) -> _Text | None:
+    """A UTF-8 file with some lines in GB18030/Big5, each such line decoded on its own."""
+    lines = data.split(b"\n")
+    texts: list[str] = []
+    repairs: list[Repair] = []
+    used: list[str] = []
+    non_ascii = 0
+    for number, line in enumerate(lines, start=1):
+        last = number == len(lines)
+        found = _strict(line, "utf-8") if last else _utf8_line(line)
+        if not line.isascii():
+            non_ascii += 1
+        if found is None:
+            found = _other_line(line, last)
+            if found is None:
+                return None
+            used.append(found.encoding)
+            what = f"line {number} is not UTF-8; decoded as {found.encoding}"
+            repairs.append(Repair("mixed_line", what, number))
+        texts.append(found.text)
+        repairs.extend(found.repairs)
+    if not used or (non_ascii - len(used)) < MIXED_MIN_UTF8_SHARE * non_ascii:
+        return None
+    encoding = "+".join(["utf-8", *sorted(set(used), key=MIXED_LINE_CODECS.index)])
+    return _Text("\n".join(texts), encoding, (non_ascii - len(used)) / non_ascii, tuple(repairs))
+
+
+def _utf8_line(line: bytes) -> _Text | None:
+    try:
+        return _Text(line.decode("utf-8"), "utf-8", 1.0)
+    except UnicodeDecodeError:
+        return None
+
+
+def _other_line(line: bytes, last: bool) -> _Text | None:
+    for codec in MIXED_LINE_CODECS:
+        found = _strict(line, codec)
+        if found is not None and (last or not found.repairs):
+            return found
+    return None
+
+
+def _bomless_utf16(raw: bytes) -> _Text | None:
+    """UTF-16 without a BOM: every NUL in the same byte of each pair (ASCII's high byte)."""
+    if len(raw) % 2:
+        return None
+    for codec, high, low in (("utf-16-le", raw[1::2], raw[0::2]), ("utf-16-be", raw[0::2], raw[1::2])):
+        if b"\x00" not in low and high.count(0) * 10 >= len(high):
+            found = _strict(raw, codec, confidence=0.9)
+            # Mostly-ASCII text has NUL in (nearly) every high byte; else it must read as Chinese.
+            plausible = found is not None and (high.count(0) * 2 >= len(high) or _HAN.search(found.text))
+            if found is not None and plausible and not _looks_random(found.text):
+                return found
+    return None
+
+
+def _detected(raw: bytes, detect: Detector) -> _Text | _Fail:
+    """Ask the detector on a prefix, then on everything; decode strictly with its answer."""
+    guess: str | None = None
+    for sample in (raw[:DETECT_PREFIX], raw) if len(raw) > DETECT_PREFIX else (raw,):
+        name, confidence = detect(sample)
+        if name is None:
+            continue
+        guess = name
+        for codec in _codecs_for(name):
+            found = _strict(raw, codec, confidence)
+            if found is not None:
+                return _unless_noise(found, raw)
+    if guess is None:
+        return _Fail("binary", "no text encoding fits these bytes (the detector found none)")
+    return _Fail("decode", f"not valid in any encoding tried; best guess {guess}")
+
+
+def _unless_noise(found: _Text, raw: bytes) -> _Text | _Fail:
+    """An unsure single-byte code page for mostly high bytes (chardet's answer for noise and
+    for CJK it cannot place, e.g. cp737) is not a reading of the text: no Han can come of it."""
+    single_byte = len(found.text) == len(raw)
+    high = len(raw.translate(None, _ASCII_BYTES))
+    if single_byte and found.confidence < NOISE_CONFIDENCE and high > 0.3 * len(raw):
+        return _Fail("binary", f"{found.encoding} at confidence {found.confidence:.2f} for mostly high bytes")
+    return found
+
+
+def _codecs_for(name: str) -> tuple[str, ...]:
+    key = name.lower().replace("_", "-")
+    if key in _FAMILIES:
+        return _FAMILIES[key]
+    try:
+        codec = codecs.lookup(key).name
+    except LookupError:
+        return ()
+    if codec.startswith(_UNICODE) and codec.endswith("-sig"):
+        return (codec.removesuffix("-sig"),)
+    return (codec,)
+
+
+def _looks_random(text: str) -> bool:
+    """Control, private-use, unassigned or replacement characters: bytes, not a text."""
+    if not text:
+        return False
+    junk = len(_JUNK.findall(text))
+    head = text[:4096]
+    junk_head = sum(1 for ch in head if unicodedata.category(ch) in ("Cn", "Cs"))
+    return junk / len(text) > MAX_JUNK_SHARE or junk_head / len(head) > MAX_JUNK_SHARE
+
+
+def _longest_line(text: str, limit: int) -> int:
+    """Length of the longest line, looked at only when the text could hold a longer one."""
+    if len(text) <= limit:
+        return len(text)
+    return max(map(len, text.splitlines()))

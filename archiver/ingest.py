@@ -1,0 +1,156 @@
+"""ingest: inbox folders → ``Located`` files (a deterministic walk) → ``Submission``s.
+
+``locate`` lists the regular files of each inbox in sorted order; ``read`` reads one of them
+and takes authority and year from its path by the configured layout; ``year_from_title``
+finds the year a title line names, for submissions whose path says none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from archiver.config import IngestConfig
+from archiver.errors import InputError
+from archiver.records import Submission
+
+YEAR_MIN, YEAR_MAX = 1949, 2100
+_PLACEHOLDER = re.compile(r"\{(authority|year|file)\}")
+_YEAR_DIGITS = re.compile(r"(?<!\d)(\d{4})\s*年")
+_HAN_DIGITS = "〇○零一二三四五六七八九"
+_YEAR_HAN = re.compile(f"([{_HAN_DIGITS}]{{4}})\\s*年")
+
+
+@dataclass(frozen=True)
+class Located:
+    """One file found in an inbox, before it is read."""
+
+    path: Path  # absolute path as seen in the inbox (a followed link is not resolved)
+    root: Path  # the inbox it was found in
+    relpath: str  # posix path relative to ``root``
+    order: int  # running index across all inboxes of the run: the arrival tie-break
+
+
+def locate(inboxes: Sequence[Path], config: IngestConfig) -> Iterator[Located]:
+    """Every regular, non-hidden file under ``inboxes``, in sorted order, numbered from 0.
+
+    A symbolic link whose target lies outside its inbox is never followed; one that stays
+    inside is followed only with ``config.follow_links``.  Raises ``InputError`` for an
+    inbox that is not a directory.
+    """
+    order = 0
+    for inbox in inboxes:
+        root = Path(os.path.abspath(inbox))
+        if not root.is_dir():
+            what = "is not a directory" if root.exists() else "does not exist"
+            raise InputError(f"inbox {inbox} {what}; create it or pass an existing inbox folder")
+        real_root = root.resolve()
+        for path in _walk(root, real_root, config.follow_links, {real_root}):
+            yield Located(path, root, path.relative_to(root).as_posix(), order)
+            order += 1
+
+
+def _walk(folder: Path, real_root: Path, follow: bool, seen: set[Path]) -> Iterator[Path]:
+    """Files under ``folder`` depth first by name; ``seen`` holds the real folders entered."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError:
+        return  # an unreadable folder holds nothing we can archive; its files are not "lost"
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        path = Path(entry.path)
+        if entry.is_symlink() and not _may_follow(path, real_root, follow):
+            continue
+        if entry.is_dir():
+            real = path.resolve()
+            if real not in seen:  # a link back up the tree would loop forever
+                yield from _walk(path, real_root, follow, seen | {real})
+        elif entry.is_file():
+            yield path
+
+
+def _may_follow(link: Path, real_root: Path, follow: bool) -> bool:
+    """Follow a link only when asked to and when its target stays inside the inbox."""
+    if not follow:
+        return False
+    try:
+        target = link.resolve(strict=True)
+    except (OSError, RuntimeError):  # dangling, or a loop of links
+        return False
+    return target.is_relative_to(real_root)
+
+
+def read(located: Located, config: IngestConfig) -> Submission:
+    """The bytes of ``located`` with their sha512 and the authority/year its path names.
+
+    Raises ``OSError`` when the file cannot be read; the flow turns that into a
+    ``Rejection(reason="unreadable")``.
+    """
+    raw = located.path.read_bytes()
+    authority, year = parse_relpath(located.relpath, config.layout)
+    return Submission(
+        path=located.path,
+        relpath=located.relpath,
+        raw=raw,
+        sha512=hashlib.sha512(raw).hexdigest(),
+        authority=authority,
+        year=year,
+        order=located.order,
+    )
+
+
+def parse_relpath(relpath: str, layout: str) -> tuple[str | None, int | None]:
+    """(authority, year) named by ``relpath`` under ``layout``; None for what it does not name.
+
+    ``{authority}`` and ``{year}`` match one path segment (or part of one), ``{file}`` the rest;
+    other text must match literally.  A path that does not fit the layout (too few segments, a
+    literal that differs) names neither; a ``{year}`` that is not a plausible year is None.
+    """
+    match = _layout_regex(layout).fullmatch(relpath)
+    if match is None:
+        return None, None
+    found = match.groupdict()
+    return found.get("authority"), _plausible_year(found.get("year"))
+
+
+def _layout_regex(layout: str) -> re.Pattern[str]:
+    parts: list[str] = []
+    seen: set[str] = set()
+    for piece in _PLACEHOLDER.split(layout):
+        if piece in ("authority", "year", "file") and piece not in seen:
+            seen.add(piece)
+            parts.append(f"(?P<{piece}>.+)" if piece == "file" else f"(?P<{piece}>[^/]+?)")
+        elif piece in ("authority", "year", "file"):
+            parts.append("[^/]+?")  # a placeholder used twice only has to match a segment
+        else:
+            parts.append(re.escape(piece))
+    return re.compile("".join(parts))
+
+
+def _plausible_year(text: str | None) -> int | None:
+    if text is None or not re.fullmatch(r"\d{4}", text, flags=re.ASCII):
+        return None
+    year = int(text)
+    return year if YEAR_MIN <= year <= YEAR_MAX else None
+
+
+def year_from_title(title: str) -> int | None:
+    """The first plausible year a title names: "…2019年政府信息公开…", "2019年度…", "二〇一九年…"."""
+    for match in _YEAR_DIGITS.finditer(title):
+        year = int(match.group(1))  # int() also reads full-width digits
+        if YEAR_MIN <= year <= YEAR_MAX:
+            return year
+    for match in _YEAR_HAN.finditer(title):
+        year = int("".join(str(_han_digit(ch)) for ch in match.group(1)))
+        if YEAR_MIN <= year <= YEAR_MAX:
+            return year
+    return None
+
+
+def _han_digit(ch: str) -> int:
+    return max(_HAN_DIGITS.index(ch) - 2, 0)  # 〇 ○ 零 all mean 0
