@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.orm import Session
 
-from archiver import __version__, config as config_mod, db, flow, ingest
+from archiver import __version__, db, flow, ingest
+from archiver import config as config_mod
 from archiver.errors import ArchiverError, InputError
 from archiver.process import process_submission
 from archiver.records import Rejection
@@ -45,7 +46,10 @@ def _config(ctx: click.Context) -> config_mod.Config:
 @click.group()
 @click.version_option(__version__, prog_name="archiver")
 @click.option(
-    "--config", "config_path", type=click.Path(path_type=Path), default=None,
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
     help="config.toml to use (default: ./config.toml when present, else built-in defaults)",
 )
 @click.pass_context
@@ -157,3 +161,14 @@ def verify(ctx: click.Context, full: bool) -> None:
     if problems:
         raise click.ClickException(f"{len(problems)} fixity problems; restore the named files from backup")
     click.echo(f"ok: {sum(1 for _ in vault.objects())} objects verified ({'full' if full else 'quick'})")
+
+
+@main.command()
+@click.pass_context
+@friendly
+def reindex(ctx: click.Context) -> None:
+    """Recompute every signature, link and cluster with the current [fingerprint] settings."""
+    from archiver.reindex import reindex as rebuild
+
+    summary = rebuild(_config(ctx))
+    click.echo(f"reindexed {summary.passages} passages: {summary.signed} signatures, {summary.links} links")

@@ -165,7 +165,8 @@ def _check_consistency(config: Config, origin: str) -> None:
     fp = config.fingerprint
     if fp.bands * fp.rows != fp.num_perm:
         raise ConfigError(
-            f"{origin} [fingerprint]: bands × rows ({fp.bands} × {fp.rows}) must equal num_perm ({fp.num_perm})"
+            f"{origin} [fingerprint]: bands × rows ({fp.bands} × {fp.rows}) "
+            f"must equal num_perm ({fp.num_perm})"
         )
     if fp.shingle_size < 1 or fp.num_perm < 1 or fp.min_chars < 1:
         raise ConfigError(f"{origin} [fingerprint]: shingle_size, num_perm and min_chars must be positive")
@@ -177,7 +178,9 @@ def _check_consistency(config: Config, origin: str) -> None:
     if config.decode.max_line_chars < 1 or config.split.max_passage_chars < 40:
         raise ConfigError(f"{origin}: max_line_chars must be ≥ 1 and max_passage_chars ≥ 40")
     if "{file}" not in config.ingest.layout:
-        raise ConfigError(f"{origin} [ingest] layout must end in {{file}}, e.g. '{{authority}}/{{year}}/{{file}}'")
+        raise ConfigError(
+            f"{origin} [ingest] layout must end in {{file}}, e.g. '{{authority}}/{{year}}/{{file}}'"
+        )
 
 
 def replace(config: Config, **tables: Any) -> Config:

@@ -60,11 +60,15 @@ def object_files(outcome: Processed | Rejection, config: Config) -> dict[str, by
             },
             "report": clerk_report(outcome),
         }
-    files["provenance.json"] = json.dumps(provenance, ensure_ascii=False, indent=1, default=str).encode("utf-8")
+    files["provenance.json"] = json.dumps(provenance, ensure_ascii=False, indent=1, default=str).encode(
+        "utf-8"
+    )
     return files
 
 
-def file_outcome(session: Session, vault: Vault, run_id: int, outcome: Processed | Rejection, config: Config) -> Filed:
+def file_outcome(
+    session: Session, vault: Vault, run_id: int, outcome: Processed | Rejection, config: Config
+) -> Filed:
     """Write ``outcome`` to the vault and add its rows (no commit: the caller's transaction)."""
     submission = outcome.submission
     stored = vault.store(submission.relpath, object_files(outcome, config), f"received {submission.relpath}")
@@ -77,9 +81,7 @@ def file_outcome(session: Session, vault: Vault, run_id: int, outcome: Processed
         session.execute(
             update(SubmissionRow).where(SubmissionRow.document_id == document.id).values(current=False)
         )
-    archived = isinstance(outcome, Processed)
-    year = outcome.year if archived else submission.year
-    title = outcome.title if archived else None
+    year, title = (outcome.year, outcome.title) if isinstance(outcome, Processed) else (submission.year, None)
     document.authority, document.year, document.title = submission.authority, year, title
     document.head_version, document.head_sha512 = stored.version, submission.sha512
     session.flush()
@@ -90,20 +92,41 @@ def file_outcome(session: Session, vault: Vault, run_id: int, outcome: Processed
     paragraphs: tuple[NewParagraph, ...] = ()
     if isinstance(outcome, Processed):
         paragraphs = _file_text(session, row.id, outcome)
-    session.add(EventRow(run_id=run_id, submission_id=row.id, kind=row.status, detail={
-        "version": stored.version, "written": stored.created, "tool_version": __version__,
-    }))
+    session.add(
+        EventRow(
+            run_id=run_id,
+            submission_id=row.id,
+            kind=row.status,
+            detail={
+                "version": stored.version,
+                "written": stored.created,
+                "tool_version": __version__,
+            },
+        )
+    )
     return Filed(row.id, stored.version, new_document, not new_document, paragraphs)
 
 
 def _submission_row(
-    outcome: Processed | Rejection, submission: Submission, document_id: int, run_id: int,
-    version: str, year: int | None, title: str | None,
+    outcome: Processed | Rejection,
+    submission: Submission,
+    document_id: int,
+    run_id: int,
+    version: str,
+    year: int | None,
+    title: str | None,
 ) -> SubmissionRow:
     row = SubmissionRow(
-        run_id=run_id, document_id=document_id, relpath=submission.relpath, sha512=submission.sha512,
-        size=len(submission.raw), authority=submission.authority, year=year, title=title,
-        version=version, current=True,
+        run_id=run_id,
+        document_id=document_id,
+        relpath=submission.relpath,
+        sha512=submission.sha512,
+        size=len(submission.raw),
+        authority=submission.authority,
+        year=year,
+        title=title,
+        version=version,
+        current=True,
     )
     if isinstance(outcome, Rejection):
         row.status, row.reason, row.detail = "rejected", outcome.reason, outcome.detail
@@ -117,37 +140,69 @@ def _submission_row(
 def _file_text(session: Session, submission_id: int, outcome: Processed) -> tuple[NewParagraph, ...]:
     """Sections, passages (kept and removed) and intra-submission matches of one submission."""
     if outcome.sections:
-        session.execute(insert(SectionRow), [
-            {"submission_id": submission_id, "idx": i, "level": s.level, "number": s.number,
-             "heading": s.heading, "start": s.start, "end": s.end}
-            for i, s in enumerate(outcome.sections)
-        ])
+        session.execute(
+            insert(SectionRow),
+            [
+                {
+                    "submission_id": submission_id,
+                    "idx": i,
+                    "level": s.level,
+                    "number": s.number,
+                    "heading": s.heading,
+                    "start": s.start,
+                    "end": s.end,
+                }
+                for i, s in enumerate(outcome.sections)
+            ],
+        )
     prints = {f.passage: f for f in outcome.fingerprints}
     passages = sorted([*outcome.passages, *outcome.removed], key=lambda p: p.index)
     removed = {p.index for p in outcome.removed}
     rows = [
         {
-            "submission_id": submission_id, "idx": p.index, "kind": p.kind, "section_idx": p.section,
-            "start": None if p.index in removed else p.start, "end": None if p.index in removed else p.end,
-            "text": p.text, "removed": p.index in removed, "exact": prints[p.index].exact,
-            "chars": prints[p.index].normalised_chars, "signature": prints[p.index].signature,
+            "submission_id": submission_id,
+            "idx": p.index,
+            "kind": p.kind,
+            "section_idx": p.section,
+            "start": None if p.index in removed else p.start,
+            "end": None if p.index in removed else p.end,
+            "text": p.text,
+            "removed": p.index in removed,
+            "exact": prints[p.index].exact,
+            "chars": prints[p.index].normalised_chars,
+            "signature": prints[p.index].signature,
             "year": outcome.year,
         }
         for p in passages
     ]
     if not rows:
         return ()
-    ids = list(session.scalars(insert(PassageRow).returning(PassageRow.id, sort_by_parameter_order=True), rows))
+    ids = list(
+        session.scalars(insert(PassageRow).returning(PassageRow.id, sort_by_parameter_order=True), rows)
+    )
     id_of = {p.index: id_ for p, id_ in zip(passages, ids, strict=True)}
     if outcome.repeats:
-        session.execute(insert(MatchRow), [
-            {"passage_id": id_of[r.passage], "other_id": id_of[r.of], "similarity": r.similarity,
-             "kind": "intra", "action": "removed" if r.removed else "warned"}
-            for r in outcome.repeats
-        ])
+        session.execute(
+            insert(MatchRow),
+            [
+                {
+                    "passage_id": id_of[r.passage],
+                    "other_id": id_of[r.of],
+                    "similarity": r.similarity,
+                    "kind": "intra",
+                    "action": "removed" if r.removed else "warned",
+                }
+                for r in outcome.repeats
+            ],
+        )
     return tuple(
-        NewParagraph(id_of[p.index], submission_id, prints[p.index].exact, prints[p.index].signature,
-                     fingerprint.normalise(p.text))
+        NewParagraph(
+            id_of[p.index],
+            submission_id,
+            prints[p.index].exact,
+            prints[p.index].signature,
+            prints[p.index].normalised,
+        )
         for p in outcome.passages
         if p.kind == "para" and prints[p.index].normalised_chars > 0
     )

@@ -151,7 +151,9 @@ def _known_heads(session: Session, relpaths: list[str]) -> dict[str, str]:
     return {object_id: sha for object_id, sha in rows if sha}
 
 
-def _file_batch(session: Session, vault: Vault, summary: RunSummary, batch: list[Outcome], config: Config) -> None:
+def _file_batch(
+    session: Session, vault: Vault, summary: RunSummary, batch: list[Outcome], config: Config
+) -> None:
     paragraphs: list[index.NewParagraph] = []
     for outcome in batch:
         summary.files += 1

@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Column, Integer, MetaData, SmallInteger, BigInteger, Table, delete, insert, select
+from sqlalchemy import BigInteger, Column, Integer, MetaData, SmallInteger, Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from archiver import fingerprint as fp
@@ -55,11 +55,14 @@ def pin_parameters(session: Session, parameters: dict[str, Any]) -> None:
         session.flush()
         return
     if stored.value != parameters:
-        differing = sorted(k for k in set(stored.value) | set(parameters) if stored.value.get(k) != parameters.get(k))
+        differing = sorted(
+            k for k in set(stored.value) | set(parameters) if stored.value.get(k) != parameters.get(k)
+        )
         raise ParameterMismatch(
             "the archive was fingerprinted with other settings ("
             + ", ".join(f"{k}: {stored.value.get(k)!r} → {parameters.get(k)!r}" for k in differing)
-            + "); run `archiver reindex` to recompute every signature, or restore the old [fingerprint] settings"
+            + "); run `archiver reindex` to recompute every signature, "
+            "or restore the old [fingerprint] settings"
         )
 
 
@@ -203,7 +206,13 @@ def _verify(
         score = fp.jaccard(shingles(a), shingles(b))
         if score >= match.match_at:
             rows.append(
-                {"passage_id": a, "other_id": b, "similarity": round(score, 4), "kind": "cross", "action": "linked"}
+                {
+                    "passage_id": a,
+                    "other_id": b,
+                    "similarity": round(score, 4),
+                    "kind": "cross",
+                    "action": "linked",
+                }
             )
     return rows
 
@@ -265,6 +274,7 @@ def _group_firsts(session: Session, groups: set[int]) -> dict[int, tuple[int, in
             select(PassageRow.rep_id, PassageRow.year, PassageRow.id).where(PassageRow.rep_id.in_(part))
         )
         for group, year, id_ in rows:
+            assert group is not None  # selected by rep_id IN (...)
             key = (year if year is not None else 9999, id_)
             if group not in firsts or key < firsts[group]:
                 firsts[group] = key

@@ -52,14 +52,14 @@ def find_repeats(
         if print_.signature is None:
             continue
         keys = [(band, key) for band, key in enumerate(fp.band_keys(print_.signature, config))]
-        repeat = _near_repeat(passage, keys, buckets, normalised, match, config)
+        repeat = _near_repeat(passage.index, print_.normalised, keys, buckets, normalised, match, config)
         if repeat is not None:
             repeats.append(repeat)
             if repeat.removed:
                 continue
         for band_key in keys:
             buckets.setdefault(band_key, []).append(passage.index)
-        normalised[passage.index] = fp.normalise(passage.text)
+        normalised[passage.index] = print_.normalised
     return tuple(sorted(repeats + _in_repeated_blocks(short, repeats), key=lambda r: r.passage))
 
 
@@ -86,7 +86,8 @@ def _in_repeated_blocks(short: list[Repeat], removed: list[Repeat]) -> list[Repe
 
 
 def _near_repeat(
-    passage: Passage,
+    passage: int,
+    text: str,
     keys: Sequence[tuple[int, int]],
     buckets: dict[tuple[int, int], list[int]],
     normalised: dict[int, str],
@@ -97,7 +98,6 @@ def _near_repeat(
     candidates = sorted({index for key in keys for index in buckets.get(key, ())})
     if not candidates:
         return None
-    text = fp.normalise(passage.text)
     best, best_score = -1, -1.0
     for index in candidates:
         score = similarity(text, normalised[index], config)
@@ -105,7 +105,7 @@ def _near_repeat(
             best, best_score = index, score
     if best_score < match.match_at:
         return None
-    return Repeat(passage.index, best, round(best_score, 4), removed=best_score >= match.remove_at)
+    return Repeat(passage, best, round(best_score, 4), removed=best_score >= match.remove_at)
 
 
 def remove_repeats(text: str, passages: Sequence[Passage], repeats: Sequence[Repeat]) -> str:

@@ -31,8 +31,8 @@ def pairs_of(session: Session, submission_id: int, earlier_only: bool = True) ->
     With ``earlier_only`` the other passage arrived earlier (lower id): reporting every pair
     from its later side lists each pair of the archive exactly once.
     """
-    mine = dict(
-        session.execute(
+    mine: dict[int, int] = dict(
+        session.execute(  # type: ignore[arg-type]
             select(PassageRow.id, PassageRow.rep_id).where(
                 PassageRow.submission_id == submission_id, PassageRow.rep_id.is_not(None)
             )
@@ -49,23 +49,25 @@ def pairs_of(session: Session, submission_id: int, earlier_only: bool = True) ->
             )
         )
         for a, b, score in rows:
-            for group, other in ((a, b), (b, a)):
+            for group, linked_group in ((a, b), (b, a)):
                 if group in similar:
-                    similar[group][other] = score
+                    similar[group][linked_group] = score
     wanted = sorted({g for linked in similar.values() for g in linked})
     other = aliased(PassageRow)
     members: dict[int, list[int]] = {}
     for part in chunks(wanted):
-        rows = session.execute(
+        found = session.execute(
             select(other.rep_id, other.id)
             .join(SubmissionRow, SubmissionRow.id == other.submission_id)
             .where(
-                other.rep_id.in_(part), SubmissionRow.current.is_(True),
+                other.rep_id.in_(part),
+                SubmissionRow.current.is_(True),
                 other.submission_id != submission_id,
             )
         )
-        for group, id_ in rows:
-            members.setdefault(group, []).append(id_)
+        for member_group, id_ in found:
+            assert member_group is not None  # selected by rep_id IN (...)
+            members.setdefault(member_group, []).append(id_)
     for passage_id in sorted(mine):
         linked = similar[mine[passage_id]]
         for group in sorted(linked):

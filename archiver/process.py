@@ -60,9 +60,7 @@ def process_submission(submission: Submission, config: Config) -> Processed | Re
     cleaned = timed("clean", lambda: clean.clean(decoded, config.clean))
     sections, passages = timed("split", lambda: split.split(cleaned.text, config.split))
     prints = timed("fingerprint", lambda: fingerprint.fingerprint(passages, config.fingerprint))
-    repeats = timed(
-        "match", lambda: match.find_repeats(passages, prints, config.match, config.fingerprint)
-    )
+    repeats = timed("match", lambda: match.find_repeats(passages, prints, config.match, config.fingerprint))
     text = match.remove_repeats(cleaned.text, passages, repeats)
     removed = {r.passage for r in repeats if r.removed}
     kept = [p for p in passages if p.index not in removed]

@@ -120,6 +120,7 @@ class Fingerprint:
     exact: str  # hex digest of the normalised text
     normalised_chars: int
     signature: bytes | None  # num_perm little-endian uint32 hash values (datasketch order)
+    normalised: str = ""  # the normalised text itself, so later stages need not redo t2s
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,100 @@
+"""checks: pre-filing warnings for the clerk over the cleaned text; never edits.
+
+``check(text, sections, config) -> tuple[Warning_, ...]``, sorted by position. Kinds:
+
+- ``placeholder``: template gaps left in (``20xx年``, ``XX个``, ``××``, ``＿＿``, ``○○`` ...);
+- ``no_punctuation``: more than ``config.max_unpunctuated_run`` Han characters in a row with no
+  punctuation between them (the comma-loss damage);
+- ``numbering``: a heading number that does not follow the previous one of its level under the
+  same parent (一 then 三; （一）（二）（二）);
+- ``mojibake``: ``锟斤拷``, U+FFFD, or runs of Latin-1 letters that are GBK/UTF-8 bytes misread.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+
+from archiver.config import ChecksConfig
+from archiver.records import Section, Warning_
+
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_PLACEHOLDER = re.compile(
+    r"(?<![A-Za-z0-9])20[xX]{2}(?![A-Za-z])|(?<![A-Za-z])[xX]{2,}(?=[年月日个万元人次件项家名%％])"
+    r"|[×Ｘ]{2,}|[＿_]{2,}|○{2,}"
+)
+_HAN_RUN = re.compile(f"[{_HAN}]+")
+_MOJIBAKE = re.compile(
+    "(?:锟斤拷|烫烫|屯屯)+|\ufffd+"  # GBK/VC filler patterns, replacement characters
+    "|[\u00c0-\u00ff][\u0080-\u00ff]{2,}"  # UTF-8 or GBK bytes shown as Latin-1 (Ã¤Â¸, ÃÂ¼½)
+    "|(?:[\u00c0-\u00ff][\u0080-\u00bf\u2018-\u203a\u0152-\u0192\u02c6-\u02dc]){2,}"  # ... or as cp1252
+)
+_CN_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九", start=0)}
+
+
+def check(text: str, sections: Sequence[Section], config: ChecksConfig) -> tuple[Warning_, ...]:
+    """Every warning about ``text`` (with its ``sections`` from split), in text order."""
+    found = [
+        *_placeholders(text),
+        *_unpunctuated(text, config.max_unpunctuated_run),
+        *_numbering(sections),
+        *_mojibake(text),
+    ]
+    return tuple(sorted(found, key=lambda w: (w.start, w.kind)))
+
+
+def _warn(kind: str, message: str, m: re.Match[str]) -> Warning_:
+    return Warning_(kind=kind, message=message, text=m.group(), start=m.start(), end=m.end())
+
+
+def _placeholders(text: str) -> Iterator[Warning_]:
+    for m in _PLACEHOLDER.finditer(text):
+        yield _warn("placeholder", f"template placeholder {m.group()!r} left in: fill in the real value", m)
+
+
+def _unpunctuated(text: str, limit: int) -> Iterator[Warning_]:
+    """Runs of Han characters (digits and Latin may sit inside) longer than ``limit`` without punctuation."""
+    for m in re.finditer(f"[{_HAN}0-9A-Za-z%％.．]{{{limit + 1},}}", text):
+        if sum(len(run) for run in _HAN_RUN.findall(m.group())) > limit:
+            yield _warn("no_punctuation", f"{len(m.group())} characters without punctuation: commas lost?", m)
+
+
+def _mojibake(text: str) -> Iterator[Warning_]:
+    for m in _MOJIBAKE.finditer(text):
+        message = f"garbled text {m.group()[:20]!r}: decoded with the wrong encoding; check the original file"
+        yield _warn("mojibake", message, m)
+
+
+def number_value(number: str) -> int | None:
+    """The integer a heading number stands for: "三" → 3, "（十二）" → 12, "4" → 4; None if none."""
+    core = number.strip("（）()、.． 第章节部分")
+    if core.isdigit():
+        return int(core)
+    if not core or any(c not in _CN_DIGITS and c not in "十百" for c in core):
+        return None
+    if "十" not in core:
+        return _CN_DIGITS.get(core) if len(core) == 1 else None
+    tens, _, units = core.partition("十")
+    return (_CN_DIGITS.get(tens, 0) if tens else 1) * 10 + (_CN_DIGITS.get(units, 0) if units else 0)
+
+
+def _numbering(sections: Sequence[Section]) -> Iterator[Warning_]:
+    """Sections whose number does not follow the previous sibling's (restart at 1 under a new parent)."""
+    last: dict[int, int] = {}  # level -> last number seen under the current parent
+    for sec in sections:
+        if sec.level == 0:
+            continue
+        for deeper in [lvl for lvl in last if lvl > sec.level]:
+            del last[deeper]
+        value = number_value(sec.number)
+        if value is None:
+            continue
+        expected = last.get(sec.level, 0) + 1
+        if value != expected:
+            message = f"heading number {sec.number} follows {_previous(last, sec.level)}: expected {expected}"
+            yield Warning_("numbering", message, sec.heading, sec.start, sec.start + len(sec.heading))
+        last[sec.level] = value
+
+
+def _previous(last: dict[int, int], level: int) -> str:
+    return str(last[level]) if level in last else "the start of its parent"

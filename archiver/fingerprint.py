@@ -1,0 +1,226 @@
+"""fingerprint stage: passages → ``Fingerprint``s (exact hash, MinHash signature, LSH band keys).
+
+Every passage gets ``exact`` (blake2b-128 hex of its normalised text, UTF-8) and
+``normalised_chars``. Only ``kind == "para"`` passages whose normalised text has at least
+``config.min_chars`` characters get a MinHash ``signature``: titles, headings and meta lines
+are matched by their exact hash only (they are short and formulaic, so shingle similarity
+between them means little).
+
+Signatures are byte-equal to datasketch 2.0's default "affine32" scheme:
+``MinHash(num_perm, seed, hashfunc=shingle_hash).update_batch(shingles)``: each input hash is
+pre-mixed with the 32-bit MurmurHash3 finaliser, then permuted as ``a * h + b`` in uint32
+(the wrap-around is the modulo 2^32; ``a`` odd), and the minimum kept. The values are uint32
+by construction, so a signature is ``num_perm`` little-endian uint32 (4 × num_perm bytes).
+Here the minimum is taken for a whole batch of passages at once with numpy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from functools import cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from archiver.config import FingerprintConfig
+from archiver.records import Fingerprint, Passage
+from archiver.shingle import (
+    NORMALISATION_VERSION,
+    SHINGLE_HASH_NAME,
+    SHINGLE_HASH_VERSION,
+    U32,
+    jaccard,
+    normalise,
+    shingle_hash,
+    shingle_hashes_bulk,
+    shingle_set,
+    shingles,
+)
+
+__all__ = [
+    "NORMALISATION_VERSION",
+    "band_keys",
+    "band_keys_bulk",
+    "estimate",
+    "fingerprint",
+    "jaccard",
+    "minhash_bulk",
+    "normalise",
+    "parameters",
+    "permutations",
+    "shingle_hash",
+    "shingle_set",
+    "shingles",
+    "signatures",
+    "to_minhash",
+]
+
+MINHASH_SCHEME = "datasketch-affine32"
+BAND_KEY_NAME = "splitmix64-chain-int64"
+BAND_KEY_VERSION = 1
+CHUNK_BYTES = 64 << 20  # bound on the (shingles × num_perm) permutation matrix of one step
+TEXT_CHARS = 1 << 20  # normalised characters hashed per group (bounds the code-point arrays)
+_EMPTY = np.uint32(0xFFFFFFFF)  # datasketch's "no value yet"
+
+
+@cache
+def permutations(num_perm: int, seed: int) -> tuple[U32, U32]:
+    """The affine32 parameters ``(a, b)`` exactly as datasketch 2.0 draws them for ``seed``."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    a.setflags(write=False)
+    b.setflags(write=False)
+    return a, b
+
+
+def _fmix32(h: U32) -> U32:
+    """MurmurHash3's 32-bit finaliser (datasketch's pre-mix); uint32 arithmetic wraps."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
+
+
+def minhash_bulk(hashes: U32, owner: npt.NDArray[np.int64], count: int, config: FingerprintConfig) -> U32:
+    """MinHash values ``(count, num_perm)`` from shingle hashes and the index of their owner.
+
+    Owners without hashes keep datasketch's empty value 2^32 - 1 everywhere.
+    """
+    a, b = permutations(config.num_perm, config.seed)
+    own, mixed = _unique_by_owner(hashes, owner)
+    out = np.full((count, config.num_perm), _EMPTY, dtype=np.uint32)
+    step = max(CHUNK_BYTES // (4 * config.num_perm), 1)
+    # One reused buffer, permutations along rows: no page faults per chunk, and reduceat
+    # runs along contiguous memory.
+    buf = np.empty((config.num_perm, min(step, len(own))), dtype=np.uint32)
+    for lo in range(0, len(own), step):
+        part_own, part = own[lo : lo + step], buf[:, : len(own[lo : lo + step])]
+        np.multiply(a[:, None], mixed[None, lo : lo + step], out=part)
+        np.add(part, b[:, None], out=part)
+        cuts = np.flatnonzero(np.r_[True, part_own[1:] != part_own[:-1]])
+        ids = part_own[cuts]  # an owner cut by a chunk edge is combined with np.minimum
+        out[ids] = np.minimum(out[ids], np.minimum.reduceat(part, cuts, axis=1).T)
+    return out
+
+
+def _unique_by_owner(hashes: U32, owner: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], U32]:
+    """Each owner's distinct hashes (pre-mixed with fmix32), grouped by owner.
+
+    Duplicates cannot change a minimum. A plain sort: ``np.unique`` is several times slower
+    on uint64 in numpy 2.x.
+    """
+    keys = np.sort((owner.astype(np.uint64) << np.uint64(32)) | hashes.astype(np.uint64))
+    keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if keys.size else keys
+    return (keys >> np.uint64(32)).astype(np.int64), _fmix32((keys & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+
+
+def _groups(lengths: Sequence[int]) -> Iterator[slice]:
+    """Consecutive index ranges holding about ``TEXT_CHARS`` characters each."""
+    lo, chars = 0, 0
+    for i, n in enumerate(lengths):
+        if chars and chars + n > TEXT_CHARS:
+            yield slice(lo, i)
+            lo, chars = i, 0
+        chars += n
+    if lo < len(lengths):
+        yield slice(lo, len(lengths))
+
+
+def signatures(normalised: Sequence[str], config: FingerprintConfig) -> list[bytes]:
+    """The signature bytes (``num_perm`` little-endian uint32) of each normalised text."""
+    result: list[bytes] = []
+    for group in _groups([len(t) for t in normalised]):
+        texts = normalised[group]
+        hashes, owner = shingle_hashes_bulk(texts, config)
+        values = minhash_bulk(hashes, owner, len(texts), config).astype("<u4", copy=False)
+        result.extend(row.tobytes() for row in values)
+    return result
+
+
+def exact_hash(normalised: str) -> str:
+    """blake2b-128 hex digest of the normalised text (UTF-8)."""
+    return hashlib.blake2b(normalised.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def fingerprint(passages: Sequence[Passage], config: FingerprintConfig) -> tuple[Fingerprint, ...]:
+    """One ``Fingerprint`` per passage, in order; signatures only for long enough paragraphs."""
+    texts = [normalise(p.text) for p in passages]
+    signed = [i for i, (p, t) in enumerate(zip(passages, texts, strict=True)) if _signs(p, t, config)]
+    sigs: dict[int, bytes] = dict(zip(signed, signatures([texts[i] for i in signed], config), strict=True))
+    return tuple(
+        Fingerprint(
+            passage=p.index, exact=exact_hash(t), normalised_chars=len(t), signature=sigs.get(i), normalised=t
+        )
+        for i, (p, t) in enumerate(zip(passages, texts, strict=True))
+    )
+
+
+def _signs(passage: Passage, normalised: str, config: FingerprintConfig) -> bool:
+    return passage.kind == "para" and len(normalised) >= config.min_chars
+
+
+def band_keys_bulk(sigs: Sequence[bytes], config: FingerprintConfig) -> npt.NDArray[np.int64]:
+    """``(len(sigs), bands)`` signed 64-bit LSH keys: each band's ``rows`` values chained
+    through the splitmix64 finaliser. Equal rows give equal keys; the band index is not mixed
+    in (it is part of the index table's key).
+    """
+    width = config.bands * config.rows
+    if width > config.num_perm:
+        raise ValueError(f"bands × rows ({width}) exceeds num_perm ({config.num_perm})")
+    raw = np.frombuffer(b"".join(sigs), dtype="<u4").reshape(len(sigs), config.num_perm)
+    rows = raw[:, :width].reshape(len(sigs), config.bands, config.rows).astype(np.uint64)
+    h = np.full((len(sigs), config.bands), np.uint64(config.rows), dtype=np.uint64)
+    for r in range(config.rows):
+        h = _mix64(h * np.uint64(0x9E3779B97F4A7C15) + rows[:, :, r])
+    return h.view(np.int64)
+
+
+def _mix64(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+def band_keys(signature: bytes, config: FingerprintConfig) -> list[int]:
+    """The ``bands`` LSH keys of one signature (Python ints in the signed 64-bit range)."""
+    return [int(k) for k in band_keys_bulk([signature], config)[0]]
+
+
+def estimate(sig_a: bytes, sig_b: bytes) -> float:
+    """MinHash Jaccard estimate: the share of positions with equal hash values."""
+    a, b = np.frombuffer(sig_a, dtype="<u4"), np.frombuffer(sig_b, dtype="<u4")
+    if a.size != b.size or a.size == 0:
+        raise ValueError("signatures of different (or zero) length cannot be compared")
+    return float(np.count_nonzero(a == b)) / a.size
+
+
+def to_minhash(signature: bytes, config: FingerprintConfig) -> Any:
+    """A ``datasketch.LeanMinHash`` (scheme "affine32") holding the signature."""
+    from datasketch import LeanMinHash
+
+    values = np.frombuffer(signature, dtype="<u4").astype(np.uint32)
+    return LeanMinHash(seed=config.seed, hashvalues=values, scheme="affine32")
+
+
+def parameters(config: FingerprintConfig) -> dict[str, str | int]:
+    """Everything that must be equal for two signatures (and band keys) to be comparable."""
+    return {
+        "tokenizer": config.tokenizer,
+        "shingle_size": config.shingle_size,
+        "num_perm": config.num_perm,
+        "bands": config.bands,
+        "rows": config.rows,
+        "seed": config.seed,
+        "min_chars": config.min_chars,
+        "signed_kinds": "para",
+        "normalisation_version": NORMALISATION_VERSION,
+        "shingle_hash": SHINGLE_HASH_NAME,
+        "shingle_hash_version": SHINGLE_HASH_VERSION,
+        "minhash_scheme": MINHASH_SCHEME,
+        "band_key": BAND_KEY_NAME,
+        "band_key_version": BAND_KEY_VERSION,
+    }

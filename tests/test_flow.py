@@ -1,0 +1,159 @@
+"""End to end: the nightly run over samples/, idempotence, new versions, the clerk's clean."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from archiver import db, flow
+from archiver.cli import main
+from archiver.config import Config
+from archiver.vault import Vault
+from tests.conftest import ROOT, SAMPLES, make_config
+
+SEED = ROOT / "tests" / "data" / "seed.txt"
+GOLDEN = ROOT / "tests" / "golden" / "seed.clean.txt"
+
+
+def write_config(tmp_path: Path, inbox: Path) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[store]\ndatabase = "archive/db.sqlite3"\nvault = "archive/objects"\n'
+        f'[run]\ninbox = ["{inbox.as_posix()}"]\nworkers = 2\nbatch_size = 4\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def counts(config: Config) -> dict[str, int]:
+    engine = db.open_engine(config.database_url)
+    with Session(engine) as session:
+        return {
+            table: session.scalar(select(func.count()).select_from(model)) or 0
+            for table, model in [
+                ("submissions", db.Submission),
+                ("passages", db.PassageRow),
+                ("bands", db.PassageBand),
+                ("matches", db.MatchRow),
+            ]
+        }
+
+
+def test_run_over_samples_twice_adds_nothing_the_second_time(tmp_path: Path) -> None:
+    config_path = write_config(tmp_path, SAMPLES)
+    runner = CliRunner()
+    first = runner.invoke(main, ["--config", str(config_path), "run", "--json"], catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    summary = json.loads(first.output)
+    files = sum(1 for p in SAMPLES.rglob("*") if p.is_file())
+    assert summary["files"] == files
+    assert summary["rejected"] == {"binary": 1}
+    assert summary["archived"] == files - 1
+    assert summary["repeats_removed"] >= 10  # the seed's body, pasted twice
+    assert summary["links"] > 0  # the 2022 report arrives from two sources
+    from archiver import config as config_mod
+
+    config = config_mod.load(config_path)
+    before = counts(config)
+    second = runner.invoke(main, ["--config", str(config_path), "run", "--json"], catch_exceptions=False)
+    assert second.exit_code == 0
+    again = json.loads(second.output)
+    assert again["unchanged"] == files and again["new"] == 0 and again["archived"] == 0
+    assert counts(config) == before
+    vault = Vault(config.resolve(config.store.vault))
+    assert all(vault.versions(o) == ["v1"] for o in vault.objects())
+    verified = runner.invoke(main, ["--config", str(config_path), "verify", "--full"], catch_exceptions=False)
+    assert verified.exit_code == 0 and f"{files} objects" in verified.output
+
+
+def test_changed_file_becomes_a_new_version_and_rejected_bytes_are_kept(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    shutil.copytree(SAMPLES, inbox)
+    config = make_config(tmp_path)
+    flow.run(config, [inbox])
+    target = next(inbox.glob("quanguorenda/2025/*.txt"))
+    target.write_bytes(target.read_bytes() + "\n附：本决议自通过之日起施行。\n".encode())
+    summary = flow.run(config, [inbox])
+    assert (summary.new_versions, summary.new, summary.unchanged) == (1, 0, summary.files - 1)
+    vault = Vault(config.resolve(config.store.vault))
+    relpath = target.relative_to(inbox).as_posix()
+    assert vault.versions(relpath) == ["v1", "v2"]
+    assert vault.read(relpath, f"original/{target.name}", "v2") == target.read_bytes()
+    png = next(inbox.glob("bangongshi/2024/*"))
+    assert vault.read(png.relative_to(inbox).as_posix(), f"original/{png.name}") == png.read_bytes()
+    engine = db.open_engine(config.database_url)
+    with Session(engine) as session:
+        rows = session.execute(
+            select(db.Submission.version, db.Submission.current)
+            .where(db.Submission.relpath == relpath)
+            .order_by(db.Submission.id)
+        ).all()
+    assert [tuple(r) for r in rows] == [("v1", False), ("v2", True)]
+
+
+def test_clean_on_the_seed_matches_the_golden_report() -> None:
+    result = CliRunner().invoke(main, ["clean", str(SEED), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    text = report["cleaned_text"]
+    assert not re.search(r"\([a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]+\)", text), "a pinyin annotation is left"
+    import opencc
+
+    assert opencc.OpenCC("t2s").convert(text) == text, "Traditional characters are left"
+    assert "着眼" in text and "著眼" not in text
+    level1 = [s["number"] for s in report["sections"] if s["level"] == 1]
+    level2 = [s["number"] for s in report["sections"] if s["level"] == 2]
+    assert level1 == ["一", "二", "三", "四", "五"]
+    assert [re.sub(r"\W", "", n) for n in level2] == ["一", "二", "三", "四"]
+    assert len(report["removed"]) >= 10 and all(r["similarity"] >= 0.9 for r in report["removed"])
+    assert any(w["kind"] == "placeholder" and "20xx" in w["text"] for w in report["warnings"])
+    assert text == GOLDEN.read_text(encoding="utf-8").rstrip("\n")
+
+
+def test_clean_writes_the_output_file_and_rejects_binary_with_a_reason(tmp_path: Path) -> None:
+    out = tmp_path / "seed.clean.txt"
+    runner = CliRunner()
+    result = runner.invoke(main, ["clean", str(SEED), "-o", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert out.read_text(encoding="utf-8").rstrip("\n") == GOLDEN.read_text(encoding="utf-8").rstrip("\n")
+    png = next(SAMPLES.glob("bangongshi/2024/*"))
+    rejected = runner.invoke(main, ["clean", str(png)], catch_exceptions=False)
+    assert rejected.exit_code == 1 and "rejected (binary)" in rejected.output
+
+
+def test_config_mistakes_stop_with_a_message_that_says_what_to_fix(tmp_path: Path) -> None:
+    bad = tmp_path / "config.toml"
+    bad.write_text("[match]\nremove_at = 0.3\nmatch_at = 0.5\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(bad), "run"], catch_exceptions=False)
+    assert result.exit_code == 1 and "match_at ≤ remove_at" in result.output
+    bad.write_text("[fingerprint]\nnum_perms = 64\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(bad), "run"], catch_exceptions=False)
+    assert result.exit_code == 1 and "unknown key 'num_perms'" in result.output
+    missing = CliRunner().invoke(
+        main, ["--config", str(tmp_path / "nope.toml"), "run"], catch_exceptions=False
+    )
+    assert missing.exit_code == 1 and "no such config file" in missing.output
+
+
+def test_pipeline_script_runs_the_config_beside_it(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "pipeline.py", tmp_path / "pipeline.py")
+    write_config(tmp_path, SAMPLES)
+    done = subprocess.run(
+        [sys.executable, "pipeline.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "rejected 1 (1 binary)" in done.stdout
+    assert (tmp_path / "archive" / "db.sqlite3").is_file()
