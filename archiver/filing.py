@@ -19,7 +19,7 @@ from archiver import __version__, fingerprint
 from archiver.config import Config
 from archiver.db import Document, EventRow, MatchRow, PassageRow, SectionRow
 from archiver.db import Submission as SubmissionRow
-from archiver.index import NewParagraph
+from archiver.index import NewParagraph, reusable
 from archiver.records import Processed, Rejection, Submission
 from archiver.report import clerk_report
 from archiver.vault import Vault
@@ -91,7 +91,7 @@ def file_outcome(
     document.current_submission_id = row.id
     paragraphs: tuple[NewParagraph, ...] = ()
     if isinstance(outcome, Processed):
-        paragraphs = _file_text(session, row.id, outcome)
+        paragraphs = _file_text(session, row.id, outcome, config.fingerprint.min_chars)
     session.add(
         EventRow(
             run_id=run_id,
@@ -137,7 +137,9 @@ def _submission_row(
     return row
 
 
-def _file_text(session: Session, submission_id: int, outcome: Processed) -> tuple[NewParagraph, ...]:
+def _file_text(
+    session: Session, submission_id: int, outcome: Processed, min_chars: int
+) -> tuple[NewParagraph, ...]:
     """Sections, passages (kept and removed) and intra-submission matches of one submission."""
     if outcome.sections:
         session.execute(
@@ -204,5 +206,5 @@ def _file_text(session: Session, submission_id: int, outcome: Processed) -> tupl
             prints[p.index].normalised,
         )
         for p in outcome.passages
-        if p.kind == "para" and prints[p.index].normalised_chars > 0
+        if reusable(p.kind, prints[p.index].normalised_chars, min_chars)
     )

@@ -82,7 +82,7 @@ def _reindex_batch(session: Session, rows: Sequence[Any], config: Config, summar
     paragraphs = [
         index.NewParagraph(r.id, r.submission_id, f.exact, f.signature, f.normalised)
         for r, f in zip(rows, prints, strict=True)
-        if r.kind == "para" and not r.removed and f.normalised_chars > 0
+        if not r.removed and index.reusable(r.kind, f.normalised_chars, config.fingerprint.min_chars)
     ]
     stats, touched = index.link(session, paragraphs, config.fingerprint, config.match)
     index.assign_canonicals(session, touched)

@@ -1,0 +1,178 @@
+"""The persistent index: groups, links verified by Jaccard, star clusters, pinning, PostgreSQL,
+and the promise that night-by-night equals one run over everything."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from archiver import db, flow
+from archiver.cli import main
+from archiver.config import Config
+from archiver.errors import ParameterMismatch
+from tests.conftest import make_config
+
+# Real paragraphs (State Council work report 2024, ../shared/corpus/reports/state-council_2024_wikisource.txt).
+P1 = (
+    "过去一年，我们坚持稳中求进工作总基调，完整、准确、全面贯彻新发展理念，加快构建新发展格局，"
+    "着力推动高质量发展，全面深化改革开放，加大宏观调控力度，着力扩大内需、优化结构、提振信心、防范化解风险。"
+)
+P2 = (
+    "坚持以高质量发展统领全局，把推进中国式现代化作为最大的政治，把坚持高质量发展作为新时代的硬道理，"
+    "完整、准确、全面贯彻新发展理念，推动经济实现质的有效提升和量的合理增长。"
+)
+P3 = (
+    "大力推进现代化产业体系建设，加快发展新质生产力。充分发挥创新主导作用，以科技创新推动产业创新，"
+    "加快推进新型工业化，提高全要素生产率，不断塑造发展新动能新优势，促进社会生产力实现新的跃升。"
+)
+P3_EDITED = P3.replace("新型工业化", "新型城镇化").replace("全要素", "综合要素")
+P4 = (
+    "着力扩大国内需求，推动经济实现良性循环。把实施扩大内需战略同深化供给侧结构性改革有机结合起来，"
+    "更好统筹消费和投资，增强对经济增长的拉动作用。"
+)
+
+
+def report(title: str, *paragraphs: str) -> str:
+    return "\n".join(
+        [title, "一、主要工作完成情况", *paragraphs, "二、下一步工作打算", "持续推进各项工作落实。"]
+    )
+
+
+def write_inbox(root: Path, files: dict[str, str]) -> Path:
+    for relpath, text in files.items():
+        path = root / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+INBOX = {
+    "county/2020/report.txt": report("县政府2020年工作报告", P1, P2),
+    "county/2021/report.txt": report("县政府2021年工作报告", P1, P3),
+    "town-a/2021/report.txt": report("甲镇2021年工作报告", P3_EDITED, P4),
+    "town-b/2021/report.txt": report("乙镇2021年工作报告", P4, P2),
+    "town-b/2022/report.txt": report("乙镇2022年工作报告", P1),
+}
+
+
+def snapshot(
+    config: Config,
+) -> tuple[set[tuple[str, int, str, int, float]], dict[tuple[str, int], tuple[str, int]]]:
+    """Pairs and clusters in path terms (ids differ between archives)."""
+    engine = db.open_engine(config.database_url)
+    me, other = aliased(db.PassageRow), aliased(db.PassageRow)
+    sub_me, sub_other = aliased(db.Submission), aliased(db.Submission)
+    with Session(engine) as session:
+        from archiver.pairs import pairs_of
+
+        where = {
+            p.id: (s.relpath, p.idx)
+            for p, s in session.execute(
+                select(db.PassageRow, db.Submission).join(
+                    db.Submission, db.Submission.id == db.PassageRow.submission_id
+                )
+            )
+        }
+        pairs = set()
+        for sub_id in session.scalars(select(db.Submission.id).where(db.Submission.current.is_(True))):
+            for pair in pairs_of(session, sub_id, earlier_only=False):
+                pairs.add((*where[pair.passage_id], *where[pair.other_id], pair.similarity))
+        clusters = {
+            where[p_id]: where[c_id]
+            for p_id, c_id in session.execute(
+                select(me.id, me.canonical_id).where(me.canonical_id.is_not(None))
+            )
+        }
+    del other, sub_me, sub_other
+    engine.dispose()
+    return pairs, clusters
+
+
+def test_links_are_verified_and_clusters_are_stars(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    flow.run(config, [write_inbox(tmp_path / "inbox", INBOX)])
+    pairs, clusters = snapshot(config)
+    files = {(a, b) for a, _, b, _, _ in pairs}
+    # P1 is in county 2020, county 2021 and town-b 2022: every pair of them, similarity 1.0.
+    assert {
+        ("county/2021/report.txt", "county/2020/report.txt"),
+        ("town-b/2022/report.txt", "county/2020/report.txt"),
+        ("town-b/2022/report.txt", "county/2021/report.txt"),
+    } <= files
+    edited = [s for a, _, b, _, s in pairs if {a, b} == {"town-a/2021/report.txt", "county/2021/report.txt"}]
+    assert edited and all(0.5 <= s < 1.0 for s in edited)  # P3 and its edit, verified Jaccard
+    # Unrelated paragraphs (P2 vs P4 in town-b) never link; headings never count as reuse.
+    assert all(s >= 0.5 for *_, s in pairs)
+    assert not any(idx in (1,) for _, idx, _, _, _ in pairs), "a heading was linked"
+    # Star: the canonical of every P1 copy is the 2020 original.
+    p1_positions = [k for k, v in clusters.items() if v == ("county/2020/report.txt", 2)]
+    assert ("town-b/2022/report.txt", 2) in p1_positions and ("county/2021/report.txt", 2) in p1_positions
+
+
+def test_incremental_nights_equal_one_run_over_everything(tmp_path: Path, bench_inbox: Path) -> None:
+    whole = make_config(tmp_path / "whole")
+    flow.run(whole, [bench_inbox / "inbox"])
+    nightly = make_config(tmp_path / "nightly")
+    years = sorted({p.parent.name for p in (bench_inbox / "inbox").glob("*/*/*")})
+    for year in years:  # one night per year: the year's files only
+        night = tmp_path / "nights" / year
+        for path in (bench_inbox / "inbox").glob(f"*/{year}/*"):
+            target = night / path.relative_to(bench_inbox / "inbox")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+        flow.run(nightly, [night])
+    whole_pairs, whole_clusters = snapshot(whole)
+    night_pairs, night_clusters = snapshot(nightly)
+    assert len(whole_pairs) > 500
+    assert night_pairs == whole_pairs
+    assert night_clusters == whole_clusters
+
+
+def test_changed_fingerprint_settings_refuse_until_reindex(tmp_path: Path) -> None:
+    inbox = write_inbox(tmp_path / "inbox", INBOX)
+    flow.run(make_config(tmp_path), [inbox])
+    before = snapshot(make_config(tmp_path))
+    changed = make_config(tmp_path, fingerprint={"num_perm": 64, "bands": 16, "rows": 4})
+    with pytest.raises(ParameterMismatch, match="archiver reindex"):
+        flow.run(changed, [inbox])
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(
+        f'[store]\ndatabase = "{tmp_path / "archive.sqlite3"}"\nvault = "{tmp_path / "objects"}"\n'
+        "[fingerprint]\nnum_perm = 64\nbands = 16\nrows = 4\n",
+        encoding="utf-8",
+    )
+    refused = CliRunner().invoke(
+        main, ["--config", str(config_file), "run", str(inbox)], catch_exceptions=False
+    )
+    assert refused.exit_code == 1 and "archiver reindex" in refused.output
+    done = CliRunner().invoke(main, ["--config", str(config_file), "reindex"], catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    again = CliRunner().invoke(
+        main, ["--config", str(config_file), "run", str(inbox)], catch_exceptions=False
+    )
+    assert again.exit_code == 0, again.output
+    assert snapshot(changed)[0] == before[0]  # these pairs are far from the threshold: same links
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not os.environ.get("ARCHIVER_TEST_POSTGRES_URL"), reason="set ARCHIVER_TEST_POSTGRES_URL")
+def test_the_same_index_code_runs_on_postgresql(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, text
+
+    url = os.environ["ARCHIVER_TEST_POSTGRES_URL"]
+    with create_engine(url).begin() as connection:  # a clean schema for this test
+        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    inbox = write_inbox(tmp_path / "inbox", INBOX)
+    on_pg = make_config(tmp_path / "pg", store={"database": url})
+    on_sqlite = make_config(tmp_path / "sqlite")
+    first = flow.run(on_pg, [inbox])
+    flow.run(on_sqlite, [inbox])
+    assert first.links > 0
+    assert snapshot(on_pg) == snapshot(on_sqlite)
+    assert flow.run(on_pg, [inbox]).unchanged == len(INBOX)
