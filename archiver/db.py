@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -34,6 +34,7 @@ from sqlalchemy import (
     LargeBinary,
     SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
     create_engine,
@@ -169,6 +170,11 @@ class EventRow(Base):
 
 
 Index("ix_passages_submission_idx", PassageRow.submission_id, PassageRow.idx)
+
+
+def table(model: type[Base]) -> Table:
+    """The Core table of a model: bulk inserts and updates skip the ORM's per-row work."""
+    return cast(Table, model.__table__)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

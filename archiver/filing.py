@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from archiver import __version__, fingerprint
 from archiver.config import Config
-from archiver.db import Document, EventRow, MatchRow, PassageRow, SectionRow
+from archiver.db import Document, EventRow, MatchRow, PassageRow, SectionRow, table
 from archiver.db import Submission as SubmissionRow
 from archiver.index import NewParagraph, reusable
 from archiver.records import Processed, Rejection, Submission
@@ -34,7 +34,9 @@ class Filed:
     paragraphs: tuple[NewParagraph, ...]  # kept paragraphs for the cross-submission linker
 
 
-def object_files(outcome: Processed | Rejection, config: Config) -> dict[str, bytes]:
+def object_files(
+    outcome: Processed | Rejection, config: Config, report: dict[str, Any] | None = None
+) -> dict[str, bytes]:
     """The logical files of the object version for ``outcome``."""
     submission = outcome.submission
     name = PurePosixPath(submission.relpath).name
@@ -58,11 +60,11 @@ def object_files(outcome: Processed | Rejection, config: Config) -> dict[str, by
                 "match": config.match.__dict__,
                 "fingerprint": fingerprint.parameters(config.fingerprint),
             },
-            "report": clerk_report(outcome),
+            "report": report if report is not None else clerk_report(outcome),
         }
-    files["provenance.json"] = json.dumps(provenance, ensure_ascii=False, indent=1, default=str).encode(
-        "utf-8"
-    )
+    files["provenance.json"] = json.dumps(
+        provenance, ensure_ascii=False, separators=(",", ":"), default=str
+    ).encode("utf-8")
     return files
 
 
@@ -71,7 +73,9 @@ def file_outcome(
 ) -> Filed:
     """Write ``outcome`` to the vault and add its rows (no commit: the caller's transaction)."""
     submission = outcome.submission
-    stored = vault.store(submission.relpath, object_files(outcome, config), f"received {submission.relpath}")
+    report = clerk_report(outcome) if isinstance(outcome, Processed) else None
+    files = object_files(outcome, config, report)
+    stored = vault.store(submission.relpath, files, f"received {submission.relpath}")
     document = session.scalar(select(Document).where(Document.object_id == submission.relpath))
     new_document = document is None
     if document is None:
@@ -86,6 +90,9 @@ def file_outcome(
     document.head_version, document.head_sha512 = stored.version, submission.sha512
     session.flush()
     row = _submission_row(outcome, submission, document.id, run_id, stored.version, year, title)
+    if report is not None:
+        # The full list of changes lives in provenance.json; the index keeps the summary.
+        row.report = {k: v for k, v in report.items() if k != "changes"}
     session.add(row)
     session.flush()
     document.current_submission_id = row.id
@@ -133,7 +140,7 @@ def _submission_row(
     else:
         row.status = "archived"
         row.encoding, row.confidence = outcome.decoded.encoding, outcome.decoded.confidence
-        row.cleaned_text, row.report = outcome.text, clerk_report(outcome)
+        row.cleaned_text = outcome.text
     return row
 
 
@@ -143,7 +150,7 @@ def _file_text(
     """Sections, passages (kept and removed) and intra-submission matches of one submission."""
     if outcome.sections:
         session.execute(
-            insert(SectionRow),
+            insert(table(SectionRow)),
             [
                 {
                     "submission_id": submission_id,
@@ -179,13 +186,13 @@ def _file_text(
     ]
     if not rows:
         return ()
-    ids = list(
-        session.scalars(insert(PassageRow).returning(PassageRow.id, sort_by_parameter_order=True), rows)
-    )
+    passage_table = table(PassageRow)
+    returning = insert(passage_table).returning(passage_table.c.id, sort_by_parameter_order=True)
+    ids = list(session.connection().execute(returning, rows).scalars())
     id_of = {p.index: id_ for p, id_ in zip(passages, ids, strict=True)}
     if outcome.repeats:
         session.execute(
-            insert(MatchRow),
+            insert(table(MatchRow)),
             [
                 {
                     "passage_id": id_of[r.passage],

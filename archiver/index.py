@@ -20,12 +20,24 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import BigInteger, Column, Integer, MetaData, SmallInteger, Table, delete, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    MetaData,
+    SmallInteger,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from archiver import fingerprint as fp
 from archiver.config import FingerprintConfig, MatchConfig
-from archiver.db import MatchRow, Meta, PassageBand, PassageRow
+from archiver.db import MatchRow, Meta, PassageBand, PassageRow, table
 from archiver.errors import ParameterMismatch
 
 T = TypeVar("T")
@@ -121,8 +133,6 @@ def link(
             new_reps.append(paragraph)
         else:
             stats.copies += 1
-    from sqlalchemy import update
-
     for part in chunks(updates, 5000):
         session.execute(update(PassageRow), list(part))
     stats.new_groups = len(new_reps)
@@ -133,7 +143,7 @@ def link(
     stats.candidates = len(pairs)
     links = _verify(session, pairs, {p.id: p for p in indexed}, config, match)
     if links:
-        session.execute(insert(MatchRow), links)
+        session.execute(insert(table(MatchRow)), links)
     stats.links = len(links)
     touched |= {row["other_id"] for row in links}
     return stats, touched
@@ -166,7 +176,7 @@ def _insert_bands(session: Session, paragraphs: Sequence[NewParagraph], config: 
     rows = _band_rows(paragraphs, config)
     if not rows:
         return
-    session.execute(insert(PassageBand), rows)
+    session.execute(insert(table(PassageBand)), rows)
     NIGHT_BANDS.create(session.connection(), checkfirst=True)
     session.execute(delete(NIGHT_BANDS))
     session.execute(insert(NIGHT_BANDS), rows)
@@ -265,11 +275,15 @@ def assign_canonicals(session: Session, touched: set[int]) -> int:
     for group in sorted(affected):
         candidates = [firsts[g] for g in {group, *links.get(group, ())} if g in firsts]
         if candidates:
-            updates.append((group, min(candidates)[1]))
-    from sqlalchemy import update
-
-    for group, canonical in updates:
-        session.execute(update(PassageRow).where(PassageRow.rep_id == group).values(canonical_id=canonical))
+            updates.append({"group": group, "canonical": min(candidates)[1]})
+    passages = table(PassageRow)
+    statement = (
+        update(passages)
+        .where(passages.c.rep_id == bindparam("group"))
+        .values(canonical_id=bindparam("canonical"))
+    )
+    for part in chunks(updates, 5000):
+        session.connection().execute(statement, list(part))
     return len(updates)
 
 
