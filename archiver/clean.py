@@ -109,8 +109,16 @@ def _apply(text: str, edits: list[Edit], kind: str, step: str) -> tuple[str, lis
     pos = 0
     for start, end, after in edits:
         parts += (text[pos:start], after)
-        made.append(Change(kind=_kind(kind, text[start:end]), step=step, start=start, end=end,
-                           before=text[start:end], after=after))
+        made.append(
+            Change(
+                kind=_kind(kind, text[start:end]),
+                step=step,
+                start=start,
+                end=end,
+                before=text[start:end],
+                after=after,
+            )
+        )
         pos = end
     parts.append(text[pos:])
     return "".join(parts), made
