@@ -29,6 +29,10 @@ _MOJIBAKE = re.compile(
     "|[\u00c0-\u00ff][\u0080-\u00ff]{2,}"  # UTF-8 or GBK bytes shown as Latin-1 (Ã¤Â¸, ÃÂ¼½)
     "|(?:[\u00c0-\u00ff][\u0080-\u00bf\u2018-\u203a\u0152-\u0192\u02c6-\u02dc]){2,}"  # ... or as cp1252
 )
+# One-character-class scans are fast; the patterns above, with their look-arounds, are not:
+# run them only on texts that contain a character they could start with.
+_MAYBE_PLACEHOLDER = re.compile("[xX×Ｘ＿_○]")
+_MAYBE_MOJIBAKE = re.compile("[\u00c0-\u00ff锟烫屯\ufffd]")
 _CN_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九", start=0)}
 
 
@@ -48,6 +52,8 @@ def _warn(kind: str, message: str, m: re.Match[str]) -> Warning_:
 
 
 def _placeholders(text: str) -> Iterator[Warning_]:
+    if not _MAYBE_PLACEHOLDER.search(text):
+        return
     for m in _PLACEHOLDER.finditer(text):
         yield _warn("placeholder", f"template placeholder {m.group()!r} left in: fill in the real value", m)
 
@@ -60,6 +66,8 @@ def _unpunctuated(text: str, limit: int) -> Iterator[Warning_]:
 
 
 def _mojibake(text: str) -> Iterator[Warning_]:
+    if not _MAYBE_MOJIBAKE.search(text):
+        return
     for m in _MOJIBAKE.finditer(text):
         message = f"garbled text {m.group()[:20]!r}: decoded with the wrong encoding; check the original file"
         yield _warn("mojibake", message, m)

@@ -40,6 +40,9 @@ def find_repeats(
     normalised: dict[int, str] = {}
     repeats: list[Repeat] = []
     short: list[Repeat] = []
+    signed = [(f.passage, f.signature) for f in fingerprints if f.signature is not None]
+    bulk_keys = fp.band_keys_bulk([signature for _, signature in signed], config).tolist()
+    keys_of = {index: keys for (index, _), keys in zip(signed, bulk_keys, strict=True)}
     for passage, print_ in zip(passages, fingerprints, strict=True):
         if print_.normalised_chars == 0:
             continue
@@ -51,7 +54,7 @@ def find_repeats(
         first_by_exact[print_.exact] = passage.index
         if print_.signature is None:
             continue
-        keys = [(band, key) for band, key in enumerate(fp.band_keys(print_.signature, config))]
+        keys = list(enumerate(keys_of[passage.index]))
         repeat = _near_repeat(passage.index, print_.normalised, keys, buckets, normalised, match, config)
         if repeat is not None:
             repeats.append(repeat)
