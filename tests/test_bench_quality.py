@@ -1,0 +1,78 @@
+"""The acceptance figures of the nightly run and the matcher, scored by the benchmark kit's own
+evaluator (../shared/bench/evaluate.py) on an inbox made by its make_inbox.py (seed 7)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session
+
+from archiver import db, flow
+from archiver.export import export_lines
+from tests.conftest import SHARED, make_config
+
+pytestmark = pytest.mark.shared
+
+
+@pytest.fixture(scope="module")
+def metrics(bench_inbox: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    work = tmp_path_factory.mktemp("quality")
+    config = make_config(work, run={"workers": 2, "batch_size": 32})
+    flow.run(config, [bench_inbox / "inbox"])
+    pred = work / "pred.jsonl"
+    engine = db.open_engine(config.database_url)
+    with Session(engine) as session, pred.open("w", encoding="utf-8") as out:
+        for line in export_lines(session):
+            out.write(line + "\n")
+    result = work / "metrics.json"
+    subprocess.run(
+        [
+            sys.executable,
+            str(SHARED / "bench" / "evaluate.py"),
+            "--truth",
+            str(bench_inbox),
+            "--pred",
+            str(pred),
+            "--json",
+            str(result),
+            "--quiet",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    loaded: dict[str, Any] = json.loads(result.read_text(encoding="utf-8"))
+    return loaded
+
+
+def ratio(text: str) -> float:
+    """'201/202 = 0.995' → 0.995"""
+    found, total = map(int, re.match(r"(\d+)/(\d+)", text).groups())  # type: ignore[union-attr]
+    return found / total
+
+
+def test_every_file_gets_its_status_and_reason(metrics: dict[str, Any]) -> None:
+    assert metrics["status_acc"] == 1.0
+    assert metrics["reason_acc"] == 1.0
+
+
+def test_repeats_inside_a_submission_are_found_and_only_they_are_removed(metrics: dict[str, Any]) -> None:
+    assert metrics["intra_recall"] >= 0.98 and metrics["intra_precision"] >= 0.98
+    assert metrics["intra_removed_fp"] == 0 or metrics["intra_precision"] >= 0.99
+
+
+def test_cleaned_text_matches_the_truth_for_every_damage_class(metrics: dict[str, Any]) -> None:
+    assert metrics["clean_sim_mean"] >= 0.98
+    for damage in ("pinyin_annot", "traditional", "ascii_punct", "enc:gbk", "enc:big5", "mixed_encoding"):
+        mean = float(metrics["clean_sim_by_damage"][damage].split()[0])
+        assert mean >= 0.95, damage
+
+
+def test_cross_submission_pairs_are_found_also_across_script_damage(metrics: dict[str, Any]) -> None:
+    assert metrics["pair_recall"] >= 0.95 and metrics["pair_precision"] >= 0.95
+    assert ratio(metrics["pair_recall_by"]["script-damaged side"]) >= 0.9
