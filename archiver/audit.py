@@ -35,53 +35,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TextIO
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archiver.db import MatchRow, PassageRow, SectionRow
-from archiver.db import Submission as SubmissionRow
-from archiver.index import chunks
+from archiver.audit_snapshot import Doc, Para, Snapshot, load
 from archiver.pairs import pairs_of
 
 Kind = Literal["earlier", "other", "inside"]
 SCHEMA = "archiver-audit/1"
-
-
-@dataclass(frozen=True)
-class Doc:
-    """A current archived submission."""
-
-    id: int
-    file: str  # relpath, as ``archiver export`` prints it
-    authority: str | None
-    year: int | None
-    title: str
-    text: str  # the archived cleaned text
-
-
-@dataclass(frozen=True)
-class Para:
-    """A passage of the archive (kept or removed) as the audit needs it."""
-
-    id: int
-    submission_id: int
-    kind: str
-    start: int | None
-    end: int | None
-    text: str
-    removed: bool
-    rep_id: int | None
-    canonical_id: int | None
-    heading: str  # the heading of its deepest section ("" in the preamble)
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    docs: dict[int, Doc]
-    paras: dict[int, Para]  # every passage of ``docs``, plus canonical passages of old versions
-    by_doc: dict[int, tuple[int, ...]]  # submission id → its passage ids in text order
-    inside: dict[int, tuple[tuple[int, float], ...]]  # kept near-repeat → (earlier copy, similarity)
-    links: dict[tuple[int, int], float]  # (rep, rep) cross links, both orders
 
 
 @dataclass(frozen=True)
@@ -179,68 +139,6 @@ class Report:
     measured: dict[int, DocumentReuse] = field(repr=False, default_factory=dict)  # every document, by id
 
 
-# ---------------------------------------------------------------- loading
-
-
-def load(session: Session) -> Snapshot:
-    """The current archived submissions with their passages, near-repeats and cross links."""
-    rows = session.execute(
-        select(SubmissionRow.id, SubmissionRow.relpath, SubmissionRow.authority, SubmissionRow.year,
-               SubmissionRow.title, SubmissionRow.cleaned_text)
-        .where(SubmissionRow.current.is_(True), SubmissionRow.status == "archived")
-        .order_by(SubmissionRow.relpath)
-    )
-    docs = {r[0]: Doc(r[0], r[1], r[2], r[3], r[4] or "", r[5] or "") for r in rows}
-    paras = _paras(session, select(PassageRow).where(PassageRow.submission_id.in_(list(docs)))) if docs else {}
-    missing = sorted({p.canonical_id for p in paras.values() if p.canonical_id and p.canonical_id not in paras})
-    for part in chunks(missing):
-        paras |= _paras(session, select(PassageRow).where(PassageRow.id.in_(part)))
-    by_doc: dict[int, list[Para]] = defaultdict(list)
-    for para in paras.values():
-        if para.submission_id in docs:
-            by_doc[para.submission_id].append(para)
-    inside: dict[int, list[tuple[int, float]]] = defaultdict(list)
-    for later, earlier, score in session.execute(
-        select(MatchRow.passage_id, MatchRow.other_id, MatchRow.similarity)
-        .where(MatchRow.kind == "intra", MatchRow.action == "warned").order_by(MatchRow.id)
-    ):
-        if later in paras and not paras[later].removed:
-            inside[later].append((earlier, score))
-    links: dict[tuple[int, int], float] = {}
-    for a, b, score in session.execute(
-        select(MatchRow.passage_id, MatchRow.other_id, MatchRow.similarity).where(MatchRow.kind == "cross")
-    ):
-        links[a, b] = links[b, a] = score
-    return Snapshot(
-        docs,
-        paras,
-        {d: tuple(p.id for p in sorted(ps, key=lambda p: p.id)) for d, ps in by_doc.items()},
-        {k: tuple(v) for k, v in inside.items()},
-        links,
-    )
-
-
-def _paras(session: Session, query: Any) -> dict[int, Para]:
-    rows = session.scalars(query).all()
-    heads = _headings(session, sorted({r.submission_id for r in rows}))
-    return {
-        r.id: Para(r.id, r.submission_id, r.kind, r.start, r.end, r.text, r.removed, r.rep_id,
-                   r.canonical_id, heads.get((r.submission_id, r.section_idx), ""))
-        for r in rows
-    }
-
-
-def _headings(session: Session, submission_ids: Sequence[int]) -> dict[tuple[int, int], str]:
-    out: dict[tuple[int, int], str] = {}
-    for part in chunks(submission_ids):
-        rows = session.execute(
-            select(SectionRow.submission_id, SectionRow.idx, SectionRow.heading)
-            .where(SectionRow.submission_id.in_(part))
-        )
-        out.update({(sub, idx): heading for sub, idx, heading in rows})
-    return out
-
-
 # ---------------------------------------------------------------- measures
 
 
@@ -271,8 +169,11 @@ def measure(doc: Doc, snapshot: Snapshot, links: Iterable[Link]) -> DocumentReus
     for passage, subs in sources.items():
         for sub in subs:
             per_source[sub] += size[passage]
-    most = min(per_source, key=lambda s: (-per_source[s], snapshot.docs[s].year or 0, snapshot.docs[s].file),
-               default=None)
+    most = min(
+        per_source,
+        key=lambda s: (-per_source[s], snapshot.docs[s].year or 0, snapshot.docs[s].file),
+        default=None,
+    )
     return DocumentReuse(
         doc=doc,
         chars=len(doc.text.replace("\n", "")),
@@ -314,8 +215,10 @@ def clusters(snapshot: Snapshot, keep: set[int] | None = None) -> list[Cluster]:
         subs = {p.submission_id for p in group}
         if len(group) < 2 or len(subs) < 2 or (keep is not None and not subs & keep):
             continue
-        occurrences = tuple(_occurrence(snapshot, canonical, p) for p in sorted(group, key=lambda p: _when(snapshot, p)))
-        out.append(Cluster(canonical, snapshot.docs.get(canonical.submission_id), occurrences, keywords(canonical.text)))
+        ordered = sorted(group, key=lambda p: _when(snapshot, p))
+        occurrences = tuple(_occurrence(snapshot, canonical, p) for p in ordered)
+        home = snapshot.docs.get(canonical.submission_id)
+        out.append(Cluster(canonical, home, occurrences, keywords(canonical.text)))
     return sorted(out, key=lambda c: (-c.authorities, -len(c.occurrences), c.years[:1], c.canonical.id))
 
 
@@ -345,9 +248,11 @@ def keywords(text: str, count: int = 5) -> tuple[str, ...]:
 
 def audit(session: Session, snapshot: Snapshot, match_at: float, filters: Filters = Filters()) -> Report:
     """Measure every document of ``snapshot``; keep those ``filters`` select, and their clusters."""
-    measured = [measure(doc, snapshot, document_links(session, snapshot, doc)) for doc in snapshot.docs.values()]
-    kept = sorted((m for m in measured if filters.keeps(m)),
-                  key=lambda m: (m.doc.authority or "", m.doc.year or 0, m.doc.file))
+    measured = [measure(d, snapshot, document_links(session, snapshot, d)) for d in snapshot.docs.values()]
+    kept = sorted(
+        (m for m in measured if filters.keeps(m)),
+        key=lambda m: (m.doc.authority or "", m.doc.year or 0, m.doc.file),
+    )
     found = clusters(snapshot, {m.doc.id for m in kept})
     return Report(match_at, filters, tuple(kept), tuple(found), snapshot, {m.doc.id: m for m in measured})
 
@@ -373,8 +278,10 @@ def shares(chars: int, earlier: int, other: int, inside: int, removed: int) -> d
 
 
 def _counts(items: Sequence[DocumentReuse]) -> dict[str, Any]:
-    sums = [sum(getattr(m, f) for m in items)
-            for f in ("chars", "earlier_chars", "other_chars", "inside_chars", "removed_chars")]
+    sums = [
+        sum(getattr(m, f) for m in items)
+        for f in ("chars", "earlier_chars", "other_chars", "inside_chars", "removed_chars")
+    ]
     return {"documents": len(items), "chars": sums[0], **shares(*sums)}
 
 
@@ -391,8 +298,13 @@ def document_json(m: DocumentReuse, docs: dict[int, Doc]) -> dict[str, Any]:
         "reused_chars": m.reused_chars,
         "removed_chars": m.removed_chars,
         "reused_passages": len(m.reused_passages),
-        "most_reused_from": None if source is None else {
-            "file": source.file, "authority": source.authority, "year": source.year, "chars": m.most_from_chars,
+        "most_reused_from": None
+        if source is None
+        else {
+            "file": source.file,
+            "authority": source.authority,
+            "year": source.year,
+            "chars": m.most_from_chars,
         },
     }
 
@@ -429,8 +341,13 @@ def cluster_json(c: Cluster) -> dict[str, Any]:
         "count": len(c.occurrences),
         "keywords": list(c.keywords),
         "occurrences": [
-            {"file": o.file, "authority": o.authority, "year": o.year, "heading": o.heading,
-             "similarity": o.similarity}
+            {
+                "file": o.file,
+                "authority": o.authority,
+                "year": o.year,
+                "heading": o.heading,
+                "similarity": o.similarity,
+            }
             for o in c.occurrences
         ],
     }
@@ -450,9 +367,21 @@ def as_json(report: Report) -> dict[str, Any]:
 
 
 CSV_COLUMNS = (
-    "file", "authority", "year", "title", "chars", "reused_share", "from_earlier_years",
-    "from_other_authorities", "repeated_inside", "new_share", "reused_chars", "removed_chars",
-    "reused_passages", "most_reused_from", "most_reused_from_chars",
+    "file",
+    "authority",
+    "year",
+    "title",
+    "chars",
+    "reused_share",
+    "from_earlier_years",
+    "from_other_authorities",
+    "repeated_inside",
+    "new_share",
+    "reused_chars",
+    "removed_chars",
+    "reused_passages",
+    "most_reused_from",
+    "most_reused_from_chars",
 )
 
 
@@ -468,7 +397,24 @@ def write_csv(report: Report, out: TextIO) -> None:
 
 
 __all__ = [
-    "Cluster", "Doc", "DocumentReuse", "Filters", "Link", "Occurrence", "Para", "Report", "Snapshot",
-    "as_json", "audit", "authority_trends", "clusters", "document_links", "keywords", "load", "measure",
-    "reuse_kind", "shares", "write_csv",
+    "Cluster",
+    "Doc",
+    "DocumentReuse",
+    "Filters",
+    "Link",
+    "Occurrence",
+    "Para",
+    "Report",
+    "Snapshot",
+    "as_json",
+    "audit",
+    "authority_trends",
+    "clusters",
+    "document_links",
+    "keywords",
+    "load",
+    "measure",
+    "reuse_kind",
+    "shares",
+    "write_csv",
 ]

@@ -172,3 +172,57 @@ def reindex(ctx: click.Context) -> None:
 
     summary = rebuild(_config(ctx))
     click.echo(f"reindexed {summary.passages} passages: {summary.signed} signatures, {summary.links} links")
+
+
+@main.command()
+@click.option(
+    "--format", "fmt", type=click.Choice(["json", "csv", "html"]), default="json", show_default=True
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="write here instead of stdout (html: the folder of the site, required)",
+)
+@click.option("--authority", help="only documents of this authority")
+@click.option("--year", type=int, help="only documents of this year")
+@click.option("--since", type=int, help="only documents of this year or later")
+@click.option("--min-share", type=float, help="only documents whose reused_share is at least this (0–1)")
+@click.pass_context
+@friendly
+def audit(
+    ctx: click.Context,
+    fmt: str,
+    output: Path | None,
+    authority: str | None,
+    year: int | None,
+    since: int | None,
+    min_share: float | None,
+) -> None:
+    """Reuse across years and authorities: per document, per authority by year, and clusters."""
+    import io
+
+    from archiver import audit as audit_mod
+    from archiver.audit_html import write_site
+
+    if fmt == "html" and output is None:
+        raise InputError("--format html writes a folder; give it with -o DIR")
+    config = _config(ctx)
+    engine = db.open_engine(config.database_url)
+    with Session(engine) as session:
+        filters = audit_mod.Filters(authority, year, since, min_share)
+        report = audit_mod.audit(session, audit_mod.load(session), config.match.match_at, filters)
+    if fmt == "html" and output is not None:
+        files = write_site(report, output)
+        click.echo(f"{len(files)} pages → {output / 'index.html'}", err=True)
+        return
+    buffer = io.StringIO(newline="")
+    if fmt == "csv":
+        buffer.write("\ufeff")  # the BOM: Excel then reads the CSV as UTF-8
+        audit_mod.write_csv(report, buffer)
+    else:
+        buffer.write(json.dumps(audit_mod.as_json(report), ensure_ascii=False, indent=1) + "\n")
+    if output is None:
+        click.echo(buffer.getvalue(), nl=False)
+    else:
+        output.write_bytes(buffer.getvalue().encode("utf-8"))

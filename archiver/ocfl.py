@@ -1,7 +1,7 @@
 """Pure OCFL 1.1 helpers for ``vault.py``: names, layout, paths, inventories, durable writes.
 
 Everything here is a small function over plain values (object ids, logical paths, inventory
-dicts as parsed from JSON) plus three fsync helpers; ``vault.Vault`` strings them together.
+dicts as parsed from JSON) plus the write and fsync helpers; ``vault.Vault`` strings them together.
 
 References: https://ocfl.io/1.1/spec/ and community extension
 ``0004-hashed-n-tuple-storage-layout`` (sha256 of the id, 3 tuples of 3 hex characters, then
@@ -32,6 +32,8 @@ INVENTORY_TYPE = "https://ocfl.io/1.1/spec/#inventory"
 CONTENT_DIR = "content"
 LAYOUT_NAME = "0004-hashed-n-tuple-storage-layout"
 LAYOUT_FILE = "ocfl_layout.json"
+# Where writes are built before they are renamed into place (never part of any object).
+STAGING = "extensions/archiver-staging"
 LAYOUT_DOC = {
     "extension": LAYOUT_NAME,
     "description": "OCFL object identifiers are hashed (sha256) and encoded as lowercase hex strings; "
@@ -253,8 +255,11 @@ def shape_problems(inv: Any) -> list[str]:
     for name in names:
         v = inv["versions"][name]
         probs += [f"{name} lacks {k!r}" for k in ("created", "state") if k not in v]
-        probs += [f"{name} state digest {d[:16]}… is not in the manifest"
-                  for d in v.get("state", {}) if d not in inv["manifest"]]
+        probs += [
+            f"{name} state digest {d[:16]}… is not in the manifest"
+            for d in v.get("state", {})
+            if d not in inv["manifest"]
+        ]
     return probs
 
 
@@ -295,10 +300,16 @@ def content_problems(obj: Path, inv: Inventory, full: bool) -> list[str]:
 
 def write_synced(path: Path, data: bytes) -> None:
     """Write ``data`` to a new file and fsync it before returning."""
+    write_new(path, data, sync=True)
+
+
+def write_new(path: Path, data: bytes, *, sync: bool) -> None:
+    """Write ``data`` to a new file (never over one); fsync it when ``sync`` (else a barrier will)."""
     with path.open("xb") as f:
         f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+        if sync:
+            f.flush()
+            os.fsync(f.fileno())
 
 
 def fsync_dir(path: Path) -> None:

@@ -18,24 +18,26 @@ crash between the two renames of (3) leaves a root sidecar that is stale, while 
 read as the last good version, ``verify()`` reports them as warnings prefixed ``orphan:``
 (never as fixity problems), and the next ``store()`` to that object (or ``recover()``) cleans
 them up: orphan version directories are deleted, a stale root sidecar is rewritten, leftover
-staging directories are removed.
+staging directories are removed (by the first store of each ``Vault``, or by ``recover()``).
+
+Group commit: inside ``with vault.batch():`` stores are staged without fsyncs and land together
+behind two file-system barriers; the same states after a crash, see ``vault_batch``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from archiver import ocfl
+from archiver import ocfl, vault_batch
 from archiver.errors import FixityError, StoreError
+from archiver.vault_batch import Batch
 
-STAGING = "extensions/archiver-staging"
+STAGING = ocfl.STAGING
 WARNING_PREFIX = "orphan:"
 
 
@@ -63,6 +65,8 @@ class Vault:
         this layout (so a mistyped path never gets objects sprinkled into it).
         """
         self.root = Path(root)
+        self._batch: Batch | None = None
+        self._staging_cleared = False  # leftovers of crashed writers are removed once, not per store
         if not (self.root / ocfl.ROOT_NAMASTE).is_file():
             self._init_root()
         layout = self._read_json(self.root / ocfl.LAYOUT_FILE)
@@ -79,8 +83,10 @@ class Vault:
             )
         config_dir = self.root / "extensions" / ocfl.LAYOUT_NAME
         config_dir.mkdir(parents=True, exist_ok=True)
-        for path, doc in ((config_dir / "config.json", ocfl.LAYOUT_CONFIG), (self.root / ocfl.LAYOUT_FILE,
-                                                                               ocfl.LAYOUT_DOC)):
+        for path, doc in (
+            (config_dir / "config.json", ocfl.LAYOUT_CONFIG),
+            (self.root / ocfl.LAYOUT_FILE, ocfl.LAYOUT_DOC),
+        ):
             path.unlink(missing_ok=True)
             ocfl.write_synced(path, (json.dumps(doc, indent=2) + "\n").encode())
         # The declaration goes last: a root without it is still "being created".
@@ -161,6 +167,17 @@ class Vault:
 
     # ---- writing -----------------------------------------------------------------------
 
+    def batch(self) -> Batch:
+        """Open a group commit: ``store()`` only stages until ``commit()`` (or the ``with`` block ends).
+
+        Raises ``StoreError`` when this vault already has an open batch.
+        """
+        if self._batch is not None and self._batch.open:
+            raise StoreError("a vault batch is already open: commit or discard it first")
+        self._clear_staging_once()
+        self._batch = Batch(self.root)
+        return self._batch
+
     def store(
         self,
         object_id: str,
@@ -174,72 +191,27 @@ class Vault:
 
         A no-op (``created=False``) when every logical path other than ``provenance.json`` has
         the same digest as in the head and no path was added or removed: provenance carries
-        timestamps, so a re-run alone does not make a version.
+        timestamps, so a re-run alone does not make a version. Inside a batch the head may be a
+        version staged earlier in it, and the returned version exists once the batch commits.
         """
         for path in files:
             ocfl.check_logical_path(path)
         ocfl.check_no_file_dir_clash(files)
         digests = {p: ocfl.sha512_bytes(b) for p, b in files.items()}
         obj = self.object_path(object_id)
-        self._clear_staging()
-        inv = self._recover(obj)
+        self._clear_staging_once()
+        batch = self._batch if self._batch is not None and self._batch.open else None
+        inv = (batch.inventory(object_id) if batch else None) or self._recover(obj)
         if inv is not None and ocfl.significant_state(ocfl.state_of(inv)) == ocfl.significant_state(digests):
             return StoredVersion(object_id, inv["head"], False, obj, ocfl.logical_to_content(inv))
         new_inv, new_content = ocfl.add_version(
             inv or ocfl.new_inventory(object_id), digests, ocfl.rfc3339(created), message, user
         )
-        stage = self.root / STAGING / uuid.uuid4().hex
-        try:
-            self._stage(stage / "object", new_inv, {c: files[p] for c, p in new_content.items()}, inv is None)
-            if inv is None:
-                self._commit_new(stage / "object", obj)
-            else:
-                self._commit_version(stage, obj, new_inv)
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
+        if batch:
+            batch.stage(object_id, obj, new_inv, {c: files[p] for c, p in new_content.items()})
+            return StoredVersion(object_id, new_inv["head"], True, obj, ocfl.logical_to_content(new_inv))
+        vault_batch.write_alone(self.root, obj, new_inv, {c: files[p] for c, p in new_content.items()})
         return StoredVersion(object_id, new_inv["head"], True, obj, ocfl.logical_to_content(new_inv))
-
-    def _stage(
-        self, sroot: Path, inv: ocfl.Inventory, content: Mapping[str, bytes], new_object: bool
-    ) -> None:
-        """Build the head version (and, for a new object, the object root files) under ``sroot``."""
-        vdir = sroot / inv["head"]
-        (vdir / ocfl.CONTENT_DIR).mkdir(parents=True)
-        for cpath, data in content.items():
-            (sroot / cpath).parent.mkdir(parents=True, exist_ok=True)
-            ocfl.write_synced(sroot / cpath, data)
-        inv_bytes = ocfl.inventory_bytes(inv)
-        targets = [vdir, sroot] if new_object else [vdir]
-        for d in targets:
-            ocfl.write_synced(d / ocfl.INVENTORY, inv_bytes)
-            ocfl.write_synced(d / ocfl.SIDECAR, ocfl.sidecar_bytes(ocfl.sha512_bytes(inv_bytes)))
-        if new_object:
-            ocfl.write_synced(sroot / ocfl.OBJECT_NAMASTE, ocfl.OBJECT_NAMASTE_TEXT.encode())
-        ocfl.fsync_tree(sroot)
-
-    def _commit_new(self, staged: Path, obj: Path) -> None:
-        """Rename a fully staged object root into the layout (one atomic rename)."""
-        obj.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staged, obj)
-        for d in (obj.parent, obj.parent.parent, obj.parent.parent.parent, self.root):
-            ocfl.fsync_dir(d)
-
-    def _commit_version(self, stage: Path, obj: Path, inv: ocfl.Inventory) -> None:
-        """Rename the staged ``vN`` into the object, then the inventory, then its sidecar."""
-        version = inv["head"]
-        os.replace(stage / "object" / version, obj / version)
-        ocfl.fsync_dir(obj)
-        inv_bytes = ocfl.inventory_bytes(inv)
-        ocfl.write_synced(stage / ocfl.INVENTORY, inv_bytes)
-        os.replace(stage / ocfl.INVENTORY, obj / ocfl.INVENTORY)
-        self._rewrite_sidecar(stage, obj, ocfl.sha512_bytes(inv_bytes))
-
-    @staticmethod
-    def _rewrite_sidecar(stage: Path, obj: Path, digest: str) -> None:
-        stage.mkdir(parents=True, exist_ok=True)
-        ocfl.write_synced(stage / ocfl.SIDECAR, ocfl.sidecar_bytes(digest))
-        os.replace(stage / ocfl.SIDECAR, obj / ocfl.SIDECAR)
-        ocfl.fsync_dir(obj)
 
     # ---- recovery and verification -----------------------------------------------------
 
@@ -259,12 +231,8 @@ class Vault:
         if not (obj / ocfl.OBJECT_NAMASTE).is_file():
             raise StoreError(f"{obj} exists but is not an OCFL object: move it out of the vault")
         inv, stale = self._load(obj)
-        stage = self.root / STAGING / uuid.uuid4().hex
-        try:
-            if stale:
-                self._rewrite_sidecar(stage, obj, ocfl.sha512_bytes((obj / ocfl.INVENTORY).read_bytes()))
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
+        if stale:
+            vault_batch.rewrite_sidecar(self.root, obj)
         for orphan in self._orphan_versions(obj, inv):
             shutil.rmtree(orphan)
         return inv
@@ -272,26 +240,42 @@ class Vault:
     def _recover_report(self, obj: Path) -> list[str]:
         """``orphan:`` lines for an object's interrupted-commit leftovers (nothing changed)."""
         inv, stale = self._load(obj)
-        lines = [f"{WARNING_PREFIX} {inv['id']}: {p.name}/ is not in inventory.json (interrupted store)"
-                 for p in self._orphan_versions(obj, inv)]
+        lines = [
+            f"{WARNING_PREFIX} {inv['id']}: {p.name}/ is not in inventory.json (interrupted store)"
+            for p in self._orphan_versions(obj, inv)
+        ]
         if stale:
-            lines.append(f"{WARNING_PREFIX} {inv['id']}: inventory.json.sha512 predates {inv['head']} "
-                         "(interrupted store; the version's own sidecar vouches for inventory.json)")
+            lines.append(
+                f"{WARNING_PREFIX} {inv['id']}: inventory.json.sha512 predates {inv['head']} "
+                "(interrupted store; the version's own sidecar vouches for inventory.json)"
+            )
         return lines
 
     @staticmethod
     def _orphan_versions(obj: Path, inv: ocfl.Inventory) -> list[Path]:
-        return [p for p in sorted(obj.iterdir())
-                if p.is_dir() and ocfl.version_number(p.name) and p.name not in inv["versions"]]
+        return [
+            p
+            for p in sorted(obj.iterdir())
+            if p.is_dir() and ocfl.version_number(p.name) and p.name not in inv["versions"]
+        ]
 
     def _staging_dirs(self) -> list[Path]:
+        """Staging directories left by interrupted writes (never the open batch's own)."""
         base = self.root / STAGING
-        return sorted(base.iterdir()) if base.is_dir() else []
+        mine = self._batch.dir if self._batch is not None and self._batch.open else None
+        return sorted(p for p in base.iterdir() if p != mine) if base.is_dir() else []
 
     def _clear_staging(self) -> None:
         # One writer is assumed, so anything in staging is left by a crashed store.
         for p in self._staging_dirs():
             shutil.rmtree(p, ignore_errors=True)
+        self._staging_cleared = True
+
+    def _clear_staging_once(self) -> None:
+        # A store removes its own staging even when it fails, so only the leftovers of another
+        # (crashed) process can be there: one directory scan per Vault is enough.
+        if not self._staging_cleared:
+            self._clear_staging()
 
     def verify(self, full: bool = False) -> list[str]:
         """Fixity check; one line per problem, ``[]`` when all is well.
@@ -302,8 +286,9 @@ class Vault:
         starting with ``orphan:`` (see ``is_warning``) are interrupted writes, not damage.
         """
         lines = [] if (self.root / ocfl.ROOT_NAMASTE).is_file() else [f"storage root: no {ocfl.ROOT_NAMASTE}"]
-        lines += [f"{WARNING_PREFIX} staging {p.name} left by an interrupted store"
-                  for p in self._staging_dirs()]
+        lines += [
+            f"{WARNING_PREFIX} staging {p.name} left by an interrupted store" for p in self._staging_dirs()
+        ]
         for obj in ocfl.object_roots(self.root):
             lines += self._verify_object(obj, full)
         return lines

@@ -1,0 +1,259 @@
+"""How ``vault.Vault`` puts versions on disk: the lone store, and the group commit (batch).
+
+A lone ``store()`` (``write_alone``) follows the protocol in ``vault``'s docstring and fsyncs
+every file and directory of each new version (~17 fsyncs an object). Inside
+``with vault.batch():`` a store only *stages*: it writes the version exactly as a lone store
+would, under ``<root>/extensions/archiver-staging/batch-<uuid>/<n>/``, but without any fsync,
+and returns the ``StoredVersion`` it will become. Leaving the block without an exception
+commits the batch:
+
+1. the root inventories (and, for a new object, its declaration) are written into the stage;
+2. **barrier 1**: ``syncfs(2)`` on the storage root's file system (``sync(2)`` where libc has
+   no ``syncfs``) makes every staged byte and directory entry durable;
+3. each object is renamed into place in the order a lone store uses: a new object's root in
+   one rename; for an existing object its staged ``vN`` directories, then ``inventory.json``,
+   then ``inventory.json.sha512``;
+4. **barrier 2** makes the renames durable, so the caller may then commit its database
+   transaction knowing the files it indexes are on disk.
+
+An exception inside the block (or in steps 1–2) discards the stage: nothing is renamed.
+
+Why this is as crash-safe as the per-file fsyncs: no rename happens before barrier 1, so no
+staged data becomes visible before it is durable: a rename can only ever expose complete,
+durable versions. Each object's own renames keep the lone-store order, and nothing else ever
+points at a version. A crash or failure anywhere in step 3 therefore leaves every object either
+at its old head (no rename, or only orphan ``vN`` directories landed) or at its new one (the
+root inventory landed; at worst its sidecar is stale, vouched for by ``vN/inventory.json.sha512``),
+which is exactly the set of states ``Vault.recover()`` and the ``orphan:`` warnings of
+``verify()`` already handle. Between the barriers the renames rely on the file system keeping
+metadata operations in order (a journal does: ext4, xfs, btrfs); a lone store does not need
+that, because it fsyncs the object directory between its renames. Leftover batch staging is
+removed by the next ``Vault``'s first store or by ``recover()``.
+
+Two stores to the same object in one batch stack: the second stages ``vN+1`` on top of the
+first's pending inventory (no-op checks see it too), and both land in the same commit.
+Reads (``read``, ``head``, ``versions``) see committed state only until the commit.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from archiver import ocfl
+from archiver.errors import StoreError
+
+
+def _load_syncfs() -> Callable[[int], int] | None:
+    """libc's ``syncfs`` (Linux ≥ 2.6.39; Python has no wrapper), or None where there is none."""
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+    return fn
+
+
+_SYNCFS = _load_syncfs()
+
+
+def barrier(root: Path) -> None:
+    """Make everything written so far on ``root``'s file system durable (one flush, not one per file).
+
+    Raises ``StoreError`` when the kernel reports a write-back error (syncfs does since Linux 5.8).
+    """
+    if _SYNCFS is None:
+        os.sync()
+        return
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        if _SYNCFS(fd) != 0:
+            err = ctypes.get_errno()
+            raise StoreError(f"{root}: syncfs failed ({os.strerror(err)}): check the disk; nothing was filed")
+    finally:
+        os.close(fd)
+
+
+def write_alone(root: Path, obj: Path, inv: ocfl.Inventory, content: Mapping[str, bytes]) -> None:
+    """A lone store: stage ``inv``'s head version fsynced, rename it into ``obj``, fsync the names.
+
+    ``content``: content path → bytes of the version's new content. A new object (head ``v1``)
+    is renamed in whole; otherwise ``vN``, then the inventory, then its sidecar.
+    """
+    stage = root / ocfl.STAGING / uuid.uuid4().hex
+    sroot = stage / "object"
+    try:
+        stage_version(sroot, inv, content, sync=True)
+        if inv["head"] == "v1":
+            write_inventory(sroot, inv, sync=True)
+            ocfl.write_synced(sroot / ocfl.OBJECT_NAMASTE, ocfl.OBJECT_NAMASTE_TEXT.encode())
+        ocfl.fsync_tree(sroot)
+        if inv["head"] == "v1":
+            obj.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(sroot, obj)
+            for d in (obj.parent, obj.parent.parent, obj.parent.parent.parent, root):
+                ocfl.fsync_dir(d)
+        else:
+            os.replace(sroot / inv["head"], obj / inv["head"])
+            ocfl.fsync_dir(obj)
+            inv_bytes = ocfl.inventory_bytes(inv)
+            ocfl.write_synced(stage / ocfl.INVENTORY, inv_bytes)
+            os.replace(stage / ocfl.INVENTORY, obj / ocfl.INVENTORY)
+            _replace_sidecar(stage, obj, ocfl.sha512_bytes(inv_bytes))
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def rewrite_sidecar(root: Path, obj: Path) -> None:
+    """Replace the object's root sidecar with one for its current ``inventory.json`` (fsynced)."""
+    stage = root / ocfl.STAGING / uuid.uuid4().hex
+    try:
+        _replace_sidecar(stage, obj, ocfl.sha512_bytes((obj / ocfl.INVENTORY).read_bytes()))
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _replace_sidecar(stage: Path, obj: Path, digest: str) -> None:
+    stage.mkdir(parents=True, exist_ok=True)
+    ocfl.write_synced(stage / ocfl.SIDECAR, ocfl.sidecar_bytes(digest))
+    os.replace(stage / ocfl.SIDECAR, obj / ocfl.SIDECAR)
+    ocfl.fsync_dir(obj)
+
+
+def stage_version(sroot: Path, inv: ocfl.Inventory, content: Mapping[str, bytes], *, sync: bool) -> None:
+    """Write the head version of ``inv`` under the staged object root ``sroot``.
+
+    ``content``: content path (relative to the object root) → bytes of this version's new content.
+    Writes those files and ``vN/inventory.json`` + sidecar; fsyncs each file when ``sync``.
+    """
+    (sroot / inv["head"] / ocfl.CONTENT_DIR).mkdir(parents=True)
+    for cpath, data in content.items():
+        (sroot / cpath).parent.mkdir(parents=True, exist_ok=True)
+        ocfl.write_new(sroot / cpath, data, sync=sync)
+    write_inventory(sroot / inv["head"], inv, sync=sync)
+
+
+def write_inventory(directory: Path, inv: ocfl.Inventory, *, sync: bool) -> None:
+    """Write ``inventory.json`` and its sidecar into ``directory`` (both must not exist yet)."""
+    inv_bytes = ocfl.inventory_bytes(inv)
+    ocfl.write_new(directory / ocfl.INVENTORY, inv_bytes, sync=sync)
+    ocfl.write_new(directory / ocfl.SIDECAR, ocfl.sidecar_bytes(ocfl.sha512_bytes(inv_bytes)), sync=sync)
+
+
+@dataclass
+class _Pending:
+    """One object's staged, not yet committed versions."""
+
+    obj: Path  # where the object root is (or will be)
+    stage: Path  # this object's staging dir; the versions are under ``stage / "object"``
+    inv: ocfl.Inventory  # the inventory after the last staged version
+    new_object: bool  # True: the whole object root is renamed in; False: only its new vN dirs
+    versions: list[str] = field(default_factory=list)
+
+    @property
+    def sroot(self) -> Path:
+        return self.stage / "object"
+
+
+class Batch:
+    """A group commit opened by ``Vault.batch()``; use as a context manager or call ``commit()``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.dir = root / ocfl.STAGING / f"batch-{uuid.uuid4().hex}"
+        self.open = True
+        self._pending: dict[str, _Pending] = {}
+        self._serial = itertools.count()  # stage dir names, never reused even after a failed stage
+
+    def __enter__(self) -> Batch:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if not self.open:
+            return
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
+
+    def inventory(self, object_id: str) -> ocfl.Inventory | None:
+        """The object's pending inventory when this batch has staged a version of it, else None."""
+        pending = self._pending.get(object_id)
+        return pending.inv if pending else None
+
+    def stage(self, object_id: str, obj: Path, inv: ocfl.Inventory, content: Mapping[str, bytes]) -> None:
+        """Stage ``inv``'s head version (new content: content path → bytes) of the object at ``obj``.
+
+        ``inv`` must extend the pending inventory when there is one, else the committed one (a
+        new object when ``inv`` has only ``v1``).
+        """
+        if not self.open:
+            raise StoreError("this vault batch is already committed or discarded: open a new one")
+        pending = self._pending.get(object_id)
+        if pending is None:
+            stage = self.dir / str(next(self._serial))
+            pending = _Pending(obj, stage, inv, new_object=inv["head"] == "v1")
+        try:
+            stage_version(pending.sroot, inv, content, sync=False)
+        except BaseException:
+            # A half-written version must never be renamed in with the rest.
+            shutil.rmtree(pending.sroot / inv["head"], ignore_errors=True)
+            raise
+        pending.inv = inv
+        pending.versions.append(inv["head"])
+        self._pending[object_id] = pending
+
+    def discard(self) -> None:
+        """Drop everything staged; nothing is renamed. Idempotent."""
+        self.open = False
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def commit(self) -> None:
+        """Barrier, rename every staged version into place, barrier (see the module docstring).
+
+        On any failure the rest of the stage is dropped and the error propagates; the objects
+        already renamed are complete, the others are at their old head (``recover()`` tidies).
+        """
+        if not self.open:
+            raise StoreError("this vault batch is already committed or discarded: open a new one")
+        self.open = False
+        try:
+            if self._pending:
+                for pending in self._pending.values():
+                    self._finish_stage(pending)
+                barrier(self.root)
+                for pending in self._pending.values():
+                    self._land(pending)
+                barrier(self.root)
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    @staticmethod
+    def _finish_stage(pending: _Pending) -> None:
+        """Write the root inventory (and a new object's declaration) that the renames will expose."""
+        if pending.new_object:
+            write_inventory(pending.sroot, pending.inv, sync=False)
+            ocfl.write_new(pending.sroot / ocfl.OBJECT_NAMASTE, ocfl.OBJECT_NAMASTE_TEXT.encode(), sync=False)
+        else:
+            write_inventory(pending.stage, pending.inv, sync=False)
+
+    @staticmethod
+    def _land(pending: _Pending) -> None:
+        """The renames of one object, in the order a lone ``store()`` makes them."""
+        if pending.new_object:
+            pending.obj.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(pending.sroot, pending.obj)
+            return
+        for version in pending.versions:
+            os.replace(pending.sroot / version, pending.obj / version)
+        os.replace(pending.stage / ocfl.INVENTORY, pending.obj / ocfl.INVENTORY)
+        os.replace(pending.stage / ocfl.SIDECAR, pending.obj / ocfl.SIDECAR)

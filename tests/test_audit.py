@@ -1,0 +1,220 @@
+"""The audit's measures on a tiny archive built by the real pipeline, with hand-checkable figures.
+
+The inbox (real paragraphs of samples/guowuyuan/2024, P[0], P[1], …):
+
+    auth-a/2020/a.txt   title, P0 P1 P2
+    auth-a/2021/b.txt   title, P0 P1 P2 P3        → P0–P2 from auth-a's earlier year
+    auth-b/2021/c.txt   title, P0 P4 P5           → P0 from other authorities (auth-a 2020 and 2021)
+    auth-c/2021/d.txt   title, P6 P7 P6 P7        → the repeated block is removed (repeated inside)
+    auth-c/2022/x.txt   title, <script>…, P8      → HTML must show literally
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy.orm import Session
+
+from archiver import audit, db, flow
+from archiver.audit_html import write_site
+from archiver.cli import main
+from archiver.config import Config
+from tests.conftest import SAMPLES, make_config
+
+SCRIPT = "<script>alert(1)</script> 与 <b>加粗</b> & “引号”，这一行不能被当作网页执行。"
+
+
+def paragraphs() -> list[str]:
+    """Body paragraphs of the 2024 report as they stand in the file (already clean text)."""
+    text = (SAMPLES / "guowuyuan" / "2024" / "2024-zhengfu-gongzuo-baogao.txt").read_text(encoding="utf-8")
+    lines = [line.strip() for line in text.splitlines()]
+    return [line for line in lines if 80 <= len(line) <= 300 and line.endswith("。")
+            and line[0] not in "一二三四五六七八九十（(0123456789—"]
+
+
+def inbox_texts() -> dict[str, list[str]]:
+    """relpath → lines (the first is the title)."""
+    p = paragraphs()
+    return {
+        "auth-a/2020/a.txt": ["甲局2020年工作总结", p[0], p[1], p[2]],
+        "auth-a/2021/b.txt": ["甲局2021年工作总结", p[0], p[1], p[2], p[3]],
+        "auth-b/2021/c.txt": ["乙局2021年工作总结", p[0], p[4], p[5]],
+        "auth-c/2021/d.txt": ["丙局2021年工作总结", p[6], p[7], p[6], p[7]],
+        "auth-c/2022/x.txt": ["丙局2022年工作总结", SCRIPT, p[8]],
+    }
+
+
+def write_inbox(root: Path) -> Path:
+    inbox = root / "inbox"
+    for relpath, lines in inbox_texts().items():
+        path = inbox / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return inbox
+
+
+def build_archive(root: Path) -> Config:
+    """Run the real pipeline (workers=1) over the inbox; returns the config of the archive."""
+    config = make_config(root)
+    flow.run(config, [write_inbox(root)])
+    return config
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    return build_archive(tmp_path_factory.mktemp("audit"))
+
+
+NO_FILTERS = audit.Filters()
+
+
+def report_of(config: Config, filters: audit.Filters = NO_FILTERS) -> dict[str, Any]:
+    engine = db.open_engine(config.database_url)
+    with Session(engine) as session:
+        data = audit.as_json(audit.audit(session, audit.load(session), config.match.match_at, filters))
+    return {d["file"]: d for d in data["documents"]} | {"_all": data}
+
+
+def chars(lines: list[str]) -> int:
+    return sum(len(line) for line in lines)
+
+
+def test_the_pipeline_keeps_the_written_text(archive: Config) -> None:
+    engine = db.open_engine(archive.database_url)
+    with Session(engine) as session:
+        snapshot = audit.load(session)
+    texts = {d.file: d.text for d in snapshot.docs.values()}
+    assert texts["auth-a/2021/b.txt"] == "\n".join(inbox_texts()["auth-a/2021/b.txt"])
+
+
+def test_copy_of_last_year_plus_a_new_paragraph(archive: Config) -> None:
+    p, docs = paragraphs(), report_of(archive)
+    b = docs["auth-a/2021/b.txt"]
+    total = chars(inbox_texts()["auth-a/2021/b.txt"])
+    assert b["chars"] == total
+    assert b["reused_share"] == pytest.approx(chars(p[:3]) / total, abs=1e-4)
+    assert b["from_earlier_years"] == pytest.approx(chars(p[:3]) / total, abs=1e-4)
+    assert b["from_other_authorities"] == 0
+    assert b["new_share"] == pytest.approx(1 - chars(p[:3]) / total, abs=1e-4)
+    assert b["reused_passages"] == 3
+    assert b["most_reused_from"]["file"] == "auth-a/2020/a.txt"
+    assert b["most_reused_from"]["chars"] == chars(p[:3])
+
+
+def test_the_first_year_has_nothing_reused(archive: Config) -> None:
+    a = report_of(archive)["auth-a/2020/a.txt"]
+    assert (a["reused_share"], a["new_share"], a["reused_passages"], a["most_reused_from"]) == (0, 1, 0, None)
+
+
+def test_template_from_another_authority(archive: Config) -> None:
+    p, c = paragraphs(), report_of(archive)["auth-b/2021/c.txt"]
+    total = chars(inbox_texts()["auth-b/2021/c.txt"])
+    assert c["reused_share"] == pytest.approx(len(p[0]) / total, abs=1e-4)
+    assert c["from_other_authorities"] == c["reused_share"]
+    assert c["from_earlier_years"] == 0
+
+
+def test_repeated_inside_counts_the_removed_block(archive: Config) -> None:
+    p, d = paragraphs(), report_of(archive)["auth-c/2021/d.txt"]
+    kept = chars(inbox_texts()["auth-c/2021/d.txt"][:3])
+    assert d["chars"] == kept
+    assert d["removed_chars"] == chars(p[6:8])
+    assert d["repeated_inside"] == pytest.approx(chars(p[6:8]) / (kept + chars(p[6:8])), abs=1e-4)
+    assert d["reused_share"] == 0
+
+
+def test_clusters_say_who_copied_what(archive: Config) -> None:
+    p, data = paragraphs(), report_of(archive)["_all"]
+    by_text = {c["canonical"]["text"]: c for c in data["clusters"]}
+    template = by_text[p[0]]
+    assert template["canonical"]["file"] == "auth-a/2020/a.txt"
+    assert (template["count"], template["authorities"], template["first_year"], template["last_year"]) == (
+        3, 2, 2020, 2021)
+    assert [o["file"] for o in template["occurrences"]] == [
+        "auth-a/2020/a.txt", "auth-a/2021/b.txt", "auth-b/2021/c.txt"]
+    assert all(o["similarity"] == 1.0 for o in template["occurrences"])
+    assert 3 <= len(template["keywords"]) <= 5 and all(k in p[0] for k in template["keywords"])
+    assert by_text[p[1]]["authorities"] == 1
+    assert p[6] not in by_text  # a repeat inside one document is not a cluster
+
+
+def test_filters(archive: Config) -> None:
+    assert set(report_of(archive, audit.Filters(authority="auth-a"))) - {"_all"} == {
+        "auth-a/2020/a.txt", "auth-a/2021/b.txt"}
+    assert "auth-a/2020/a.txt" not in report_of(archive, audit.Filters(since=2021))
+    assert set(report_of(archive, audit.Filters(year=2022))) - {"_all"} == {"auth-c/2022/x.txt"}
+    assert set(report_of(archive, audit.Filters(min_share=0.5))) - {"_all"} == {"auth-a/2021/b.txt"}
+
+
+def test_json_schema_through_the_cli(archive: Config, tmp_path: Path) -> None:
+    config_path = tmp_path / "config.toml"
+    config_path.write_text(f'[store]\ndatabase = "{archive.resolve(archive.store.database)}"\n'
+                           f'vault = "{archive.resolve(archive.store.vault)}"\n', encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(config_path), "audit", "--format", "json"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert {"schema", "match_at", "filters", "documents", "authorities", "clusters"} <= set(data)
+    assert {"file", "authority", "year", "chars", "reused_share", "from_earlier_years",
+            "from_other_authorities", "repeated_inside", "new_share", "most_reused_from",
+            "reused_passages"} <= set(data["documents"][0])
+    trend = next(a for a in data["authorities"] if a["authority"] == "auth-a")
+    assert [y["year"] for y in trend["years"]] == [2020, 2021]
+    assert {"id", "canonical", "occurrences", "first_year", "last_year", "authorities", "count",
+            "keywords"} <= set(data["clusters"][0])
+    csv_out = tmp_path / "audit.csv"
+    args = ["--config", str(config_path), "audit", "--format", "csv", "-o", str(csv_out)]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    raw = csv_out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    assert len(rows) == 5 and rows[0]["file"] == "auth-a/2020/a.txt"
+    assert any(r["title"] == "甲局2021年工作总结" for r in rows)
+    html = CliRunner().invoke(main, ["--config", str(config_path), "audit", "--format", "html"])
+    assert html.exit_code != 0 and "-o DIR" in html.output
+
+
+def test_html_shows_submitted_html_literally(archive: Config, tmp_path: Path) -> None:
+    engine = db.open_engine(archive.database_url)
+    with Session(engine) as session:
+        report = audit.audit(session, audit.load(session), archive.match.match_at)
+    write_site(report, tmp_path / "site")
+    x = next(m for m in report.documents if m.doc.file == "auth-c/2022/x.txt")
+    page = (tmp_path / "site" / "docs" / f"{x.doc.id}.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;b&gt;加粗&lt;/b&gt; &amp;" in page
+    assert "<script>alert(1)" not in page and "<b>加粗" not in page
+    b = next(m for m in report.documents if m.doc.file == "auth-a/2021/b.txt")
+    page_b = (tmp_path / "site" / "docs" / f"{b.doc.id}.html").read_text(encoding="utf-8")
+    assert page_b.count('class="reuse" data-kind="earlier"') == 3
+    assert "http://" not in page_b.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_reuse_kind() -> None:
+    def doc(authority: str, year: int | None, id_: int = 1) -> audit.Doc:
+        return audit.Doc(id_, f"{authority}/{year}", authority, year, "", "")
+
+    me = doc("a", 2021, 1)
+    assert audit.reuse_kind(me, doc("a", 2020, 2)) == "earlier"
+    assert audit.reuse_kind(me, doc("a", 2021, 2)) is None  # the same authority's same year
+    assert audit.reuse_kind(me, doc("b", 2021, 2)) == "other"
+    assert audit.reuse_kind(me, doc("b", 2019, 2)) == "other"
+    assert audit.reuse_kind(me, doc("b", 2022, 2)) is None  # later years never count
+    assert audit.reuse_kind(me, doc("b", None, 2)) is None
+
+
+@given(st.integers(0, 10_000), st.integers(0, 10_000), st.integers(0, 10_000), st.integers(0, 10_000))
+def test_shares_partition_the_text(new: int, earlier: int, other: int, removed: int) -> None:
+    total = new + earlier + other
+    s = audit.shares(total, earlier, other, 0, removed)
+    assert s["reused_share"] + s["new_share"] == pytest.approx(1.0, abs=1e-3)
+    assert s["from_earlier_years"] + s["from_other_authorities"] == pytest.approx(s["reused_share"], abs=1e-3)
+    assert 0 <= s["repeated_inside"] <= 1

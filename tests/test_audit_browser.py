@@ -1,0 +1,152 @@
+"""The HTML audit report in a real headless Chromium (Debian's /usr/bin/chromium via Playwright).
+
+The archive is built by the real pipeline over the inbox of ``test_audit`` (reuse across years
+and authorities, a repeated block, a submission with <script> in it). The report is opened from
+disk: highlights match the JSON, a highlight leads to its earlier occurrence, the table sorts,
+the <script> text shows literally, and no request leaves file://.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session
+
+from archiver import audit, db
+from archiver.audit_html import write_site
+from tests.conftest import ROOT
+from tests.test_audit import build_archive
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "tests" / "artifacts"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium missing: apt-get install chromium"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python) not installed")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """The written site and the JSON of the same report."""
+    root = tmp_path_factory.mktemp("audit-browser")
+    config = build_archive(root)
+    engine = db.open_engine(config.database_url)
+    with Session(engine) as session:
+        report = audit.audit(session, audit.load(session), config.match.match_at)
+    write_site(report, root / "site")
+    return root / "site", audit.as_json(report)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A page that records every request and every dialog."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.requests, page.dialogs = [], []
+    page.on("request", lambda request: page.requests.append(request.url))
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    yield page
+    context.close()
+
+
+def doc_of(data: dict[str, Any], file: str) -> dict[str, Any]:
+    return next(d for d in data["documents"] if d["file"] == file)
+
+
+def only_file_requests(page: Any) -> None:
+    outside = [url for url in page.requests if not url.startswith(("file://", "data:"))]
+    assert outside == [], outside
+
+
+def test_highlights_match_the_json_and_lead_to_the_earlier_occurrence(site: tuple[Path, dict[str, Any]],
+                                                                      page: Any) -> None:
+    folder, data = site
+    b = doc_of(data, "auth-a/2021/b.txt")
+    page.goto((folder / "docs" / f"{b['id']}.html").as_uri())
+    highlights = page.locator('a.reuse[data-kind="earlier"], a.reuse[data-kind="other"]')
+    assert highlights.count() == b["reused_passages"] == 3
+    first = highlights.first
+    href = first.get_attribute("href")
+    first.click()
+    page.wait_for_load_state()
+    a = doc_of(data, "auth-a/2020/a.txt")
+    assert page.url.split("#")[0].endswith(f"/docs/{a['id']}.html")
+    fragment = page.url.split("#")[1]
+    assert href.endswith("#" + fragment)
+    target = page.locator(f"#{fragment}")
+    assert target.is_visible() and target.evaluate("el => el.matches(':target')")
+    box, height = target.bounding_box(), page.viewport_size["height"]
+    assert box is not None and 0 <= box["y"] < height  # scrolled into view
+    assert target.inner_text() == first_text(page, folder, b["id"], href)
+    only_file_requests(page)
+
+
+def first_text(page: Any, folder: Path, doc_id: int, href: str) -> str:
+    """The text of the highlighted passage on the later page (the copy matches the original)."""
+    later = page.context.new_page()
+    later.goto((folder / "docs" / f"{doc_id}.html").as_uri())
+    text: str = later.locator(f'a.reuse[href="{href}"]').first.inner_text()
+    later.close()
+    return text
+
+
+def test_table_sorts_and_filters(site: tuple[Path, dict[str, Any]], page: Any) -> None:
+    folder, data = site
+    page.goto((folder / "index.html").as_uri())
+    rows = page.locator("#documents tbody tr")
+    assert rows.count() == len(data["documents"])
+    page.click('th[data-key="reused_share"]')
+    shares = [float(v) for v in page.locator("#documents tbody tr td:nth-child(5)").evaluate_all(
+        "cells => cells.map(c => c.dataset.sort)")]
+    assert shares == sorted(shares)
+    assert shares[-1] == pytest.approx(max(d["reused_share"] for d in data["documents"]), abs=1e-4)
+    assert shares[-1] > 0
+    page.click('th[data-key="reused_share"]')
+    first_file = page.locator("#documents tbody tr").first.locator("td").first.inner_text()
+    assert first_file == max(data["documents"], key=lambda d: d["reused_share"])["file"]
+    page.fill("#filter", "auth-b")
+    assert page.locator("#documents tbody tr:visible").count() == 1
+    page.fill("#filter", "")
+    assert page.locator("#chart polyline").count() >= 2
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "audit-index.png"), full_page=True)
+    only_file_requests(page)
+
+
+def test_script_text_shows_literally(site: tuple[Path, dict[str, Any]], page: Any) -> None:
+    folder, data = site
+    x = doc_of(data, "auth-c/2022/x.txt")
+    page.goto((folder / "docs" / f"{x['id']}.html").as_uri())
+    page.wait_for_timeout(200)
+    assert "<script>alert(1)</script>" in page.locator("article.text").inner_text()
+    assert page.dialogs == []
+    assert page.locator("article.text script, article.text b").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "audit-script-document.png"), full_page=True)
+    only_file_requests(page)
+
+
+def test_clusters_page_lists_keywords(site: tuple[Path, dict[str, Any]], page: Any) -> None:
+    folder, data = site
+    page.goto((folder / "clusters.html").as_uri())
+    assert page.locator("section.cluster").count() == len(data["clusters"])
+    first = data["clusters"][0]
+    tags = page.locator("section.cluster").first.locator(".tags span").all_inner_texts()
+    assert tags == first["keywords"]
+    json.dumps(data)  # the report and the page come from the same object
+    only_file_requests(page)
