@@ -1,0 +1,73 @@
+"""Repeats inside one submission: what is removed, what is only warned about, what stays."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from archiver import fingerprint, match, split
+from archiver.config import FingerprintConfig, MatchConfig, SplitConfig
+from archiver.records import Repeat
+from tests.test_index import P1, P2, P3, P4
+
+FP = FingerprintConfig()
+MATCH = MatchConfig()
+
+
+def repeats_of(text: str) -> tuple[tuple[Repeat, ...], tuple[str, ...], str]:
+    _, passages = split.split(text, SplitConfig())
+    prints = fingerprint.fingerprint(passages, FP)
+    found = match.find_repeats(passages, prints, MATCH, FP)
+    return found, tuple(p.text for p in passages), match.remove_repeats(text, passages, found)
+
+
+def edit(text: str, rate: float, seed: int) -> str:
+    """Substitute ``rate`` of the Han characters with others from the same text (like the kit's edits)."""
+    rng = random.Random(seed)
+    chars = list(text)
+    han = [i for i, c in enumerate(chars) if "\u4e00" <= c <= "\u9fff"]
+    for i in rng.sample(han, max(1, int(len(han) * rate))):
+        chars[i] = rng.choice([chars[j] for j in han])
+    return "".join(chars)
+
+
+def test_a_block_pasted_twice_is_removed_with_its_heading_and_leaves_no_blank_line() -> None:
+    body = ["一、主要工作完成情况", P1, P2, "二、下一步工作打算", P3]
+    text = "\n".join(["某局2023年工作总结", *body, *body[:3]])
+    found, _, kept = repeats_of(text)
+    assert [r.removed for r in found] == [True, True, True]
+    assert kept == "\n".join(["某局2023年工作总结", *body])
+
+
+def test_an_edited_copy_is_removed_and_a_loosely_related_one_is_only_warned_about() -> None:
+    lightly = edit(P1, 0.04, seed=1)
+    heavily = edit(P2, 0.25, seed=2)
+    found, passages, kept = repeats_of("\n".join([P1, P2, P4, lightly, heavily]))
+    by_passage = {r.passage: r for r in found}
+    assert by_passage[3].of == 0 and by_passage[3].removed and by_passage[3].similarity >= MATCH.remove_at
+    if 4 in by_passage:  # a 25% edit lands between match_at and remove_at, or below it
+        assert not by_passage[4].removed and MATCH.match_at <= by_passage[4].similarity < MATCH.remove_at
+    assert lightly not in kept and heavily in kept and passages[2] in kept
+
+
+def test_short_lines_that_recur_on_their_own_are_not_repeats() -> None:
+    text = "\n".join(["各位代表！", P1, "各位代表！", P2, "2024年3月5日"])
+    found, _, kept = repeats_of(text)
+    assert found == () and kept == text
+
+
+def test_unrelated_paragraphs_are_never_repeats() -> None:
+    found, _, _ = repeats_of("\n".join([P1, P2, P3, P4]))
+    assert found == ()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from([P1, P2, P3, P4]), st.integers(0, 10**6))
+def test_a_passage_always_matches_itself_at_one(paragraph: str, seed: int) -> None:
+    normalised = fingerprint.normalise(edit(paragraph, 0.1, seed))
+    assert match.similarity(normalised, normalised, FP) == 1.0
+    other = P1 if paragraph != P1 else P2
+    found, _, _ = repeats_of("\n".join([paragraph, other, paragraph]))
+    assert found == (Repeat(2, 0, 1.0, removed=True),)
