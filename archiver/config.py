@@ -157,7 +157,7 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
-        raise ConfigError(f"{where} = {value!r}: must be a {hint.__name__}")
+        raise ConfigError(f"{where} = {value!r}: must be of type {hint.__name__}")
     return value
 
 

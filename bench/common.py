@@ -7,7 +7,6 @@ runs as a child process (except in ``nightly_cost.py``, which times ``flow.run``
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -40,7 +39,7 @@ def inbox_key(scale: int, seed: int, authorities: int, years: str) -> str:
 
 
 def make_inbox(scale: int, seed: int, authorities: int = 20, years: str = "2019-2025",
-               source: Path = CORPUS, quiet: bool = True) -> Path:
+               work: Path | None = None, source: Path = CORPUS, quiet: bool = True) -> Path:
     """OUTDIR of a make_inbox.py run (``OUTDIR/inbox``, ``OUTDIR/truth.jsonl``), generated once.
 
     The generator is deterministic for its arguments, so the cached folder is reused as long as
@@ -48,12 +47,13 @@ def make_inbox(scale: int, seed: int, authorities: int = 20, years: str = "2019-
     """
     if not (KIT / "make_inbox.py").is_file():
         raise SystemExit(f"{KIT}: benchmark kit not found (../shared must sit beside the repository)")
-    out = WORK / inbox_key(scale, seed, authorities, years)
+    work = work or WORK
+    out = work / inbox_key(scale, seed, authorities, years)
     if (out / "truth_meta.json").is_file():
         return out
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    WORK.mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, str(KIT / "make_inbox.py"), "--source", str(source), "--out", str(partial),
            "--authorities", str(authorities), "--years", years, "--seed", str(seed), "--scale", str(scale)]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL if quiet else None)
@@ -135,10 +135,6 @@ def _git_head() -> str | None:
     except (OSError, subprocess.CalledProcessError):
         return None
     return out + ("+dirty" if dirty else "")
-
-
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 def dump_json(path: Path, data: Any) -> None:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 import unicodedata
 from collections.abc import Callable
@@ -17,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver import ocfl
+from archiver import ocfl, vault_batch
 from archiver.errors import FixityError, StoreError
 from archiver.vault import Vault, is_warning
 
@@ -372,3 +373,170 @@ def test_store_then_read_returns_the_bytes(name: str, raw: bytes, cleaned: str |
         assert vault.store(name, batch, "again").created is False
         assert vault.verify(full=True) == []
         assert set(sv.paths) == set(batch)
+
+
+# ---- group commit (batch) ---------------------------------------------------------------
+
+
+def doc_files(i: int, version: int = 1) -> dict[str, bytes]:
+    """Distinct content per object ``i`` and per ``version`` of it."""
+    raw = f"一、总体情况 {i} 第{version}版\r\n".encode("gb18030")
+    return files(raw=raw, cleaned=raw.decode("gb18030").encode(), stamp=f"{i}-{version}")
+
+
+def staging_entries(root: Path) -> list[str]:
+    base = root / "extensions" / "archiver-staging"
+    return sorted(p.name for p in base.iterdir()) if base.is_dir() else []
+
+
+def test_a_batch_lands_every_object_when_the_block_ends(tmp_path: Path) -> None:
+    vault = Vault(tmp_path)
+    for i in range(3):  # objects 0..2 exist; the batch adds v2 to them and creates 3..8
+        vault.store(f"doc{i}", doc_files(i), "first")
+    with vault.batch():
+        promised = {f"doc{i}": vault.store(f"doc{i}", doc_files(i, 2), "batch") for i in range(9)}
+        # staged only: nothing new is visible before the commit
+        assert vault.head("doc0") == "v1" and vault.head("doc5") is None
+    for i in range(9):
+        sv = promised[f"doc{i}"]
+        assert sv.created and sv.version == ("v2" if i < 3 else "v1")
+        assert vault.head(f"doc{i}") == sv.version and sv.object_path.is_dir()
+        assert vault.read(f"doc{i}", f"original/{NAME}") == doc_files(i, 2)[f"original/{NAME}"]
+        assert all((sv.object_path / c).is_file() for c in sv.paths.values())
+    assert vault.read("doc1", f"original/{NAME}", version="v1") == doc_files(1)[f"original/{NAME}"]
+    assert vault.verify(full=True) == []
+    assert staging_entries(tmp_path) == []
+
+
+def test_an_explicit_commit_works_like_the_block(tmp_path: Path) -> None:
+    vault = Vault(tmp_path)
+    batch = vault.batch()
+    vault.store("doc", files(), "m")
+    assert vault.head("doc") is None
+    batch.commit()
+    assert vault.head("doc") == "v1" and vault.verify(full=True) == []
+    with pytest.raises(StoreError, match="already committed"):
+        batch.commit()
+    assert vault.store("doc", files(raw=b"new"), "lone").version == "v2"  # after the batch: lone again
+    assert vault.head("doc") == "v2"
+
+
+def test_an_exception_in_the_block_leaves_nothing(tmp_path: Path) -> None:
+    vault = Vault(tmp_path)
+    vault.store("old", files(), "first")
+    with pytest.raises(RuntimeError, match="boom"), vault.batch():
+        vault.store("old", files(raw=b"changed"), "m")
+        for i in range(5):
+            vault.store(f"doc{i}", doc_files(i), "m")
+        assert staging_entries(tmp_path)  # something was staged
+        raise RuntimeError("boom")
+    assert list(vault.objects()) == ["old"] and vault.versions("old") == ["v1"]
+    assert staging_entries(tmp_path) == []
+    assert vault.recover() == [] and vault.verify(full=True) == []
+    with vault.batch():  # the vault is usable afterwards
+        vault.store("doc0", doc_files(0), "m")
+    assert vault.head("doc0") == "v1"
+
+
+def test_only_one_batch_at_a_time(tmp_path: Path) -> None:
+    vault = Vault(tmp_path)
+    with vault.batch():
+        with pytest.raises(StoreError, match="already open"):
+            vault.batch()
+        vault.store("doc", files(), "m")
+    assert vault.head("doc") == "v1"
+
+
+def test_a_batch_fsyncs_nothing_and_syncs_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    vault = Vault(tmp_path)
+    fsyncs, barriers = [0], [0]
+    real_fsync, real_barrier = os.fsync, vault_batch.barrier
+
+    def counting_fsync(fd: int) -> None:
+        fsyncs[0] += 1
+        real_fsync(fd)
+
+    def counting_barrier(root: Path) -> None:
+        barriers[0] += 1
+        real_barrier(root)
+
+    monkeypatch.setattr(os, "fsync", counting_fsync)
+    monkeypatch.setattr(vault_batch, "barrier", counting_barrier)
+    for i in range(3):  # the counter works: lone stores fsync every file and directory
+        vault.store(f"lone{i}", doc_files(i), "m")
+    assert fsyncs[0] >= 3 * 10 and barriers[0] == 0
+    fsyncs[0] = 0
+    with vault.batch():
+        for i in range(50):
+            vault.store(f"doc{i}", doc_files(i), "m")
+    assert (fsyncs[0], barriers[0]) == (0, 2)
+    with vault.batch():  # new versions of existing objects: the same
+        for i in range(50):
+            vault.store(f"doc{i}", doc_files(i, 2), "m")
+    assert (fsyncs[0], barriers[0]) == (0, 4)
+    with vault.batch():  # an empty or all-no-op batch needs no barrier
+        vault.store("doc0", doc_files(0, 2), "again")
+    assert (fsyncs[0], barriers[0]) == (0, 4)
+    assert vault.verify(full=True) == [] and len(list(vault.objects())) == 53
+
+
+def test_identical_re_store_inside_a_batch_is_a_no_op(tmp_path: Path) -> None:
+    vault = Vault(tmp_path)
+    first = vault.store("old", files(), "m")
+    with vault.batch():
+        again = vault.store("old", files(stamp="later"), "rerun")  # committed head
+        new = vault.store("new", doc_files(1), "m")
+        new_again = vault.store("new", doc_files(1) | {"provenance.json": b"{}"}, "rerun")  # staged head
+    assert (again.version, again.created, again.paths) == ("v1", False, first.paths)
+    assert (new_again.version, new_again.created, new_again.paths) == ("v1", False, new.paths)
+    assert vault.versions("old") == ["v1"] and vault.versions("new") == ["v1"]
+    assert vault.verify(full=True) == []
+
+
+def test_two_stores_to_one_object_in_a_batch_stack(tmp_path: Path) -> None:
+    vault = Vault(tmp_path)
+    vault.store("old", doc_files(0, 1), "m")
+    with vault.batch():
+        svs = [vault.store(oid, doc_files(0, n), "m") for oid in ("old", "new") for n in (2, 3)]
+    assert [sv.version for sv in svs] == ["v2", "v3", "v1", "v2"]
+    assert vault.versions("old") == ["v1", "v2", "v3"] and vault.versions("new") == ["v1", "v2"]
+    for oid, versions in (("old", {"v1": 1, "v2": 2, "v3": 3}), ("new", {"v1": 2, "v2": 3})):
+        for version, n in versions.items():
+            assert vault.read(oid, f"original/{NAME}", version=version) == doc_files(0, n)[f"original/{NAME}"]
+    # stacked versions de-duplicate against each other like committed ones
+    assert svs[3].paths[f"cleaned/{NAME}.txt"] != svs[3].paths[f"original/{NAME}"]
+    assert vault.verify(full=True) == []
+
+
+@pytest.mark.parametrize("hard", [False, True])
+@pytest.mark.parametrize("fail_at", range(12))
+def test_a_crash_during_a_batch_commit_leaves_old_or_new_heads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_at: int, hard: bool
+) -> None:
+    vault = Vault(tmp_path)
+    for i in (0, 2, 4):
+        vault.store(f"doc{i}", doc_files(i), "first")
+    # staged in order doc0..doc5: existing objects take 3 renames, new ones 1: 12 renames in all
+    renames = [3, 1, 3, 1, 3, 1]
+    with pytest.raises(OSError, match="simulated crash"), vault.batch():
+        for i in range(6):
+            vault.store(f"doc{i}", doc_files(i, 2), "batch")
+        monkeypatch.setattr(os, "replace", failing_replace(fail_at))
+        if hard:  # a real crash runs no clean-up: the stage stays behind
+            monkeypatch.setattr(shutil, "rmtree", lambda *a, **k: None)
+    monkeypatch.undo()
+    done_before = 0
+    for i in range(6):
+        # objects whose renames all happened before the failure are at their new head; the
+        # one that failed is new only if its root inventory had moved; the rest are old
+        landed = sum(renames[: i + 1]) <= fail_at or (renames[i] == 3 and fail_at - done_before == 2)
+        old, new = (("v1", 1), ("v2", 2)) if i % 2 == 0 else ((None, 0), ("v1", 2))
+        head, n = new if landed else old
+        assert vault.head(f"doc{i}") == head, (i, fail_at)
+        if head:
+            assert vault.read(f"doc{i}", f"original/{NAME}") == doc_files(i, n)[f"original/{NAME}"]
+        done_before += renames[i]
+    assert problems(vault, full=True) == []  # only orphan: warnings
+    assert bool(vault.verify()) == (hard or fail_at % 4 in (1, 2))  # orphan vN / stale sidecar
+    vault.recover()
+    assert vault.verify(full=True) == [] and staging_entries(tmp_path) == []
