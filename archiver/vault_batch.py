@@ -96,19 +96,29 @@ def write_alone(root: Path, obj: Path, inv: ocfl.Inventory, content: Mapping[str
             ocfl.write_synced(sroot / ocfl.OBJECT_NAMASTE, ocfl.OBJECT_NAMASTE_TEXT.encode())
         ocfl.fsync_tree(sroot)
         if inv["head"] == "v1":
-            obj.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(sroot, obj)
-            for d in (obj.parent, obj.parent.parent, obj.parent.parent.parent, root):
-                ocfl.fsync_dir(d)
+            _commit_new(root, sroot, obj)
         else:
-            os.replace(sroot / inv["head"], obj / inv["head"])
-            ocfl.fsync_dir(obj)
-            inv_bytes = ocfl.inventory_bytes(inv)
-            ocfl.write_synced(stage / ocfl.INVENTORY, inv_bytes)
-            os.replace(stage / ocfl.INVENTORY, obj / ocfl.INVENTORY)
-            _replace_sidecar(stage, obj, ocfl.sha512_bytes(inv_bytes))
+            _commit_version(stage, obj, inv)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def _commit_new(root: Path, staged: Path, obj: Path) -> None:
+    """Rename a fully staged object root into the layout (one atomic rename), fsync the parents."""
+    obj.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staged, obj)
+    for d in (obj.parent, obj.parent.parent, obj.parent.parent.parent, root):
+        ocfl.fsync_dir(d)
+
+
+def _commit_version(stage: Path, obj: Path, inv: ocfl.Inventory) -> None:
+    """Rename the staged ``vN`` into the object, then the inventory, then its sidecar (fsynced)."""
+    os.replace(stage / "object" / inv["head"], obj / inv["head"])
+    ocfl.fsync_dir(obj)
+    inv_bytes = ocfl.inventory_bytes(inv)
+    ocfl.write_synced(stage / ocfl.INVENTORY, inv_bytes)
+    os.replace(stage / ocfl.INVENTORY, obj / ocfl.INVENTORY)
+    _replace_sidecar(stage, obj, ocfl.sha512_bytes(inv_bytes))
 
 
 def rewrite_sidecar(root: Path, obj: Path) -> None:

@@ -29,8 +29,19 @@ RESULTS = BENCH / "results"
 # The archiver CLI as a child process (there is no archiver/__main__.py).
 ARCHIVER = [sys.executable, "-c", "from archiver.cli import main; main()"]
 
-PACKAGES = ("numpy", "datasketch", "jieba", "opencc", "chardet", "pypinyin", "scipy", "rapidfuzz",
-            "SQLAlchemy", "alembic", "click")
+PACKAGES = (
+    "numpy",
+    "datasketch",
+    "jieba",
+    "opencc",
+    "chardet",
+    "pypinyin",
+    "scipy",
+    "rapidfuzz",
+    "SQLAlchemy",
+    "alembic",
+    "click",
+)
 
 
 def inbox_key(scale: int, seed: int, authorities: int, years: str) -> str:
@@ -38,8 +49,15 @@ def inbox_key(scale: int, seed: int, authorities: int, years: str) -> str:
     return f"inbox-scale{scale}-seed{seed}-auth{authorities}-years{years}"
 
 
-def make_inbox(scale: int, seed: int, authorities: int = 20, years: str = "2019-2025",
-               work: Path | None = None, source: Path = CORPUS, quiet: bool = True) -> Path:
+def make_inbox(
+    scale: int,
+    seed: int,
+    authorities: int = 20,
+    years: str = "2019-2025",
+    work: Path | None = None,
+    source: Path = CORPUS,
+    quiet: bool = True,
+) -> Path:
     """OUTDIR of a make_inbox.py run (``OUTDIR/inbox``, ``OUTDIR/truth.jsonl``), generated once.
 
     The generator is deterministic for its arguments, so the cached folder is reused as long as
@@ -54,8 +72,22 @@ def make_inbox(scale: int, seed: int, authorities: int = 20, years: str = "2019-
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, str(KIT / "make_inbox.py"), "--source", str(source), "--out", str(partial),
-           "--authorities", str(authorities), "--years", years, "--seed", str(seed), "--scale", str(scale)]
+    cmd = [
+        sys.executable,
+        str(KIT / "make_inbox.py"),
+        "--source",
+        str(source),
+        "--out",
+        str(partial),
+        "--authorities",
+        str(authorities),
+        "--years",
+        years,
+        "--seed",
+        str(seed),
+        "--scale",
+        str(scale),
+    ]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL if quiet else None)
     # truth files name paths relative to OUTDIR, so the rename keeps them valid
     partial.rename(out)
@@ -103,8 +135,14 @@ def machine_info() -> dict[str, Any]:
     cpu = ""
     meminfo = ""
     try:
-        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                    if line.startswith("model name")), "")
+        cpu = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "",
+        )
         meminfo = Path("/proc/meminfo").read_text()
     except OSError:
         pass
@@ -128,10 +166,18 @@ def machine_info() -> dict[str, Any]:
 
 def _git_head() -> str | None:
     try:
-        out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "archiver"],
-                               capture_output=True, text=True, check=True).stdout.strip()
+        out = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "archiver"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
     return out + ("+dirty" if dirty else "")

@@ -540,3 +540,63 @@ def test_a_crash_during_a_batch_commit_leaves_old_or_new_heads(
     assert bool(vault.verify()) == (hard or fail_at % 4 in (1, 2))  # orphan vN / stale sidecar
     vault.recover()
     assert vault.verify(full=True) == [] and staging_entries(tmp_path) == []
+
+
+def test_staging_is_swept_once_per_vault_and_never_the_open_batch(tmp_path: Path) -> None:
+    vault = Vault(tmp_path)
+    vault.store("a", files(), "m")  # first store of this Vault: sweeps (nothing there yet)
+    dead = tmp_path / "extensions" / "archiver-staging" / "dead"
+    dead.mkdir()
+    vault.store("b", files(), "m")
+    assert dead.is_dir()  # no directory scan per store
+    with vault.batch():
+        vault.store("c", files(), "m")
+        assert vault.recover() == ["removed staging dead"]  # the batch's own stage is not "left over"
+        assert not dead.exists() and len(staging_entries(tmp_path)) == 1
+        assert vault.verify() == []  # nor reported as an interrupted write
+    assert vault.head("c") == "v1" and vault.verify(full=True) == []
+    dead.mkdir()
+    Vault(tmp_path).store("d", files(), "m")  # a new Vault (the next run) sweeps on its first store
+    assert not dead.exists()
+
+
+def test_a_batch_renames_only_between_its_two_barriers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault = Vault(tmp_path)
+    vault.store("old", files(), "m")
+    events: list[str] = []
+    real_replace, real_barrier = os.replace, vault_batch.barrier
+
+    def recording_replace(src: Any, dst: Any) -> None:
+        events.append(Path(dst).name)
+        real_replace(src, dst)
+
+    def recording_barrier(root: Path) -> None:
+        events.append("BARRIER")
+        real_barrier(root)
+
+    monkeypatch.setattr(os, "replace", recording_replace)
+    monkeypatch.setattr(vault_batch, "barrier", recording_barrier)
+    with vault.batch():
+        vault.store("old", files(raw=b"new"), "m")
+        vault.store("new", files(), "m")
+        assert events == []  # staging renames nothing
+    new_root = vault.object_path("new").name
+    assert events == ["BARRIER", "v2", "inventory.json", "inventory.json.sha512", new_root, "BARRIER"]
+
+
+def test_a_failed_first_barrier_renames_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    vault = Vault(tmp_path)
+    monkeypatch.setattr(vault_batch, "_SYNCFS", lambda fd: -1)  # the kernel reports a write-back error
+    with pytest.raises(StoreError, match="syncfs failed"), vault.batch():
+        vault.store("doc", files(), "m")
+    assert list(vault.objects()) == [] and staging_entries(tmp_path) == []
+
+
+def test_barrier_falls_back_to_sync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(vault_batch, "_SYNCFS", None)
+    monkeypatch.setattr(os, "sync", lambda: calls.append("sync"))
+    vault_batch.barrier(tmp_path)
+    assert calls == ["sync"]

@@ -1,0 +1,350 @@
+"""Nightly cost against archive size: the same night of 200 submissions on a 10k and a 1M archive.
+
+    /work/venv/bin/python bench/nightly_cost.py [--sizes 10000,1000000] [--repeat 2] [--workers W]
+
+Issue 5 asks that a night of 200 new submissions take within 1.3× the same time with 10k and
+with 1M archived passages. For each size this script
+
+1. files a real *history* (every year-2024 submission of a make_inbox.py inbox of 200
+   authorities: ``--scale 10``) with ``archiver.flow.run``, so the night finds real
+   cross-year reuse to verify and link;
+2. fills the archive up to the size with synthetic rows written directly with SQLAlchemy Core
+   (documents, submissions, passages with text cut from the corpus, random uint32 MinHash
+   signatures and their band keys from ``fingerprint.band_keys_bulk``, inserted in key order);
+3. times ``archiver.flow.run`` on the *night*: 200 year-2025 submissions of the same inbox,
+   ``--repeat`` times, each on a fresh copy of the archive.
+
+Random signatures never collide with real ones, so the filler adds size (deeper B-trees, bigger
+indexes and tables) but no candidates: the night's matching work is the same at both sizes,
+which is what the requirement isolates. Caches are warm (the archive was just written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common
+
+from archiver import config as config_mod
+from archiver import db, fingerprint, flow, index
+
+BATCH = 50_000  # passages per insert batch
+PER_SUBMISSION = 20  # passages per synthetic submission (the generated inboxes have ≈ 21)
+
+
+def split_inbox(
+    outdir: Path, dest: Path, night_year: int, history_year: int, night_files: int
+) -> tuple[Path, Path]:
+    """Copy the history year and the first ``night_files`` reports of the night year into two inboxes.
+
+    Copies, not links: ingest does not follow links by default.
+    """
+    inbox = outdir / "inbox"
+    night, history = dest / "night", dest / "history"
+    if (dest / "done").is_file():
+        return night, history
+    shutil.rmtree(dest, ignore_errors=True)
+    files = sorted(p for p in inbox.rglob("*") if p.is_file())
+    in_year = [p for p in files if p.parent.name == str(night_year) and p.name.startswith(str(night_year))]
+    if len(in_year) < night_files:
+        raise SystemExit(f"only {len(in_year)} year-{night_year} reports in {inbox}; use a larger --scale")
+    for src in in_year[:night_files]:
+        _copy(src, night / src.relative_to(inbox))
+    for src in files:
+        if src.parent.name == str(history_year):
+            _copy(src, history / src.relative_to(inbox))
+    (dest / "done").write_text("ok\n")
+    return night, history
+
+
+def _copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dst)
+
+
+def corpus_text() -> str:
+    """The corpus reports as one run of text without whitespace (the filler's source)."""
+    parts = [p.read_text(encoding="utf-8", errors="ignore") for p in sorted(common.CORPUS.glob("*.txt"))]
+    return "".join("".join(parts).split())
+
+
+def _next_id(conn: Connection, table: Any) -> int:
+    return int(conn.execute(select(func.max(table.c.id))).scalar() or 0) + 1
+
+
+def synthesise(url: str, count: int, cfg: config_mod.Config, seed: int = 5) -> dict[str, Any]:
+    """Add ``count`` synthetic archived passages (and their submissions, documents, band keys)."""
+    started = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    source = corpus_text()
+    engine = db.open_engine(url)
+    with Session(engine) as session, session.begin():
+        index.pin_parameters(session, fingerprint.parameters(cfg.fingerprint))  # as flow.run does
+    tables = {t.name: t for t in db.Base.metadata.sorted_tables}
+    keys: list[np.ndarray] = []
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA synchronous=OFF")
+        conn.exec_driver_sql("PRAGMA cache_size=-2000000")  # 2 GB of page cache while synthesising
+        inserted = conn.execute(
+            insert(tables["runs"]).values(command="synthesise", tool_version="bench", status="completed")
+        ).inserted_primary_key
+        run_id = int(inserted[0]) if inserted else 0
+        pid, sid, did = (_next_id(conn, tables[n]) for n in ("passages", "submissions", "documents"))
+        conn.commit()  # SQLAlchemy 2.0 connections autobegin: one commit per batch below
+        for lo in range(0, count, BATCH):
+            n = min(BATCH, count - lo)
+            keys.append(_batch(conn, tables, rng, source, cfg, n, (pid, sid, did), run_id))
+            conn.commit()
+            subs = -(-n // PER_SUBMISSION)
+            pid, sid, did = pid + n, sid + subs, did + subs
+        rows = _insert_bands(conn, np.concatenate(keys) if keys else np.empty((0, 3), np.int64))
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return {"passages": count, "band_rows": rows, "seconds": round(time.perf_counter() - started, 1)}
+
+
+def _batch(
+    conn: Connection,
+    tables: dict[str, Any],
+    rng: np.random.Generator,
+    source: str,
+    cfg: config_mod.Config,
+    n: int,
+    first: tuple[int, int, int],
+    run_id: int,
+) -> np.ndarray:
+    """Insert one batch of documents, submissions and passages; returns their band rows."""
+    pid, sid, did = first
+    lengths = rng.integers(40, 300, n)
+    starts = rng.integers(0, len(source) - 300, n)
+    texts = [source[s : s + int(k)] for s, k in zip(starts.tolist(), lengths.tolist(), strict=True)]
+    years = rng.integers(2000, 2019, n)
+    sub_of = np.arange(n) // PER_SUBMISSION
+    docs, subs = [], []
+    for j in range(int(sub_of[-1]) + 1):
+        body = texts[j * PER_SUBMISSION : (j + 1) * PER_SUBMISSION]
+        year, rel = int(years[j * PER_SUBMISSION]), f"synthetic/a{(did + j) % 5000:04d}/{did + j}.txt"
+        sha = hashlib.sha512(rel.encode()).hexdigest()
+        docs.append(
+            {
+                "id": did + j,
+                "object_id": rel,
+                "authority": rel.split("/")[1],
+                "year": year,
+                "title": body[0][:20],
+                "head_version": "v1",
+                "head_sha512": sha,
+                "current_submission_id": sid + j,
+            }
+        )
+        subs.append(
+            {
+                "id": sid + j,
+                "run_id": run_id,
+                "document_id": did + j,
+                "relpath": rel,
+                "sha512": sha,
+                "size": 3 * sum(map(len, body)),
+                "status": "archived",
+                "reason": None,
+                "detail": None,
+                "encoding": "utf-8",
+                "confidence": 1.0,
+                "authority": docs[-1]["authority"],
+                "year": year,
+                "title": docs[-1]["title"],
+                "version": "v1",
+                "current": True,
+                "cleaned_text": "\n".join(body),
+                "report": None,
+            }
+        )
+    conn.execute(insert(tables["documents"]), docs)
+    conn.execute(insert(tables["submissions"]), subs)
+    sigs = rng.integers(0, 1 << 32, (n, cfg.fingerprint.num_perm), dtype=np.uint32).astype("<u4")
+    sig_bytes = [row.tobytes() for row in sigs]
+    passages = [
+        {
+            "id": pid + i,
+            "submission_id": sid + int(sub_of[i]),
+            "idx": i % PER_SUBMISSION,
+            "kind": "para",
+            "section_idx": 0,
+            "start": None,
+            "end": None,
+            "text": t,
+            "removed": False,
+            "exact": hashlib.blake2b(t.encode(), digest_size=16).hexdigest(),
+            "chars": len(t),
+            "signature": sig_bytes[i],
+            "rep_id": pid + i,
+            "year": int(years[i]),
+            "canonical_id": pid + i,
+        }
+        for i, t in enumerate(texts)
+    ]
+    conn.execute(insert(tables["passages"]), passages)
+    band_keys = fingerprint.band_keys_bulk(sig_bytes, cfg.fingerprint)  # (n, bands) int64
+    bands = np.broadcast_to(np.arange(band_keys.shape[1]), band_keys.shape)
+    ids = np.broadcast_to((pid + np.arange(n))[:, None], band_keys.shape)
+    return np.stack([bands.ravel(), band_keys.ravel(), ids.ravel()], axis=1).astype(np.int64)
+
+
+def _insert_bands(conn: Connection, rows: np.ndarray, chunk: int = 1_000_000) -> int:
+    """All band rows in primary-key order: appends to the B-tree instead of random inserts."""
+    rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
+    sql = "INSERT INTO passage_bands (band, key, passage_id) VALUES (?, ?, ?)"
+    for lo in range(0, len(rows), chunk):
+        conn.exec_driver_sql(sql, list(map(tuple, rows[lo : lo + chunk].tolist())))
+        conn.commit()
+    return len(rows)
+
+
+def count_passages(url: str) -> int:
+    engine = db.open_engine(url)
+    with engine.connect() as conn:
+        n = int(conn.execute(text("SELECT count(*) FROM passages")).scalar() or 0)
+    engine.dispose()
+    return n
+
+
+def night(folder: Path, pristine: Path, night_inbox: Path) -> dict[str, Any]:
+    """One timed night on a fresh copy of the archive in ``pristine``, in a fresh process.
+
+    A fresh process, as the nightly job is: no warm caches (jieba, OpenCC, lru caches) carried
+    from the history run or from an earlier night, so the first size measured is not penalised.
+    """
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(pristine, folder)
+    os.sync()  # else the copy's dirty pages are written back during the night, against its fsyncs
+    out = subprocess.run(
+        [sys.executable, __file__, "--night-child", str(folder), str(night_inbox)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def night_child(folder: Path, night_inbox: Path) -> None:
+    """Time ``flow.run`` of the night on the archive in ``folder``; print the figures as JSON."""
+    cfg = config_mod.load(folder / "config.toml")
+    started = time.perf_counter()
+    summary = flow.run(cfg, [night_inbox])
+    seconds = time.perf_counter() - started
+    print(
+        json.dumps(
+            {
+                "seconds": round(seconds, 2),
+                "files": summary.files,
+                "passages": summary.passages,
+                "links": summary.links,
+                "stage_seconds": summary.as_dict()["stage_seconds"],
+            }
+        )
+    )
+
+
+def build(size: int, folder: Path, history: Path, workers: int | None) -> dict[str, Any]:
+    """The pristine archive of ``size`` passages in ``folder``: real history + synthetic filler."""
+    config = common.write_config(folder, workers)
+    cfg = config_mod.load(config)
+    started = time.perf_counter()
+    flow.run(cfg, [history])
+    hist_seconds = time.perf_counter() - started
+    real = count_passages(cfg.database_url)
+    filler = synthesise(cfg.database_url, max(size - real, 0), cfg)
+    return {
+        "history_passages": real,
+        "history_seconds": round(hist_seconds, 1),
+        "filler": filler,
+        "passages": count_passages(cfg.database_url),
+        "db_mb": round(sum(p.stat().st_size for p in folder.glob("archive.sqlite3*")) / 1e6, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--night-child"]:
+        night_child(Path(argv[1]), Path(argv[2]))
+        return 0
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="10000,1000000", help="archive sizes in passages, comma-separated")
+    ap.add_argument("--scale", type=int, default=10, help="make_inbox.py --scale (10 = 200 authorities)")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--night-files", type=int, default=200)
+    ap.add_argument("--repeat", type=int, default=3, help="nights timed per size (each on a fresh copy)")
+    ap.add_argument("--workers", type=int, default=None, help="[run] workers (default: config.toml's)")
+    ap.add_argument("--keep", action="store_true", help="keep the archives")
+    ap.add_argument("--work-dir", type=Path, default=common.WORK)
+    ap.add_argument("--results-dir", type=Path, default=common.RESULTS)
+    args = ap.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    outdir = common.make_inbox(args.scale, args.seed, work=args.work_dir)
+    night_inbox, history = split_inbox(
+        outdir, args.work_dir / f"nightly-scale{args.scale}-seed{args.seed}", 2025, 2024, args.night_files
+    )
+    tmp = Path(tempfile.mkdtemp(prefix="nightly-", dir=args.work_dir))
+    result: dict[str, Any] = {
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "args": vars(args) | {"work_dir": str(args.work_dir), "results_dir": str(args.results_dir)},
+        "machine": common.machine_info(),
+        "sizes": {},
+    }
+    try:
+        for size in sizes:
+            pristine = tmp / f"archive-{size}"
+            built = build(size, pristine, history, args.workers)
+            print(
+                f"archive of {built['passages']:,} passages ({built['db_mb']} MB): history "
+                f"{built['history_seconds']} s, filler {built['filler']['seconds']} s",
+                flush=True,
+            )
+            nights = [night(tmp / "night", pristine, night_inbox) for _ in range(args.repeat)]
+            for n in nights:
+                print(
+                    f"  night of {n['files']} files: {n['seconds']} s, {n['links']} links, "
+                    f"stages {n['stage_seconds']}"
+                )
+            result["sizes"][str(size)] = built | {
+                "nights": nights,
+                "night_seconds_median": round(statistics.median(n["seconds"] for n in nights), 2),
+            }
+            shutil.rmtree(pristine if not args.keep else tmp / "night", ignore_errors=True)
+        medians = [result["sizes"][str(s)]["night_seconds_median"] for s in sizes]
+        result["ratio_largest_over_smallest"] = round(medians[-1] / medians[0], 3)
+        print(
+            "night seconds (median): "
+            + ", ".join(f"{s:,}: {m}" for s, m in zip(sizes, medians, strict=True))
+            + f"; ratio {result['ratio_largest_over_smallest']} (target ≤ 1.3)"
+        )
+        path = args.results_dir / f"{dt.date.today().isoformat()}-nightly-cost.json"
+        common.dump_json(path, result)
+        print(f"results: {path}")
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Smoke test of bench/run_bench.py: its argument parsing, measurement helpers and result JSON shape.
+
+The end-to-end part generates a tiny inbox (2 authorities × 2 years) with ../shared/bench and
+runs archiver on it without the peer; it skips when ../shared is absent.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+sys.path.insert(0, str(BENCH))
+
+import common  # noqa: E402
+import measure  # noqa: E402
+import run_bench  # noqa: E402
+
+
+def test_defaults_and_options() -> None:
+    args = run_bench.parse_args([])
+    assert (args.scale, args.seed, args.skip_peer, args.workers, args.keep) == (1, 7, False, None, False)
+    args = run_bench.parse_args(["--scale", "8", "--seed", "3", "--skip-peer", "--workers", "2", "--keep"])
+    assert (args.scale, args.seed, args.skip_peer, args.workers, args.keep) == (8, 3, True, 2, True)
+
+
+def test_breakdown_strings_parse() -> None:
+    by = {"script-damaged side": "201/202 = 0.995", "both sides Simplified": "0/0 = n/a"}
+    assert run_bench.ratio(by, "script-damaged side") == pytest.approx(201 / 202)
+    assert run_bench.ratio(by, "both sides Simplified") is None
+    assert run_bench.ratio(by, "missing") is None
+
+
+def test_config_override_points_store_into_folder(tmp_path: Path) -> None:
+    from archiver import config
+
+    path = common.write_config(tmp_path, workers=1, batch_size=7)
+    loaded = config.load(path)
+    assert loaded.run.workers == 1 and loaded.run.batch_size == 7
+    assert loaded.resolve(loaded.store.database) == tmp_path / "archive.sqlite3"
+    assert loaded.resolve(loaded.store.vault) == tmp_path / "objects"
+
+
+def test_measure_sees_a_child_and_its_memory() -> None:
+    # The child holds ~60 MB for half a second: both RSS figures must see it.
+    code = "import time; b = bytearray(60 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); time.sleep(0.5)"
+    result = measure.measure([sys.executable, "-c", code], interval=0.05)
+    assert result.returncode == 0
+    assert result.wall_seconds >= 0.5
+    assert result.peak_rss_tree_mb >= 60
+    if result.peak_rss_max_process_mb is not None:  # /usr/bin/time present
+        assert result.peak_rss_max_process_mb >= 60
+
+
+@pytest.mark.shared
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared (corpus) not present")
+def test_tiny_run_writes_result_json(tmp_path: Path) -> None:
+    argv = [
+        "--authorities",
+        "2",
+        "--years",
+        "2024-2025",
+        "--skip-peer",
+        "--workers",
+        "1",
+        "--work-dir",
+        str(tmp_path / "work"),
+        "--results-dir",
+        str(tmp_path / "results"),
+    ]
+    assert run_bench.main(argv) == 0
+    (result_file,) = (tmp_path / "results").glob("*-scale1-seed7.json")
+    result = json.loads(result_file.read_text(encoding="utf-8"))
+    arch = result["archiver"]
+    assert arch["passages"] > 0 and arch["mb_per_s"] > 0 and arch["peak_rss_tree_mb"] > 0
+    assert set(run_bench.QUALITY) <= set(arch["quality"])
+    assert arch["quality"]["status_acc"] > 0.9  # the tiny inbox still has the 7 bad files
+    assert {"decode", "clean", "fingerprint"} <= set(result["archiver_stages"]["worker_stages_seconds"])
+    assert result["machine"]["nproc"] >= 1 and "peer" not in result
