@@ -1,173 +1,212 @@
-"""Filing one processed submission: a new object version in the vault, rows in the database.
+"""Indexing a batch of stored submissions: their rows in the database, in bulk.
 
-The vault write comes first and is atomic; the rows follow in the caller's transaction. If the
-process dies in between, the next run finds the document's head unchanged in the database,
-processes the file again, and the vault answers with the version it already holds.
+The object versions are already in the vault (``objects.py``, written by the workers); this adds
+documents, submissions, sections, passages, repeats inside submissions and events for a whole
+batch with a handful of statements, in the caller's transaction.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from archiver import __version__, fingerprint
-from archiver.config import Config
+from archiver import __version__
 from archiver.db import Document, EventRow, MatchRow, PassageRow, SectionRow, table
 from archiver.db import Submission as SubmissionRow
-from archiver.index import NewParagraph, reusable
-from archiver.records import Processed, Rejection, Submission
-from archiver.report import clerk_report
-from archiver.vault import Vault
+from archiver.index import NewParagraph, chunks, reusable
+from archiver.objects import Stored
+from archiver.records import Processed
 
 
 @dataclass(frozen=True)
 class Filed:
-    submission_id: int
-    version: str
-    new_document: bool
-    new_version: bool  # a changed file at a known place
+    new_documents: int
+    new_versions: int  # changed files at known places
     paragraphs: tuple[NewParagraph, ...]  # kept paragraphs for the cross-submission linker
 
 
-def object_files(
-    outcome: Processed | Rejection, config: Config, report: dict[str, Any] | None = None
-) -> dict[str, bytes]:
-    """The logical files of the object version for ``outcome``."""
-    submission = outcome.submission
-    name = PurePosixPath(submission.relpath).name
-    files = {f"original/{name}": submission.raw}
-    provenance: dict[str, Any] = {
-        "tool": "archiver",
-        "tool_version": __version__,
-        "received_as": submission.relpath,
-        "sha512": submission.sha512,
-        "bytes": len(submission.raw),
+def file_batch(session: Session, run_id: int, batch: Sequence[Stored], min_chars: int) -> Filed:
+    """Add the rows of every stored submission of ``batch`` (no commit: the caller's transaction)."""
+    if not batch:
+        return Filed(0, 0, ())
+    documents = _documents(session, batch)
+    known = [doc_id for doc_id, _ in documents.values() if doc_id is not None]
+    new = [s for s in batch if documents[s.outcome.submission.relpath][0] is None]
+    _supersede(session, known)
+    doc_ids = {relpath: doc_id for relpath, (doc_id, _) in documents.items() if doc_id is not None}
+    new_paths = sorted({s.outcome.submission.relpath for s in new})
+    doc_ids |= dict(
+        zip(
+            new_paths,
+            _insert_returning(session, table(Document), [{"object_id": p} for p in new_paths]),
+            strict=True,
+        )
+    )
+    sub_ids = _insert_submissions(session, run_id, batch, doc_ids)
+    _update_documents(session, batch, doc_ids, sub_ids)
+    paragraphs: list[NewParagraph] = []
+    sections: list[dict[str, Any]] = []
+    passage_rows: list[dict[str, Any]] = []
+    for stored, sub_id in zip(batch, sub_ids, strict=True):
+        if isinstance(stored.outcome, Processed):
+            sections += _section_rows(sub_id, stored.outcome)
+            passage_rows += _passage_rows(sub_id, stored.outcome)
+    if sections:
+        session.connection().execute(insert(table(SectionRow)), sections)
+    passage_ids = _insert_passages(session, passage_rows)
+    matches: list[dict[str, Any]] = []
+    for stored, sub_id in zip(batch, sub_ids, strict=True):
+        if isinstance(stored.outcome, Processed):
+            id_of = {idx: passage_ids[(sub_id, idx)] for idx in _indices(stored.outcome)}
+            matches += _intra_rows(stored.outcome, id_of)
+            paragraphs += _paragraphs(stored.outcome, sub_id, id_of, min_chars)
+    if matches:
+        session.connection().execute(insert(table(MatchRow)), matches)
+    session.connection().execute(
+        insert(table(EventRow)),
+        [
+            {
+                "run_id": run_id,
+                "submission_id": sub_id,
+                "kind": _status(s),
+                "detail": {"version": s.version, "written": s.written, "tool_version": __version__},
+            }
+            for s, sub_id in zip(batch, sub_ids, strict=True)
+        ],
+    )
+    return Filed(len(new), len(batch) - len(new), tuple(paragraphs))
+
+
+def _status(stored: Stored) -> str:
+    return "archived" if isinstance(stored.outcome, Processed) else "rejected"
+
+
+def _documents(session: Session, batch: Sequence[Stored]) -> dict[str, tuple[int | None, int | None]]:
+    """relpath → (document id, its current submission id); (None, None) for new documents."""
+    found: dict[str, tuple[int | None, int | None]] = {
+        s.outcome.submission.relpath: (None, None) for s in batch
     }
-    if isinstance(outcome, Rejection):
-        provenance |= {"status": "rejected", "reason": outcome.reason, "detail": outcome.detail}
-    else:
-        files[f"cleaned/{PurePosixPath(name).stem}.txt"] = outcome.text.encode("utf-8")
-        provenance |= {
-            "status": "archived",
-            "parameters": {
-                "clean": config.clean.__dict__,
-                "split": config.split.__dict__,
-                "match": config.match.__dict__,
-                "fingerprint": fingerprint.parameters(config.fingerprint),
-            },
-            "report": report if report is not None else clerk_report(outcome),
-        }
-    files["provenance.json"] = json.dumps(
-        provenance, ensure_ascii=False, separators=(",", ":"), default=str
-    ).encode("utf-8")
-    return files
-
-
-def file_outcome(
-    session: Session, vault: Vault, run_id: int, outcome: Processed | Rejection, config: Config
-) -> Filed:
-    """Write ``outcome`` to the vault and add its rows (no commit: the caller's transaction)."""
-    submission = outcome.submission
-    report = clerk_report(outcome) if isinstance(outcome, Processed) else None
-    files = object_files(outcome, config, report)
-    stored = vault.store(submission.relpath, files, f"received {submission.relpath}")
-    document = session.scalar(select(Document).where(Document.object_id == submission.relpath))
-    new_document = document is None
-    if document is None:
-        document = Document(object_id=submission.relpath)
-        session.add(document)
-    elif document.current_submission_id is not None:
-        session.execute(
-            update(SubmissionRow).where(SubmissionRow.document_id == document.id).values(current=False)
+    for part in chunks(sorted(found)):
+        rows = session.execute(
+            select(Document.object_id, Document.id, Document.current_submission_id).where(
+                Document.object_id.in_(part)
+            )
         )
-    year, title = (outcome.year, outcome.title) if isinstance(outcome, Processed) else (submission.year, None)
-    document.authority, document.year, document.title = submission.authority, year, title
-    document.head_version, document.head_sha512 = stored.version, submission.sha512
-    session.flush()
-    row = _submission_row(outcome, submission, document.id, run_id, stored.version, year, title)
-    if report is not None:
-        # The full list of changes lives in provenance.json; the index keeps the summary.
-        row.report = {k: v for k, v in report.items() if k != "changes"}
-    session.add(row)
-    session.flush()
-    document.current_submission_id = row.id
-    paragraphs: tuple[NewParagraph, ...] = ()
-    if isinstance(outcome, Processed):
-        paragraphs = _file_text(session, row.id, outcome, config.fingerprint.min_chars)
-    session.add(
-        EventRow(
-            run_id=run_id,
-            submission_id=row.id,
-            kind=row.status,
-            detail={
+        found.update({object_id: (doc_id, current) for object_id, doc_id, current in rows})
+    return found
+
+
+def _supersede(session: Session, document_ids: list[int]) -> None:
+    """The earlier versions of re-filed documents stop being current."""
+    for part in chunks(document_ids):
+        session.execute(
+            update(SubmissionRow).where(SubmissionRow.document_id.in_(part)).values(current=False),
+            execution_options={"synchronize_session": False},
+        )
+
+
+def _insert_returning(session: Session, target: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows``; their new ids, in row order."""
+    if not rows:
+        return []
+    statement = insert(target).returning(target.c.id, sort_by_parameter_order=True)
+    return list(session.connection().execute(statement, rows).scalars().all())
+
+
+def _insert_submissions(
+    session: Session, run_id: int, batch: Sequence[Stored], doc_ids: dict[str, int]
+) -> list[int]:
+    rows = []
+    for stored in batch:
+        outcome, submission = stored.outcome, stored.outcome.submission
+        archived = isinstance(outcome, Processed)
+        rows.append(
+            {
+                "run_id": run_id,
+                "document_id": doc_ids[submission.relpath],
+                "relpath": submission.relpath,
+                "sha512": submission.sha512,
+                "size": stored.size,
+                "status": "archived" if archived else "rejected",
+                "reason": None if isinstance(outcome, Processed) else outcome.reason,
+                "detail": None if isinstance(outcome, Processed) else outcome.detail,
+                "encoding": outcome.decoded.encoding if isinstance(outcome, Processed) else None,
+                "confidence": outcome.decoded.confidence if isinstance(outcome, Processed) else None,
+                "authority": submission.authority,
+                "year": outcome.year if isinstance(outcome, Processed) else submission.year,
+                "title": outcome.title if isinstance(outcome, Processed) else None,
                 "version": stored.version,
-                "written": stored.created,
-                "tool_version": __version__,
-            },
+                "current": True,
+                "cleaned_text": outcome.text if isinstance(outcome, Processed) else None,
+                # The full list of changes lives in provenance.json; the index keeps the rest.
+                "report": None
+                if stored.report is None
+                else {k: v for k, v in stored.report.items() if k != "changes"},
+            }
+        )
+    return _insert_returning(session, table(SubmissionRow), rows)
+
+
+def _update_documents(
+    session: Session, batch: Sequence[Stored], doc_ids: dict[str, int], sub_ids: list[int]
+) -> None:
+    target = table(Document)
+    statement = (
+        update(target)
+        .where(target.c.id == bindparam("doc_id"))
+        .values(
+            authority=bindparam("authority"),
+            year=bindparam("year"),
+            title=bindparam("title"),
+            head_version=bindparam("head_version"),
+            head_sha512=bindparam("head_sha512"),
+            current_submission_id=bindparam("current"),
         )
     )
-    return Filed(row.id, stored.version, new_document, not new_document, paragraphs)
-
-
-def _submission_row(
-    outcome: Processed | Rejection,
-    submission: Submission,
-    document_id: int,
-    run_id: int,
-    version: str,
-    year: int | None,
-    title: str | None,
-) -> SubmissionRow:
-    row = SubmissionRow(
-        run_id=run_id,
-        document_id=document_id,
-        relpath=submission.relpath,
-        sha512=submission.sha512,
-        size=len(submission.raw),
-        authority=submission.authority,
-        year=year,
-        title=title,
-        version=version,
-        current=True,
+    session.connection().execute(
+        statement,
+        [
+            {
+                "doc_id": doc_ids[s.outcome.submission.relpath],
+                "authority": s.outcome.submission.authority,
+                "year": s.outcome.year if isinstance(s.outcome, Processed) else s.outcome.submission.year,
+                "title": s.outcome.title if isinstance(s.outcome, Processed) else None,
+                "head_version": s.version,
+                "head_sha512": s.outcome.submission.sha512,
+                "current": sub_id,
+            }
+            for s, sub_id in zip(batch, sub_ids, strict=True)
+        ],
     )
-    if isinstance(outcome, Rejection):
-        row.status, row.reason, row.detail = "rejected", outcome.reason, outcome.detail
-    else:
-        row.status = "archived"
-        row.encoding, row.confidence = outcome.decoded.encoding, outcome.decoded.confidence
-        row.cleaned_text = outcome.text
-    return row
 
 
-def _file_text(
-    session: Session, submission_id: int, outcome: Processed, min_chars: int
-) -> tuple[NewParagraph, ...]:
-    """Sections, passages (kept and removed) and intra-submission matches of one submission."""
-    if outcome.sections:
-        session.execute(
-            insert(table(SectionRow)),
-            [
-                {
-                    "submission_id": submission_id,
-                    "idx": i,
-                    "level": s.level,
-                    "number": s.number,
-                    "heading": s.heading,
-                    "start": s.start,
-                    "end": s.end,
-                }
-                for i, s in enumerate(outcome.sections)
-            ],
-        )
+def _section_rows(submission_id: int, outcome: Processed) -> list[dict[str, Any]]:
+    return [
+        {
+            "submission_id": submission_id,
+            "idx": i,
+            "level": s.level,
+            "number": s.number,
+            "heading": s.heading,
+            "start": s.start,
+            "end": s.end,
+        }
+        for i, s in enumerate(outcome.sections)
+    ]
+
+
+def _indices(outcome: Processed) -> list[int]:
+    return sorted(p.index for p in (*outcome.passages, *outcome.removed))
+
+
+def _passage_rows(submission_id: int, outcome: Processed) -> list[dict[str, Any]]:
     prints = {f.passage: f for f in outcome.fingerprints}
-    passages = sorted([*outcome.passages, *outcome.removed], key=lambda p: p.index)
     removed = {p.index for p in outcome.removed}
-    rows = [
+    return [
         {
             "submission_id": submission_id,
             "idx": p.index,
@@ -182,29 +221,34 @@ def _file_text(
             "signature": prints[p.index].signature,
             "year": outcome.year,
         }
-        for p in passages
+        for p in sorted([*outcome.passages, *outcome.removed], key=lambda p: p.index)
     ]
-    if not rows:
-        return ()
-    passage_table = table(PassageRow)
-    returning = insert(passage_table).returning(passage_table.c.id, sort_by_parameter_order=True)
-    ids = list(session.connection().execute(returning, rows).scalars())
-    id_of = {p.index: id_ for p, id_ in zip(passages, ids, strict=True)}
-    if outcome.repeats:
-        session.execute(
-            insert(table(MatchRow)),
-            [
-                {
-                    "passage_id": id_of[r.passage],
-                    "other_id": id_of[r.of],
-                    "similarity": r.similarity,
-                    "kind": "intra",
-                    "action": "removed" if r.removed else "warned",
-                }
-                for r in outcome.repeats
-            ],
-        )
-    return tuple(
+
+
+def _insert_passages(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[int, int], int]:
+    """(submission id, passage index) → passage id; ids ascend in row order (arrival order)."""
+    ids = _insert_returning(session, table(PassageRow), rows)
+    return {(row["submission_id"], row["idx"]): id_ for row, id_ in zip(rows, ids, strict=True)}
+
+
+def _intra_rows(outcome: Processed, id_of: dict[int, int]) -> list[dict[str, Any]]:
+    return [
+        {
+            "passage_id": id_of[r.passage],
+            "other_id": id_of[r.of],
+            "similarity": r.similarity,
+            "kind": "intra",
+            "action": "removed" if r.removed else "warned",
+        }
+        for r in outcome.repeats
+    ]
+
+
+def _paragraphs(
+    outcome: Processed, submission_id: int, id_of: dict[int, int], min_chars: int
+) -> list[NewParagraph]:
+    prints = {f.passage: f for f in outcome.fingerprints}
+    return [
         NewParagraph(
             id_of[p.index],
             submission_id,
@@ -214,4 +258,4 @@ def _file_text(
         )
         for p in outcome.passages
         if reusable(p.kind, prints[p.index].normalised_chars, min_chars)
-    )
+    ]

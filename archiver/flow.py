@@ -25,12 +25,14 @@ from sqlalchemy.orm import Session
 from archiver import __version__, db, fingerprint, index, ingest
 from archiver.config import Config
 from archiver.db import Document, Run
-from archiver.filing import file_outcome
-from archiver.process import Outcome, Unchanged, process_located
+from archiver.filing import file_batch
+from archiver.objects import Stored
+from archiver.process import Unchanged, process_chunk
 from archiver.records import Processed, Rejection
 from archiver.vault import Vault
 
 Progress = Callable[[int], None]
+TASK_SIZE = 8  # files per worker task (and per group commit to the vault)
 
 
 @dataclass
@@ -87,7 +89,9 @@ def run(config: Config, inboxes: Sequence[Path], progress: Progress | None = Non
     """Archive every file under ``inboxes``; returns the summary. Raises ArchiverError."""
     started = time.perf_counter()
     engine = db.open_engine(config.database_url)
-    vault = Vault(config.resolve(config.store.vault))
+    # The coordinator opens (or creates) the vault and clears what crashed writers left
+    # before any worker writes to it; workers never sweep (objects.worker_vault).
+    Vault(config.resolve(config.store.vault)).clear_staging()
     summary = RunSummary()
     with Session(engine, expire_on_commit=False) as session:
         with session.begin():
@@ -99,7 +103,7 @@ def run(config: Config, inboxes: Sequence[Path], progress: Progress | None = Non
         with executor_for(config) as executor:
             for batch in _batches(session, located, config, executor):
                 with session.begin():
-                    _file_batch(session, vault, summary, batch, config)
+                    _file_batch(session, summary, batch, config)
                 if progress:
                     progress(len(batch))
         with session.begin():
@@ -109,27 +113,34 @@ def run(config: Config, inboxes: Sequence[Path], progress: Progress | None = Non
     return summary
 
 
+Result = Stored | Unchanged
+
+
 def _batches(
     session: Session, located: Iterable[ingest.Located], config: Config, executor: Executor | None
-) -> Iterator[list[Outcome]]:
-    """Outcomes in listing order, a batch at a time, with the next batch already in flight."""
-    size = config.run.batch_size
-    pending: deque[list[Future[Outcome]] | list[Outcome]] = deque()
-    for chunk in _chunked(located, size):
-        known = _known_heads(session, [loc.relpath for loc in chunk])
-        tasks = [(loc, known.get(loc.relpath)) for loc in chunk]
+) -> Iterator[list[Result]]:
+    """Results in listing order, a batch at a time, with the next batch already in flight.
+
+    A batch goes to the workers in chunks of ``TASK_SIZE`` files: each chunk is one task and one
+    group commit to the vault.
+    """
+    pending: deque[list[Future[list[Result]]] | list[list[Result]]] = deque()
+    for batch in _chunked(located, config.run.batch_size):
+        known = _known_heads(session, [loc.relpath for loc in batch])
+        tasks = [(loc, known.get(loc.relpath)) for loc in batch]
+        chunks = [tasks[i : i + TASK_SIZE] for i in range(0, len(tasks), TASK_SIZE)]
         if executor is None:
-            pending.append([process_located(loc, config, sha) for loc, sha in tasks])
+            pending.append([process_chunk(chunk, config) for chunk in chunks])
         else:
-            pending.append([executor.submit(process_located, loc, config, sha) for loc, sha in tasks])
+            pending.append([executor.submit(process_chunk, chunk, config) for chunk in chunks])
         if len(pending) > 1:
             yield _resolve(pending.popleft())
     while pending:
         yield _resolve(pending.popleft())
 
 
-def _resolve(batch: list[Future[Outcome]] | list[Outcome]) -> list[Outcome]:
-    return [item.result() if isinstance(item, Future) else item for item in batch]
+def _resolve(batch: list[Future[list[Result]]] | list[list[Result]]) -> list[Result]:
+    return [r for item in batch for r in (item.result() if isinstance(item, Future) else item)]
 
 
 def _chunked(items: Iterable[ingest.Located], size: int) -> Iterator[list[ingest.Located]]:
@@ -151,30 +162,34 @@ def _known_heads(session: Session, relpaths: list[str]) -> dict[str, str]:
     return {object_id: sha for object_id, sha in rows if sha}
 
 
-def _file_batch(
-    session: Session, vault: Vault, summary: RunSummary, batch: list[Outcome], config: Config
-) -> None:
-    paragraphs: list[index.NewParagraph] = []
-    for outcome in batch:
+def _file_batch(session: Session, summary: RunSummary, batch: list[Result], config: Config) -> None:
+    stored: list[Stored] = []
+    for result in batch:
         summary.files += 1
-        if isinstance(outcome, Unchanged):
+        summary.bytes += result.size
+        if isinstance(result, Unchanged):
             summary.unchanged += 1
-            summary.bytes += outcome.size
             continue
-        summary.bytes += len(outcome.submission.raw)
-        filed = file_outcome(session, vault, summary.run_id, outcome, config)
-        summary.new += filed.new_document
-        summary.new_versions += filed.new_version
-        if isinstance(outcome, Rejection):
-            summary.rejected[outcome.reason] = summary.rejected.get(outcome.reason, 0) + 1
-            continue
-        _count(summary, outcome)
-        paragraphs.extend(filed.paragraphs)
+        stored.append(result)
+        if isinstance(result.outcome, Rejection):
+            reason = result.outcome.reason
+            summary.rejected[reason] = summary.rejected.get(reason, 0) + 1
+        else:
+            _count(summary, result.outcome)
     started = time.perf_counter()
-    stats, touched = index.link(session, paragraphs, config.fingerprint, config.match)
+    filed = file_batch(session, summary.run_id, stored, config.fingerprint.min_chars)
+    summary.new += filed.new_documents
+    summary.new_versions += filed.new_versions
+    linking = time.perf_counter()
+    stats, touched = index.link(session, filed.paragraphs, config.fingerprint, config.match)
     index.assign_canonicals(session, touched)
     summary.links += stats.links
-    summary.stage_seconds["link"] = summary.stage_seconds.get("link", 0.0) + time.perf_counter() - started
+    _add_time(summary, "file", linking - started)
+    _add_time(summary, "link", time.perf_counter() - linking)
+
+
+def _add_time(summary: RunSummary, stage: str, seconds: float) -> None:
+    summary.stage_seconds[stage] = summary.stage_seconds.get(stage, 0.0) + seconds
 
 
 def _count(summary: RunSummary, outcome: Processed) -> None:

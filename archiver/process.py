@@ -1,7 +1,8 @@
 """The per-submission stages, ingest → repeats, as one pure function a worker can run.
 
-Nothing here touches the database or the file store; the result goes back to the coordinator
-(``flow.py``), which matches it against the archive and files it.
+``process_submission`` touches nothing outside its arguments; ``process_chunk``, the worker's
+entry point, also stores the chunk's object versions in the vault (``objects.store_all``). The
+results go back to the coordinator (``flow.py``), which indexes them in the database.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TypeVar
 
 from archiver import checks, clean, decode, fingerprint, ingest, match, split
 from archiver.config import Config
+from archiver.objects import Stored, store_all
 from archiver.records import Passage, Processed, Rejection, Repeat, Section, Submission, Warning_
 
 T = TypeVar("T")
@@ -30,6 +32,15 @@ class Unchanged:
 
 
 Outcome = Processed | Rejection | Unchanged
+
+
+def process_chunk(
+    tasks: Sequence[tuple[ingest.Located, str | None]], config: Config
+) -> list[Stored | Unchanged]:
+    """Process each (file, sha512 of its document's head or None), store the changed ones."""
+    outcomes = [process_located(located, config, known) for located, known in tasks]
+    stored = iter(store_all([o for o in outcomes if not isinstance(o, Unchanged)], config))
+    return [o if isinstance(o, Unchanged) else next(stored) for o in outcomes]
 
 
 def process_located(located: ingest.Located, config: Config, known_sha512: str | None = None) -> Outcome:

@@ -58,15 +58,18 @@ class StoredVersion:
 class Vault:
     """An OCFL 1.1 storage root using the 0004 hashed n-tuple layout."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, sweep_staging: bool = True) -> None:
         """Open the storage root at ``root``, creating it when missing or empty.
 
         Raises ``StoreError`` when ``root`` exists but is not an OCFL 1.1 storage root with
-        this layout (so a mistyped path never gets objects sprinkled into it).
+        this layout (so a mistyped path never gets objects sprinkled into it). With
+        ``sweep_staging=False`` this instance never removes staged leftovers: for writers that
+        share the root with others (worker processes), after one ``clear_staging()`` call.
         """
         self.root = Path(root)
         self._batch: Batch | None = None
-        self._staging_cleared = False  # leftovers of crashed writers are removed once, not per store
+        # Leftovers of crashed writers are removed once, not per store.
+        self._staging_cleared = not sweep_staging
         if not (self.root / ocfl.ROOT_NAMASTE).is_file():
             self._init_root()
         layout = self._read_json(self.root / ocfl.LAYOUT_FILE)
@@ -270,6 +273,10 @@ class Vault:
         for p in self._staging_dirs():
             shutil.rmtree(p, ignore_errors=True)
         self._staging_cleared = True
+
+    def clear_staging(self) -> None:
+        """Remove what interrupted writers left in the staging area (no writer may be active)."""
+        self._clear_staging()
 
     def _clear_staging_once(self) -> None:
         # A store removes its own staging even when it fails, so only the leftovers of another
