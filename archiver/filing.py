@@ -39,13 +39,7 @@ def file_batch(session: Session, run_id: int, batch: Sequence[Stored], min_chars
     _supersede(session, known)
     doc_ids = {relpath: doc_id for relpath, (doc_id, _) in documents.items() if doc_id is not None}
     new_paths = sorted({s.outcome.submission.relpath for s in new})
-    doc_ids |= dict(
-        zip(
-            new_paths,
-            _insert_returning(session, table(Document), [{"object_id": p} for p in new_paths]),
-            strict=True,
-        )
-    )
+    doc_ids |= _insert_then_ids(session, table(Document), [{"object_id": p} for p in new_paths], "object_id")
     sub_ids = _insert_submissions(session, run_id, batch, doc_ids)
     _update_documents(session, batch, doc_ids, sub_ids)
     paragraphs: list[NewParagraph] = []
@@ -109,12 +103,26 @@ def _supersede(session: Session, document_ids: list[int]) -> None:
         )
 
 
-def _insert_returning(session: Session, target: Table, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert ``rows``; their new ids, in row order."""
+def _insert_then_ids(
+    session: Session, target: Table, rows: list[dict[str, Any]], *key: str, current_only: bool = False
+) -> dict[Any, int]:
+    """Insert ``rows`` with one executemany, then read their ids back by ``key`` (unique among
+    the rows; with ``current_only``, among current rows). RETURNING with a guaranteed row order
+    would cost one statement per row on SQLite."""
     if not rows:
-        return []
-    statement = insert(target).returning(target.c.id, sort_by_parameter_order=True)
-    return list(session.connection().execute(statement, rows).scalars().all())
+        return {}
+    connection = session.connection()
+    connection.execute(insert(target), rows)
+    columns = [target.c[name] for name in key]
+    values = sorted({row[key[0]] for row in rows})
+    found: dict[Any, int] = {}
+    for part in chunks(values):
+        query = select(target.c.id, *columns).where(columns[0].in_(part))
+        if current_only:
+            query = query.where(target.c.current.is_(True))
+        for id_, *found_key in connection.execute(query):
+            found[found_key[0] if len(key) == 1 else tuple(found_key)] = id_
+    return found
 
 
 def _insert_submissions(
@@ -148,7 +156,8 @@ def _insert_submissions(
                 else {k: v for k, v in stored.report.items() if k != "changes"},
             }
         )
-    return _insert_returning(session, table(SubmissionRow), rows)
+    ids = _insert_then_ids(session, table(SubmissionRow), rows, "document_id", current_only=True)
+    return [ids[row["document_id"]] for row in rows]
 
 
 def _update_documents(
@@ -227,8 +236,7 @@ def _passage_rows(submission_id: int, outcome: Processed) -> list[dict[str, Any]
 
 def _insert_passages(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[int, int], int]:
     """(submission id, passage index) → passage id; ids ascend in row order (arrival order)."""
-    ids = _insert_returning(session, table(PassageRow), rows)
-    return {(row["submission_id"], row["idx"]): id_ for row, id_ in zip(rows, ids, strict=True)}
+    return _insert_then_ids(session, table(PassageRow), rows, "submission_id", "idx")
 
 
 def _intra_rows(outcome: Processed, id_of: dict[int, int]) -> list[dict[str, Any]]:
