@@ -78,7 +78,7 @@ def process_submission(submission: Submission, config: Config) -> Processed | Re
     if removed:
         sections, kept = timed("split", lambda: _resplit(text, kept, config))
     warnings = timed("checks", lambda: checks.check(text, sections, config.checks))
-    warnings += _repeat_warnings(repeats, passages)
+    warnings += _repeat_warnings(repeats, kept)  # both copies of a warned repeat are kept
     title = split.title_of(passages)
     return Processed(
         decoded=decoded,
@@ -122,7 +122,7 @@ def _deepest(sections: Sequence[Section], last_started: int, offset: int) -> int
 
 
 def _repeat_warnings(repeats: Sequence[Repeat], passages: Sequence[Passage]) -> tuple[Warning_, ...]:
-    """A warning for every near repeat that was kept: the clerk decides."""
+    """A warning for every near repeat that was kept (spans in the archived text): the clerk decides."""
     by_index = {p.index: p for p in passages}
     return tuple(
         Warning_(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -71,3 +72,18 @@ def test_a_passage_always_matches_itself_at_one(paragraph: str, seed: int) -> No
     other = P1 if paragraph != P1 else P2
     found, _, _ = repeats_of("\n".join([paragraph, other, paragraph]))
     assert found == (Repeat(2, 0, 1.0, removed=True),)
+
+
+def test_a_warned_repeat_stays_and_its_warning_points_into_the_archived_text() -> None:
+    from archiver.config import Config
+    from archiver.process import process_submission
+    from archiver.records import Processed, Submission
+
+    heavily = edit(P2, 0.13, seed=0)  # an LSH candidate (J ≈ 0.5) with edit similarity ≈ 0.87
+    text = "\n".join(["某局2023年工作总结", P1, P1, P2, P4, heavily])
+    raw = text.encode("utf-8")
+    outcome = process_submission(Submission(Path("x.txt"), "a/2023/x.txt", raw, "0", "a", 2023), Config())
+    assert isinstance(outcome, Processed)
+    warned = [w for w in outcome.warnings if w.kind == "near_repeat"]
+    assert len(warned) == 1 and heavily in outcome.text and outcome.text.count(P1) == 1
+    assert outcome.text[warned[0].start : warned[0].end] == warned[0].text == heavily
