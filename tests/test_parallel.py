@@ -37,3 +37,19 @@ def test_parallel_and_serial_runs_export_the_same_bytes_on_a_bench_inbox(
     parallel = exported(tmp_path / "parallel", bench_inbox / "inbox", workers=2, batch_size=7)
     assert serial.count("\n") == 149
     assert parallel.encode() == serial.encode()
+
+
+def test_a_dask_cluster_files_the_same_as_a_serial_run(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+    serial = exported(tmp_path / "serial", SAMPLES, workers=1, batch_size=64)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        config = make_config(
+            tmp_path / "dask",
+            run={"executor": "dask", "dask_scheduler": cluster.scheduler_address, "batch_size": 4},
+        )
+        flow.run(config, [SAMPLES])
+        engine = db.open_engine(config.database_url)
+        with Session(engine) as session:
+            on_dask = "\n".join(export_lines(session))
+        engine.dispose()
+    assert on_dask.encode() == serial.encode()
