@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Sequence
 
@@ -31,7 +32,8 @@ _MOJIBAKE = re.compile(
 )
 # One-character-class scans are fast; the patterns above, with their look-arounds, are not:
 # run them only on texts that contain a character they could start with.
-_MAYBE_PLACEHOLDER = re.compile("[xX×Ｘ＿_○]")
+# Every placeholder match holds two of these in a row (20xx, XX, ××, ＿＿, ○○).
+_MAYBE_PLACEHOLDER = re.compile("[xX×Ｘ＿_○]{2}")
 _MAYBE_MOJIBAKE = re.compile("[\u00c0-\u00ff锟烫屯\ufffd]")
 _CN_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九", start=0)}
 
@@ -60,9 +62,21 @@ def _placeholders(text: str) -> Iterator[Warning_]:
 
 def _unpunctuated(text: str, limit: int) -> Iterator[Warning_]:
     """Runs of Han characters (digits and Latin may sit inside) longer than ``limit`` without punctuation."""
-    for m in re.finditer(f"[{_HAN}0-9A-Za-z%％.．]{{{limit + 1},}}", text):
+    for m in _unpunctuated_run(limit).finditer(text):
         if sum(len(run) for run in _HAN_RUN.findall(m.group())) > limit:
             yield _warn("no_punctuation", f"{len(m.group())} characters without punctuation: commas lost?", m)
+
+
+@functools.cache
+def _unpunctuated_run(limit: int) -> re.Pattern[str]:
+    """Maximal runs of more than ``limit`` run characters.
+
+    The look-behind lets a match start only where a run starts: without it the engine counts
+    the rest of the run again from every position inside a run shorter than the limit.
+    Matches are the same, since a greedy match always starts at the start of its run.
+    """
+    run = f"[{_HAN}0-9A-Za-z%％.．]"
+    return re.compile(f"(?<!{run}){run}{{{limit + 1},}}")
 
 
 def _mojibake(text: str) -> Iterator[Warning_]:

@@ -41,12 +41,14 @@ STEPS: tuple[str, ...] = ("invisible", "nfc", "pinyin", "script", "punctuation",
 SCRIPT_CONVERTER = "tw2s"
 
 _INVISIBLE = re.compile("\r\n?|[\ufeff\u200b-\u200d\u2060\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
+_MAYBE_INVISIBLE = re.compile("[\r\ufeff\u200b-\u200d\u2060\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
 # Starts at the bracket (a fast literal scan); the Han character before it is checked in _pinyin.
 _PINYIN = re.compile(f"[(（]([a-zA-Zü{py.LATIN_TONED}]{{1,7}})[)）]")
 _HAN_CHAR = re.compile(f"[{py.HAN}]")
 # CJK context: Han, CJK symbols and punctuation, full-width forms, curly quotes, … and —.
 _CJK = f"{py.HAN}\u3000-\u303f\uff00-\uffef\u2018\u2019\u201c\u201d\u2026\u2014"
-_PUNCT_RUN = re.compile(f"(?<=[{_CJK}])[,;:?!()]+|[,;:?!()]+(?=[{_CJK}])")
+# The leading lookahead (implied by both branches) lets the engine skip to ASCII marks fast.
+_PUNCT_RUN = re.compile(f"(?=[,;:?!()])(?:(?<=[{_CJK}])[,;:?!()]+|[,;:?!()]+(?=[{_CJK}]))")
 _ASCII_PUNCT = re.compile("[,;:?!()]")
 _PAREN_PAIR = re.compile(r"\(([^()\n]*)\)")
 _FULL = str.maketrans(",;:?!()", "，；：？！（）")
@@ -107,29 +109,35 @@ def _apply(text: str, edits: list[Edit], kind: str, step: str) -> tuple[str, lis
     parts: list[str] = []
     made: list[Change] = []
     pos = 0
+    # The invisible step reports line-end edits as "newline"; other steps keep their kind.
+    newline = kind == "invisible"
     for start, end, after in edits:
-        parts += (text[pos:start], after)
-        made.append(
-            Change(
-                kind=_kind(kind, text[start:end]),
-                step=step,
-                start=start,
-                end=end,
-                before=text[start:end],
-                after=after,
-            )
-        )
+        before = text[start:end]
+        parts.append(text[pos:start])
+        parts.append(after)
+        what = "newline" if newline and before[:1] == "\r" else kind
+        made.append(_change(what, step, start, end, before, after))
         pos = end
     parts.append(text[pos:])
     return "".join(parts), made
 
 
-def _kind(kind: str, before: str) -> str:
-    """The invisible step reports line-end edits as "newline"; other steps keep their kind."""
-    return "newline" if kind == "invisible" and before.startswith("\r") else kind
+def _change(kind: str, step: str, start: int, end: int, before: str, after: str) -> Change:
+    """``Change(kind, step, start, end, before, after)`` without the frozen dataclass's ``__init__``.
+
+    That ``__init__`` sets each field through ``object.__setattr__``; filling ``__dict__`` at once
+    makes the same object (equal, same hash, repr and pickle) at a third of the cost, which
+    matters for the 10⁵ changes of a converted Traditional text. ``Change`` has no
+    ``__post_init__`` and no defaults; tests/test_stage_speed.py checks the two are equal.
+    """
+    change = object.__new__(Change)
+    change.__dict__.update(kind=kind, step=step, start=start, end=end, before=before, after=after)
+    return change
 
 
 def _invisible(text: str) -> Iterator[Edit]:
+    if not _MAYBE_INVISIBLE.search(text):  # one character-class scan: most texts have none
+        return
     for m in _INVISIBLE.finditer(text):
         yield m.start(), m.end(), "\n" if m.group().startswith("\r") else ""
 
@@ -241,7 +249,10 @@ def _turn_runs(text: str) -> str:
     paired = {i for m in _PAREN_PAIR.finditer(text) for i in (m.start(), m.end() - 1)}
 
     def turn(m: re.Match[str]) -> str:
-        return "".join(c if m.start() + i in paired else c.translate(_FULL) for i, c in enumerate(m.group()))
+        run = m.group()
+        if "(" not in run and ")" not in run:  # most runs: nothing in them can be paired
+            return run.translate(_FULL)
+        return "".join(c if m.start() + i in paired else c.translate(_FULL) for i, c in enumerate(run))
 
     return _PUNCT_RUN.sub(turn, text)
 

@@ -183,17 +183,17 @@ def _mixed_lines(data: bytes) -> _Text | None:
     texts: list[str] = []
     repairs: list[Repair] = []
     used: list[str] = []
-    non_ascii = 0
+    non_ascii = sum(1 for line in lines if not line.isascii())
     for number, line in enumerate(lines, start=1):
         last = number == len(lines)
         found = _strict(line, "utf-8") if last else _utf8_line(line)
-        if not line.isascii():
-            non_ascii += 1
         if found is None:
             found = _other_line(line, last)
             if found is None:
                 return None
             used.append(found.encoding)
+            if (non_ascii - len(used)) < MIXED_MIN_UTF8_SHARE * non_ascii:
+                return None  # already too few UTF-8 lines (the test below), e.g. a GB18030 file
             what = f"line {number} is not UTF-8; decoded as {found.encoding}"
             repairs.append(Repair("mixed_line", what, number))
         texts.append(found.text)
@@ -279,7 +279,8 @@ def _looks_random(text: str) -> bool:
         return False
     junk = len(_JUNK.findall(text))
     head = text[:4096]
-    junk_head = sum(1 for ch in head if unicodedata.category(ch) in ("Cn", "Cs"))
+    # Categories looked up once per distinct character (a few hundred in 4096), not per character.
+    junk_head = sum(head.count(ch) for ch in set(head) if unicodedata.category(ch) in ("Cn", "Cs"))
     return junk / len(text) > MAX_JUNK_SHARE or junk_head / len(head) > MAX_JUNK_SHARE
 
 

@@ -33,6 +33,7 @@ from archiver.shingle import (
     U32,
     jaccard,
     normalise,
+    normalise_many,
     shingle_hash,
     shingle_hashes_bulk,
     shingle_set,
@@ -148,7 +149,7 @@ def exact_hash(normalised: str) -> str:
 
 def fingerprint(passages: Sequence[Passage], config: FingerprintConfig) -> tuple[Fingerprint, ...]:
     """One ``Fingerprint`` per passage, in order; signatures only for long enough paragraphs."""
-    texts = [normalise(p.text) for p in passages]
+    texts = normalise_many([p.text for p in passages])
     signed = [i for i, (p, t) in enumerate(zip(passages, texts, strict=True)) if _signs(p, t, config)]
     sigs: dict[int, bytes] = dict(zip(signed, signatures([texts[i] for i in signed], config), strict=True))
     return tuple(

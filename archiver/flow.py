@@ -76,7 +76,8 @@ def executor_for(config: Config) -> Iterator[Executor | None]:
     if config.run.executor == "dask":
         from distributed import Client  # optional extra: pip install 'archiver[dask]'
 
-        with Client(config.run.dask_scheduler or None) as client:
+        # distributed ships no annotations for Client; its executor is a concurrent.futures one.
+        with Client(config.run.dask_scheduler or None) as client:  # type: ignore[no-untyped-call]
             yield client.get_executor()
     elif workers == 1:
         yield None

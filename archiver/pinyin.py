@@ -83,6 +83,7 @@ def readings(char: str) -> frozenset[str]:
     return frozenset(found)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # annotated texts repeat the same pairs thousands of times
 def is_reading(char: str, annotation: str) -> bool:
     """True when ``annotation`` (tone marks or not) is a pinyin reading of the Han ``char``."""
     return _toneless(annotation.lower()) in readings(char)

@@ -2,7 +2,8 @@
 
 ``normalise`` is the fingerprint form of a passage (equal to the bench kit's ``norm_fp``):
 NFKC → OpenCC t2s → casefold → every ``[\\W_]`` character deleted. It is used for hashing only;
-the archived text is never changed by it.
+the archived text is never changed by it. ``normalise_many`` gives the same for a whole submission's
+passages at once (what the fingerprint stage uses).
 
 Shingles of a normalised text are character n-grams (a text shorter than n is one shingle, itself;
 an empty text has none) or, with the "jieba" tokenizer, jieba words (n == 1) or word n-grams joined
@@ -81,6 +82,84 @@ def t2s(text: str) -> str:
 def normalise(text: str) -> str:
     """The hashing form of ``text``: NFKC → t2s → casefold → ``[\\W_]+`` deleted."""
     return _NONWORD.sub("", t2s(unicodedata.normalize("NFKC", text)).casefold())
+
+
+@cache
+def _fold_table() -> U32:
+    """Code point → its NFKD form, for every BMP character whose NFKD form is one character.
+
+    Such a character's full compatibility decomposition is that one character, so replacing
+    it by it leaves the NFKD form of any text, and hence its NFKC form, unchanged; it turns
+    full-width ASCII (，：（ ）１ Ａ) and the ideographic space into text NFKC's quick check
+    passes, so ``unicodedata.normalize`` returns most passages without doing any work.
+    """
+    table = np.arange(0x10000, dtype=np.uint32)
+    for c in range(0x10000):
+        nfkd = unicodedata.normalize("NFKD", chr(c))
+        if len(nfkd) == 1:
+            table[c] = ord(nfkd)
+    table.setflags(write=False)
+    return table
+
+
+@cache
+def _trigger_table() -> npt.NDArray[np.bool_]:
+    """Code point → whether it is one of ``t2s_triggers()`` (a vectorised precheck)."""
+    table = np.zeros(0x110000, dtype=np.bool_)
+    table[[ord(c) for c in t2s_triggers()]] = True
+    table.setflags(write=False)
+    return table
+
+
+def normalise_many(texts: Sequence[str]) -> list[str]:
+    """``[normalise(t) for t in texts]``, computed over the whole batch at once.
+
+    The texts are joined with newlines: NFKC, t2s (whose dictionary keys hold no newline),
+    casefold and the deletion of ``[\\W_]`` act on each line independently, so the lines of
+    the result are the results for each text. The per-text work left is NFKC's quick check
+    (after ``_fold_table``) and t2s on the texts holding a trigger character.
+    """
+    joined = "\n".join(texts)
+    if not texts or joined.count("\n") != len(texts) - 1:
+        return [normalise(t) for t in texts]  # a text with a newline of its own: one by one
+    try:
+        cps = np.frombuffer(joined.encode("utf-32-le"), dtype="<u4")
+    except UnicodeEncodeError:  # a lone surrogate
+        return [normalise(t) for t in texts]
+    bmp = cps < 0x10000
+    folded = np.where(bmp, _fold_table()[np.where(bmp, cps, 0)], cps).astype("<u4")
+    ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1)
+    hit = set(np.searchsorted(ends, np.flatnonzero(_trigger_table()[folded]), side="right").tolist())
+    parts = folded.tobytes().decode("utf-32-le").split("\n")
+    for i, part in enumerate(parts):
+        nfkc = unicodedata.normalize("NFKC", part)
+        # A part NFKC leaves alone holds a trigger only where ``hit`` found one.
+        parts[i] = t2s(nfkc) if i in hit or nfkc != part else nfkc
+    final = np.frombuffer("\n".join(parts).casefold().encode("utf-32-le"), dtype="<u4")
+    # [\W_] is exactly "not str.isalnum()" (re's \w is isalnum() or "_"); keep the newlines.
+    kept = final[_alnum(final) | (final == 10)]
+    out: list[str] = kept.tobytes().decode("utf-32-le").split("\n")
+    if len(out) != len(texts):  # cannot happen (no step makes or eats a newline); be safe
+        return [normalise(t) for t in texts]
+    return out
+
+
+@cache
+def _alnum_table() -> npt.NDArray[np.int8]:
+    """Code point → 1 if ``chr(c).isalnum()``, 0 if not, -1 not looked up yet (see ``_alnum``)."""
+    return np.full(0x110000, -1, dtype=np.int8)
+
+
+def _alnum(cps: U32) -> npt.NDArray[np.bool_]:
+    """``chr(c).isalnum()`` for every code point, filling the table for the ones first seen."""
+    table = _alnum_table()
+    flags = table[cps]
+    unknown = flags < 0
+    if unknown.any():
+        for c in np.unique(cps[unknown]).tolist():
+            table[c] = chr(c).isalnum()
+        flags = table[cps]
+    return flags > 0
 
 
 @cache

@@ -34,6 +34,8 @@ _HEADINGS: tuple[tuple[int, re.Pattern[str]], ...] = (
     (3, re.compile(r"(\d{1,2})[.．、](?!\d)")),
     (4, re.compile(r"[（(](\d{1,2})[)）]")),
 )
+# Every character a pattern of _HEADINGS can start with (\\d as in pattern 3: any decimal digit).
+_HEADING_START = re.compile(f"[第{_CN}（(\\d]")
 _LINE = re.compile(r"[^\n]+")
 _SENTENCE_END = re.compile(r"[。！？；][”’」』）)]*")
 _CLAUSE_END = re.compile(r"[，、：,:][”’」』]*")
@@ -45,6 +47,8 @@ _META_MAX = 40
 
 def heading_of(line: str) -> tuple[int, str] | None:
     """(level, number) when ``line`` starts with a heading number, else None."""
+    if not _HEADING_START.match(line):  # most lines: one character test instead of five patterns
+        return None
     for level, pattern in _HEADINGS:
         m = pattern.match(line)
         if m:
@@ -73,11 +77,17 @@ def _sections(text: str) -> tuple[Section, ...]:
         found = heading_of(m.group())
         if found:
             heads.append((found[0], found[1], m.group(), m.start()))
-    out: list[Section] = []
-    for i, (level, number, heading, start) in enumerate(heads):
-        end = next((h[3] for h in heads[i + 1 :] if h[0] <= max(level, 1)), len(text))
-        out.append(Section(level=level, number=number, heading=heading, start=start, end=end))
-    return tuple(out)
+    # From the last heading back: nearest[v] is the start of the nearest later heading of
+    # level v, so a section ends at the nearest later one of its level or higher (levels ≤ 4).
+    nearest = [len(text)] * 5
+    ends: list[int] = []
+    for level, _, _, start in reversed(heads):
+        ends.append(min(nearest[: max(level, 1) + 1]))
+        nearest[level] = start
+    return tuple(
+        Section(level=level, number=number, heading=heading, start=start, end=end)
+        for (level, number, heading, start), end in zip(heads, reversed(ends), strict=True)
+    )
 
 
 def _passages(text: str, sections: tuple[Section, ...], limit: int) -> tuple[Passage, ...]:

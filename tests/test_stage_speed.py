@@ -1,0 +1,126 @@
+"""The fast paths of the per-submission stages give exactly what the plain definitions give.
+
+Each test compares a shortcut (issue 5) with the straightforward form it replaced, on
+hypothesis-generated text drawn from the characters that make the shortcuts delicate:
+full-width forms, combining marks, Hangul jamo, compatibility ideographs, Traditional
+characters that t2s changes alone or only in phrases, non-BMP Han, newlines.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+import unicodedata
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from archiver import checks, clean, shingle, split
+from archiver.records import Change
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+_DELICATE = (
+    "中国发展報告後沈深瞭解著眼甦醒彷彿藉覆么俱哩坏衹"  # Simplified, Traditional, t2s phrase triggers
+    "，。：；（）！？、　ＡＢｃ１２＿－"  # full-width punctuation, letters, digits, ideographic space
+    "aZ_ -.,()\t"  # ASCII
+    "é\u0301\u0308\u0327\u3099\u309a"  # precomposed and combining marks, kana voicing marks
+    "\u1100\u1161\u11a8가ﬁßİ①㈠Ⅱ…\u2028"  # jamo, Hangul, ligature, case folding, circled/parenthesised
+    "\uf900\uf92c豈\U00020000\U0002f800\U0002a6d6"  # compatibility ideographs, non-BMP Han
+)
+_TEXT = st.text(alphabet=st.sampled_from(_DELICATE), max_size=40)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(_DELICATE + "\n"), max_size=30), max_size=8))
+def test_normalise_many_is_normalise_of_each(texts: list[str]) -> None:
+    assert shingle.normalise_many(texts) == [shingle.normalise(t) for t in texts]
+
+
+def test_normalise_many_on_known_cases() -> None:
+    texts = ["深沈的ＡＢＣ，", "", "著眼於發展", "e\u0301\u0327x", "\u1100\u1161\u11a8", "ｘ＿ｙ①"]
+    assert shingle.normalise_many(texts) == [shingle.normalise(t) for t in texts]
+    assert shingle.normalise_many(texts)[0] == "深沉的abc"  # t2s phrase 深沈 → 深沉, casefold, 「，」 gone
+    assert shingle.normalise_many([]) == []
+
+
+def test_fold_table_maps_only_to_own_decompositions() -> None:
+    """The premise that makes the fold exact: c → d only where NFKD(c) is the single d."""
+    table = shingle._fold_table()
+    mapped = [c for c in range(0x10000) if table[c] != c]
+    assert len(mapped) > 1000 and table[ord("，")] == ord(",") and table[ord("\u3000")] == ord(" ")
+    for c in mapped:
+        d = chr(int(table[c]))
+        assert unicodedata.normalize("NFKD", chr(c)) == d
+        assert unicodedata.normalize("NFKD", d) == d
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXT)
+def test_folding_keeps_nfkc(text: str) -> None:
+    table = shingle._fold_table()
+    folded = "".join(chr(int(table[ord(c)])) if ord(c) < 0x10000 else c for c in text)
+    assert unicodedata.normalize("NFKC", folded) == unicodedata.normalize("NFKC", text)
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared (corpus) not present")
+def test_normalise_many_on_real_lines() -> None:
+    lines = []
+    for path in sorted((SHARED / "corpus" / "seed").glob("*"))[:5]:
+        if path.is_file():
+            lines += path.read_text(encoding="utf-8", errors="replace").splitlines()
+    assert len(lines) > 10
+    assert shingle.normalise_many(lines) == [shingle.normalise(t) for t in lines]
+
+
+def test_fast_change_is_a_change() -> None:
+    fast = clean._change("t2s", "script", 3, 5, "發展", "发展")
+    plain = Change(kind="t2s", step="script", start=3, end=5, before="發展", after="发展")
+    assert fast == plain and hash(fast) == hash(plain) and repr(fast) == repr(plain)
+    assert pickle.loads(pickle.dumps(fast)) == plain
+    assert type(fast) is Change
+
+
+def test_apply_reports_line_ends_as_newline() -> None:
+    text, made = clean._apply("a\r\nb\u200bc", [(1, 3, "\n"), (4, 5, "")], "invisible", "invisible")
+    assert text == "a\nbc"
+    assert [(c.kind, c.before) for c in made] == [("newline", "\r\n"), ("invisible", "\u200b")]
+
+
+_CHECK_TEXT = st.text(alphabet=st.sampled_from("中文字12ab.．%，。 xX×Ｘ＿_○0年个\n"), max_size=60)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_CHECK_TEXT, st.integers(min_value=1, max_value=6))
+def test_unpunctuated_run_pattern_matches_the_plain_one(text: str, limit: int) -> None:
+    plain = re.compile(f"[{checks._HAN}0-9A-Za-z%％.．]{{{limit + 1},}}")
+    fast = checks._unpunctuated_run(limit)
+    assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(_CHECK_TEXT)
+def test_placeholder_precheck_never_hides_a_placeholder(text: str) -> None:
+    if checks._PLACEHOLDER.search(text):
+        assert checks._MAYBE_PLACEHOLDER.search(text)
+
+
+def _heading_plain(line: str) -> tuple[int, str] | None:
+    for level, pattern in split._HEADINGS:
+        m = pattern.match(line)
+        if m:
+            return level, (f"（{m.group(1)}）" if level in (2, 4) else m.group(1))
+    return None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from("第一二三十百零〇两部分章节、．. （()）1２٣ 　标题\n"), max_size=12))
+def test_heading_precheck_and_section_ends(text: str) -> None:
+    for line in text.split("\n"):
+        assert split.heading_of(line) == _heading_plain(line)
+    sections = split._sections(text)
+    for i, sec in enumerate(sections):
+        later = [s.start for s in sections[i + 1 :] if s.level <= max(sec.level, 1)]
+        assert sec.end == (later[0] if later else len(text))
