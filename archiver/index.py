@@ -244,8 +244,9 @@ def _load(session: Session, ids: Sequence[int]) -> dict[int, tuple[int, str]]:
     for part in chunks(ids):
         rows = session.execute(
             select(PassageRow.id, PassageRow.submission_id, PassageRow.text).where(PassageRow.id.in_(part))
-        )
-        loaded.update({id_: (sub, fp.normalise(text)) for id_, sub, text in rows})
+        ).all()
+        normalised = fp.normalise_many([text for _, _, text in rows])
+        loaded.update({id_: (sub, norm) for (id_, sub, _), norm in zip(rows, normalised, strict=True)})
     return loaded
 
 
