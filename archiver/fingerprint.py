@@ -49,6 +49,7 @@ __all__ = [
     "jaccard",
     "minhash_bulk",
     "normalise",
+    "normalise_many",
     "parameters",
     "permutations",
     "shingle_hash",
