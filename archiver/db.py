@@ -125,7 +125,8 @@ class SectionRow(Base):
 class PassageRow(Base):
     __tablename__ = "passages"
     id: Mapped[int] = mapped_column(primary_key=True)
-    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    # Indexed by ix_passages_submission_idx (submission_id, idx) below.
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
     idx: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(8))
     section_idx: Mapped[int] = mapped_column(Integer)

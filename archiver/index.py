@@ -287,6 +287,8 @@ def assign_canonicals(session: Session, touched: set[int]) -> int:
     statement = (
         update(passages)
         .where(passages.c.rep_id == bindparam("group"))
+        # Rows already pointing at the right centre are left alone: most stars do not move.
+        .where(passages.c.canonical_id.is_distinct_from(bindparam("canonical")))
         .values(canonical_id=bindparam("canonical"))
     )
     for part in chunks(updates, 5000):

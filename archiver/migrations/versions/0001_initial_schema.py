@@ -134,7 +134,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_passages_canonical_id'), ['canonical_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_passages_exact'), ['exact'], unique=False)
         batch_op.create_index(batch_op.f('ix_passages_rep_id'), ['rep_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_passages_submission_id'), ['submission_id'], unique=False)
         batch_op.create_index('ix_passages_submission_idx', ['submission_id', 'idx'], unique=False)
 
     op.create_table('sections',
@@ -161,7 +160,6 @@ def downgrade() -> None:
     op.drop_table('sections')
     with op.batch_alter_table('passages', schema=None) as batch_op:
         batch_op.drop_index('ix_passages_submission_idx')
-        batch_op.drop_index(batch_op.f('ix_passages_submission_id'))
         batch_op.drop_index(batch_op.f('ix_passages_rep_id'))
         batch_op.drop_index(batch_op.f('ix_passages_exact'))
         batch_op.drop_index(batch_op.f('ix_passages_canonical_id'))
