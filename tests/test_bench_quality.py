@@ -15,33 +15,41 @@ from sqlalchemy.orm import Session
 
 from archiver import db, flow
 from archiver.export import export_lines
-from tests.conftest import SHARED, make_config
+from archiver.config import Config
+from tests.conftest import ROOT, SHARED, make_config
 
 pytestmark = pytest.mark.shared
 
 
 @pytest.fixture(scope="module")
-def metrics(bench_inbox: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    work = tmp_path_factory.mktemp("quality")
-    config = make_config(work, run={"workers": 2, "batch_size": 32})
+def bench_archive(bench_inbox: Path, tmp_path_factory: pytest.TempPathFactory) -> Config:
+    """The bench inbox archived by a parallel run."""
+    config = make_config(tmp_path_factory.mktemp("quality"), run={"workers": 2, "batch_size": 32})
     flow.run(config, [bench_inbox / "inbox"])
+    return config
+
+
+@pytest.fixture(scope="module")
+def metrics(bench_archive: Config, bench_inbox: Path) -> dict[str, Any]:
+    work = bench_archive.base_dir
     pred = work / "pred.jsonl"
-    engine = db.open_engine(config.database_url)
+    engine = db.open_engine(bench_archive.database_url)
     with Session(engine) as session, pred.open("w", encoding="utf-8") as out:
         for line in export_lines(session):
             out.write(line + "\n")
+    engine.dispose()
     result = work / "metrics.json"
+    evaluate = SHARED / "bench" / "evaluate.py"
     subprocess.run(
         [
             sys.executable,
-            str(SHARED / "bench" / "evaluate.py"),
+            str(evaluate),
             "--truth",
             str(bench_inbox),
             "--pred",
             str(pred),
             "--json",
             str(result),
-            "--quiet",
         ],
         check=True,
         capture_output=True,
@@ -76,3 +84,24 @@ def test_cleaned_text_matches_the_truth_for_every_damage_class(metrics: dict[str
 def test_cross_submission_pairs_are_found_also_across_script_damage(metrics: dict[str, Any]) -> None:
     assert metrics["pair_recall"] >= 0.95 and metrics["pair_precision"] >= 0.95
     assert ratio(metrics["pair_recall_by"]["script-damaged side"]) >= 0.9
+
+
+def test_audit_reused_share_is_within_five_points_of_the_truth(
+    bench_archive: Config, bench_inbox: Path
+) -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from audit_share import read_jsonl, truth_shares  # bench/audit_share.py
+
+    from archiver import audit
+
+    truth = truth_shares(
+        read_jsonl(bench_inbox / "truth.jsonl"), read_jsonl(bench_inbox / "truth_pairs.jsonl")
+    )
+    engine = db.open_engine(bench_archive.database_url)
+    with Session(engine) as session:
+        report = audit.as_json(audit.audit(session, audit.load(session), bench_archive.match.match_at))
+    engine.dispose()
+    shares = {d["file"]: d["reused_share"] for d in report["documents"]}
+    assert set(shares) == set(truth)
+    within = sum(abs(shares[f] - t) <= 0.05 for f, t in truth.items())
+    assert within / len(truth) >= 0.95
