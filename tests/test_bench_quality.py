@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from archiver import db, flow
-from archiver.export import export_lines
 from archiver.config import Config
+from archiver.export import export_lines
 from tests.conftest import ROOT, SHARED, make_config
 
 pytestmark = pytest.mark.shared
