@@ -37,8 +37,10 @@ def _panel(trend: dict[str, Any], x0: int, y0: int, span: tuple[int, int]) -> st
         'fill="none" stroke="#d8dde5"/>',
         f'<text x="{x0 + 2}" y="{y(1.0) + 4:.1f}">100%</text>',
         f'<text x="{x0 + 14}" y="{y(0.0) + 4:.1f}">0%</text>',
-        *(f'<text text-anchor="middle" x="{x(year):.1f}" y="{y0 + HEIGHT - 6}">{year}</text>'
-          for year in sorted({first, last})),
+        *(
+            f'<text text-anchor="middle" x="{x(year):.1f}" y="{y0 + HEIGHT - 6}">{year}</text>'
+            for year in sorted({first, last})
+        ),
     ]
     points = [row for row in trend["years"] if row["year"] is not None]
     for key, colour, dash in SERIES:

@@ -60,6 +60,7 @@ class FingerprintConfig:
 class MatchConfig:
     match_at: float = 0.5  # verified char-shingle Jaccard to record reuse
     remove_at: float = 0.9  # similarity at which a repeat inside a submission is removed
+    max_candidates: int = 50  # earlier passages verified per passage, most shared bands first
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,8 @@ def _check_consistency(config: Config, origin: str) -> None:
     m = config.match
     if not 0.0 < m.match_at <= m.remove_at <= 1.0:
         raise ConfigError(f"{origin} [match]: need 0 < match_at ≤ remove_at ≤ 1")
+    if m.max_candidates < 1:
+        raise ConfigError(f"{origin} [match]: max_candidates must be at least 1")
     if config.run.batch_size < 1 or config.run.workers < 0:
         raise ConfigError(f"{origin} [run]: batch_size must be ≥ 1 and workers ≥ 0")
     if config.decode.max_line_chars < 1 or config.split.max_passage_chars < 40:

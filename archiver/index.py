@@ -10,6 +10,13 @@ A night's candidates come from one join of its band keys (a temporary table) aga
 ``passage_bands``; each candidate is verified by the exact Jaccard of the shingle sets before a
 link is written. Work per night depends on the night's passages and the buckets they hit,
 not on the size of the archive.
+
+Buckets are bounded so that no input can make that work quadratic: a bucket holds at most
+``max_candidates`` passages (the earliest: later passages still *find* them, they are just not
+added), and each new passage verifies at most ``max_candidates`` candidates, those sharing the
+most bands. Passages of the passage's own submission are never candidates (repeats inside a
+file are ``match.find_repeats``'s job), which the join excludes by id: a submission's passages
+have consecutive ids, filed together.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    func,
     insert,
     select,
     update,
@@ -50,6 +58,7 @@ NIGHT_BANDS = Table(
     Column("band", SmallInteger, nullable=False),
     Column("key", BigInteger, nullable=False),
     Column("passage_id", Integer, nullable=False),
+    Column("first_id", Integer, nullable=False),  # first passage id of its submission
     prefixes=["TEMPORARY"],
 )
 
@@ -138,8 +147,8 @@ def link(
     stats.new_groups = len(new_reps)
     touched = {reps[p.exact] for p in paragraphs}
     indexed = [p for p in new_reps if p.signature is not None]
-    _insert_bands(session, indexed, config)
-    pairs = _candidates(session, indexed, config)
+    _insert_bands(session, indexed, config, match.max_candidates)
+    pairs = _candidates(session, indexed, match.max_candidates)
     stats.candidates = len(pairs)
     links = _verify(session, pairs, {p.id: p for p in indexed}, config, match)
     if links:
@@ -177,33 +186,78 @@ def _band_rows(paragraphs: Sequence[NewParagraph], config: FingerprintConfig) ->
     )
 
 
-def _insert_bands(session: Session, paragraphs: Sequence[NewParagraph], config: FingerprintConfig) -> None:
+def _insert_bands(
+    session: Session, paragraphs: Sequence[NewParagraph], config: FingerprintConfig, bucket_cap: int
+) -> None:
+    """Fill the night's table with every band row, and the index with those whose bucket has room."""
     rows = _band_rows(paragraphs, config)
-    if not rows:
-        return
     connection = session.connection()
-    insert_tuples(connection, table(PassageBand), rows)
     NIGHT_BANDS.create(connection, checkfirst=True)
     connection.execute(delete(NIGHT_BANDS))
-    insert_tuples(connection, NIGHT_BANDS, rows)
+    if not rows:
+        return
+    firsts = _first_passage_ids(session, {p.submission_id for p in paragraphs})
+    submission_of = {p.id: p.submission_id for p in paragraphs}
+    insert_tuples(
+        connection, NIGHT_BANDS, [(band, key, id_, firsts[submission_of[id_]]) for band, key, id_ in rows]
+    )
+    filled = _bucket_sizes(session)
+    room: list[tuple[int, int, int]] = []
+    for band, key, id_ in rows:  # in (band, key, id) order: a full bucket keeps its earliest
+        size = filled.get((band, key), 0)
+        if size < bucket_cap:
+            room.append((band, key, id_))
+            filled[(band, key)] = size + 1
+    insert_tuples(connection, table(PassageBand), room)
+
+
+def _first_passage_ids(session: Session, submissions: set[int]) -> dict[int, int]:
+    firsts: dict[int, int] = {}
+    for part in chunks(sorted(submissions)):
+        rows = session.execute(
+            select(PassageRow.submission_id, func.min(PassageRow.id))
+            .where(PassageRow.submission_id.in_(part))
+            .group_by(PassageRow.submission_id)
+        )
+        firsts.update({int(sub): int(first) for sub, first in rows})
+    return firsts
+
+
+def _bucket_sizes(session: Session) -> dict[tuple[int, int], int]:
+    """How many archived passages each of the night's buckets already holds (≤ the cap)."""
+    night, band = NIGHT_BANDS, PassageBand
+    keys = select(night.c.band, night.c.key).distinct().subquery()
+    query = (
+        select(band.band, band.key, func.count())
+        .join(keys, (band.band == keys.c.band) & (band.key == keys.c.key))
+        .group_by(band.band, band.key)
+    )
+    return {(int(b), int(k)): int(n) for b, k, n in session.execute(query)}
 
 
 def _candidates(
-    session: Session, paragraphs: Sequence[NewParagraph], config: FingerprintConfig
+    session: Session, paragraphs: Sequence[NewParagraph], per_passage: int
 ) -> list[tuple[int, int]]:
-    """(new, earlier) representative pairs that share at least one band key."""
+    """(new, earlier) representative pairs from other submissions that share a band key: for each
+    new passage, the ``per_passage`` sharing the most bands (ties: the earliest)."""
     if not paragraphs:
         return []
     night, band = NIGHT_BANDS, PassageBand
+    shared = func.count().label("shared")
     query = (
-        select(night.c.passage_id, band.passage_id)
+        select(night.c.passage_id, band.passage_id, shared)
         .join(band, (band.band == night.c.band) & (band.key == night.c.key))
-        .where(band.passage_id < night.c.passage_id)
-        .distinct()
+        .where(band.passage_id < night.c.first_id)
+        .group_by(night.c.passage_id, band.passage_id)
     )
-    pairs = sorted((int(a), int(b)) for a, b in session.execute(query))
+    found: dict[int, list[tuple[int, int]]] = {}
+    for new, other, count in session.execute(query):
+        found.setdefault(int(new), []).append((-int(count), int(other)))
     session.execute(delete(NIGHT_BANDS))
-    return pairs
+    pairs: list[tuple[int, int]] = []
+    for new, others in found.items():
+        pairs.extend((new, other) for _, other in sorted(others)[:per_passage])
+    return sorted(pairs)
 
 
 def _verify(

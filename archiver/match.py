@@ -8,13 +8,20 @@ characters is still the same passage, and 3-gram Jaccard counts each typo three 
 edit similarity counts it once. At ``remove_at`` or above the later copy is removed; from
 ``match_at`` up to ``remove_at`` the clerk is warned and both stay.
 
+Work per passage is bounded: a band bucket holds at most ``max_candidates`` passages (the
+earliest), and at most ``max_candidates`` candidates, those sharing the most bands, are
+verified. A file of thousands of near-alike lines (a log, a table dump) then costs linear
+time instead of quadratic; an ordinary report never comes near the bound.
+
 Cross-submission matching lives in ``index.py``: it needs the archive.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
+import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from archiver import fingerprint as fp
@@ -24,8 +31,14 @@ from archiver.records import Fingerprint, Passage, Repeat
 
 def similarity(a_normalised: str, b_normalised: str, config: FingerprintConfig) -> float:
     """max(shingle Jaccard, edit similarity) of two normalised texts, in [0, 1]."""
-    jaccard = fp.jaccard(fp.shingle_set(a_normalised, config), fp.shingle_set(b_normalised, config))
-    return max(jaccard, float(Levenshtein.normalized_similarity(a_normalised, b_normalised)))
+    return _similarity(
+        a_normalised, fp.shingle_set(a_normalised, config), b_normalised, fp.shingle_set(b_normalised, config)
+    )
+
+
+def _similarity(a: str, a_shingles: np.ndarray, b: str, b_shingles: np.ndarray) -> float:
+    jaccard = fp.jaccard(a_shingles, b_shingles)
+    return max(jaccard, float(Levenshtein.normalized_similarity(a, b)))
 
 
 def find_repeats(
@@ -37,7 +50,7 @@ def find_repeats(
     """Every passage that repeats an earlier one; ``of`` is always a passage that stays."""
     first_by_exact: dict[str, int] = {}
     buckets: dict[tuple[int, int], list[int]] = {}
-    normalised: dict[int, str] = {}
+    kept = _Kept(config)
     repeats: list[Repeat] = []
     short: list[Repeat] = []
     signed = [(f.passage, f.signature) for f in fingerprints if f.signature is not None]
@@ -55,14 +68,16 @@ def find_repeats(
         if print_.signature is None:
             continue
         keys = list(enumerate(keys_of[passage.index]))
-        repeat = _near_repeat(passage.index, print_.normalised, keys, buckets, normalised, match, config)
+        kept.texts[passage.index] = print_.normalised
+        repeat = _near_repeat(passage.index, keys, buckets, kept, match)
         if repeat is not None:
             repeats.append(repeat)
             if repeat.removed:
                 continue
         for band_key in keys:
-            buckets.setdefault(band_key, []).append(passage.index)
-        normalised[passage.index] = print_.normalised
+            bucket = buckets.setdefault(band_key, [])
+            if len(bucket) < match.max_candidates:
+                bucket.append(passage.index)
     return tuple(sorted(repeats + _in_repeated_blocks(short, repeats), key=lambda r: r.passage))
 
 
@@ -88,22 +103,39 @@ def _in_repeated_blocks(short: list[Repeat], removed: list[Repeat]) -> list[Repe
     return kept
 
 
+class _Kept:
+    """Normalised texts of a submission's passages, and their shingle sets computed once, on
+    first need (most passages are never anyone's candidate)."""
+
+    def __init__(self, config: FingerprintConfig) -> None:
+        self.config = config
+        self.texts: dict[int, str] = {}
+        self._shingles: dict[int, np.ndarray] = {}
+
+    def shingles(self, index: int) -> np.ndarray:
+        if index not in self._shingles:
+            self._shingles[index] = fp.shingle_set(self.texts[index], self.config)
+        return self._shingles[index]
+
+
 def _near_repeat(
     passage: int,
-    text: str,
     keys: Sequence[tuple[int, int]],
     buckets: dict[tuple[int, int], list[int]],
-    normalised: dict[int, str],
+    kept: _Kept,
     match: MatchConfig,
-    config: FingerprintConfig,
 ) -> Repeat | None:
     """The most similar earlier passage at ``match_at`` or above, as a Repeat; else None."""
-    candidates = sorted({index for key in keys for index in buckets.get(key, ())})
-    if not candidates:
+    shared = Counter(index for key in keys for index in buckets.get(key, ()))
+    if not shared:
         return None
+    # Most shared bands first (the likeliest copies), then in order; ties keep the earliest.
+    ranked = sorted(shared, key=lambda index: (-shared[index], index))[: match.max_candidates]
     best, best_score = -1, -1.0
-    for index in candidates:
-        score = similarity(text, normalised[index], config)
+    for index in sorted(ranked):
+        score = _similarity(
+            kept.texts[passage], kept.shingles(passage), kept.texts[index], kept.shingles(index)
+        )
         if score > best_score:
             best, best_score = index, score
     if best_score < match.match_at:

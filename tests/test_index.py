@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from archiver import db, flow
@@ -181,3 +181,33 @@ def test_the_same_index_code_runs_on_postgresql(tmp_path: Path) -> None:
     assert first.links > 0
     assert snapshot(on_pg) == snapshot(on_sqlite)
     assert flow.run(on_pg, [inbox]).unchanged == len(INBOX)
+
+
+def test_buckets_and_candidates_stay_bounded_on_alike_lines(tmp_path: Path) -> None:
+    from tests.test_match import near_alike_lines
+
+    config = make_config(tmp_path, match={"max_candidates": 10})
+    lines = near_alike_lines(400, seed=5, varying=6)
+    inbox = write_inbox(
+        tmp_path / "inbox",
+        {"a/2020/log.txt": "\n".join(lines[:200]), "b/2021/log.txt": "\n".join(lines[200:])},
+    )
+    summary = flow.run(config, [inbox])
+    engine = db.open_engine(config.database_url)
+    with Session(engine) as session:
+        biggest = session.execute(
+            select(func.count()).select_from(db.PassageBand).group_by(db.PassageBand.band, db.PassageBand.key)
+        ).scalars().all()
+        rows = session.execute(select(db.PassageRow.id, db.PassageRow.submission_id)).all()
+        submission_of = {passage: submission for passage, submission in rows}
+        links = session.execute(
+            select(db.MatchRow.passage_id, db.MatchRow.other_id).where(db.MatchRow.kind == "cross")
+        ).all()
+    engine.dispose()
+    assert max(biggest) <= 10  # unbounded, the template's buckets hold hundreds
+    assert summary.links == len(links) > 0  # the two logs are still linked
+    per_passage: dict[int, int] = {}
+    for new, other in links:
+        assert submission_of[new] != submission_of[other]
+        per_passage[new] = per_passage.get(new, 0) + 1
+    assert max(per_passage.values()) <= 10
