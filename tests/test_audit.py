@@ -36,8 +36,13 @@ def paragraphs() -> list[str]:
     """Body paragraphs of the 2024 report as they stand in the file (already clean text)."""
     text = (SAMPLES / "guowuyuan" / "2024" / "2024-zhengfu-gongzuo-baogao.txt").read_text(encoding="utf-8")
     lines = [line.strip() for line in text.splitlines()]
-    return [line for line in lines if 80 <= len(line) <= 300 and line.endswith("。")
-            and line[0] not in "一二三四五六七八九十（(0123456789—"]
+    return [
+        line
+        for line in lines
+        if 80 <= len(line) <= 300
+        and line.endswith("。")
+        and line[0] not in "一二三四五六七八九十（(0123456789—"
+    ]
 
 
 def inbox_texts() -> dict[str, list[str]]:
@@ -137,9 +142,16 @@ def test_clusters_say_who_copied_what(archive: Config) -> None:
     template = by_text[p[0]]
     assert template["canonical"]["file"] == "auth-a/2020/a.txt"
     assert (template["count"], template["authorities"], template["first_year"], template["last_year"]) == (
-        3, 2, 2020, 2021)
+        3,
+        2,
+        2020,
+        2021,
+    )
     assert [o["file"] for o in template["occurrences"]] == [
-        "auth-a/2020/a.txt", "auth-a/2021/b.txt", "auth-b/2021/c.txt"]
+        "auth-a/2020/a.txt",
+        "auth-a/2021/b.txt",
+        "auth-b/2021/c.txt",
+    ]
     assert all(o["similarity"] == 1.0 for o in template["occurrences"])
     assert 3 <= len(template["keywords"]) <= 5 and all(k in p[0] for k in template["keywords"])
     assert by_text[p[1]]["authorities"] == 1
@@ -148,7 +160,9 @@ def test_clusters_say_who_copied_what(archive: Config) -> None:
 
 def test_filters(archive: Config) -> None:
     assert set(report_of(archive, audit.Filters(authority="auth-a"))) - {"_all"} == {
-        "auth-a/2020/a.txt", "auth-a/2021/b.txt"}
+        "auth-a/2020/a.txt",
+        "auth-a/2021/b.txt",
+    }
     assert "auth-a/2020/a.txt" not in report_of(archive, audit.Filters(since=2021))
     assert set(report_of(archive, audit.Filters(year=2022))) - {"_all"} == {"auth-c/2022/x.txt"}
     assert set(report_of(archive, audit.Filters(min_share=0.5))) - {"_all"} == {"auth-a/2021/b.txt"}
@@ -156,20 +170,42 @@ def test_filters(archive: Config) -> None:
 
 def test_json_schema_through_the_cli(archive: Config, tmp_path: Path) -> None:
     config_path = tmp_path / "config.toml"
-    config_path.write_text(f'[store]\ndatabase = "{archive.resolve(archive.store.database)}"\n'
-                           f'vault = "{archive.resolve(archive.store.vault)}"\n', encoding="utf-8")
-    result = CliRunner().invoke(main, ["--config", str(config_path), "audit", "--format", "json"],
-                                catch_exceptions=False)
+    config_path.write_text(
+        f'[store]\ndatabase = "{archive.resolve(archive.store.database)}"\n'
+        f'vault = "{archive.resolve(archive.store.vault)}"\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        main, ["--config", str(config_path), "audit", "--format", "json"], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert {"schema", "match_at", "filters", "documents", "authorities", "clusters"} <= set(data)
-    assert {"file", "authority", "year", "chars", "reused_share", "from_earlier_years",
-            "from_other_authorities", "repeated_inside", "new_share", "most_reused_from",
-            "reused_passages"} <= set(data["documents"][0])
+    assert {
+        "file",
+        "authority",
+        "year",
+        "chars",
+        "reused_share",
+        "from_earlier_years",
+        "from_other_authorities",
+        "repeated_inside",
+        "new_share",
+        "most_reused_from",
+        "reused_passages",
+    } <= set(data["documents"][0])
     trend = next(a for a in data["authorities"] if a["authority"] == "auth-a")
     assert [y["year"] for y in trend["years"]] == [2020, 2021]
-    assert {"id", "canonical", "occurrences", "first_year", "last_year", "authorities", "count",
-            "keywords"} <= set(data["clusters"][0])
+    assert {
+        "id",
+        "canonical",
+        "occurrences",
+        "first_year",
+        "last_year",
+        "authorities",
+        "count",
+        "keywords",
+    } <= set(data["clusters"][0])
     csv_out = tmp_path / "audit.csv"
     args = ["--config", str(config_path), "audit", "--format", "csv", "-o", str(csv_out)]
     result = CliRunner().invoke(main, args, catch_exceptions=False)

@@ -23,8 +23,14 @@ from tests.test_audit import build_archive
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "tests" / "artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 pytestmark = [
     pytest.mark.browser,
@@ -74,8 +80,9 @@ def only_file_requests(page: Any) -> None:
     assert outside == [], outside
 
 
-def test_highlights_match_the_json_and_lead_to_the_earlier_occurrence(site: tuple[Path, dict[str, Any]],
-                                                                      page: Any) -> None:
+def test_highlights_match_the_json_and_lead_to_the_earlier_occurrence(
+    site: tuple[Path, dict[str, Any]], page: Any
+) -> None:
     folder, data = site
     b = doc_of(data, "auth-a/2021/b.txt")
     page.goto((folder / "docs" / f"{b['id']}.html").as_uri())
@@ -112,8 +119,12 @@ def test_table_sorts_and_filters(site: tuple[Path, dict[str, Any]], page: Any) -
     rows = page.locator("#documents tbody tr")
     assert rows.count() == len(data["documents"])
     page.click('th[data-key="reused_share"]')
-    shares = [float(v) for v in page.locator("#documents tbody tr td:nth-child(5)").evaluate_all(
-        "cells => cells.map(c => c.dataset.sort)")]
+    shares = [
+        float(v)
+        for v in page.locator("#documents tbody tr td:nth-child(5)").evaluate_all(
+            "cells => cells.map(c => c.dataset.sort)"
+        )
+    ]
     assert shares == sorted(shares)
     assert shares[-1] == pytest.approx(max(d["reused_share"] for d in data["documents"]), abs=1e-4)
     assert shares[-1] > 0

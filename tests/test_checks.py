@@ -56,7 +56,7 @@ def test_mojibake() -> None:
     utf8_as_latin1 = "政府信息".encode().decode("latin-1")
     gbk_as_latin1 = "政府信息".encode("gbk").decode("latin-1")
     for garbled in ("锟斤拷锟斤拷", "\ufffd\ufffd", utf8_as_latin1, gbk_as_latin1):
-        assert ("mojibake" in {k for k, _ in kinds(f"工作{garbled}报告。")}), garbled
+        assert "mojibake" in {k for k, _ in kinds(f"工作{garbled}报告。")}, garbled
     assert kinds("Café résumé naïve，正常文本。") == []
 
 

@@ -129,8 +129,15 @@ def test_clean_wraps_decoded() -> None:
 
 
 _ALPHABET = st.sampled_from(
-    [*"加強領導为民的工作我乡著眼於建立一二三（）()，,；;：:？?！!。 \u3000\n\r\t\ufeff\u200babc12x.",
-     "(qiáng)", "(lǐng)", "\u3000\u3000", "（一）", "五、", "1."]
+    [
+        *"加強領導为民的工作我乡著眼於建立一二三（）()，,；;：:？?！!。 \u3000\n\r\t\ufeff\u200babc12x.",
+        "(qiáng)",
+        "(lǐng)",
+        "\u3000\u3000",
+        "（一）",
+        "五、",
+        "1.",
+    ]
 )
 
 
@@ -169,8 +176,16 @@ def test_seed_golden() -> None:
 
 # ---------------------------------------------------------------- the bench inbox (quality figures)
 
-CODECS = {"utf-8": "utf-8", "utf-8-sig": "utf-8-sig", "gbk": "gb18030", "gb18030": "gb18030",
-          "utf-16le-bom": "utf-16", "utf-16be-bom": "utf-16", "big5": "cp950", "cp950": "cp950"}
+CODECS = {
+    "utf-8": "utf-8",
+    "utf-8-sig": "utf-8-sig",
+    "gbk": "gb18030",
+    "gb18030": "gb18030",
+    "utf-16le-bom": "utf-16",
+    "utf-16be-bom": "utf-16",
+    "big5": "cp950",
+    "cp950": "cp950",
+}
 
 
 def _decode(raw: bytes, encoding: str, damage: list[str]) -> str:
@@ -194,9 +209,23 @@ def bench_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("neither /work/benchdata/d7 nor ../shared (bench kit) present")
     out = tmp_path_factory.mktemp("d7")
     subprocess.run(
-        [sys.executable, "make_inbox.py", "--source", str(SHARED / "corpus" / "reports"), "--out", str(out),
-         "--authorities", "20", "--years", "2019-2025", "--seed", "7"],
-        cwd=SHARED / "bench", check=True, capture_output=True,
+        [
+            sys.executable,
+            "make_inbox.py",
+            "--source",
+            str(SHARED / "corpus" / "reports"),
+            "--out",
+            str(out),
+            "--authorities",
+            "20",
+            "--years",
+            "2019-2025",
+            "--seed",
+            "7",
+        ],
+        cwd=SHARED / "bench",
+        check=True,
+        capture_output=True,
     )
     return out
 

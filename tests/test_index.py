@@ -195,9 +195,15 @@ def test_buckets_and_candidates_stay_bounded_on_alike_lines(tmp_path: Path) -> N
     summary = flow.run(config, [inbox])
     engine = db.open_engine(config.database_url)
     with Session(engine) as session:
-        biggest = session.execute(
-            select(func.count()).select_from(db.PassageBand).group_by(db.PassageBand.band, db.PassageBand.key)
-        ).scalars().all()
+        biggest = (
+            session.execute(
+                select(func.count())
+                .select_from(db.PassageBand)
+                .group_by(db.PassageBand.band, db.PassageBand.key)
+            )
+            .scalars()
+            .all()
+        )
         rows = session.execute(select(db.PassageRow.id, db.PassageRow.submission_id)).all()
         submission_of = {passage: submission for passage, submission in rows}
         links = session.execute(

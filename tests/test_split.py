@@ -18,26 +18,36 @@ GOLDEN = HERE / "golden"
 UPDATE = os.environ.get("ARCHIVER_UPDATE_GOLDEN") == "1"
 CONFIG = SplitConfig()
 
-REPORT = "\n".join([
-    "川林县交通运输局2024年政府信息公开工作年度报告",
-    "一、总体情况",
-    "（一）主动公开。",
-    "全年公开信息120条，其中政策文件15件。",
-    "1.加强组织领导。",
-    "成立了领导小组。",
-    "（1）明确职责",
-    "二、存在的问题和不足",
-    "工作进展迟缓，更新不及时。",
-    "川林县交通运输局",
-    "2024年1月15日",
-])
+REPORT = "\n".join(
+    [
+        "川林县交通运输局2024年政府信息公开工作年度报告",
+        "一、总体情况",
+        "（一）主动公开。",
+        "全年公开信息120条，其中政策文件15件。",
+        "1.加强组织领导。",
+        "成立了领导小组。",
+        "（1）明确职责",
+        "二、存在的问题和不足",
+        "工作进展迟缓，更新不及时。",
+        "川林县交通运输局",
+        "2024年1月15日",
+    ]
+)
 
 
 def test_heading_levels_and_variants() -> None:
     cases = {
-        "一、总体情况": (1, "一"), "十二、其他": (1, "十二"), "一 标题": (1, "一"), "第三章 总则": (1, "三"),
-        "第一部分": (1, "一"), "（一）主动公开": (2, "（一）"), "(二)依申请": (2, "（二）"),
-        "1.加强领导": (3, "1"), "2．健全": (3, "2"), "3、完善": (3, "3"), "（1）明确": (4, "（1）"),
+        "一、总体情况": (1, "一"),
+        "十二、其他": (1, "十二"),
+        "一 标题": (1, "一"),
+        "第三章 总则": (1, "三"),
+        "第一部分": (1, "一"),
+        "（一）主动公开": (2, "（一）"),
+        "(二)依申请": (2, "（二）"),
+        "1.加强领导": (3, "1"),
+        "2．健全": (3, "2"),
+        "3、完善": (3, "3"),
+        "（1）明确": (4, "（1）"),
         "(2)落实": (4, "（2）"),
     }
     for line, expected in cases.items():
@@ -49,7 +59,13 @@ def test_heading_levels_and_variants() -> None:
 def test_sections_nest_and_tile() -> None:
     sections, _ = split(REPORT, CONFIG)
     assert [(s.level, s.number) for s in sections] == [
-        (0, ""), (1, "一"), (2, "（一）"), (3, "1"), (4, "（1）"), (1, "二")]
+        (0, ""),
+        (1, "一"),
+        (2, "（一）"),
+        (3, "1"),
+        (4, "（1）"),
+        (1, "二"),
+    ]
     one, two = sections[1], sections[5]
     assert REPORT[one.start : one.end].startswith("一、总体情况") and one.end == two.start
     assert sections[2].end == sections[3].end == sections[4].end == two.start
@@ -83,10 +99,22 @@ def test_unpunctuated_paragraph_is_still_cut() -> None:
     assert [len(p.text) for p in passages] == [1000, 1000, 500]
 
 
-_LINES = st.sampled_from([
-    "一、总体情况", "二、问题", "（一）子项", "(二)子项", "1.细项", "（1）小项", "第二章 总则",
-    "正文内容，继续。", "", "2024年1月15日", "  ", "三 标题",
-])
+_LINES = st.sampled_from(
+    [
+        "一、总体情况",
+        "二、问题",
+        "（一）子项",
+        "(二)子项",
+        "1.细项",
+        "（1）小项",
+        "第二章 总则",
+        "正文内容，继续。",
+        "",
+        "2024年1月15日",
+        "  ",
+        "三 标题",
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -96,8 +124,13 @@ def test_top_level_sections_rejoin_to_the_text(text: str) -> None:
     top = [s for s in sections if s.level <= 1]
     assert "".join(text[s.start : s.end] for s in top) == text
     for s in sections:  # every section sits inside its parent: spans never cross
-        assert all(o.end <= s.start or o.start >= s.end or (o.start <= s.start and s.end <= o.end)
-                   or (s.start <= o.start and o.end <= s.end) for o in sections)
+        assert all(
+            o.end <= s.start
+            or o.start >= s.end
+            or (o.start <= s.start and s.end <= o.end)
+            or (s.start <= o.start and o.end <= s.end)
+            for o in sections
+        )
     for p in passages:
         owner = sections[p.section]
         assert owner.start <= p.start and p.end <= owner.end

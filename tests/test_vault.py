@@ -52,10 +52,11 @@ def problems(vault: Vault, full: bool = False) -> list[str]:
     ("object_id", "expected"),
     [  # from the 0004 extension text (Example 1) and Fedora 6's documented mapping
         ("object-01", "3c0/ff4/240/3c0ff4240c1e116dba14c7627f2319b58aa3d77606d0d90dfc6161608ac987d4"),
-        ("..hor/rib:le-$id",
-         "487/326/d8c/487326d8c2a3c0b885e23da1469b4d6671fd4e76978924b4443e9e3c316cda6d"),
-        ("info:fedora/foo/bar",
-         "70c/b11/831/70cb11831eda669bfa7ccbe0996d3df06186f47a6f3544cabff61b3f79509d73"),
+        ("..hor/rib:le-$id", "487/326/d8c/487326d8c2a3c0b885e23da1469b4d6671fd4e76978924b4443e9e3c316cda6d"),
+        (
+            "info:fedora/foo/bar",
+            "70c/b11/831/70cb11831eda669bfa7ccbe0996d3df06186f47a6f3544cabff61b3f79509d73",
+        ),
     ],
 )
 def test_object_path_follows_0004_layout(tmp_path: Path, object_id: str, expected: str) -> None:
@@ -69,8 +70,13 @@ def test_storage_root_declares_ocfl_1_1_and_layout(tmp_path: Path) -> None:
     layout = json.loads((root / "ocfl_layout.json").read_text())
     assert layout["extension"] == "0004-hashed-n-tuple-storage-layout"
     config = json.loads((root / "extensions/0004-hashed-n-tuple-storage-layout/config.json").read_text())
-    assert config == {"extensionName": "0004-hashed-n-tuple-storage-layout", "digestAlgorithm": "sha256",
-                      "tupleSize": 3, "numberOfTuples": 3, "shortObjectRoot": False}
+    assert config == {
+        "extensionName": "0004-hashed-n-tuple-storage-layout",
+        "digestAlgorithm": "sha256",
+        "tupleSize": 3,
+        "numberOfTuples": 3,
+        "shortObjectRoot": False,
+    }
     Vault(root)  # re-opening an existing root is fine
 
 
@@ -125,8 +131,11 @@ def test_changed_bytes_make_v2_and_v1_stays_readable(tmp_path: Path) -> None:
     assert vault.read("doc", f"original/{NAME}", version="v1") == RAW
     # the unchanged cleaned text is not copied: v2's state points at v1's content
     assert sv.paths[f"cleaned/{NAME}.txt"] == f"v1/content/cleaned/{NAME}.txt"
-    v2_content = sorted(p.relative_to(sv.object_path).as_posix()
-                        for p in (sv.object_path / "v2" / "content").rglob("*") if p.is_file())
+    v2_content = sorted(
+        p.relative_to(sv.object_path).as_posix()
+        for p in (sv.object_path / "v2" / "content").rglob("*")
+        if p.is_file()
+    )
     assert v2_content == [f"v2/content/original/{NAME}", "v2/content/provenance.json"]
     assert vault.verify(full=True) == []
 
@@ -216,10 +225,16 @@ def test_inventory_has_the_ocfl_shape(tmp_path: Path) -> None:
     v1_inv = json.loads((obj / "v1" / "inventory.json").read_bytes())
     assert v1_inv["head"] == "v1" and set(v1_inv["versions"]) == {"v1"}
     assert (obj / "v1" / "inventory.json.sha512").read_text().split()[0] == sha512(
-        (obj / "v1" / "inventory.json").read_bytes())
+        (obj / "v1" / "inventory.json").read_bytes()
+    )
     assert ocfl.shape_problems(inv) == []
     assert sorted(p.name for p in obj.iterdir()) == [
-        "0=ocfl_object_1.1", "inventory.json", "inventory.json.sha512", "v1", "v2"]
+        "0=ocfl_object_1.1",
+        "inventory.json",
+        "inventory.json.sha512",
+        "v1",
+        "v2",
+    ]
 
 
 # ---- verify -----------------------------------------------------------------------------
