@@ -39,6 +39,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.orm import Session
@@ -226,10 +227,11 @@ def _first_passage_ids(session: Session, submissions: set[int]) -> dict[int, int
 def _bucket_sizes(session: Session) -> dict[tuple[int, int], int]:
     """How many archived passages each of the night's buckets already holds (≤ the cap)."""
     night, band = NIGHT_BANDS, PassageBand
-    keys = select(night.c.band, night.c.key).distinct().subquery()
+    # (band, key) IN (subquery) is answered by primary-key searches; a join against the
+    # DISTINCT keys makes SQLite scan the whole index instead (17 s a night at 1M passages).
     query = (
         select(band.band, band.key, func.count())
-        .join(keys, (band.band == keys.c.band) & (band.key == keys.c.key))
+        .where(tuple_(band.band, band.key).in_(select(night.c.band, night.c.key)))
         .group_by(band.band, band.key)
     )
     return {(int(b), int(k)): int(n) for b, k, n in session.execute(query)}
