@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -21,7 +20,6 @@ HERE = Path(__file__).resolve().parent
 SEED = HERE / "data" / "seed.txt"
 GOLDEN = HERE / "golden"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-BENCH_D7 = Path("/work/benchdata/d7")
 UPDATE = os.environ.get("ARCHIVER_UPDATE_GOLDEN") == "1"
 DEFAULT = CleanConfig()
 
@@ -201,47 +199,18 @@ def _decode(raw: bytes, encoding: str, damage: list[str]) -> str:
     return raw.decode(CODECS[encoding], errors="ignore" if "truncated" in damage else "strict")
 
 
-@pytest.fixture(scope="module")
-def bench_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if (BENCH_D7 / "truth.jsonl").is_file():
-        return BENCH_D7
-    if not (SHARED / "bench" / "make_inbox.py").is_file():
-        pytest.skip("neither /work/benchdata/d7 nor ../shared (bench kit) present")
-    out = tmp_path_factory.mktemp("d7")
-    subprocess.run(
-        [
-            sys.executable,
-            "make_inbox.py",
-            "--source",
-            str(SHARED / "corpus" / "reports"),
-            "--out",
-            str(out),
-            "--authorities",
-            "20",
-            "--years",
-            "2019-2025",
-            "--seed",
-            "7",
-        ],
-        cwd=SHARED / "bench",
-        check=True,
-        capture_output=True,
-    )
-    return out
-
-
 @pytest.mark.shared
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared (bench kit) not present")
-def test_bench_clean_similarity(bench_root: Path) -> None:
+def test_bench_clean_similarity(bench_inbox: Path) -> None:
     sys.path.insert(0, str(SHARED / "bench"))
     import benchlib  # type: ignore[import-not-found]
 
     scores: dict[str, list[float]] = defaultdict(list)
-    for line in (bench_root / "truth.jsonl").read_text(encoding="utf-8").splitlines():
+    for line in (bench_inbox / "truth.jsonl").read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
         if record["status"] != "archived":
             continue
-        raw = (bench_root / record["file"]).read_bytes()
+        raw = (bench_inbox / record["file"]).read_bytes()
         text = _decode(raw, record["encoding"], record["damage"])
         expected = "\n".join(item["text"] for item in record["items"])
         score = benchlib.similarity(benchlib.norm_ws(cleaned(text)), benchlib.norm_ws(expected))

@@ -18,11 +18,9 @@ from archiver.decode import decode
 from archiver.records import Decoded, Rejection, Submission
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-BENCH = Path("/work/benchdata/d7")
 DATA = Path(__file__).resolve().parent / "data" / "encoded"
 CONFIG = DecodeConfig()
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared (corpus) not present")
-needs_bench = pytest.mark.skipif(not (BENCH / "truth.jsonl").is_file(), reason="bench inbox d7 not present")
 
 REPORT = (
     "国务院2024年政府工作报告\n　　一、2023年工作回顾\n　　过去一年，我国经济回升向好，高质量发展扎实推进。\n"
@@ -203,11 +201,11 @@ def family(encoding: str) -> str:
     return name
 
 
-@needs_bench
-def test_bench_inbox_statuses_and_encodings() -> None:
-    rows = [json.loads(line) for line in (BENCH / "truth.jsonl").read_text(encoding="utf-8").splitlines()]
+def test_bench_inbox_statuses_and_encodings(bench_inbox: Path) -> None:
+    truth = (bench_inbox / "truth.jsonl").read_text(encoding="utf-8")
+    rows = [json.loads(line) for line in truth.splitlines()]
     for row in rows:
-        result = decode(sub((BENCH / row["file"]).read_bytes(), row["file"]), CONFIG)
+        result = decode(sub((bench_inbox / row["file"]).read_bytes(), row["file"]), CONFIG)
         status = ("archived", None) if isinstance(result, Decoded) else ("rejected", result.reason)
         assert status == (row["status"], row["reason"]), row["file"]
         if isinstance(result, Decoded):
