@@ -132,3 +132,34 @@ def test_the_bound_never_changes_what_is_found_in_an_ordinary_report() -> None:
         bounded = match.find_repeats(passages, prints, MATCH, FP)
         unbounded = match.find_repeats(passages, prints, MatchConfig(max_candidates=10**6), FP)
         assert bounded == unbounded, path
+
+
+def _short_repeats_by_fixpoint(short: list[Repeat], removed: list[Repeat]) -> set[int]:
+    """The rule spelled out: keep adding short repeats next to a removed passage until none is."""
+    gone = {r.passage for r in removed if r.removed}
+    pending = {r.passage for r in short}
+    taken: set[int] = set()
+    while True:
+        near = {p for p in pending - taken if p - 1 in gone or p + 1 in gone}
+        if not near:
+            return taken
+        taken |= near
+        gone |= near
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from("slkw"), max_size=60))
+def test_short_repeats_inside_removed_blocks_follow_the_rule(kinds: list[str]) -> None:
+    # s: a short exact repeat, l: a removed long repeat, k: a kept passage, w: a warned repeat.
+    short = [Repeat(i, 0, 1.0, removed=True) for i, k in enumerate(kinds) if k == "s"]
+    long = [
+        Repeat(i, 0, 0.95 if k == "l" else 0.6, removed=k == "l") for i, k in enumerate(kinds) if k in "lw"
+    ]
+    found = match._in_repeated_blocks(short, long)
+    assert {r.passage for r in found} == _short_repeats_by_fixpoint(short, long)
+
+
+def test_thousands_of_short_repeats_beside_a_removed_block_all_go() -> None:
+    found, _, kept = repeats_of("\n".join([P1, *["同意。"] * 3000, P1]))
+    assert sum(r.removed for r in found) == 3000  # the second P1 and 2,999 of the 3,000 lines
+    assert kept.count("同意。") == 1 and kept.count(P1) == 1
