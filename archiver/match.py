@@ -127,13 +127,15 @@ def _near_repeat(
     match: MatchConfig,
 ) -> Repeat | None:
     """The most similar earlier passage at ``match_at`` or above, as a Repeat; else None."""
-    shared = Counter(index for key in keys for index in buckets.get(key, ()))
-    if not shared:
+    candidates = {index for key in keys for index in buckets.get(key, ())}
+    if not candidates:
         return None
-    # Most shared bands first (the likeliest copies), then in order; ties keep the earliest.
-    ranked = sorted(shared, key=lambda index: (-shared[index], index))[: match.max_candidates]
+    if len(candidates) > match.max_candidates:
+        # Most shared bands first (the likeliest copies); ties keep the earliest.
+        shared = Counter(index for key in keys for index in buckets.get(key, ()))
+        candidates = set(sorted(shared, key=lambda index: (-shared[index], index))[: match.max_candidates])
     best, best_score = -1, -1.0
-    for index in sorted(ranked):
+    for index in sorted(candidates):
         score = _similarity(
             kept.texts[passage], kept.shingles(passage), kept.texts[index], kept.shingles(index)
         )
