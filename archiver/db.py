@@ -104,7 +104,8 @@ class Submission(Base):
     year: Mapped[int | None] = mapped_column(Integer)
     title: Mapped[str | None] = mapped_column(Text)
     version: Mapped[str] = mapped_column(String(16))
-    current: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    # Not indexed: nearly every row is current, and SQLite preferred such an index to document_id's.
+    current: Mapped[bool] = mapped_column(Boolean, default=True)
     cleaned_text: Mapped[str | None] = mapped_column(Text)
     report: Mapped[dict[str, Any] | None]  # repairs, changes, warnings: what the clerk sees
     received: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

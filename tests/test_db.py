@@ -28,6 +28,6 @@ def test_opening_an_existing_archive_keeps_its_rows(tmp_path: Path) -> None:
     again = db.open_engine(url)
     with again.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM meta")).scalar() == 1
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
     assert "passage_bands" in inspect(again).get_table_names()
     again.dispose()
