@@ -17,7 +17,7 @@ Here the minimum is taken for a whole batch of passages at once with numpy.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -190,6 +190,16 @@ def _mix64(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
 def band_keys(signature: bytes, config: FingerprintConfig) -> list[int]:
     """The ``bands`` LSH keys of one signature (Python ints in the signed 64-bit range)."""
     return [int(k) for k in band_keys_bulk([signature], config)[0]]
+
+
+def most_shared(shared_bands: Mapping[int, int], limit: int) -> list[int]:
+    """The ``limit`` candidates sharing the most band keys, ties to the earliest, in id order.
+
+    One rule for repeats inside a file (match) and links across the archive (index): a true
+    copy shares most of its bands, so the bound on verified candidates drops the unlikely ones.
+    """
+    ranked = sorted(shared_bands, key=lambda index: (-shared_bands[index], index))
+    return sorted(ranked[:limit])
 
 
 def estimate(sig_a: bytes, sig_b: bytes) -> float:

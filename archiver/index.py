@@ -252,14 +252,13 @@ def _candidates(
         .where(band.passage_id < night.c.first_id)
         .group_by(night.c.passage_id, band.passage_id)
     )
-    found: dict[int, list[tuple[int, int]]] = {}
+    shared_by_new: dict[int, dict[int, int]] = {}
     for new, other, count in session.execute(query):
-        found.setdefault(int(new), []).append((-int(count), int(other)))
+        shared_by_new.setdefault(int(new), {})[int(other)] = int(count)
     session.execute(delete(NIGHT_BANDS))
-    pairs: list[tuple[int, int]] = []
-    for new, others in found.items():
-        pairs.extend((new, other) for _, other in sorted(others)[:per_passage])
-    return sorted(pairs)
+    return sorted(
+        (new, other) for new, shared in shared_by_new.items() for other in fp.most_shared(shared, per_passage)
+    )
 
 
 def _verify(

@@ -130,12 +130,13 @@ def _near_repeat(
     candidates = {index for key in keys for index in buckets.get(key, ())}
     if not candidates:
         return None
-    if len(candidates) > match.max_candidates:
-        # Most shared bands first (the likeliest copies); ties keep the earliest.
+    if len(candidates) > match.max_candidates:  # counting is only worth it past the bound
         shared = Counter(index for key in keys for index in buckets.get(key, ()))
-        candidates = set(sorted(shared, key=lambda index: (-shared[index], index))[: match.max_candidates])
+        ordered = fp.most_shared(shared, match.max_candidates)
+    else:
+        ordered = sorted(candidates)
     best, best_score = -1, -1.0
-    for index in sorted(candidates):
+    for index in ordered:
         score = _similarity(
             kept.texts[passage], kept.shingles(passage), kept.texts[index], kept.shingles(index)
         )

@@ -324,3 +324,9 @@ def test_parameters_pin_everything() -> None:
         assert params[key] == getattr(CFG, key)
     assert params["normalisation_version"] == 1 and params["minhash_scheme"] == "datasketch-affine32"
     assert fp.parameters(FingerprintConfig(seed=2)) != params
+
+
+def test_most_shared_keeps_the_candidates_sharing_most_bands_ties_to_the_earliest() -> None:
+    shared = {40: 2, 7: 5, 12: 2, 3: 1, 30: 5}
+    assert fp.most_shared(shared, 3) == [7, 12, 30]  # 7 and 30 (5 bands), then 12 before 40
+    assert fp.most_shared(shared, 10) == [3, 7, 12, 30, 40]

@@ -16,7 +16,7 @@ from archiver import db, flow
 from archiver.cli import main
 from archiver.config import Config
 from archiver.errors import ParameterMismatch
-from tests.conftest import make_config
+from tests.conftest import make_config, near_alike_lines
 
 # Real paragraphs, verbatim from the 2024 government work report
 # (../shared/corpus/reports/state-council_2024_wikisource.txt; source in its MANIFEST.tsv).
@@ -184,8 +184,6 @@ def test_the_same_index_code_runs_on_postgresql(tmp_path: Path) -> None:
 
 
 def test_buckets_and_candidates_stay_bounded_on_alike_lines(tmp_path: Path) -> None:
-    from tests.test_match import near_alike_lines
-
     config = make_config(tmp_path, match={"max_candidates": 10})
     lines = near_alike_lines(400, seed=5, varying=6)
     inbox = write_inbox(

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from archiver import fingerprint, match, split
 from archiver.config import FingerprintConfig, MatchConfig, SplitConfig
 from archiver.records import Repeat
+from tests.conftest import near_alike_lines
 from tests.test_index import P1, P2, P3, P4
 
 FP = FingerprintConfig()
@@ -88,17 +89,6 @@ def test_a_warned_repeat_stays_and_its_warning_points_into_the_archived_text() -
     warned = [w for w in outcome.warnings if w.kind == "near_repeat"]
     assert len(warned) == 1 and heavily in outcome.text and outcome.text.count(P1) == 1
     assert outcome.text[warned[0].start : warned[0].end] == warned[0].text == heavily
-
-
-def near_alike_lines(count: int, seed: int, varying: int = 20) -> list[str]:
-    """A log-like file: one template and ``varying`` random characters per line (at 20,
-    Jaccard ≈ 0.4 and edit similarity ≈ 0.6 between lines: warned, never removed)."""
-    rng = random.Random(seed)
-    han = [chr(c) for c in range(0x4E00, 0x4E00 + 3000)]
-    return [
-        "某县人民政府办公室关于政府信息公开申请的登记记录" + "".join(rng.choices(han, k=varying)) + "。"
-        for _ in range(count)
-    ]
 
 
 def test_a_file_of_thousands_of_alike_lines_costs_linear_work(monkeypatch: pytest.MonkeyPatch) -> None:
