@@ -175,6 +175,20 @@ def reindex(ctx: click.Context) -> None:
 
 
 @main.command()
+@click.pass_context
+@friendly
+def compact(ctx: click.Context) -> None:
+    """Merge the recent level of the band index into the main one (run does it when it is full)."""
+    from archiver import index
+
+    engine = db.open_engine(_config(ctx).database_url)
+    with Session(engine) as session, session.begin():
+        moved = index.compact(session)
+    engine.dispose()
+    click.echo(f"merged {moved} band rows into the main index")
+
+
+@main.command()
 @click.option(
     "--format", "fmt", type=click.Choice(["json", "csv", "html"]), default="json", show_default=True
 )

@@ -67,6 +67,8 @@ class MatchConfig:
 class StoreConfig:
     database: str = "archive/archive.sqlite3"  # a path (SQLite) or an SQLAlchemy URL
     vault: str = "archive/objects"
+    # Band rows the recent level of the LSH index holds before a run merges it into the main one.
+    recent_band_rows: int = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,8 @@ def _check_consistency(config: Config, origin: str) -> None:
         raise ConfigError(f"{origin} [match]: need 0 < match_at ≤ remove_at ≤ 1")
     if m.max_candidates < 1:
         raise ConfigError(f"{origin} [match]: max_candidates must be at least 1")
+    if config.store.recent_band_rows < 0:
+        raise ConfigError(f"{origin} [store]: recent_band_rows must be 0 or more")
     if config.run.batch_size < 1 or config.run.workers < 0:
         raise ConfigError(f"{origin} [run]: batch_size must be ≥ 1 and workers ≥ 0")
     if config.decode.max_line_chars < 1 or config.split.max_passage_chars < 40:

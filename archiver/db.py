@@ -10,6 +10,7 @@ sections        GB/T 9704 sections of a submission's cleaned text
 passages        paragraphs / headings of the cleaned text; ``rep_id`` is the first passage with the
                 same normalised text (exact duplicates are collapsed onto it)
 passage_bands   the LSH index: (band, key, passage_id), representatives only
+recent_bands    the newest band rows, same shape: merged into passage_bands by compaction
 matches         verified links: kind "intra" between passages of one submission (removed or
                 warned repeats), kind "cross" between representatives of different submissions
 events          provenance: what was done to what, by which tool version with which parameters
@@ -143,12 +144,29 @@ class PassageRow(Base):
     canonical_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
-class PassageBand(Base):
-    __tablename__ = "passage_bands"
+class _BandColumns:
     band: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     passage_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+class PassageBand(_BandColumns, Base):
+    """The main LSH index: every band row, but the newest, in one B-tree ordered by key."""
+
+    __tablename__ = "passage_bands"
+
+
+class RecentBand(_BandColumns, Base):
+    """The band rows of the latest runs (a log-structured index's small level).
+
+    A night's band keys are random: inserted into the main B-tree of millions of rows, each
+    lands on a page of its own, so a night's writes grow with the archive. Here they land in
+    a small tree; ``index.compact`` merges this table into ``passage_bands`` in key order.
+    Lookups read both tables; a row is in exactly one of them.
+    """
+
+    __tablename__ = "recent_bands"
 
 
 class MatchRow(Base):
@@ -200,6 +218,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Reads through a memory map: a night's lookups land on random pages of a band index of
+    # gigabytes, and a read() per page cost twice the lookup itself at 1M passages.
+    cursor.execute(f"PRAGMA mmap_size={4 << 30}")
     cursor.close()
 
 

@@ -49,6 +49,7 @@ class RunSummary:
     repeats_warned: int = 0
     passages: int = 0
     links: int = 0
+    compacted: int = 0  # band rows merged from the recent level into the main index
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -66,7 +67,7 @@ class RunSummary:
             f"  archived {self.archived}, rejected {sum(self.rejected.values())} ({rejected})",
             f"  passages {self.passages}, repeats removed {self.repeats_removed}, "
             f"warned {self.repeats_warned}, cross links {self.links}",
-        ]
+        ] + ([f"  compacted the band index: {self.compacted} rows merged"] if self.compacted else [])
 
 
 @contextmanager
@@ -107,6 +108,10 @@ def run(config: Config, inboxes: Sequence[Path], progress: Progress | None = Non
                     _file_batch(session, summary, batch, config)
                 if progress:
                     progress(len(batch))
+        compacting = time.perf_counter()
+        with session.begin():
+            summary.compacted = index.compact_if_full(session, config.store.recent_band_rows)
+        _add_time(summary, "compact", time.perf_counter() - compacting)
         with session.begin():
             summary.seconds = time.perf_counter() - started
             run_row.status, run_row.finished, run_row.summary = "completed", db.utcnow(), summary.as_dict()

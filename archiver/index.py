@@ -11,6 +11,13 @@ A night's candidates come from one join of its band keys (a temporary table) aga
 link is written. Work per night depends on the night's passages and the buckets they hit,
 not on the size of the archive.
 
+The index has two levels, like a log-structured merge tree: a night's band rows go into the
+small ``recent_bands`` and ``compact`` merges that into the big ``passage_bands`` in key order
+(``archiver compact``, or at the end of a run once recent holds more than ``[store]
+recent_band_rows``). A night's keys are random; inserted straight into a B-tree of tens of
+millions of rows, each dirties a page of its own, so a night's writes would grow with the
+archive. Every lookup reads both levels; a row is in exactly one.
+
 Buckets are bounded so that no input can make that work quadratic: a bucket holds at most
 ``max_candidates`` passages (the earliest: later passages still *find* them, they are just not
 added), and each new passage verifies at most ``max_candidates`` candidates, those sharing the
@@ -46,10 +53,11 @@ from sqlalchemy.orm import Session
 
 from archiver import fingerprint as fp
 from archiver.config import FingerprintConfig, MatchConfig
-from archiver.db import MatchRow, Meta, PassageBand, PassageRow, insert_tuples, table
+from archiver.db import MatchRow, Meta, PassageBand, PassageRow, RecentBand, insert_tuples, table
 from archiver.errors import ParameterMismatch
 
 T = TypeVar("T")
+LEVELS = (PassageBand, RecentBand)  # the band index: main, recent
 CHUNK = 500  # ids per IN (...) list: far below every backend's parameter limit
 
 _temp_metadata = MetaData()
@@ -209,7 +217,7 @@ def _insert_bands(
         if size < bucket_cap:
             room.append((band, key, id_))
             filled[(band, key)] = size + 1
-    insert_tuples(connection, table(PassageBand), room)
+    insert_tuples(connection, table(RecentBand), room)
 
 
 def _first_passage_ids(session: Session, submissions: set[int]) -> dict[int, int]:
@@ -226,15 +234,19 @@ def _first_passage_ids(session: Session, submissions: set[int]) -> dict[int, int
 
 def _bucket_sizes(session: Session) -> dict[tuple[int, int], int]:
     """How many archived passages each of the night's buckets already holds (≤ the cap)."""
-    night, band = NIGHT_BANDS, PassageBand
-    # (band, key) IN (subquery) is answered by primary-key searches; a join against the
-    # DISTINCT keys makes SQLite scan the whole index instead (17 s a night at 1M passages).
-    query = (
-        select(band.band, band.key, func.count())
-        .where(tuple_(band.band, band.key).in_(select(night.c.band, night.c.key)))
-        .group_by(band.band, band.key)
-    )
-    return {(int(b), int(k)): int(n) for b, k, n in session.execute(query)}
+    night = NIGHT_BANDS
+    sizes: dict[tuple[int, int], int] = {}
+    for band in LEVELS:
+        # (band, key) IN (subquery) is answered by primary-key searches; a join against the
+        # DISTINCT keys makes SQLite scan the whole index instead (17 s a night at 1M passages).
+        query = (
+            select(band.band, band.key, func.count())
+            .where(tuple_(band.band, band.key).in_(select(night.c.band, night.c.key)))
+            .group_by(band.band, band.key)
+        )
+        for b, k, n in session.execute(query):
+            sizes[(int(b), int(k))] = sizes.get((int(b), int(k)), 0) + int(n)
+    return sizes
 
 
 def _candidates(
@@ -244,21 +256,51 @@ def _candidates(
     new passage, the ``per_passage`` sharing the most bands (ties: the earliest)."""
     if not paragraphs:
         return []
-    night, band = NIGHT_BANDS, PassageBand
-    shared = func.count().label("shared")
-    query = (
-        select(night.c.passage_id, band.passage_id, shared)
-        .join(band, (band.band == night.c.band) & (band.key == night.c.key))
-        .where(band.passage_id < night.c.first_id)
-        .group_by(night.c.passage_id, band.passage_id)
-    )
+    night = NIGHT_BANDS
     shared_by_new: dict[int, dict[int, int]] = {}
-    for new, other, count in session.execute(query):
-        shared_by_new.setdefault(int(new), {})[int(other)] = int(count)
+    for band in LEVELS:
+        query = (
+            select(night.c.passage_id, band.passage_id, func.count())
+            .join(band, (band.band == night.c.band) & (band.key == night.c.key))
+            .where(band.passage_id < night.c.first_id)
+            .group_by(night.c.passage_id, band.passage_id)
+        )
+        for new, other, count in session.execute(query):
+            shared = shared_by_new.setdefault(int(new), {})
+            shared[int(other)] = shared.get(int(other), 0) + int(count)
     session.execute(delete(NIGHT_BANDS))
     return sorted(
         (new, other) for new, shared in shared_by_new.items() for other in fp.most_shared(shared, per_passage)
     )
+
+
+def recent_rows(session: Session) -> int:
+    """Band rows in the recent level, not yet merged into the main index."""
+    return int(session.execute(select(func.count()).select_from(RecentBand)).scalar_one())
+
+
+def compact(session: Session) -> int:
+    """Merge the recent level into the main index, in key order; returns the rows moved.
+
+    In key order, the merge writes each page of the main B-tree at most once, where the same
+    rows inserted night by night would each have dirtied a page of their own.
+    """
+    moved = recent_rows(session)
+    if moved:
+        recent = table(RecentBand)
+        columns = [recent.c.band, recent.c.key, recent.c.passage_id]
+        session.execute(
+            insert(table(PassageBand)).from_select(
+                [c.name for c in columns], select(*columns).order_by(*columns)
+            )
+        )
+        session.execute(delete(recent))
+    return moved
+
+
+def compact_if_full(session: Session, recent_limit: int) -> int:
+    """``compact`` when the recent level holds more than ``recent_limit`` rows; else 0."""
+    return compact(session) if recent_rows(session) > recent_limit else 0
 
 
 def _verify(

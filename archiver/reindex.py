@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from archiver import __version__, db, fingerprint, index
 from archiver.config import Config
-from archiver.db import MatchRow, PassageBand, PassageRow, Run
+from archiver.db import MatchRow, PassageBand, PassageRow, RecentBand, Run
 from archiver.records import Passage
 
 BATCH = 2000
@@ -39,6 +39,7 @@ def reindex(config: Config) -> ReindexSummary:
             run_row = Run(command="reindex", tool_version=__version__)
             session.add(run_row)
             session.execute(delete(PassageBand))
+            session.execute(delete(RecentBand))
             session.execute(delete(MatchRow).where(MatchRow.kind == "cross"))
             session.execute(update(PassageRow).values(rep_id=None, canonical_id=None))
             index.set_parameters(session, fingerprint.parameters(config.fingerprint))
@@ -63,6 +64,7 @@ def reindex(config: Config) -> ReindexSummary:
                 last = rows[-1].id
                 _reindex_batch(session, rows, config, summary)
         with session.begin():
+            index.compact(session)  # the rebuilt index is one level, as after `archiver compact`
             run_row.status, run_row.finished = "completed", db.utcnow()
             run_row.summary = {"passages": summary.passages, "signed": summary.signed, "links": summary.links}
     engine.dispose()

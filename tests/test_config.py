@@ -14,6 +14,7 @@ from tests.conftest import ROOT
 def test_the_shipped_config_is_the_defaults_with_paths_resolved_beside_it() -> None:
     loaded = config.load(ROOT / "config.toml")
     assert loaded.fingerprint == config.FingerprintConfig() and loaded.match == config.MatchConfig()
+    assert loaded.store.recent_band_rows == config.StoreConfig().recent_band_rows
     assert loaded.database_url == f"sqlite:///{ROOT / 'archive' / 'archive.sqlite3'}"
     assert loaded.resolve(loaded.run.inbox[0]) == ROOT / "samples"
 
@@ -28,6 +29,7 @@ def test_the_shipped_config_is_the_defaults_with_paths_resolved_beside_it() -> N
         ("[run]\nworkers = true\n", "must be of type int"),
         ("[fingerprint]\nbands = 16\n", "must equal num_perm"),
         ("[match]\nmatch_at = 0\n", "0 < match_at"),
+        ("[store]\nrecent_band_rows = -1\n", "recent_band_rows must be 0 or more"),
         ("[ingest]\nlayout = '{authority}/{year}'\n", "must end in {file}"),
         ("[store\n", "not valid TOML"),
     ],

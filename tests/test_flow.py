@@ -42,6 +42,7 @@ def counts(config: Config) -> dict[str, int]:
                 ("submissions", db.Submission),
                 ("passages", db.PassageRow),
                 ("bands", db.PassageBand),
+                ("recent bands", db.RecentBand),
                 ("matches", db.MatchRow),
             ]
         }

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session, aliased
 
-from archiver import db, flow
+from archiver import db, flow, index
 from archiver.cli import main
 from archiver.config import Config
 from archiver.errors import ParameterMismatch
@@ -120,10 +120,22 @@ def test_links_are_verified_and_clusters_are_stars(tmp_path: Path) -> None:
     assert ("town-b/2022/report.txt", 2) in p1_positions and ("county/2021/report.txt", 2) in p1_positions
 
 
+def band_rows(config: Config) -> tuple[int, int]:
+    """Rows in the (main, recent) levels of the band index."""
+    engine = db.open_engine(config.database_url)
+    with Session(engine) as session:
+        levels = tuple(session.scalar(select(func.count()).select_from(m)) or 0 for m in index.LEVELS)
+    engine.dispose()
+    assert len(levels) == 2
+    return levels[0], levels[1]
+
+
 def test_incremental_nights_equal_one_run_over_everything(tmp_path: Path, bench_inbox: Path) -> None:
-    whole = make_config(tmp_path / "whole")
+    whole = make_config(tmp_path / "whole")  # one run: every band row stays in the recent level
     flow.run(whole, [bench_inbox / "inbox"])
-    nightly = make_config(tmp_path / "nightly")
+    # Compacting after every night: each night looks up earlier nights in the main level and
+    # its own batches in the recent one.
+    nightly = make_config(tmp_path / "nightly", store={"recent_band_rows": 0})
     years = sorted({p.parent.name for p in (bench_inbox / "inbox").glob("*/*/*")})
     for year in years:  # one night per year: the year's files only
         night = tmp_path / "nights" / year
@@ -137,6 +149,40 @@ def test_incremental_nights_equal_one_run_over_everything(tmp_path: Path, bench_
     assert len(whole_pairs) > 500
     assert night_pairs == whole_pairs
     assert night_clusters == whole_clusters
+    (whole_main, whole_recent), (night_main, night_recent) = band_rows(whole), band_rows(nightly)
+    assert whole_main == 0 and night_recent == 0
+    assert night_main == whole_recent > 10_000
+
+
+def test_compaction_moves_the_recent_level_and_later_runs_find_it(tmp_path: Path) -> None:
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(
+        f'[store]\ndatabase = "{tmp_path / "archive.sqlite3"}"\nvault = "{tmp_path / "objects"}"\n',
+        encoding="utf-8",
+    )
+    config = make_config(tmp_path)
+    early = {k: v for k, v in INBOX.items() if k != "town-b/2022/report.txt"}
+    flow.run(config, [write_inbox(tmp_path / "early", early)])
+    main_rows, recent_rows = band_rows(config)
+    assert main_rows == 0 and recent_rows > 0  # far below [store] recent_band_rows
+    merged = CliRunner().invoke(main, ["--config", str(config_file), "compact"], catch_exceptions=False)
+    assert merged.exit_code == 0, merged.output
+    assert f"merged {recent_rows} band rows" in merged.output
+    assert band_rows(config) == (recent_rows, 0)
+    # The 2022 report repeats P1: its candidates are now all in the main level.
+    flow.run(config, [write_inbox(tmp_path / "early", INBOX)])
+    whole = make_config(tmp_path / "whole")
+    flow.run(whole, [write_inbox(tmp_path / "all", INBOX)])
+    assert snapshot(config) == snapshot(whole)
+    assert band_rows(config)[0] == recent_rows and sum(band_rows(config)) == sum(band_rows(whole))
+
+
+def test_a_run_compacts_when_the_recent_level_is_full(tmp_path: Path) -> None:
+    small = make_config(tmp_path, store={"recent_band_rows": 100})
+    summary = flow.run(small, [write_inbox(tmp_path / "inbox", INBOX)])
+    main_rows, recent_rows = band_rows(small)
+    assert summary.compacted == main_rows > 100 and recent_rows == 0
+    assert "compact" in summary.stage_seconds
 
 
 def test_changed_fingerprint_settings_refuse_until_reindex(tmp_path: Path) -> None:
@@ -174,11 +220,13 @@ def test_the_same_index_code_runs_on_postgresql(tmp_path: Path) -> None:
     with create_engine(url).begin() as connection:  # a clean schema for this test
         connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     inbox = write_inbox(tmp_path / "inbox", INBOX)
-    on_pg = make_config(tmp_path / "pg", store={"database": url})
+    # recent_band_rows = 0: the run also compacts (INSERT … SELECT in key order) on PostgreSQL.
+    on_pg = make_config(tmp_path / "pg", store={"database": url, "recent_band_rows": 0})
     on_sqlite = make_config(tmp_path / "sqlite")
     first = flow.run(on_pg, [inbox])
     flow.run(on_sqlite, [inbox])
     assert first.links > 0
+    assert first.compacted == sum(band_rows(on_sqlite)) > 0 and band_rows(on_pg) == (first.compacted, 0)
     assert snapshot(on_pg) == snapshot(on_sqlite)
     assert flow.run(on_pg, [inbox]).unchanged == len(INBOX)
 
@@ -193,12 +241,9 @@ def test_buckets_and_candidates_stay_bounded_on_alike_lines(tmp_path: Path) -> N
     summary = flow.run(config, [inbox])
     engine = db.open_engine(config.database_url)
     with Session(engine) as session:
+        levels = union_all(*(select(m.band, m.key) for m in index.LEVELS)).subquery()
         biggest = (
-            session.execute(
-                select(func.count())
-                .select_from(db.PassageBand)
-                .group_by(db.PassageBand.band, db.PassageBand.key)
-            )
+            session.execute(select(func.count()).select_from(levels).group_by(levels.c.band, levels.c.key))
             .scalars()
             .all()
         )
