@@ -34,6 +34,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -179,20 +180,39 @@ def _existing_reps(session: Session, hashes: Sequence[str]) -> dict[str, int]:
     return found
 
 
-def _band_rows(paragraphs: Sequence[NewParagraph], config: FingerprintConfig) -> list[tuple[int, int, int]]:
-    """(band, key, passage id) for every band of every paragraph, sorted like the index: inserts
-    in key order touch each B-tree page once instead of once per row."""
-    signatures = [p.signature for p in paragraphs if p.signature is not None]
-    if not signatures:
-        return []
-    keys = fp.band_keys_bulk(signatures, config)
-    ids = [p.id for p in paragraphs if p.signature is not None]
-    bands = range(keys.shape[1])
-    return sorted(
-        (band, key, id_)
-        for id_, row in zip(ids, keys.tolist(), strict=True)
-        for band, key in zip(bands, row, strict=True)
-    )
+def _band_rows(paragraphs: Sequence[NewParagraph], config: FingerprintConfig) -> npt.NDArray[np.int64]:
+    """(band, key, passage id) for every band of every signed paragraph, an ``(n, 3)`` array sorted
+    like the index: inserts in key order touch each B-tree page once instead of once per row."""
+    signed = [p for p in paragraphs if p.signature is not None]
+    if not signed:
+        return np.empty((0, 3), np.int64)
+    keys = fp.band_keys_bulk([p.signature for p in signed if p.signature is not None], config)
+    count, bands = keys.shape
+    band = np.tile(np.arange(bands, dtype=np.int64), count)
+    key = keys.ravel()
+    ids = np.repeat(np.array([p.id for p in signed], dtype=np.int64), bands)
+    order = np.lexsort((ids, key, band))
+    return np.stack([band[order], key[order], ids[order]], axis=1)
+
+
+def with_room(
+    rows: npt.NDArray[np.int64], held: dict[tuple[int, int], int], cap: int
+) -> npt.NDArray[np.bool_]:
+    """Which of ``rows`` (band, key, id; sorted) fit their bucket, which already holds ``held``
+    passages (absent: none): a bucket keeps its earliest ``cap``."""
+    if not len(rows):
+        return np.zeros(0, dtype=bool)
+    starts_group = np.ones(len(rows), dtype=bool)
+    starts_group[1:] = (rows[1:, 0] != rows[:-1, 0]) | (rows[1:, 1] != rows[:-1, 1])
+    starts = np.flatnonzero(starts_group)
+    group = np.cumsum(starts_group) - 1
+    rank = np.arange(len(rows)) - starts[group]  # earlier rows of the batch in the same bucket
+    already = np.zeros(len(starts), dtype=np.int64)
+    if held:
+        first_rows = zip(rows[starts, 0].tolist(), rows[starts, 1].tolist(), strict=True)
+        for g, bucket in enumerate(first_rows):
+            already[g] = held.get(bucket, 0)
+    return np.asarray(already[group] + rank < cap)
 
 
 def _insert_bands(
@@ -203,21 +223,15 @@ def _insert_bands(
     connection = session.connection()
     NIGHT_BANDS.create(connection, checkfirst=True)
     connection.execute(delete(NIGHT_BANDS))
-    if not rows:
+    if not len(rows):
         return
     firsts = _first_passage_ids(session, {p.submission_id for p in paragraphs})
-    submission_of = {p.id: p.submission_id for p in paragraphs}
-    insert_tuples(
-        connection, NIGHT_BANDS, [(band, key, id_, firsts[submission_of[id_]]) for band, key, id_ in rows]
-    )
-    filled = _bucket_sizes(session)
-    room: list[tuple[int, int, int]] = []
-    for band, key, id_ in rows:  # in (band, key, id) order: a full bucket keeps its earliest
-        size = filled.get((band, key), 0)
-        if size < bucket_cap:
-            room.append((band, key, id_))
-            filled[(band, key)] = size + 1
-    insert_tuples(connection, table(RecentBand), room)
+    ids = np.array(sorted(p.id for p in paragraphs), dtype=np.int64)
+    first_of = np.array([firsts[p.submission_id] for p in sorted(paragraphs, key=lambda p: p.id)])
+    first_ids = first_of[np.searchsorted(ids, rows[:, 2])]
+    insert_tuples(connection, NIGHT_BANDS, list(map(tuple, np.column_stack([rows, first_ids]).tolist())))
+    room = with_room(rows, _bucket_sizes(session), bucket_cap)
+    insert_tuples(connection, table(RecentBand), list(map(tuple, rows[room].tolist())))
 
 
 def _first_passage_ids(session: Session, submissions: set[int]) -> dict[int, int]:

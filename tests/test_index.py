@@ -7,8 +7,11 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session, aliased
 
@@ -260,3 +263,22 @@ def test_buckets_and_candidates_stay_bounded_on_alike_lines(tmp_path: Path) -> N
         assert submission_of[new] != submission_of[other]
         per_passage[new] = per_passage.get(new, 0) + 1
     assert max(per_passage.values()) <= 10
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    buckets=st.lists(st.tuples(st.integers(0, 3), st.integers(-3, 3)), min_size=0, max_size=60),
+    held=st.dictionaries(st.tuples(st.integers(0, 3), st.integers(-3, 3)), st.integers(0, 6)),
+    cap=st.integers(1, 5),
+)
+def test_with_room_keeps_the_earliest_rows_of_each_bucket_up_to_the_cap(
+    buckets: list[tuple[int, int]], held: dict[tuple[int, int], int], cap: int
+) -> None:
+    rows = np.array(sorted((b, k, i) for i, (b, k) in enumerate(buckets)), dtype=np.int64).reshape(-1, 3)
+    filled = dict(held)
+    expected = []
+    for band, key, _ in rows.tolist():  # the rule, row by row
+        fits = filled.get((band, key), 0) < cap
+        expected.append(fits)
+        filled[(band, key)] = filled.get((band, key), 0) + fits
+    assert index.with_room(rows, held, cap).tolist() == expected
