@@ -218,9 +218,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    # Reads through a memory map: a night's lookups land on random pages of a band index of
-    # gigabytes, and a read() per page cost twice the lookup itself at 1M passages.
-    cursor.execute(f"PRAGMA mmap_size={4 << 30}")
     cursor.close()
 
 
