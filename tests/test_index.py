@@ -212,6 +212,8 @@ def test_changed_fingerprint_settings_refuse_until_reindex(tmp_path: Path) -> No
     )
     assert again.exit_code == 0, again.output
     assert snapshot(changed)[0] == before[0]  # these pairs are far from the threshold: same links
+    main_rows, recent_rows = band_rows(changed)
+    assert main_rows > 0 and recent_rows == 0  # reindex ends compacted; the rerun added nothing
 
 
 @pytest.mark.postgres
