@@ -183,14 +183,14 @@ def _existing_reps(session: Session, hashes: Sequence[str]) -> dict[str, int]:
 def _band_rows(paragraphs: Sequence[NewParagraph], config: FingerprintConfig) -> npt.NDArray[np.int64]:
     """(band, key, passage id) for every band of every signed paragraph, an ``(n, 3)`` array sorted
     like the index: inserts in key order touch each B-tree page once instead of once per row."""
-    signed = [p for p in paragraphs if p.signature is not None]
+    signed = [(p.id, p.signature) for p in paragraphs if p.signature is not None]
     if not signed:
         return np.empty((0, 3), np.int64)
-    keys = fp.band_keys_bulk([p.signature for p in signed if p.signature is not None], config)
+    keys = fp.band_keys_bulk([signature for _, signature in signed], config)
     count, bands = keys.shape
     band = np.tile(np.arange(bands, dtype=np.int64), count)
     key = keys.ravel()
-    ids = np.repeat(np.array([p.id for p in signed], dtype=np.int64), bands)
+    ids = np.repeat(np.array([id_ for id_, _ in signed], dtype=np.int64), bands)
     order = np.lexsort((ids, key, band))
     return np.stack([band[order], key[order], ids[order]], axis=1)
 
@@ -226,10 +226,9 @@ def _insert_bands(
     if not len(rows):
         return
     firsts = _first_passage_ids(session, {p.submission_id for p in paragraphs})
-    ids = np.array(sorted(p.id for p in paragraphs), dtype=np.int64)
-    first_of = np.array([firsts[p.submission_id] for p in sorted(paragraphs, key=lambda p: p.id)])
-    first_ids = first_of[np.searchsorted(ids, rows[:, 2])]
-    insert_tuples(connection, NIGHT_BANDS, list(map(tuple, np.column_stack([rows, first_ids]).tolist())))
+    first_of = {p.id: firsts[p.submission_id] for p in paragraphs}
+    night_rows = [(band, key, id_, first_of[id_]) for band, key, id_ in rows.tolist()]
+    insert_tuples(connection, NIGHT_BANDS, night_rows)
     room = with_room(rows, _bucket_sizes(session), bucket_cap)
     insert_tuples(connection, table(RecentBand), list(map(tuple, rows[room].tolist())))
 
@@ -250,13 +249,13 @@ def _bucket_sizes(session: Session) -> dict[tuple[int, int], int]:
     """How many archived passages each of the night's buckets already holds (≤ the cap)."""
     night = NIGHT_BANDS
     sizes: dict[tuple[int, int], int] = {}
-    for band in LEVELS:
+    for level in LEVELS:
         # (band, key) IN (subquery) is answered by primary-key searches; a join against the
         # DISTINCT keys makes SQLite scan the whole index instead (17 s a night at 1M passages).
         query = (
-            select(band.band, band.key, func.count())
-            .where(tuple_(band.band, band.key).in_(select(night.c.band, night.c.key)))
-            .group_by(band.band, band.key)
+            select(level.band, level.key, func.count())
+            .where(tuple_(level.band, level.key).in_(select(night.c.band, night.c.key)))
+            .group_by(level.band, level.key)
         )
         for b, k, n in session.execute(query):
             sizes[(int(b), int(k))] = sizes.get((int(b), int(k)), 0) + int(n)
@@ -272,12 +271,12 @@ def _candidates(
         return []
     night = NIGHT_BANDS
     shared_by_new: dict[int, dict[int, int]] = {}
-    for band in LEVELS:
+    for level in LEVELS:
         query = (
-            select(night.c.passage_id, band.passage_id, func.count())
-            .join(band, (band.band == night.c.band) & (band.key == night.c.key))
-            .where(band.passage_id < night.c.first_id)
-            .group_by(night.c.passage_id, band.passage_id)
+            select(night.c.passage_id, level.passage_id, func.count())
+            .join(level, (level.band == night.c.band) & (level.key == night.c.key))
+            .where(level.passage_id < night.c.first_id)
+            .group_by(night.c.passage_id, level.passage_id)
         )
         for new, other, count in session.execute(query):
             shared = shared_by_new.setdefault(int(new), {})
