@@ -71,6 +71,13 @@ NIGHT_BANDS = Table(
     Column("first_id", Integer, nullable=False),  # first passage id of its submission
     prefixes=["TEMPORARY"],
 )
+NIGHT_KEYS = Table(  # the batch's distinct bucket keys: what the bucket sizes are asked for
+    "night_keys",
+    _temp_metadata,
+    Column("band", SmallInteger, nullable=False),
+    Column("key", BigInteger, nullable=False),
+    prefixes=["TEMPORARY"],
+)
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
@@ -195,6 +202,24 @@ def _band_rows(paragraphs: Sequence[NewParagraph], config: FingerprintConfig) ->
     return np.stack([band[order], key[order], ids[order]], axis=1)
 
 
+def _bucket_groups(rows: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """For rows sorted by (band, key): the index of each bucket's first row, and each row's bucket."""
+    starts_bucket = np.ones(len(rows), dtype=bool)
+    starts_bucket[1:] = (rows[1:, 0] != rows[:-1, 0]) | (rows[1:, 1] != rows[:-1, 1])
+    return np.flatnonzero(starts_bucket), np.cumsum(starts_bucket) - 1
+
+
+def _held_per_bucket(
+    rows: npt.NDArray[np.int64], starts: npt.NDArray[np.intp], held: dict[tuple[int, int], int]
+) -> npt.NDArray[np.int64]:
+    already = np.zeros(len(starts), dtype=np.int64)
+    if held:
+        buckets = zip(rows[starts, 0].tolist(), rows[starts, 1].tolist(), strict=True)
+        for g, bucket in enumerate(buckets):
+            already[g] = held.get(bucket, 0)
+    return already
+
+
 def with_room(
     rows: npt.NDArray[np.int64], held: dict[tuple[int, int], int], cap: int
 ) -> npt.NDArray[np.bool_]:
@@ -202,35 +227,43 @@ def with_room(
     passages (absent: none): a bucket keeps its earliest ``cap``."""
     if not len(rows):
         return np.zeros(0, dtype=bool)
-    starts_group = np.ones(len(rows), dtype=bool)
-    starts_group[1:] = (rows[1:, 0] != rows[:-1, 0]) | (rows[1:, 1] != rows[:-1, 1])
-    starts = np.flatnonzero(starts_group)
-    group = np.cumsum(starts_group) - 1
-    rank = np.arange(len(rows)) - starts[group]  # earlier rows of the batch in the same bucket
-    already = np.zeros(len(starts), dtype=np.int64)
-    if held:
-        first_rows = zip(rows[starts, 0].tolist(), rows[starts, 1].tolist(), strict=True)
-        for g, bucket in enumerate(first_rows):
-            already[g] = held.get(bucket, 0)
-    return np.asarray(already[group] + rank < cap)
+    starts, bucket = _bucket_groups(rows)
+    rank = np.arange(len(rows)) - starts[bucket]  # earlier rows of the batch in the same bucket
+    return np.asarray(_held_per_bucket(rows, starts, held)[bucket] + rank < cap)
+
+
+def may_share(rows: npt.NDArray[np.int64], held: dict[tuple[int, int], int]) -> npt.NDArray[np.bool_]:
+    """Which of ``rows`` (sorted) can have a candidate at all: their bucket already holds a
+    passage, or holds another row of this batch. Only these are joined against the index."""
+    if not len(rows):
+        return np.zeros(0, dtype=bool)
+    starts, bucket = _bucket_groups(rows)
+    in_batch = np.diff(np.append(starts, len(rows)))
+    return np.asarray((in_batch[bucket] > 1) | (_held_per_bucket(rows, starts, held)[bucket] > 0))
 
 
 def _insert_bands(
     session: Session, paragraphs: Sequence[NewParagraph], config: FingerprintConfig, bucket_cap: int
 ) -> None:
-    """Fill the night's table with every band row, and the index with those whose bucket has room."""
+    """Add to the index the band rows whose bucket has room, and fill the night's table with
+    the rows that can find a candidate there (most keys of new text are in no other bucket)."""
     rows = _band_rows(paragraphs, config)
     connection = session.connection()
-    NIGHT_BANDS.create(connection, checkfirst=True)
-    connection.execute(delete(NIGHT_BANDS))
+    for temporary in (NIGHT_KEYS, NIGHT_BANDS):
+        temporary.create(connection, checkfirst=True)
+        connection.execute(delete(temporary))
     if not len(rows):
         return
+    starts, _ = _bucket_groups(rows)
+    insert_tuples(connection, NIGHT_KEYS, list(map(tuple, rows[starts, :2].tolist())))
+    held = _bucket_sizes(session)
+    insert_tuples(
+        connection, table(RecentBand), list(map(tuple, rows[with_room(rows, held, bucket_cap)].tolist()))
+    )
     firsts = _first_passage_ids(session, {p.submission_id for p in paragraphs})
     first_of = {p.id: firsts[p.submission_id] for p in paragraphs}
-    night_rows = [(band, key, id_, first_of[id_]) for band, key, id_ in rows.tolist()]
+    night_rows = [(band, key, id_, first_of[id_]) for band, key, id_ in rows[may_share(rows, held)].tolist()]
     insert_tuples(connection, NIGHT_BANDS, night_rows)
-    room = with_room(rows, _bucket_sizes(session), bucket_cap)
-    insert_tuples(connection, table(RecentBand), list(map(tuple, rows[room].tolist())))
 
 
 def _first_passage_ids(session: Session, submissions: set[int]) -> dict[int, int]:
@@ -247,11 +280,11 @@ def _first_passage_ids(session: Session, submissions: set[int]) -> dict[int, int
 
 def _bucket_sizes(session: Session) -> dict[tuple[int, int], int]:
     """How many archived passages each of the night's buckets already holds (≤ the cap)."""
-    night = NIGHT_BANDS
+    night = NIGHT_KEYS
     sizes: dict[tuple[int, int], int] = {}
     for level in LEVELS:
         # (band, key) IN (subquery) is answered by primary-key searches; a join against the
-        # DISTINCT keys makes SQLite scan the whole index instead (17 s a night at 1M passages).
+        # keys makes SQLite scan the whole index instead (17 s a night at 1M passages).
         query = (
             select(level.band, level.key, func.count())
             .where(tuple_(level.band, level.key).in_(select(night.c.band, night.c.key)))
@@ -282,6 +315,7 @@ def _candidates(
             shared = shared_by_new.setdefault(int(new), {})
             shared[int(other)] = shared.get(int(other), 0) + int(count)
     session.execute(delete(NIGHT_BANDS))
+    session.execute(delete(NIGHT_KEYS))
     return sorted(
         (new, other) for new, shared in shared_by_new.items() for other in fp.most_shared(shared, per_passage)
     )

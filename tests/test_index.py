@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -284,3 +285,17 @@ def test_with_room_keeps_the_earliest_rows_of_each_bucket_up_to_the_cap(
         expected.append(fits)
         filled[(band, key)] = filled.get((band, key), 0) + fits
     assert index.with_room(rows, held, cap).tolist() == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    buckets=st.lists(st.tuples(st.integers(0, 3), st.integers(-3, 3)), min_size=0, max_size=60),
+    held=st.dictionaries(st.tuples(st.integers(0, 3), st.integers(-3, 3)), st.integers(0, 3)),
+)
+def test_may_share_is_every_row_whose_bucket_has_another_member(
+    buckets: list[tuple[int, int]], held: dict[tuple[int, int], int]
+) -> None:
+    rows = np.array(sorted((b, k, i) for i, (b, k) in enumerate(buckets)), dtype=np.int64).reshape(-1, 3)
+    in_batch = Counter((band, key) for band, key, _ in rows.tolist())
+    expected = [held.get((b, k), 0) > 0 or in_batch[(b, k)] > 1 for b, k, _ in rows.tolist()]
+    assert index.may_share(rows, held).tolist() == expected
