@@ -12,7 +12,8 @@ with 1M archived passages. For each size this script
    (documents, submissions, passages with text cut from the corpus, random uint32 MinHash
    signatures and their band keys from ``fingerprint.band_keys_bulk``, inserted in key order);
 3. times ``archiver.flow.run`` on the *night*: 200 year-2025 submissions of the same inbox,
-   ``--repeat`` times, each on a fresh copy of the archive;
+   ``--repeat`` rounds over every archive (round-robin, so the host's noise falls on all
+   alike), each night on a fresh copy of the archive in a fresh process;
 4. when the archive holds more band rows than ``[store] recent_band_rows``, also times the
    last night before a compaction (the recent level of the band index as full as a night can
    find it: rows of the newest synthetic passages moved into it) and the compaction itself,
@@ -346,17 +347,6 @@ def cfg_url(folder: Path) -> str:
     return config_mod.load(folder / "config.toml").database_url
 
 
-def timed_nights(folder: Path, pristine: Path, night_inbox: Path, repeat: int) -> list[dict[str, Any]]:
-    nights = [night(folder, pristine, night_inbox) for _ in range(repeat)]
-    for n in nights:
-        print(
-            f"  night of {n['files']} files: {n['seconds']} s, {n['links']} links, "
-            f"recent level {n['recent_rows_after']:,} rows after, stages {n['stage_seconds']}",
-            flush=True,
-        )
-    return nights
-
-
 def summarise(result: dict[str, Any], sizes: list[int]) -> None:
     """The ratios of issue 5: the largest archive's night over the smallest's, for the night
     after a compaction, for the last night before one, and amortised over a compaction cycle."""
@@ -412,6 +402,10 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": {},
     }
     try:
+        # Build every archive first, then time the nights round-robin over them: the host's
+        # noise (this is a shared VM; disk write-back after building 2.6 GB) then falls on
+        # every state alike instead of on whichever was measured first.
+        states: dict[str, Path] = {}
         for size in sizes:
             pristine = tmp / f"archive-{size}"
             built = build(size, pristine, history, args.workers)
@@ -420,29 +414,50 @@ def main(argv: list[str] | None = None) -> int:
                 f"{built['history_seconds']} s, filler {built['filler']['seconds']} s",
                 flush=True,
             )
-            nights = timed_nights(tmp / "night", pristine, night_inbox, args.repeat)
-            entry = built | {"recent_rows": recent_rows(cfg_url(pristine)), "nights": nights}
-            entry["night_seconds_median"] = round(statistics.median(n["seconds"] for n in nights), 2)
-            night_rows = nights[0]["recent_rows_after"] - entry["recent_rows"]
-            cap = config_mod.load(pristine / "config.toml").store.recent_band_rows
-            if entry["filler"]["band_rows"] > cap:
-                # The last night before a compaction: the recent level as full as a night can
-                # find it without the run compacting at its end. Then the compaction itself.
-                full = tmp / f"archive-{size}-recent-full"
-                shutil.copytree(pristine, full)
-                filled = fill_recent(full, cap - night_rows)
-                print(f"  recent level filled to {filled['recent_rows']:,} rows ({filled['seconds']} s)")
-                worst = timed_nights(tmp / "night", full, night_inbox, args.repeat)
-                entry["recent_full"] = filled | {
-                    "nights": worst,
-                    "night_seconds_median": round(statistics.median(n["seconds"] for n in worst), 2),
-                    "compaction": compaction(tmp / "night", full),
-                    "nights_per_compaction": round(cap / night_rows, 1),
-                }
-                print(f"  compaction: {entry['recent_full']['compaction']}")
-                shutil.rmtree(full, ignore_errors=True)
-            result["sizes"][str(size)] = entry
-            shutil.rmtree(pristine if not args.keep else tmp / "night", ignore_errors=True)
+            result["sizes"][str(size)] = built | {"recent_rows": recent_rows(cfg_url(pristine)), "nights": []}
+            states[str(size)] = pristine
+        smallest = states[str(sizes[0])]
+        probe = night(tmp / "night", smallest, night_inbox)  # untimed: how many rows a night adds
+        night_rows = probe["recent_rows_after"] - result["sizes"][str(sizes[0])]["recent_rows"]
+        cap = config_mod.load(smallest / "config.toml").store.recent_band_rows
+        largest = result["sizes"][str(sizes[-1])]
+        if largest["filler"]["band_rows"] > cap:
+            # The last night before a compaction: the recent level as full as a night can find
+            # it without the run compacting at its end.
+            full = tmp / f"archive-{sizes[-1]}-recent-full"
+            shutil.copytree(states[str(sizes[-1])], full)
+            filled = fill_recent(full, cap - night_rows)
+            print(
+                f"recent level of the largest filled to {filled['recent_rows']:,} rows "
+                f"({filled['seconds']} s)"
+            )
+            largest["recent_full"] = filled | {
+                "nights": [],
+                "nights_per_compaction": round(cap / night_rows, 1),
+            }
+            states["recent_full"] = full
+        for round_ in range(args.repeat):
+            for label, folder in states.items():
+                timed = night(tmp / "night", folder, night_inbox)
+                entry = largest["recent_full"] if label == "recent_full" else result["sizes"][label]
+                entry["nights"].append(timed)
+                print(
+                    f"round {round_ + 1}, {label}: {timed['seconds']} s, {timed['links']} links, "
+                    f"recent level {timed['recent_rows_after']:,} rows after, "
+                    f"stages {timed['stage_seconds']}",
+                    flush=True,
+                )
+        for entry in [*result["sizes"].values(), largest.get("recent_full")]:
+            if entry:
+                entry["night_seconds_median"] = round(
+                    statistics.median(n["seconds"] for n in entry["nights"]), 2
+                )
+        if "recent_full" in states:
+            largest["recent_full"]["compaction"] = compaction(tmp / "night", states["recent_full"])
+            print(f"compaction: {largest['recent_full']['compaction']}")
+        if not args.keep:
+            for folder in states.values():
+                shutil.rmtree(folder, ignore_errors=True)
         summarise(result, sizes)
         path = args.results_dir / f"{dt.date.today().isoformat()}-nightly-cost.json"
         common.dump_json(path, result)
