@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -202,22 +202,34 @@ def _band_rows(paragraphs: Sequence[NewParagraph], config: FingerprintConfig) ->
     return np.stack([band[order], key[order], ids[order]], axis=1)
 
 
-def _bucket_groups(rows: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """For rows sorted by (band, key): the index of each bucket's first row, and each row's bucket."""
+class _Buckets(NamedTuple):
+    """Per row of a batch's band rows (sorted by band, key, id): its place in its bucket."""
+
+    rank: npt.NDArray[np.intp]  # rows of the batch before it in its bucket
+    in_batch: npt.NDArray[np.intp]  # rows of the batch in its bucket
+    held: npt.NDArray[np.int64]  # passages its bucket already holds in the index
+
+
+def _buckets(rows: npt.NDArray[np.int64], held: dict[tuple[int, int], int]) -> _Buckets:
     starts_bucket = np.ones(len(rows), dtype=bool)
     starts_bucket[1:] = (rows[1:, 0] != rows[:-1, 0]) | (rows[1:, 1] != rows[:-1, 1])
-    return np.flatnonzero(starts_bucket), np.cumsum(starts_bucket) - 1
-
-
-def _held_per_bucket(
-    rows: npt.NDArray[np.int64], starts: npt.NDArray[np.intp], held: dict[tuple[int, int], int]
-) -> npt.NDArray[np.int64]:
+    starts = np.flatnonzero(starts_bucket)
+    bucket = np.cumsum(starts_bucket) - 1
     already = np.zeros(len(starts), dtype=np.int64)
     if held:
-        buckets = zip(rows[starts, 0].tolist(), rows[starts, 1].tolist(), strict=True)
-        for g, bucket in enumerate(buckets):
-            already[g] = held.get(bucket, 0)
-    return already
+        keys = zip(rows[starts, 0].tolist(), rows[starts, 1].tolist(), strict=True)
+        for b, key in enumerate(keys):
+            already[b] = held.get(key, 0)
+    in_batch = np.diff(np.append(starts, len(rows)))
+    return _Buckets(np.arange(len(rows)) - starts[bucket], in_batch[bucket], already[bucket])
+
+
+def _fits(buckets: _Buckets, cap: int) -> npt.NDArray[np.bool_]:
+    return np.asarray(buckets.held + buckets.rank < cap)
+
+
+def _shares(buckets: _Buckets) -> npt.NDArray[np.bool_]:
+    return np.asarray((buckets.in_batch > 1) | (buckets.held > 0))
 
 
 def with_room(
@@ -225,21 +237,13 @@ def with_room(
 ) -> npt.NDArray[np.bool_]:
     """Which of ``rows`` (band, key, id; sorted) fit their bucket, which already holds ``held``
     passages (absent: none): a bucket keeps its earliest ``cap``."""
-    if not len(rows):
-        return np.zeros(0, dtype=bool)
-    starts, bucket = _bucket_groups(rows)
-    rank = np.arange(len(rows)) - starts[bucket]  # earlier rows of the batch in the same bucket
-    return np.asarray(_held_per_bucket(rows, starts, held)[bucket] + rank < cap)
+    return _fits(_buckets(rows, held), cap)
 
 
 def may_share(rows: npt.NDArray[np.int64], held: dict[tuple[int, int], int]) -> npt.NDArray[np.bool_]:
     """Which of ``rows`` (sorted) can have a candidate at all: their bucket already holds a
     passage, or holds another row of this batch. Only these are joined against the index."""
-    if not len(rows):
-        return np.zeros(0, dtype=bool)
-    starts, bucket = _bucket_groups(rows)
-    in_batch = np.diff(np.append(starts, len(rows)))
-    return np.asarray((in_batch[bucket] > 1) | (_held_per_bucket(rows, starts, held)[bucket] > 0))
+    return _shares(_buckets(rows, held))
 
 
 def _insert_bands(
@@ -254,15 +258,13 @@ def _insert_bands(
         connection.execute(delete(temporary))
     if not len(rows):
         return
-    starts, _ = _bucket_groups(rows)
-    insert_tuples(connection, NIGHT_KEYS, list(map(tuple, rows[starts, :2].tolist())))
-    held = _bucket_sizes(session)
-    insert_tuples(
-        connection, table(RecentBand), list(map(tuple, rows[with_room(rows, held, bucket_cap)].tolist()))
-    )
+    first_in_bucket = _buckets(rows, {}).rank == 0
+    insert_tuples(connection, NIGHT_KEYS, list(map(tuple, rows[first_in_bucket, :2].tolist())))
+    buckets = _buckets(rows, _bucket_sizes(session))
+    insert_tuples(connection, table(RecentBand), list(map(tuple, rows[_fits(buckets, bucket_cap)].tolist())))
     firsts = _first_passage_ids(session, {p.submission_id for p in paragraphs})
     first_of = {p.id: firsts[p.submission_id] for p in paragraphs}
-    night_rows = [(band, key, id_, first_of[id_]) for band, key, id_ in rows[may_share(rows, held)].tolist()]
+    night_rows = [(band, key, id_, first_of[id_]) for band, key, id_ in rows[_shares(buckets)].tolist()]
     insert_tuples(connection, NIGHT_BANDS, night_rows)
 
 
@@ -332,7 +334,17 @@ def compact(session: Session) -> int:
     In key order, the merge writes each page of the main B-tree at most once, where the same
     rows inserted night by night would each have dirtied a page of their own.
     """
-    moved = recent_rows(session)
+    return _merge_recent(session, recent_rows(session))
+
+
+def compact_if_full(session: Session, recent_limit: int) -> int:
+    """``compact`` when the recent level holds more than ``recent_limit`` rows; else 0."""
+    rows = recent_rows(session)
+    return _merge_recent(session, rows) if rows > recent_limit else 0
+
+
+def _merge_recent(session: Session, moved: int) -> int:
+    """Move the recent level's rows (``moved`` of them, already counted) into the main one."""
     if moved:
         recent = table(RecentBand)
         columns = [recent.c.band, recent.c.key, recent.c.passage_id]
@@ -343,11 +355,6 @@ def compact(session: Session) -> int:
         )
         session.execute(delete(recent))
     return moved
-
-
-def compact_if_full(session: Session, recent_limit: int) -> int:
-    """``compact`` when the recent level holds more than ``recent_limit`` rows; else 0."""
-    return compact(session) if recent_rows(session) > recent_limit else 0
 
 
 def _verify(

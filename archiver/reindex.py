@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from archiver import __version__, db, fingerprint, index
 from archiver.config import Config
-from archiver.db import MatchRow, PassageBand, PassageRow, RecentBand, Run
+from archiver.db import MatchRow, PassageRow, Run
 from archiver.records import Passage
 
 BATCH = 2000
@@ -38,8 +38,8 @@ def reindex(config: Config) -> ReindexSummary:
         with session.begin():
             run_row = Run(command="reindex", tool_version=__version__)
             session.add(run_row)
-            session.execute(delete(PassageBand))
-            session.execute(delete(RecentBand))
+            for level in index.LEVELS:
+                session.execute(delete(level))
             session.execute(delete(MatchRow).where(MatchRow.kind == "cross"))
             session.execute(update(PassageRow).values(rep_id=None, canonical_id=None))
             index.set_parameters(session, fingerprint.parameters(config.fingerprint))
