@@ -285,13 +285,14 @@ def fill_recent(folder: Path, target: int) -> dict[str, Any]:
     before a compaction, the worst case for a night's writes. The archive's size is unchanged.
     """
     started = time.perf_counter()
-    url = config_mod.load(folder / "config.toml").database_url
+    cfg = config_mod.load(folder / "config.toml")
+    url = cfg.database_url
     have = recent_rows(url)
     engine = db.open_engine(url)
     with engine.begin() as conn:
         newest = int(conn.execute(text("SELECT max(id) FROM passages")).scalar() or 0)
-        bands = config_mod.load(folder / "config.toml").fingerprint.bands
-        after = newest - max(target - have, 0) // bands  # synthetic passages have a row per band
+        # Synthetic passages have a row per band.
+        after = newest - max(target - have, 0) // cfg.fingerprint.bands
         where = f"FROM passage_bands WHERE passage_id > {after}"
         conn.exec_driver_sql(
             f"INSERT INTO recent_bands SELECT band, key, passage_id {where} ORDER BY band, key, passage_id"

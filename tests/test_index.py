@@ -268,16 +268,24 @@ def test_buckets_and_candidates_stay_bounded_on_alike_lines(tmp_path: Path) -> N
     assert max(per_passage.values()) <= 10
 
 
+BUCKET = st.tuples(st.integers(0, 3), st.integers(-3, 3))  # (band, key): few, so buckets collide
+
+
+def sorted_rows(buckets: list[tuple[int, int]]) -> np.ndarray:
+    """(band, key, id) rows in index order, row i in bucket ``buckets[i]``."""
+    return np.array(sorted((b, k, i) for i, (b, k) in enumerate(buckets)), dtype=np.int64).reshape(-1, 3)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
-    buckets=st.lists(st.tuples(st.integers(0, 3), st.integers(-3, 3)), min_size=0, max_size=60),
-    held=st.dictionaries(st.tuples(st.integers(0, 3), st.integers(-3, 3)), st.integers(0, 6)),
+    buckets=st.lists(BUCKET, max_size=60),
+    held=st.dictionaries(BUCKET, st.integers(0, 6)),
     cap=st.integers(1, 5),
 )
 def test_with_room_keeps_the_earliest_rows_of_each_bucket_up_to_the_cap(
     buckets: list[tuple[int, int]], held: dict[tuple[int, int], int], cap: int
 ) -> None:
-    rows = np.array(sorted((b, k, i) for i, (b, k) in enumerate(buckets)), dtype=np.int64).reshape(-1, 3)
+    rows = sorted_rows(buckets)
     filled = dict(held)
     expected = []
     for band, key, _ in rows.tolist():  # the rule, row by row
@@ -288,14 +296,11 @@ def test_with_room_keeps_the_earliest_rows_of_each_bucket_up_to_the_cap(
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    buckets=st.lists(st.tuples(st.integers(0, 3), st.integers(-3, 3)), min_size=0, max_size=60),
-    held=st.dictionaries(st.tuples(st.integers(0, 3), st.integers(-3, 3)), st.integers(0, 3)),
-)
+@given(buckets=st.lists(BUCKET, max_size=60), held=st.dictionaries(BUCKET, st.integers(0, 3)))
 def test_may_share_is_every_row_whose_bucket_has_another_member(
     buckets: list[tuple[int, int]], held: dict[tuple[int, int], int]
 ) -> None:
-    rows = np.array(sorted((b, k, i) for i, (b, k) in enumerate(buckets)), dtype=np.int64).reshape(-1, 3)
+    rows = sorted_rows(buckets)
     in_batch = Counter((band, key) for band, key, _ in rows.tolist())
     expected = [held.get((b, k), 0) > 0 or in_batch[(b, k)] > 1 for b, k, _ in rows.tolist()]
     assert index.may_share(rows, held).tolist() == expected
