@@ -31,6 +31,14 @@ def test_the_migrations_build_exactly_the_schema_of_the_models(tmp_path: Path) -
     engine.dispose()
 
 
+def test_every_sqlite_connection_checkpoints_at_64_mb_not_at_sqlites_4_mb(tmp_path: Path) -> None:
+    engine = db.open_engine(f"sqlite:///{tmp_path / 'archive.sqlite3'}")
+    with engine.connect() as first, engine.connect() as second:
+        for connection in (first, second):
+            assert connection.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 16384
+    engine.dispose()
+
+
 def test_opening_an_existing_archive_keeps_its_rows(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'archive.sqlite3'}"
     engine = db.open_engine(url)
