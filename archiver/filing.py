@@ -263,6 +263,7 @@ def _paragraphs(
             prints[p.index].exact,
             prints[p.index].signature,
             prints[p.index].normalised,
+            outcome.year,
         )
         for p in outcome.passages
         if reusable(p.kind, prints[p.index].normalised_chars, min_chars)

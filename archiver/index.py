@@ -128,6 +128,7 @@ class NewParagraph:
     exact: str
     signature: bytes | None
     normalised: str
+    year: int | None  # the submission's: a group's canonical passage is its earliest by year
 
 
 @dataclass
@@ -146,23 +147,18 @@ def link(
 ) -> tuple[LinkStats, set[int]]:
     """Group, index and link a batch of new paragraphs (in id order).
 
-    Returns the statistics and the representative ids whose clusters may have changed.
+    Returns the statistics and the representative ids whose clusters may have changed and
+    still need ``assign_canonicals``.
     """
     stats = LinkStats()
     reps = _existing_reps(session, sorted({p.exact for p in paragraphs}))
     new_reps: list[NewParagraph] = []
-    updates: list[dict[str, int]] = []
     for paragraph in paragraphs:
-        rep = reps.setdefault(paragraph.exact, paragraph.id)
-        updates.append({"id": paragraph.id, "rep_id": rep})
-        if rep == paragraph.id:
+        if reps.setdefault(paragraph.exact, paragraph.id) == paragraph.id:
             new_reps.append(paragraph)
         else:
             stats.copies += 1
-    for part in chunks(updates, 5000):
-        session.execute(update(PassageRow), list(part))
     stats.new_groups = len(new_reps)
-    touched = {reps[p.exact] for p in paragraphs}
     indexed = [p for p in new_reps if p.signature is not None]
     _insert_bands(session, indexed, config, match.max_candidates)
     pairs = _candidates(session, indexed, match.max_candidates)
@@ -171,8 +167,45 @@ def link(
     if links:
         session.execute(insert(table(MatchRow)), links)
     stats.links = len(links)
-    touched |= {row["other_id"] for row in links}
-    return stats, touched
+    linked = {row["passage_id"] for row in links} | {row["other_id"] for row in links}
+    alone = {p.id for p in new_reps} - linked
+    _write_groups(session, paragraphs, reps, alone)
+    touched = {reps[p.exact] for p in paragraphs} | {row["other_id"] for row in links}
+    return stats, touched - alone
+
+
+def _write_groups(
+    session: Session, paragraphs: Sequence[NewParagraph], reps: dict[str, int], alone: set[int]
+) -> None:
+    """Set each paragraph's group (``rep_id``), and the canonical passage of the groups in ``alone``.
+
+    A group born in this batch that no link touches is a star of one group: every member is in
+    the batch, so its canonical passage (the earliest by year, then arrival, as
+    ``assign_canonicals`` decides) is known here without asking the database. Most groups of
+    new text are such; this spares ``assign_canonicals`` its link lookups and second update.
+    """
+    earliest: dict[int, tuple[int, int]] = {}
+    for paragraph in paragraphs:
+        rep = reps[paragraph.exact]
+        if rep in alone:
+            key = (paragraph.year if paragraph.year is not None else 9999, paragraph.id)
+            earliest[rep] = min(earliest.get(rep, key), key)
+    passages = table(PassageRow)
+    grouped = update(passages).where(passages.c.id == bindparam("pid"))
+    only_rep, with_canonical = [], []
+    for paragraph in paragraphs:
+        rep = reps[paragraph.exact]
+        if rep in alone:
+            with_canonical.append({"pid": paragraph.id, "rep": rep, "canonical": earliest[rep][1]})
+        else:
+            only_rep.append({"pid": paragraph.id, "rep": rep})
+    connection = session.connection()
+    for statement, rows in (
+        (grouped.values(rep_id=bindparam("rep")), only_rep),
+        (grouped.values(rep_id=bindparam("rep"), canonical_id=bindparam("canonical")), with_canonical),
+    ):
+        for part in chunks(rows, 5000):
+            connection.execute(statement, list(part))
 
 
 def _existing_reps(session: Session, hashes: Sequence[str]) -> dict[str, int]:

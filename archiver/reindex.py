@@ -54,6 +54,7 @@ def reindex(config: Config) -> ReindexSummary:
                         PassageRow.kind,
                         PassageRow.text,
                         PassageRow.removed,
+                        PassageRow.year,
                     )
                     .where(PassageRow.id > last)
                     .order_by(PassageRow.id)
@@ -82,7 +83,7 @@ def _reindex_batch(session: Session, rows: Sequence[Any], config: Config, summar
         ],
     )
     paragraphs = [
-        index.NewParagraph(r.id, r.submission_id, f.exact, f.signature, f.normalised)
+        index.NewParagraph(r.id, r.submission_id, f.exact, f.signature, f.normalised, r.year)
         for r, f in zip(rows, prints, strict=True)
         if not r.removed and index.reusable(r.kind, f.normalised_chars, config.fingerprint.min_chars)
     ]

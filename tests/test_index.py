@@ -124,6 +124,49 @@ def test_links_are_verified_and_clusters_are_stars(tmp_path: Path) -> None:
     assert ("town-b/2022/report.txt", 2) in p1_positions and ("county/2021/report.txt", 2) in p1_positions
 
 
+def canonicals(config: Config, *, recompute: bool = False) -> dict[int, int | None]:
+    """passage id → canonical id; with ``recompute``, after ``assign_canonicals`` has been run
+    over every group, the slow path with its link lookups."""
+    engine = db.open_engine(config.database_url)
+    passages = db.PassageRow
+    with Session(engine) as session, session.begin():
+        if recompute:
+            groups = set(session.scalars(select(passages.rep_id).where(passages.rep_id.is_not(None))))
+            index.assign_canonicals(session, groups)
+        found = {
+            id_: canonical for id_, canonical in session.execute(select(passages.id, passages.canonical_id))
+        }
+    engine.dispose()
+    return found
+
+
+def test_a_new_unlinked_group_takes_its_earliest_year_as_canonical_within_one_batch(
+    tmp_path: Path,
+) -> None:
+    # Listed first, the 2025 copy of P4 founds the group; the 2019 copy filed after it in the
+    # same batch is still the canonical passage. P2 is in one file only: its own canonical.
+    config = make_config(tmp_path)
+    inbox = {
+        "a-town/2025/report.txt": report("甲镇2025年工作报告", P4),
+        "b-town/2019/report.txt": report("乙镇2019年工作报告", P4, P2),
+    }
+    flow.run(config, [write_inbox(tmp_path / "inbox", inbox)])
+    _, clusters = snapshot(config)
+    assert clusters[("a-town/2025/report.txt", 2)] == ("b-town/2019/report.txt", 2)
+    assert clusters[("b-town/2019/report.txt", 2)] == ("b-town/2019/report.txt", 2)
+    assert clusters[("b-town/2019/report.txt", 3)] == ("b-town/2019/report.txt", 3)
+
+
+def test_canonicals_set_while_linking_equal_those_of_assign_canonicals(
+    tmp_path: Path, bench_inbox: Path
+) -> None:
+    config = make_config(tmp_path)
+    flow.run(config, [bench_inbox / "inbox"])
+    written = canonicals(config)
+    assert sum(c is not None for c in written.values()) > 1000
+    assert canonicals(config, recompute=True) == written
+
+
 def band_rows(config: Config) -> tuple[int, int]:
     """Rows in the (main, recent) levels of the band index."""
     engine = db.open_engine(config.database_url)
