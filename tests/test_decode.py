@@ -181,13 +181,21 @@ def test_no_bytes_are_lost_silently(raw: bytes) -> None:
     assert result.repairs or result.text.encode(result.encoding) == raw
 
 
-@given(st.text(max_size=300).filter(lambda t: t.strip() and "\x00" not in t))
+@given(st.text(max_size=300).filter(lambda t: t.strip() and "\x00" not in t and not t.startswith("\ufeff")))
 @settings(max_examples=300, deadline=None)
 def test_utf8_text_comes_back_unchanged(text: str) -> None:
-    # NUL-bearing bytes are the binary / BOM-less UTF-16 zone, tested above.
+    # NUL-bearing bytes are the binary / BOM-less UTF-16 zone, tested above. A leading U+FEFF
+    # is, in UTF-8 bytes, the byte order mark: read as utf-8-sig, tested below.
     result = decode(sub(text.encode()), CONFIG)
     assert isinstance(result, Decoded)
     assert (result.text, result.encoding, result.repairs) == (text, "utf-8", ())
+
+
+def test_a_file_of_a_utf8_bom_alone_is_empty_and_after_a_bom_the_text_is_kept() -> None:
+    alone = decode(sub("\ufeff".encode()), CONFIG)
+    assert isinstance(alone, Rejection) and alone.reason == "empty"
+    marked = decode(sub("\ufeff政府工作报告".encode()), CONFIG)
+    assert isinstance(marked, Decoded) and marked.text == "政府工作报告"
 
 
 def family(encoding: str) -> str:
