@@ -174,6 +174,12 @@ def link(
     return stats, touched - alone
 
 
+def _seniority(year: int | None, passage_id: int) -> tuple[int, int]:
+    """Sort key of a group's members for its canonical passage: the earliest year (unknown
+    years last), then the earliest arrival."""
+    return (year if year is not None else 9999, passage_id)
+
+
 def _write_groups(
     session: Session, paragraphs: Sequence[NewParagraph], reps: dict[str, int], alone: set[int]
 ) -> None:
@@ -188,7 +194,7 @@ def _write_groups(
     for paragraph in paragraphs:
         rep = reps[paragraph.exact]
         if rep in alone:
-            key = (paragraph.year if paragraph.year is not None else 9999, paragraph.id)
+            key = _seniority(paragraph.year, paragraph.id)
             earliest[rep] = min(earliest.get(rep, key), key)
     passages = table(PassageRow)
     grouped = update(passages).where(passages.c.id == bindparam("pid"))
@@ -243,9 +249,15 @@ class _Buckets(NamedTuple):
     held: npt.NDArray[np.int64]  # passages its bucket already holds in the index
 
 
+def _bucket_starts(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """True on the first row of each bucket of ``rows`` (sorted by band, key)."""
+    starts = np.ones(len(rows), dtype=bool)
+    starts[1:] = (rows[1:, 0] != rows[:-1, 0]) | (rows[1:, 1] != rows[:-1, 1])
+    return starts
+
+
 def _buckets(rows: npt.NDArray[np.int64], held: dict[tuple[int, int], int]) -> _Buckets:
-    starts_bucket = np.ones(len(rows), dtype=bool)
-    starts_bucket[1:] = (rows[1:, 0] != rows[:-1, 0]) | (rows[1:, 1] != rows[:-1, 1])
+    starts_bucket = _bucket_starts(rows)
     starts = np.flatnonzero(starts_bucket)
     bucket = np.cumsum(starts_bucket) - 1
     already = np.zeros(len(starts), dtype=np.int64)
@@ -291,8 +303,7 @@ def _insert_bands(
         connection.execute(delete(temporary))
     if not len(rows):
         return
-    first_in_bucket = _buckets(rows, {}).rank == 0
-    insert_tuples(connection, NIGHT_KEYS, list(map(tuple, rows[first_in_bucket, :2].tolist())))
+    insert_tuples(connection, NIGHT_KEYS, list(map(tuple, rows[_bucket_starts(rows), :2].tolist())))
     buckets = _buckets(rows, _bucket_sizes(session))
     insert_tuples(connection, table(RecentBand), list(map(tuple, rows[_fits(buckets, bucket_cap)].tolist())))
     firsts = _first_passage_ids(session, {p.submission_id for p in paragraphs})
@@ -488,7 +499,7 @@ def _group_firsts(session: Session, groups: set[int]) -> dict[int, tuple[int, in
         )
         for group, year, id_ in rows:
             assert group is not None  # selected by rep_id IN (...)
-            key = (year if year is not None else 9999, id_)
+            key = _seniority(year, id_)
             if group not in firsts or key < firsts[group]:
                 firsts[group] = key
     return firsts
