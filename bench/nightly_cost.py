@@ -237,14 +237,17 @@ def night(folder: Path, pristine: Path, night_inbox: Path) -> dict[str, Any]:
     A fresh process, as the nightly job is: no warm caches (jieba, OpenCC, lru caches) carried
     from the history run or from an earlier night, so the first size measured is not penalised.
     """
+    return _child_on_copy(pristine, folder, "--night-child", str(night_inbox))
+
+
+def _child_on_copy(pristine: Path, folder: Path, flag: str, *args: str) -> dict[str, Any]:
+    """Copy ``pristine`` to ``folder`` and run this script's child ``flag`` on the copy in a
+    fresh process; returns the JSON the child prints last."""
     shutil.rmtree(folder, ignore_errors=True)
     shutil.copytree(pristine, folder)
-    os.sync()  # else the copy's dirty pages are written back during the night, against its fsyncs
+    os.sync()  # else the copy's dirty pages are written back during the timing, against its fsyncs
     out = subprocess.run(
-        [sys.executable, __file__, "--night-child", str(folder), str(night_inbox)],
-        check=True,
-        capture_output=True,
-        text=True,
+        [sys.executable, __file__, flag, str(folder), *args], check=True, capture_output=True, text=True
     )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
@@ -316,14 +319,8 @@ def compact_child(folder: Path) -> None:
 
 
 def compaction(folder: Path, pristine: Path) -> dict[str, Any]:
-    shutil.rmtree(folder, ignore_errors=True)
-    shutil.copytree(pristine, folder)
-    os.sync()
-    out = subprocess.run(
-        [sys.executable, __file__, "--compact-child", str(folder)], check=True, capture_output=True, text=True
-    )
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    """``archiver compact`` timed on a fresh copy of ``pristine``, in a fresh process."""
+    return _child_on_copy(pristine, folder, "--compact-child")
 
 
 def build(size: int, folder: Path, history: Path, workers: int | None) -> dict[str, Any]:
