@@ -136,7 +136,7 @@ class PassageRow(Base):
     end: Mapped[int | None] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
-    exact: Mapped[str] = mapped_column(String(32), index=True)
+    exact: Mapped[str] = mapped_column(String(32))  # indexed for representatives only, below
     chars: Mapped[int] = mapped_column(Integer)  # normalised characters
     signature: Mapped[bytes | None] = mapped_column(LargeBinary)
     rep_id: Mapped[int | None] = mapped_column(Integer, index=True)
@@ -191,6 +191,16 @@ class EventRow(Base):
 
 
 Index("ix_passages_submission_idx", PassageRow.submission_id, PassageRow.idx)
+# A new paragraph looks for its group among representatives only (``index._existing_reps``). A
+# full index on ``exact`` sent that lookup to every copy of a template, row by row, to test
+# ``rep_id = id``; this one holds only representatives, and a copy's insert does not touch it.
+_IS_REPRESENTATIVE = PassageRow.rep_id == PassageRow.id
+Index(
+    "ix_passages_exact_rep",
+    PassageRow.exact,
+    sqlite_where=_IS_REPRESENTATIVE,
+    postgresql_where=_IS_REPRESENTATIVE,
+)
 
 
 def table(model: type[Base]) -> Table:
@@ -198,19 +208,27 @@ def table(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
 
-def insert_tuples(connection: Connection, target: Table, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Insert plain tuples, in the table's column order, through the driver's executemany.
+def insert_tuples(
+    connection: Connection,
+    target: Table,
+    rows: Sequence[tuple[Any, ...]],
+    columns: Sequence[str] | None = None,
+) -> None:
+    """Insert plain rows through the driver's executemany: values in the order of ``columns``
+    (default: all of the table's, in its order). Rows must be tuples, as SQLAlchemy requires.
 
-    For the millions of narrow band-index rows SQLAlchemy's per-row parameter handling costs
-    more than the insert itself; this is the same INSERT, without that layer.
+    For the millions of narrow band-index rows, and the passages, SQLAlchemy's per-row
+    parameter handling costs more than the insert itself; this is the same INSERT without that
+    layer. The values must be what the driver takes as is: no JSON or other processed types.
     """
     if not rows:
         return
+    names = [c.name for c in target.columns] if columns is None else [target.c[name].name for name in columns]
     quote = connection.dialect.identifier_preparer.quote
     marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    columns = ", ".join(quote(c.name) for c in target.columns)
-    markers = ", ".join([marker] * len(target.columns))
-    connection.exec_driver_sql(f"INSERT INTO {quote(target.name)} ({columns}) VALUES ({markers})", list(rows))
+    listed = ", ".join(quote(name) for name in names)
+    markers = ", ".join([marker] * len(names))
+    connection.exec_driver_sql(f"INSERT INTO {quote(target.name)} ({listed}) VALUES ({markers})", list(rows))
 
 
 WAL_AUTOCHECKPOINT_PAGES = 16384  # 64 MB of 4 KiB pages

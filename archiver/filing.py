@@ -15,7 +15,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from archiver import __version__
-from archiver.db import Document, EventRow, MatchRow, PassageRow, SectionRow, table
+from archiver.db import Document, EventRow, MatchRow, PassageRow, SectionRow, insert_tuples, table
 from archiver.db import Submission as SubmissionRow
 from archiver.index import NewParagraph, chunks, reusable
 from archiver.objects import Stored
@@ -44,7 +44,7 @@ def file_batch(session: Session, run_id: int, batch: Sequence[Stored], min_chars
     _update_documents(session, batch, doc_ids, sub_ids)
     paragraphs: list[NewParagraph] = []
     sections: list[dict[str, Any]] = []
-    passage_rows: list[dict[str, Any]] = []
+    passage_rows: list[tuple[Any, ...]] = []
     for stored, sub_id in zip(batch, sub_ids, strict=True):
         if isinstance(stored.outcome, Processed):
             sections += _section_rows(sub_id, stored.outcome)
@@ -111,10 +111,16 @@ def _insert_then_ids(
     would cost one statement per row on SQLite."""
     if not rows:
         return {}
+    session.connection().execute(insert(target), rows)
+    return _ids_by(session, target, sorted({row[key[0]] for row in rows}), *key, current_only=current_only)
+
+
+def _ids_by(
+    session: Session, target: Table, values: Sequence[Any], *key: str, current_only: bool = False
+) -> dict[Any, int]:
+    """Row id by ``key`` (its first column among ``values``) of the rows just inserted."""
     connection = session.connection()
-    connection.execute(insert(target), rows)
     columns = [target.c[name] for name in key]
-    values = sorted({row[key[0]] for row in rows})
     found: dict[Any, int] = {}
     for part in chunks(values):
         query = select(target.c.id, *columns).where(columns[0].in_(part))
@@ -212,31 +218,54 @@ def _indices(outcome: Processed) -> list[int]:
     return sorted(p.index for p in (*outcome.passages, *outcome.removed))
 
 
-def _passage_rows(submission_id: int, outcome: Processed) -> list[dict[str, Any]]:
+# The columns of a passage row as filed; rep_id and canonical_id come from the linker.
+PASSAGE_COLUMNS = (
+    "submission_id",
+    "idx",
+    "kind",
+    "section_idx",
+    "start",
+    "end",
+    "text",
+    "removed",
+    "exact",
+    "chars",
+    "signature",
+    "year",
+)
+
+
+def _passage_rows(submission_id: int, outcome: Processed) -> list[tuple[Any, ...]]:
+    """Rows of ``PASSAGE_COLUMNS``, in passage order."""
     prints = {f.passage: f for f in outcome.fingerprints}
     removed = {p.index for p in outcome.removed}
     return [
-        {
-            "submission_id": submission_id,
-            "idx": p.index,
-            "kind": p.kind,
-            "section_idx": p.section,
-            "start": None if p.index in removed else p.start,
-            "end": None if p.index in removed else p.end,
-            "text": p.text,
-            "removed": p.index in removed,
-            "exact": prints[p.index].exact,
-            "chars": prints[p.index].normalised_chars,
-            "signature": prints[p.index].signature,
-            "year": outcome.year,
-        }
+        (
+            submission_id,
+            p.index,
+            p.kind,
+            p.section,
+            None if p.index in removed else p.start,
+            None if p.index in removed else p.end,
+            p.text,
+            p.index in removed,
+            prints[p.index].exact,
+            prints[p.index].normalised_chars,
+            prints[p.index].signature,
+            outcome.year,
+        )
         for p in sorted([*outcome.passages, *outcome.removed], key=lambda p: p.index)
     ]
 
 
-def _insert_passages(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[int, int], int]:
-    """(submission id, passage index) → passage id; ids ascend in row order (arrival order)."""
-    return _insert_then_ids(session, table(PassageRow), rows, "submission_id", "idx")
+def _insert_passages(session: Session, rows: list[tuple[Any, ...]]) -> dict[tuple[int, int], int]:
+    """(submission id, passage index) → passage id; ids ascend in row order (arrival order).
+
+    Plain tuples through the driver: a batch has thousands of passages, and SQLAlchemy's
+    per-row parameter handling cost more than SQLite's insert."""
+    passages = table(PassageRow)
+    insert_tuples(session.connection(), passages, rows, PASSAGE_COLUMNS)
+    return _ids_by(session, passages, sorted({row[0] for row in rows}), "submission_id", "idx")
 
 
 def _intra_rows(outcome: Processed, id_of: dict[int, int]) -> list[dict[str, Any]]:

@@ -40,6 +40,7 @@ from sqlalchemy import (
     Column,
     Integer,
     MetaData,
+    Select,
     SmallInteger,
     Table,
     bindparam,
@@ -217,13 +218,16 @@ def _write_groups(
 def _existing_reps(session: Session, hashes: Sequence[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for part in chunks(hashes):
-        rows = session.execute(
-            select(PassageRow.exact, PassageRow.id).where(
-                PassageRow.exact.in_(part), PassageRow.rep_id == PassageRow.id
-            )
-        )
-        found.update({exact: id_ for exact, id_ in rows})
+        found.update({exact: id_ for exact, id_ in session.execute(representatives_of(part))})
     return found
+
+
+def representatives_of(hashes: Sequence[str]) -> Select[str, int]:
+    """(exact, id) of the representatives with these exact hashes. ``rep_id = id`` is spelled as
+    the partial index ``ix_passages_exact_rep`` is, so that the index answers it."""
+    return select(PassageRow.exact, PassageRow.id).where(
+        PassageRow.exact.in_(hashes), PassageRow.rep_id == PassageRow.id
+    )
 
 
 def _band_rows(paragraphs: Sequence[NewParagraph], config: FingerprintConfig) -> npt.NDArray[np.int64]:
@@ -469,9 +473,10 @@ def assign_canonicals(session: Session, touched: set[int]) -> int:
     """
     if not touched:
         return 0
-    around = neighbours(session, touched)
-    affected = touched | {n for t in touched for n in around.get(t, ())}
-    links = neighbours(session, affected)
+    links = neighbours(session, touched)  # complete for every touched group
+    affected = touched | {n for t in touched for n in links.get(t, ())}
+    for group, linked in neighbours(session, affected - touched).items():
+        links.setdefault(group, set()).update(linked)
     firsts = _group_firsts(session, affected | {n for a in affected for n in links.get(a, ())})
     updates = []
     for group in sorted(affected):

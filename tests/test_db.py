@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
-from archiver import db
+from archiver import db, index
 
 
 def _alembic_config() -> AlembicConfig:
@@ -76,4 +76,18 @@ def test_an_archive_made_at_revision_0001_is_upgraded_with_its_rows(tmp_path: Pa
         assert connection.execute(text("SELECT count(*) FROM recent_bands")).scalar() == 0
         assert compare_metadata(MigrationContext.configure(connection), db.Base.metadata) == []
     assert "ix_submissions_current" not in {i["name"] for i in inspect(engine).get_indexes("submissions")}
+    passage_indexes = {i["name"] for i in inspect(engine).get_indexes("passages")}
+    assert "ix_passages_exact_rep" in passage_indexes and "ix_passages_exact" not in passage_indexes
+    engine.dispose()
+
+
+def test_the_representative_lookup_is_answered_by_the_partial_index_of_representatives(
+    tmp_path: Path,
+) -> None:
+    engine = db.open_engine(f"sqlite:///{tmp_path / 'archive.sqlite3'}")
+    statement = index.representatives_of(["0" * 32, "f" * 32])
+    sql = str(statement.compile(engine, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as connection:
+        plan = " ".join(row[-1] for row in connection.execute(text("EXPLAIN QUERY PLAN " + sql)))
+    assert "USING INDEX ix_passages_exact_rep" in plan
     engine.dispose()
