@@ -223,8 +223,8 @@ def _existing_reps(session: Session, hashes: Sequence[str]) -> dict[str, int]:
 
 
 def representatives_of(hashes: Sequence[str]) -> Select[str, int]:
-    """(exact, id) of the representatives with these exact hashes. ``rep_id = id`` is spelled as
-    the partial index ``ix_passages_exact_rep`` is, so that the index answers it."""
+    """(exact, id) of the representatives with these exact hashes. The ``rep_id = id`` term is
+    the condition of the partial index ``ix_passages_exact_rep``: with it the index answers."""
     return select(PassageRow.exact, PassageRow.id).where(
         PassageRow.exact.in_(hashes), PassageRow.rep_id == PassageRow.id
     )
