@@ -37,6 +37,7 @@ from archiver.shingle import (
     shingle_hash,
     shingle_hashes_bulk,
     shingle_set,
+    shingle_sets,
     shingles,
 )
 
@@ -54,6 +55,7 @@ __all__ = [
     "permutations",
     "shingle_hash",
     "shingle_set",
+    "shingle_sets",
     "shingles",
     "signatures",
     "to_minhash",

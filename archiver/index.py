@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
@@ -307,13 +306,23 @@ def _insert_bands(
         connection.execute(delete(temporary))
     if not len(rows):
         return
-    insert_tuples(connection, NIGHT_KEYS, list(map(tuple, rows[_bucket_starts(rows), :2].tolist())))
+    insert_tuples(connection, NIGHT_KEYS, _tuples(rows[_bucket_starts(rows), :2]))
     buckets = _buckets(rows, _bucket_sizes(session))
-    insert_tuples(connection, table(RecentBand), list(map(tuple, rows[_fits(buckets, bucket_cap)].tolist())))
+    insert_tuples(connection, table(RecentBand), _tuples(rows[_fits(buckets, bucket_cap)]))
     firsts = _first_passage_ids(session, {p.submission_id for p in paragraphs})
-    first_of = {p.id: firsts[p.submission_id] for p in paragraphs}
-    night_rows = [(band, key, id_, first_of[id_]) for band, key, id_ in rows[_shares(buckets)].tolist()]
-    insert_tuples(connection, NIGHT_BANDS, night_rows)
+    ids = np.array([p.id for p in paragraphs], dtype=np.int64)
+    first_ids = np.array([firsts[p.submission_id] for p in paragraphs], dtype=np.int64)
+    order = np.argsort(ids)
+    sharing = rows[_shares(buckets)]
+    first_of_row = first_ids[order[np.searchsorted(ids, sharing[:, 2], sorter=order)]]
+    night = np.column_stack([sharing, first_of_row])
+    insert_tuples(connection, NIGHT_BANDS, _tuples(night))
+
+
+def _tuples(rows: npt.NDArray[np.int64]) -> list[tuple[int, ...]]:
+    """The rows of a 2-D array as tuples of Python ints, for the driver: a column at a time,
+    three times faster than converting row by row."""
+    return list(zip(*(column.tolist() for column in rows.T), strict=True))
 
 
 def _first_passage_ids(session: Session, submissions: set[int]) -> dict[int, int]:
@@ -415,16 +424,16 @@ def _verify(
     """Link rows for the candidate pairs whose exact shingle Jaccard reaches ``match_at``."""
     others = _load(session, sorted({b for _, b in pairs} - set(new)))
     texts = {pid: (p.submission_id, p.normalised) for pid, p in new.items()} | others
-
-    @lru_cache(maxsize=4096)
-    def shingles(pid: int) -> np.ndarray:
-        return fp.shingle_set(texts[pid][1], config)
+    # The candidates' shingle sets in one bulk pass: a batch's pairs involve at most
+    # (new paragraphs × max_candidates) passages, and most of them several times.
+    involved = sorted({pid for pair in pairs for pid in pair})
+    shingles = dict(zip(involved, fp.shingle_sets([texts[pid][1] for pid in involved], config), strict=True))
 
     rows: list[dict[str, Any]] = []
     for a, b in pairs:
         if texts[a][0] == texts[b][0]:
             continue  # same submission: judged by match.find_repeats
-        score = fp.jaccard(shingles(a), shingles(b))
+        score = fp.jaccard(shingles[a], shingles[b])
         if score >= match.match_at:
             rows.append(
                 {

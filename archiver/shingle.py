@@ -265,6 +265,35 @@ def shingle_set(normalised: str, config: FingerprintConfig) -> U32:
     return np.unique(hashes)
 
 
+SET_GROUP_CHARS = 1 << 20  # characters hashed per bulk pass of shingle_sets: bounds its arrays
+
+
+def shingle_sets(
+    texts: Sequence[str], config: FingerprintConfig, group_chars: int = SET_GROUP_CHARS
+) -> list[U32]:
+    """``shingle_set`` of each text, hashed in bulk passes of about ``group_chars`` characters
+    instead of one call per text."""
+    sets: list[U32] = []
+    start = 0
+    while start < len(texts):
+        end, chars = start, 0
+        while end < len(texts) and (end == start or chars + len(texts[end]) <= group_chars):
+            chars += len(texts[end])
+            end += 1
+        sets += _bulk_sets(texts[start:end], config)
+        start = end
+    return sets
+
+
+def _bulk_sets(texts: Sequence[str], config: FingerprintConfig) -> list[U32]:
+    hashes, owner = shingle_hashes_bulk(texts, config)
+    keys = np.sort((owner.astype(np.uint64) << np.uint64(32)) | hashes.astype(np.uint64))
+    keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if keys.size else keys
+    bounds = np.searchsorted(keys >> np.uint64(32), np.arange(len(texts) + 1, dtype=np.uint64))
+    values = (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    return [values[bounds[i] : bounds[i + 1]] for i in range(len(texts))]
+
+
 def jaccard(a: U32, b: U32) -> float:
     """Exact Jaccard of two sorted unique hash arrays; 1.0 for two empty sets."""
     if a.size == 0 and b.size == 0:

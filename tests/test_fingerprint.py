@@ -167,6 +167,21 @@ def test_shingles_of_short_and_empty_text() -> None:
     assert sh.shingle_set("", CFG).size == 0
 
 
+@given(
+    st.lists(st.one_of(zh_text, any_text).map(sh.normalise), max_size=12),
+    st.integers(1, 5),
+    st.sampled_from([1, 7, 1 << 20]),
+)
+@settings(max_examples=200, deadline=None)
+def test_bulk_shingle_sets_equal_one_set_per_text(texts: list[str], n: int, group_chars: int) -> None:
+    config = FingerprintConfig(shingle_size=n)
+    bulk = sh.shingle_sets(texts, config, group_chars)  # small groups: several bulk passes
+    assert len(bulk) == len(texts)
+    for text, got in zip(texts, bulk, strict=True):
+        want = sh.shingle_set(text, config)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
 @given(st.lists(st.one_of(zh_text, any_text).map(sh.normalise), max_size=8), st.integers(1, 5))
 @settings(max_examples=200, deadline=None)
 def test_bulk_hash_equals_scalar(texts: list[str], n: int) -> None:
