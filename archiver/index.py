@@ -43,9 +43,11 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     bindparam,
+    cast,
     delete,
     func,
     insert,
+    literal,
     select,
     tuple_,
     update,
@@ -174,10 +176,14 @@ def link(
     return stats, touched - alone
 
 
+UNKNOWN_YEAR = 9999  # sorts after every real year
+ID_SPAN = 1 << 32  # passage ids are 32-bit integers
+
+
 def _seniority(year: int | None, passage_id: int) -> tuple[int, int]:
     """Sort key of a group's members for its canonical passage: the earliest year (unknown
-    years last), then the earliest arrival."""
-    return (year if year is not None else 9999, passage_id)
+    years last), then the earliest arrival. ``_group_firsts`` computes it in SQL."""
+    return (year if year is not None else UNKNOWN_YEAR, passage_id)
 
 
 def _write_groups(
@@ -506,14 +512,16 @@ def assign_canonicals(session: Session, touched: set[int]) -> int:
 
 
 def _group_firsts(session: Session, groups: set[int]) -> dict[int, tuple[int, int]]:
+    """The ``_seniority`` key of each group's most senior member, one row per group from the
+    database: with ids below 2³², the least ``year × 2³² + id`` is the least ``(year, id)``."""
+    year = cast(func.coalesce(PassageRow.year, UNKNOWN_YEAR), BigInteger)
+    senior = func.min(year * literal(ID_SPAN, BigInteger) + PassageRow.id)
     firsts: dict[int, tuple[int, int]] = {}
     for part in chunks(sorted(groups)):
         rows = session.execute(
-            select(PassageRow.rep_id, PassageRow.year, PassageRow.id).where(PassageRow.rep_id.in_(part))
+            select(PassageRow.rep_id, senior).where(PassageRow.rep_id.in_(part)).group_by(PassageRow.rep_id)
         )
-        for group, year, id_ in rows:
-            assert group is not None  # selected by rep_id IN (...)
-            key = _seniority(year, id_)
-            if group not in firsts or key < firsts[group]:
-                firsts[group] = key
+        for group, key in rows:
+            assert group is not None and key is not None  # grouped by rep_id IN (...)
+            firsts[group] = divmod(int(key), ID_SPAN)
     return firsts

@@ -157,6 +157,23 @@ def test_a_new_unlinked_group_takes_its_earliest_year_as_canonical_within_one_ba
     assert clusters[("b-town/2019/report.txt", 3)] == ("b-town/2019/report.txt", 3)
 
 
+@pytest.mark.parametrize("nights", [1, 2], ids=["one batch", "two nights"])
+def test_a_copy_of_unknown_year_is_never_canonical_before_a_dated_one(tmp_path: Path, nights: int) -> None:
+    # The undated copy arrives first. In one batch the linker picks the canonical passage
+    # (_seniority); filed a night apart, assign_canonicals does (_group_firsts, in SQL).
+    config = make_config(tmp_path)
+    undated = {"a-town/undated/report.txt": report("甲镇工作报告", P4)}
+    dated = {"b-town/2025/report.txt": report("乙镇2025年工作报告", P4)}
+    if nights == 1:
+        flow.run(config, [write_inbox(tmp_path / "inbox", undated | dated)])
+    else:
+        flow.run(config, [write_inbox(tmp_path / "night1", undated)])
+        flow.run(config, [write_inbox(tmp_path / "night2", dated)])
+    _, clusters = snapshot(config)
+    assert clusters[("a-town/undated/report.txt", 2)] == ("b-town/2025/report.txt", 2)
+    assert clusters[("b-town/2025/report.txt", 2)] == ("b-town/2025/report.txt", 2)
+
+
 def test_canonicals_set_while_linking_equal_those_of_assign_canonicals(
     tmp_path: Path, bench_inbox: Path
 ) -> None:
