@@ -430,8 +430,8 @@ def _verify(
     """Link rows for the candidate pairs whose exact shingle Jaccard reaches ``match_at``."""
     others = _load(session, sorted({b for _, b in pairs} - set(new)))
     texts = {pid: (p.submission_id, p.normalised) for pid, p in new.items()} | others
-    # The candidates' shingle sets in one bulk pass: a batch's pairs involve at most
-    # (new paragraphs × max_candidates) passages, and most of them several times.
+    # The candidates' shingle sets, hashed in bulk: most passages are in several pairs. Held
+    # like ``texts``, for at most (the batch's new paragraphs × max_candidates) passages.
     involved = sorted({pid for pair in pairs for pid in pair})
     shingles = dict(zip(involved, fp.shingle_sets([texts[pid][1] for pid in involved], config), strict=True))
 
