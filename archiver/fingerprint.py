@@ -17,7 +17,7 @@ Here the minimum is taken for a whole batch of passages at once with numpy.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -30,7 +30,9 @@ from archiver.shingle import (
     NORMALISATION_VERSION,
     SHINGLE_HASH_NAME,
     SHINGLE_HASH_VERSION,
+    TEXT_CHARS,
     U32,
+    distinct_by_owner,
     jaccard,
     normalise,
     normalise_many,
@@ -39,6 +41,7 @@ from archiver.shingle import (
     shingle_set,
     shingle_sets,
     shingles,
+    text_groups,
 )
 
 __all__ = [
@@ -65,7 +68,6 @@ MINHASH_SCHEME = "datasketch-affine32"
 BAND_KEY_NAME = "splitmix64-chain-int64"
 BAND_KEY_VERSION = 1
 CHUNK_BYTES = 64 << 20  # bound on the (shingles × num_perm) permutation matrix of one step
-TEXT_CHARS = 1 << 20  # normalised characters hashed per group (bounds the code-point arrays)
 _EMPTY = np.uint32(0xFFFFFFFF)  # datasketch's "no value yet"
 
 
@@ -112,32 +114,16 @@ def minhash_bulk(hashes: U32, owner: npt.NDArray[np.int64], count: int, config: 
 
 
 def _unique_by_owner(hashes: U32, owner: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], U32]:
-    """Each owner's distinct hashes (pre-mixed with fmix32), grouped by owner.
-
-    Duplicates cannot change a minimum. A plain sort: ``np.unique`` is several times slower
-    on uint64 in numpy 2.x.
-    """
-    keys = np.sort((owner.astype(np.uint64) << np.uint64(32)) | hashes.astype(np.uint64))
-    keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if keys.size else keys
+    """Each owner's distinct hashes (pre-mixed with fmix32), grouped by owner: duplicates
+    cannot change a minimum."""
+    keys = distinct_by_owner(hashes, owner)
     return (keys >> np.uint64(32)).astype(np.int64), _fmix32((keys & np.uint64(0xFFFFFFFF)).astype(np.uint32))
-
-
-def _groups(lengths: Sequence[int]) -> Iterator[slice]:
-    """Consecutive index ranges holding about ``TEXT_CHARS`` characters each."""
-    lo, chars = 0, 0
-    for i, n in enumerate(lengths):
-        if chars and chars + n > TEXT_CHARS:
-            yield slice(lo, i)
-            lo, chars = i, 0
-        chars += n
-    if lo < len(lengths):
-        yield slice(lo, len(lengths))
 
 
 def signatures(normalised: Sequence[str], config: FingerprintConfig) -> list[bytes]:
     """The signature bytes (``num_perm`` little-endian uint32) of each normalised text."""
     result: list[bytes] = []
-    for group in _groups([len(t) for t in normalised]):
+    for group in text_groups([len(t) for t in normalised], TEXT_CHARS):
         texts = normalised[group]
         hashes, owner = shingle_hashes_bulk(texts, config)
         values = minhash_bulk(hashes, owner, len(texts), config).astype("<u4", copy=False)

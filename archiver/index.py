@@ -56,7 +56,7 @@ from sqlalchemy.orm import Session
 
 from archiver import fingerprint as fp
 from archiver.config import FingerprintConfig, MatchConfig
-from archiver.db import MatchRow, Meta, PassageBand, PassageRow, RecentBand, insert_tuples, table
+from archiver.db import MatchRow, Meta, PassageBand, PassageRow, RecentBand, array_rows, insert_tuples, table
 from archiver.errors import ParameterMismatch
 
 T = TypeVar("T")
@@ -312,9 +312,9 @@ def _insert_bands(
         connection.execute(delete(temporary))
     if not len(rows):
         return
-    insert_tuples(connection, NIGHT_KEYS, _tuples(rows[_bucket_starts(rows), :2]))
+    insert_tuples(connection, NIGHT_KEYS, array_rows(rows[_bucket_starts(rows), :2]))
     buckets = _buckets(rows, _bucket_sizes(session))
-    insert_tuples(connection, table(RecentBand), _tuples(rows[_fits(buckets, bucket_cap)]))
+    insert_tuples(connection, table(RecentBand), array_rows(rows[_fits(buckets, bucket_cap)]))
     firsts = _first_passage_ids(session, {p.submission_id for p in paragraphs})
     ids = np.array([p.id for p in paragraphs], dtype=np.int64)
     first_ids = np.array([firsts[p.submission_id] for p in paragraphs], dtype=np.int64)
@@ -322,13 +322,7 @@ def _insert_bands(
     sharing = rows[_shares(buckets)]
     first_of_row = first_ids[order[np.searchsorted(ids, sharing[:, 2], sorter=order)]]
     night = np.column_stack([sharing, first_of_row])
-    insert_tuples(connection, NIGHT_BANDS, _tuples(night))
-
-
-def _tuples(rows: npt.NDArray[np.int64]) -> list[tuple[int, ...]]:
-    """The rows of a 2-D array as tuples of Python ints, for the driver: a column at a time,
-    three times faster than converting row by row."""
-    return list(zip(*(column.tolist() for column in rows.T), strict=True))
+    insert_tuples(connection, NIGHT_BANDS, array_rows(night))
 
 
 def _first_passage_ids(session: Session, submissions: set[int]) -> dict[int, int]:

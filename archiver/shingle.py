@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cache
 from typing import Any
 
@@ -265,33 +265,43 @@ def shingle_set(normalised: str, config: FingerprintConfig) -> U32:
     return np.unique(hashes)
 
 
-SET_GROUP_CHARS = 1 << 20  # characters hashed per bulk pass of shingle_sets: bounds its arrays
+TEXT_CHARS = 1 << 20  # normalised characters hashed per bulk pass (bounds its arrays)
 
 
-def shingle_sets(
-    texts: Sequence[str], config: FingerprintConfig, group_chars: int = SET_GROUP_CHARS
-) -> list[U32]:
+def text_groups(lengths: Sequence[int], limit: int) -> Iterator[slice]:
+    """Consecutive index ranges of texts holding about ``limit`` characters each (a longer text
+    is a range of its own): the bulk passes that keep hashing arrays bounded."""
+    lo, chars = 0, 0
+    for i, n in enumerate(lengths):
+        if chars and chars + n > limit:
+            yield slice(lo, i)
+            lo, chars = i, 0
+        chars += n
+    if lo < len(lengths):
+        yield slice(lo, len(lengths))
+
+
+def distinct_by_owner(hashes: U32, owner: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
+    """The distinct (owner, hash) pairs as sorted ``owner << 32 | hash`` keys.
+
+    A plain sort: ``np.unique`` is several times slower on uint64 in numpy 2.x.
+    """
+    keys = np.sort((owner.astype(np.uint64) << np.uint64(32)) | hashes.astype(np.uint64))
+    return keys[np.r_[True, keys[1:] != keys[:-1]]] if keys.size else keys
+
+
+def shingle_sets(texts: Sequence[str], config: FingerprintConfig, group_chars: int = TEXT_CHARS) -> list[U32]:
     """``shingle_set`` of each text, hashed in bulk passes of about ``group_chars`` characters
     instead of one call per text."""
     sets: list[U32] = []
-    start = 0
-    while start < len(texts):
-        end, chars = start, 0
-        while end < len(texts) and (end == start or chars + len(texts[end]) <= group_chars):
-            chars += len(texts[end])
-            end += 1
-        sets += _bulk_sets(texts[start:end], config)
-        start = end
+    for group in text_groups([len(t) for t in texts], group_chars):
+        hashes, owner = shingle_hashes_bulk(texts[group], config)
+        keys = distinct_by_owner(hashes, owner)
+        count = group.stop - group.start
+        bounds = np.searchsorted(keys >> np.uint64(32), np.arange(count + 1, dtype=np.uint64))
+        values = (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        sets += [values[bounds[i] : bounds[i + 1]] for i in range(count)]
     return sets
-
-
-def _bulk_sets(texts: Sequence[str], config: FingerprintConfig) -> list[U32]:
-    hashes, owner = shingle_hashes_bulk(texts, config)
-    keys = np.sort((owner.astype(np.uint64) << np.uint64(32)) | hashes.astype(np.uint64))
-    keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if keys.size else keys
-    bounds = np.searchsorted(keys >> np.uint64(32), np.arange(len(texts) + 1, dtype=np.uint64))
-    values = (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-    return [values[bounds[i] : bounds[i + 1]] for i in range(len(texts))]
 
 
 def jaccard(a: U32, b: U32) -> float:

@@ -216,9 +216,8 @@ def _batch(
 def _insert_bands(conn: Connection, rows: np.ndarray, chunk: int = 1_000_000) -> int:
     """All band rows in primary-key order: appends to the B-tree instead of random inserts."""
     rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
-    sql = "INSERT INTO passage_bands (band, key, passage_id) VALUES (?, ?, ?)"
     for lo in range(0, len(rows), chunk):
-        conn.exec_driver_sql(sql, list(map(tuple, rows[lo : lo + chunk].tolist())))
+        db.insert_tuples(conn, db.table(db.PassageBand), db.array_rows(rows[lo : lo + chunk]))
         conn.commit()
     return len(rows)
 
