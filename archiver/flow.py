@@ -108,9 +108,13 @@ def run(config: Config, inboxes: Sequence[Path], progress: Progress | None = Non
                     _file_batch(session, summary, batch, config)
                 if progress:
                     progress(len(batch))
+        settling = time.perf_counter()
+        with session.begin():
+            index.settle(session)
         compacting = time.perf_counter()
         with session.begin():
             summary.compacted = index.compact_if_full(session, config.store.recent_band_rows)
+        _add_time(summary, "settle", compacting - settling)
         _add_time(summary, "compact", time.perf_counter() - compacting)
         with session.begin():
             summary.seconds = time.perf_counter() - started

@@ -11,12 +11,13 @@ A night's candidates come from one join of its band keys (a temporary table) aga
 link is written. Work per night depends on the night's passages and the buckets they hit,
 not on the size of the archive.
 
-The index has two levels, like a log-structured merge tree: a night's band rows go into the
-small ``recent_bands`` and ``compact`` merges that into the big ``passage_bands`` in key order
+The index has three levels, like a log-structured merge tree. A night's keys are random:
+inserted straight into a B-tree of tens of millions of rows, each dirties a page of its own, so
+a night's writes would grow with the archive. Instead a run's batches write into ``run_bands``,
+no bigger than the run itself; ``settle`` moves those into ``recent_bands`` in key order once,
+at the end of the run; and ``compact`` merges that into the big ``passage_bands`` in key order
 (``archiver compact``, or at the end of a run once recent holds more than ``[store]
-recent_band_rows``). A night's keys are random; inserted straight into a B-tree of tens of
-millions of rows, each dirties a page of its own, so a night's writes would grow with the
-archive. Every lookup reads both levels; a row is in exactly one.
+recent_band_rows``). Every lookup reads all levels; a row is in exactly one.
 
 Buckets are bounded so that no input can make that work quadratic: a bucket holds at most
 ``max_candidates`` passages (the earliest: later passages still *find* them, they are just not
@@ -56,11 +57,21 @@ from sqlalchemy.orm import Session
 
 from archiver import fingerprint as fp
 from archiver.config import FingerprintConfig, MatchConfig
-from archiver.db import MatchRow, Meta, PassageBand, PassageRow, RecentBand, array_rows, insert_tuples, table
+from archiver.db import (
+    MatchRow,
+    Meta,
+    PassageBand,
+    PassageRow,
+    RecentBand,
+    RunBand,
+    array_rows,
+    insert_tuples,
+    table,
+)
 from archiver.errors import ParameterMismatch
 
 T = TypeVar("T")
-LEVELS = (PassageBand, RecentBand)  # the band index: main, recent
+LEVELS = (PassageBand, RecentBand, RunBand)  # the band index: main, recent, this run's
 CHUNK = 500  # ids per IN (...) list: far below every backend's parameter limit
 
 _temp_metadata = MetaData()
@@ -314,7 +325,7 @@ def _insert_bands(
         return
     insert_tuples(connection, NIGHT_KEYS, array_rows(rows[_bucket_starts(rows), :2]))
     buckets = _buckets(rows, _bucket_sizes(session))
-    insert_tuples(connection, table(RecentBand), array_rows(rows[_fits(buckets, bucket_cap)]))
+    insert_tuples(connection, table(RunBand), array_rows(rows[_fits(buckets, bucket_cap)]))
     firsts = _first_passage_ids(session, {p.submission_id for p in paragraphs})
     ids = np.array([p.id for p in paragraphs], dtype=np.int64)
     first_ids = np.array([firsts[p.submission_id] for p in paragraphs], dtype=np.int64)
@@ -382,36 +393,50 @@ def _candidates(
 
 def recent_rows(session: Session) -> int:
     """Band rows in the recent level, not yet merged into the main index."""
-    return int(session.execute(select(func.count()).select_from(RecentBand)).scalar_one())
+    return _rows(session, RecentBand)
+
+
+def _rows(session: Session, level: type[RecentBand | RunBand]) -> int:
+    return int(session.execute(select(func.count()).select_from(level)).scalar_one())
+
+
+def settle(session: Session) -> int:
+    """Move the run level's rows into the recent level, in key order; returns how many.
+
+    Once at the end of a run: each page of the recent level is then written once a night, not
+    once per batch.
+    """
+    return _move(session, RunBand, RecentBand, _rows(session, RunBand))
 
 
 def compact(session: Session) -> int:
-    """Merge the recent level into the main index, in key order; returns the rows moved.
+    """Merge the upper levels into the main index, in key order; returns the rows moved.
 
     In key order, the merge writes each page of the main B-tree at most once, where the same
     rows inserted night by night would each have dirtied a page of their own.
     """
-    return _merge_recent(session, recent_rows(session))
+    settle(session)
+    return _move(session, RecentBand, PassageBand, recent_rows(session))
 
 
 def compact_if_full(session: Session, recent_limit: int) -> int:
     """``compact`` when the recent level holds more than ``recent_limit`` rows; else 0."""
     rows = recent_rows(session)
-    return _merge_recent(session, rows) if rows > recent_limit else 0
+    return _move(session, RecentBand, PassageBand, rows) if rows > recent_limit else 0
 
 
-def _merge_recent(session: Session, moved: int) -> int:
-    """Move the recent level's rows (``moved`` of them, already counted) into the main one."""
-    if moved:
-        recent = table(RecentBand)
-        columns = [recent.c.band, recent.c.key, recent.c.passage_id]
+def _move(
+    session: Session, source: type[RecentBand | RunBand], target: type[PassageBand | RecentBand], rows: int
+) -> int:
+    """Move the rows of level ``source`` (``rows`` of them, already counted) into ``target``."""
+    if rows:
+        moving = table(source)
+        columns = [moving.c.band, moving.c.key, moving.c.passage_id]
         session.execute(
-            insert(table(PassageBand)).from_select(
-                [c.name for c in columns], select(*columns).order_by(*columns)
-            )
+            insert(table(target)).from_select([c.name for c in columns], select(*columns).order_by(*columns))
         )
-        session.execute(delete(recent))
-    return moved
+        session.execute(delete(moving))
+    return rows
 
 
 def _verify(

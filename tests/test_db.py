@@ -74,6 +74,7 @@ def test_an_archive_made_at_revision_0001_is_upgraded_with_its_rows(tmp_path: Pa
             (3, -7, 1)
         ]
         assert connection.execute(text("SELECT count(*) FROM recent_bands")).scalar() == 0
+        assert connection.execute(text("SELECT count(*) FROM run_bands")).scalar() == 0
         assert compare_metadata(MigrationContext.configure(connection), db.Base.metadata) == []
     assert "ix_submissions_current" not in {i["name"] for i in inspect(engine).get_indexes("submissions")}
     passage_indexes = {i["name"] for i in inspect(engine).get_indexes("passages")}

@@ -43,6 +43,7 @@ def counts(config: Config) -> dict[str, int]:
                 ("passages", db.PassageRow),
                 ("bands", db.PassageBand),
                 ("recent bands", db.RecentBand),
+                ("run bands", db.RunBand),
                 ("matches", db.MatchRow),
             ]
         }

@@ -184,14 +184,22 @@ def test_canonicals_set_while_linking_equal_those_of_assign_canonicals(
     assert canonicals(config, recompute=True) == written
 
 
-def band_rows(config: Config) -> tuple[int, int]:
-    """Rows in the (main, recent) levels of the band index."""
+def all_band_rows(config: Config) -> tuple[int, ...]:
+    """Rows in each level of the band index: (main, recent, run)."""
     engine = db.open_engine(config.database_url)
     with Session(engine) as session:
         levels = tuple(session.scalar(select(func.count()).select_from(m)) or 0 for m in index.LEVELS)
     engine.dispose()
-    assert len(levels) == 2
-    return levels[0], levels[1]
+    assert len(levels) == 3
+    return levels
+
+
+def band_rows(config: Config) -> tuple[int, int]:
+    """Rows in the (main, recent) levels of the band index, after a run has ended: every run
+    ends by settling its own level into the recent one, so that level is empty."""
+    main_rows, recent_rows, run_rows = all_band_rows(config)
+    assert run_rows == 0
+    return main_rows, recent_rows
 
 
 def test_incremental_nights_equal_one_run_over_everything(tmp_path: Path, bench_inbox: Path) -> None:
@@ -239,6 +247,26 @@ def test_compaction_moves_the_recent_level_and_later_runs_find_it(tmp_path: Path
     flow.run(whole, [write_inbox(tmp_path / "all", INBOX)])
     assert snapshot(config) == snapshot(whole)
     assert band_rows(config)[0] == recent_rows and sum(band_rows(config)) == sum(band_rows(whole))
+
+
+def test_a_run_that_stops_before_settling_leaves_rows_the_next_run_finds_and_settles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = make_config(tmp_path, run={"batch_size": 1, "workers": 1})
+    early = {k: v for k, v in INBOX.items() if k != "town-b/2022/report.txt"}
+    with monkeypatch.context() as patched:  # the run "stops" after its last batch
+        patched.setattr(index, "settle", lambda session: 0)
+        flow.run(config, [write_inbox(tmp_path / "early", early)])
+    main_rows, recent_rows, run_rows = all_band_rows(config)
+    assert main_rows == recent_rows == 0 and run_rows > 0  # every batch wrote to the run level
+    # The 2022 report repeats P1, whose band rows are only in the unsettled run level.
+    flow.run(config, [write_inbox(tmp_path / "early", INBOX)])
+    whole = make_config(tmp_path / "whole")
+    flow.run(whole, [write_inbox(tmp_path / "all", INBOX)])
+    assert snapshot(config) == snapshot(whole)
+    # The rerun settled them (band_rows checks the run level is empty) into the recent level,
+    # as if nothing had stopped. The 2022 report starts no new group: no rows of its own.
+    assert band_rows(config) == band_rows(whole) == (0, run_rows)
 
 
 def test_a_run_compacts_when_the_recent_level_is_full(tmp_path: Path) -> None:
