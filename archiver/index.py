@@ -15,9 +15,11 @@ The index has three levels, like a log-structured merge tree. A night's keys are
 inserted straight into a B-tree of tens of millions of rows, each dirties a page of its own, so
 a night's writes would grow with the archive. Instead a run's batches write into ``run_bands``,
 no bigger than the run itself; ``settle`` moves those into ``recent_bands`` in key order once,
-at the end of the run; and ``compact`` merges that into the big ``passage_bands`` in key order
-(``archiver compact``, or at the end of a run once recent holds more than ``[store]
-recent_band_rows``). Every lookup reads all levels; a row is in exactly one.
+at the end of the run; and ``compact`` merges that into the big ``passage_bands`` in key order.
+``archiver compact`` merges all of it; a run ends by merging only as much as keeps the recent
+level within ``[store] recent_band_rows``, a band at a time (``compact_if_full``), so that no
+single night rewrites the whole main level. Every lookup reads all levels; a row is in exactly
+one.
 
 Buckets are bounded so that no input can make that work quadratic: a bucket holds at most
 ``max_candidates`` passages (the earliest: later passages still *find* them, they are just not
@@ -50,6 +52,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    true,
     tuple_,
     update,
 )
@@ -420,22 +423,44 @@ def compact(session: Session) -> int:
 
 
 def compact_if_full(session: Session, recent_limit: int) -> int:
-    """``compact`` when the recent level holds more than ``recent_limit`` rows; else 0."""
-    rows = recent_rows(session)
-    return _move(session, RecentBand, PassageBand, rows) if rows > recent_limit else 0
+    """Merge the recent level's fullest bands into the main one, a band at a time, until it
+    holds at most ``recent_limit`` rows; returns the rows moved.
+
+    The main B-tree is ordered by band first, so one band's merge rewrites only that band's
+    share of it. Every band gains rows at the same rate, so the fullest band is the one merged
+    longest ago: a night that outgrows the limit merges about one band, and the whole main
+    level is rewritten over as many nights as there are bands, not on one of them.
+    """
+    counted = session.execute(select(RecentBand.band, func.count()).group_by(RecentBand.band))
+    per_band = {int(band): int(rows) for band, rows in counted}
+    held, moved = sum(per_band.values()), 0
+    for band, rows in sorted(per_band.items(), key=lambda item: (-item[1], item[0])):
+        if held <= recent_limit:
+            break
+        moved += _move(session, RecentBand, PassageBand, rows, band)
+        held -= rows
+    return moved
 
 
 def _move(
-    session: Session, source: type[RecentBand | RunBand], target: type[PassageBand | RecentBand], rows: int
+    session: Session,
+    source: type[RecentBand | RunBand],
+    target: type[PassageBand | RecentBand],
+    rows: int,
+    band: int | None = None,
 ) -> int:
-    """Move the rows of level ``source`` (``rows`` of them, already counted) into ``target``."""
+    """Move the rows of level ``source`` (``rows`` of them, already counted), or of one
+    ``band`` of it, into ``target``, in key order."""
     if rows:
         moving = table(source)
         columns = [moving.c.band, moving.c.key, moving.c.passage_id]
+        chosen = moving.c.band == band if band is not None else true()
         session.execute(
-            insert(table(target)).from_select([c.name for c in columns], select(*columns).order_by(*columns))
+            insert(table(target)).from_select(
+                [c.name for c in columns], select(*columns).where(chosen).order_by(*columns)
+            )
         )
-        session.execute(delete(moving))
+        session.execute(delete(moving).where(chosen))
     return rows
 
 
