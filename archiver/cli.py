@@ -178,7 +178,7 @@ def reindex(ctx: click.Context) -> None:
 @click.pass_context
 @friendly
 def compact(ctx: click.Context) -> None:
-    """Merge the recent level of the band index into the main one (run does it when it is full)."""
+    """Merge the upper levels of the band index into the main one (a run merges only what it must)."""
     from archiver import index
 
     engine = db.open_engine(_config(ctx).database_url)

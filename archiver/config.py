@@ -67,7 +67,8 @@ class MatchConfig:
 class StoreConfig:
     database: str = "archive/archive.sqlite3"  # a path (SQLite) or an SQLAlchemy URL
     vault: str = "archive/objects"
-    # Band rows the recent level of the LSH index holds before a run merges it into the main one.
+    # Band rows the recent level of the LSH index may hold; a run merges its fullest bands into
+    # the main one until it fits.
     recent_band_rows: int = 1_000_000
 
 
