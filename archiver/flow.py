@@ -33,6 +33,11 @@ from archiver.vault import Vault
 
 Progress = Callable[[int], None]
 TASK_SIZE = 8  # files per worker task (and per group commit to the vault)
+# A run settles its level of the band index whenever that holds more than this share of
+# [store] recent_band_rows, as well as at its end. A night of 200 reports (≈ 66,000 rows) never
+# reaches it; a backlog of millions then costs what a series of nights does, instead of every
+# batch writing into an ever larger run level.
+RUN_LEVEL_SHARE = 8
 
 
 @dataclass
@@ -102,20 +107,17 @@ def run(config: Config, inboxes: Sequence[Path], progress: Progress | None = Non
             session.add(run_row)
         summary.run_id = run_row.id
         located = ingest.locate(inboxes, config.ingest)
+        unsettled = 0  # band rows this run has put in the run level since it last settled
         with executor_for(config) as executor:
             for batch in _batches(session, located, config, executor):
                 with session.begin():
-                    _file_batch(session, summary, batch, config)
+                    unsettled += _file_batch(session, summary, batch, config)
+                if unsettled > config.store.recent_band_rows // RUN_LEVEL_SHARE:
+                    _settle(session, summary, config)
+                    unsettled = 0
                 if progress:
                     progress(len(batch))
-        settling = time.perf_counter()
-        with session.begin():
-            index.settle(session)
-        compacting = time.perf_counter()
-        with session.begin():
-            summary.compacted = index.compact_if_full(session, config.store.recent_band_rows)
-        _add_time(summary, "settle", compacting - settling)
-        _add_time(summary, "compact", time.perf_counter() - compacting)
+        _settle(session, summary, config)
         with session.begin():
             summary.seconds = time.perf_counter() - started
             run_row.status, run_row.finished, run_row.summary = "completed", db.utcnow(), summary.as_dict()
@@ -172,7 +174,20 @@ def _known_heads(session: Session, relpaths: list[str]) -> dict[str, str]:
     return {object_id: sha for object_id, sha in rows if sha}
 
 
-def _file_batch(session: Session, summary: RunSummary, batch: list[Result], config: Config) -> None:
+def _settle(session: Session, summary: RunSummary, config: Config) -> None:
+    """Move the run level of the band index into the recent one, and merge from that into the
+    main level what keeps it within ``[store] recent_band_rows``."""
+    settling = time.perf_counter()
+    with session.begin():
+        index.settle(session)
+        compacting = time.perf_counter()
+        summary.compacted += index.compact_if_full(session, config.store.recent_band_rows)
+    _add_time(summary, "settle", compacting - settling)
+    _add_time(summary, "compact", time.perf_counter() - compacting)
+
+
+def _file_batch(session: Session, summary: RunSummary, batch: list[Result], config: Config) -> int:
+    """File and link one batch; returns the band rows it added to the run level."""
     stored: list[Stored] = []
     for result in batch:
         summary.files += 1
@@ -196,6 +211,7 @@ def _file_batch(session: Session, summary: RunSummary, batch: list[Result], conf
     summary.links += stats.links
     _add_time(summary, "file", linking - started)
     _add_time(summary, "link", time.perf_counter() - linking)
+    return stats.band_rows
 
 
 def _add_time(summary: RunSummary, stage: str, seconds: float) -> None:

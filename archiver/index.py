@@ -153,6 +153,7 @@ class LinkStats:
     links: int = 0
     new_groups: int = 0
     copies: int = 0
+    band_rows: int = 0  # added to the run level
 
 
 def link(
@@ -176,7 +177,7 @@ def link(
             stats.copies += 1
     stats.new_groups = len(new_reps)
     indexed = [p for p in new_reps if p.signature is not None]
-    _insert_bands(session, indexed, config, match.max_candidates)
+    stats.band_rows = _insert_bands(session, indexed, config, match.max_candidates)
     pairs = _candidates(session, indexed, match.max_candidates)
     stats.candidates = len(pairs)
     links = _verify(session, pairs, {p.id: p for p in indexed}, config, match)
@@ -316,19 +317,21 @@ def may_share(rows: npt.NDArray[np.int64], held: dict[tuple[int, int], int]) -> 
 
 def _insert_bands(
     session: Session, paragraphs: Sequence[NewParagraph], config: FingerprintConfig, bucket_cap: int
-) -> None:
+) -> int:
     """Add to the index the band rows whose bucket has room, and fill the night's table with
-    the rows that can find a candidate there (most keys of new text are in no other bucket)."""
+    the rows that can find a candidate there (most keys of new text are in no other bucket).
+    Returns the rows added to the index."""
     rows = _band_rows(paragraphs, config)
     connection = session.connection()
     for temporary in (NIGHT_KEYS, NIGHT_BANDS):
         temporary.create(connection, checkfirst=True)
         connection.execute(delete(temporary))
     if not len(rows):
-        return
+        return 0
     insert_tuples(connection, NIGHT_KEYS, array_rows(rows[_bucket_starts(rows), :2]))
     buckets = _buckets(rows, _bucket_sizes(session))
-    insert_tuples(connection, table(RunBand), array_rows(rows[_fits(buckets, bucket_cap)]))
+    added = rows[_fits(buckets, bucket_cap)]
+    insert_tuples(connection, table(RunBand), array_rows(added))
     firsts = _first_passage_ids(session, {p.submission_id for p in paragraphs})
     ids = np.array([p.id for p in paragraphs], dtype=np.int64)
     first_ids = np.array([firsts[p.submission_id] for p in paragraphs], dtype=np.int64)
@@ -337,6 +340,7 @@ def _insert_bands(
     first_of_row = first_ids[order[np.searchsorted(ids, sharing[:, 2], sorter=order)]]
     night = np.column_stack([sharing, first_of_row])
     insert_tuples(connection, NIGHT_BANDS, array_rows(night))
+    return len(added)
 
 
 def _first_passage_ids(session: Session, submissions: set[int]) -> dict[int, int]:

@@ -270,14 +270,28 @@ def test_a_run_that_stops_before_settling_leaves_rows_the_next_run_finds_and_set
     assert band_rows(config) == band_rows(whole) == (0, run_rows)
 
 
-def test_a_run_compacts_when_the_recent_level_is_full(tmp_path: Path) -> None:
-    small = make_config(tmp_path, store={"recent_band_rows": 100})
+def test_a_run_compacts_when_the_recent_level_is_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settled: list[int] = []  # rows moved by each settle
+    settle = index.settle
+
+    def counting_settle(session: Session) -> int:
+        settled.append(settle(session))
+        return settled[-1]
+
+    monkeypatch.setattr(index, "settle", counting_settle)
+    # A batch per file: a run level of more than 100 // 8 rows is settled after its batch.
+    small = make_config(tmp_path, store={"recent_band_rows": 100}, run={"batch_size": 1})
     summary = flow.run(small, [write_inbox(tmp_path / "inbox", INBOX)])
     main_rows, recent_rows = band_rows(small)
     assert summary.compacted == main_rows > 0 and 0 < recent_rows <= 100  # bands, not all
     assert "compact" in summary.stage_seconds and "settle" in summary.stage_seconds
-    whole = make_config(tmp_path / "whole")
+    assert len([rows for rows in settled if rows]) > 1  # settled during the run, not only at its end
+    settled.clear()
+    whole = make_config(tmp_path / "whole", run={"batch_size": 1})
     flow.run(whole, [write_inbox(tmp_path / "inbox", INBOX)])
+    assert len(settled) == 1  # a run within the default limit settles once, at its end
     assert snapshot(small) == snapshot(whole) and sum(band_rows(small)) == sum(band_rows(whole))
 
 
