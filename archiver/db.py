@@ -165,8 +165,9 @@ class RecentBand(_BandColumns, Base):
 
     A night's band keys are random: inserted into the main B-tree of millions of rows, each
     lands on a page of its own, so a night's writes grow with the archive. Here they land in
-    a small tree; ``index.compact`` merges this table into ``passage_bands`` in key order.
-    Lookups read both tables; a row is in exactly one of them.
+    a small tree, from ``run_bands`` in key order; ``index.compact_if_full`` merges its
+    fullest bands into ``passage_bands`` when it outgrows ``[store] recent_band_rows``, and
+    ``index.compact`` all of it. Lookups read every level; a row is in exactly one of them.
     """
 
     __tablename__ = "recent_bands"
@@ -177,9 +178,9 @@ class RunBand(_BandColumns, Base):
 
     A run files its batches one transaction each. Inserted into ``recent_bands`` directly,
     every batch's random keys would dirty nearly every page of that tree again (a million rows
-    by the last night before a compaction), so a night's writes would grow with it. Here each
-    batch writes into a tree no bigger than the run's own rows; ``index.settle`` moves them
-    into ``recent_bands`` in key order once, at the end of the run. A run that stopped early
+    at its limit), so a night's writes would grow with it. Here each batch writes into a tree
+    no bigger than the run's own rows; ``index.settle`` moves them into ``recent_bands`` in key
+    order at the end of the run (and now and then during a long one). A run that stopped early
     leaves its rows here: they are looked up like any other and settled by the next run.
     """
 

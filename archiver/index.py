@@ -14,8 +14,9 @@ not on the size of the archive.
 The index has three levels, like a log-structured merge tree. A night's keys are random:
 inserted straight into a B-tree of tens of millions of rows, each dirties a page of its own, so
 a night's writes would grow with the archive. Instead a run's batches write into ``run_bands``,
-no bigger than the run itself; ``settle`` moves those into ``recent_bands`` in key order once,
-at the end of the run; and ``compact`` merges that into the big ``passage_bands`` in key order.
+no bigger than the run itself; ``settle`` moves those into ``recent_bands`` in key order at the
+end of the run (and now and then during a long one); and ``compact`` merges that into the big
+``passage_bands`` in key order.
 ``archiver compact`` merges all of it; a run ends by merging only as much as keeps the recent
 level within ``[store] recent_band_rows``, a band at a time (``compact_if_full``), so that no
 single night rewrites the whole main level. Every lookup reads all levels; a row is in exactly
@@ -410,8 +411,8 @@ def _rows(session: Session, level: type[RecentBand | RunBand]) -> int:
 def settle(session: Session) -> int:
     """Move the run level's rows into the recent level, in key order; returns how many.
 
-    Once at the end of a run: each page of the recent level is then written once a night, not
-    once per batch.
+    At the end of a run (and during a long one, ``flow.RUN_LEVEL_SHARE``): each page of the
+    recent level is then written once a night, not once per batch.
     """
     return _move(session, RunBand, RecentBand, _rows(session, RunBand))
 
