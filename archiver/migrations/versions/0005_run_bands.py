@@ -17,6 +17,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # The columns of recent_bands (0003), written out again rather than shared: a migration is
+    # a frozen record of one step, and must not change when a helper it imported does.
     op.create_table(
         "run_bands",
         sa.Column("band", sa.SmallInteger(), nullable=False),
