@@ -315,7 +315,7 @@ def test_compaction_merges_the_fullest_whole_bands_until_the_recent_level_fits(
         engine.dispose()
     merged = {band: per_band[band] for band in main_rows}
     assert moved == sum(merged.values()) and main_rows == merged  # whole bands only
-    assert sum(recent.values()) <= limit or not recent  # the recent level fits…
+    assert sum(recent.values()) <= limit  # the recent level fits…
     assert sum(recent.values()) + sum(main_rows.values()) == len(rows)
     if merged:  # …with no band merged that did not have to be: the fullest went first
         assert min(merged.values()) >= max(recent.values(), default=0)
