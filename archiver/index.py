@@ -15,12 +15,11 @@ The index has three levels, like a log-structured merge tree. A night's keys are
 inserted straight into a B-tree of tens of millions of rows, each dirties a page of its own, so
 a night's writes would grow with the archive. Instead a run's batches write into ``run_bands``,
 no bigger than the run itself; ``settle`` moves those into ``recent_bands`` in key order at the
-end of the run (and now and then during a long one); and ``compact`` merges that into the big
-``passage_bands`` in key order.
-``archiver compact`` merges all of it; a run ends by merging only as much as keeps the recent
-level within ``[store] recent_band_rows``, a band at a time (``compact_if_full``), so that no
-single night rewrites the whole main level. Every lookup reads all levels; a row is in exactly
-one.
+end of the run (and now and then during a long one); and the recent level is merged into the
+big ``passage_bands`` in key order. ``compact`` (``archiver compact``) merges all of it; a run
+merges only as much as keeps the recent level within ``[store] recent_band_rows``, a band at a
+time (``compact_if_full``), so that no single night rewrites the whole main level. Every lookup
+reads all levels; a row is in exactly one.
 
 Buckets are bounded so that no input can make that work quadratic: a bucket holds at most
 ``max_candidates`` passages (the earliest: later passages still *find* them, they are just not
