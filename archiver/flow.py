@@ -196,6 +196,7 @@ def _file_batch(session: Session, summary: RunSummary, batch: list[Result], conf
             summary.unchanged += 1
             continue
         stored.append(result)
+        _add_time(summary, "archive", result.archive_seconds)
         if isinstance(result.outcome, Rejection):
             reason = result.outcome.reason
             summary.rejected[reason] = summary.rejected.get(reason, 0) + 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -33,6 +34,9 @@ class Stored:
     version: str
     written: bool  # False when the vault already held exactly this content
     report: dict[str, Any] | None  # the clerk's report (archived submissions only)
+    # Its share of its group commit's wall time (staging, both barriers, the renames): the
+    # run's "archive" stage. A group commit is one unit of work, so it is split evenly.
+    archive_seconds: float = 0.0
 
 
 def object_files(
@@ -81,6 +85,7 @@ def store_all(outcomes: list[Processed | Rejection], config: Config) -> list[Sto
     """Store every outcome as its document's next version, in one group commit."""
     vault = worker_vault(config.resolve(config.store.vault))
     stored: list[Stored] = []
+    started = time.perf_counter()
     with vault.batch():
         for outcome in outcomes:
             report = clerk_report(outcome) if isinstance(outcome, Processed) else None
@@ -91,7 +96,10 @@ def store_all(outcomes: list[Processed | Rejection], config: Config) -> list[Sto
             stored.append(
                 Stored(_without_bytes(outcome), len(submission.raw), version.version, version.created, report)
             )
-    return stored
+    if not stored:
+        return stored
+    share = (time.perf_counter() - started) / len(stored)
+    return [dataclasses.replace(s, archive_seconds=share) for s in stored]
 
 
 def _without_bytes(outcome: Processed | Rejection) -> Processed | Rejection:

@@ -3,8 +3,8 @@
     python bench/profile_run.py OUT.prof --config CFG run --json INBOX
 
 With ``[run] workers = 1`` every stage runs in this one process, so the grouping below shows
-the whole cost of a run, filing (vault + database) included, which ``stage_seconds`` does not
-time. Used by ``run_bench.py --profile``.
+the whole cost of a run by module and function, below the stages ``stage_seconds`` times. Used
+by ``run_bench.py --profile``.
 """
 
 from __future__ import annotations

@@ -41,7 +41,8 @@ QUALITY = (
     "pair_recall_both_simplified",
 )
 # Higher is better for every quality figure above.
-STAGES = ("decode", "clean", "split", "fingerprint", "match", "checks")  # summed over workers
+# Summed over the pool workers; "archive" is the vault's group commits (objects.store_all).
+STAGES = ("decode", "clean", "split", "fingerprint", "match", "checks", "archive")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -61,6 +61,9 @@ def test_run_over_samples_twice_adds_nothing_the_second_time(tmp_path: Path) -> 
     assert summary["archived"] == files - 1
     assert summary["repeats_removed"] >= 10  # the seed's body, pasted twice
     assert summary["links"] > 0  # the 2022 report arrives from two sources
+    # Every stage of the run is timed, the vault's group commits ("archive") included.
+    stages = {"decode", "clean", "split", "fingerprint", "match", "checks", "archive", "file", "link"}
+    assert stages <= {stage for stage, seconds in summary["stage_seconds"].items() if seconds > 0}
     from archiver import config as config_mod
 
     config = config_mod.load(config_path)
@@ -69,6 +72,7 @@ def test_run_over_samples_twice_adds_nothing_the_second_time(tmp_path: Path) -> 
     assert second.exit_code == 0
     again = json.loads(second.output)
     assert again["unchanged"] == files and again["new"] == 0 and again["archived"] == 0
+    assert "archive" not in again["stage_seconds"]  # nothing was stored
     assert counts(config) == before
     vault = Vault(config.resolve(config.store.vault))
     assert all(vault.versions(o) == ["v1"] for o in vault.objects())
