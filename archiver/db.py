@@ -47,7 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from archiver.errors import StoreError
 
@@ -166,8 +166,9 @@ class RecentBand(_BandColumns, Base):
     A night's band keys are random: inserted into the main B-tree of millions of rows, each
     lands on a page of its own, so a night's writes grow with the archive. Here they land in
     a small tree, from ``run_bands`` in key order; ``index.compact_if_full`` merges its
-    fullest bands into ``passage_bands`` when it outgrows ``[store] recent_band_rows``, and
-    ``index.compact`` all of it. Lookups read every level; a row is in exactly one of them.
+    fullest bands into ``passage_bands`` when it outgrows ``[store] recent_band_rows`` (at the
+    start of the next run), and ``index.compact`` all of it. Lookups read every level; a row is
+    in exactly one of them.
     """
 
     __tablename__ = "recent_bands"
@@ -268,6 +269,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def write_back(session: Session) -> None:
+    """Copy what the write-ahead log holds into the database file now (SQLite; elsewhere a
+    no-op): at a moment chosen by the caller rather than at a later commit or the close."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection().exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def open_engine(url: str) -> Engine:

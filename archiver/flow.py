@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,9 @@ from archiver.vault import Vault
 Progress = Callable[[int], None]
 TASK_SIZE = 8  # files per worker task (and per group commit to the vault)
 # A run settles its level of the band index whenever that holds more than this share of
-# [store] recent_band_rows, as well as at its end. A night of 200 reports (≈ 66,000 rows) never
-# reaches it; a backlog of millions then costs what a series of nights does, instead of every
-# batch writing into an ever larger run level.
+# [store] recent_band_rows (and then merges, as at a run's start), as well as at its end. A night
+# of 200 reports (≈ 66,000 rows) never reaches it; a backlog of millions then costs what a series
+# of nights does, instead of every batch writing into an ever larger run level.
 RUN_LEVEL_SHARE = 8
 
 
@@ -109,11 +110,16 @@ def run(config: Config, inboxes: Sequence[Path], progress: Progress | None = Non
         located = ingest.locate(inboxes, config.ingest)
         unsettled = 0  # band rows this run has put in the run level since it last settled
         with executor_for(config) as executor:
-            for batch in _batches(session, located, config, executor):
+            # The band merge the last run's rows call for is done while the workers process the
+            # first batch: the coordinator has nothing else to do then, and at the end of a run
+            # the merge would be the last thing everything waits for.
+            first_wait = partial(_merge, session, summary, config)
+            for batch in _batches(session, located, config, executor, first_wait):
                 with session.begin():
                     unsettled += _file_batch(session, summary, batch, config)
                 if unsettled > config.store.recent_band_rows // RUN_LEVEL_SHARE:
                     _settle(session, summary, config)
+                    _merge(session, summary, config)
                     unsettled = 0
                 if progress:
                     progress(len(batch))
@@ -129,14 +135,20 @@ Result = Stored | Unchanged
 
 
 def _batches(
-    session: Session, located: Iterable[ingest.Located], config: Config, executor: Executor | None
+    session: Session,
+    located: Iterable[ingest.Located],
+    config: Config,
+    executor: Executor | None,
+    first_wait: Callable[[], None],
 ) -> Iterator[list[Result]]:
     """Results in listing order, a batch at a time, with the next batch already in flight.
 
     A batch goes to the workers in chunks of ``TASK_SIZE`` files: each chunk is one task and one
-    group commit to the vault.
+    group commit to the vault. ``first_wait`` runs once, when the first batches are in flight
+    and nothing is ready yet (or at the end, when there was nothing to process).
     """
     pending: deque[list[Future[list[Result]]] | list[list[Result]]] = deque()
+    waited = False
     for batch in _chunked(located, config.run.batch_size):
         known = _known_heads(session, [loc.relpath for loc in batch])
         tasks = [(loc, known.get(loc.relpath)) for loc in batch]
@@ -146,7 +158,12 @@ def _batches(
         else:
             pending.append([executor.submit(process_chunk, chunk, config) for chunk in chunks])
         if len(pending) > 1:
+            if not waited:
+                first_wait()
+                waited = True
             yield _resolve(pending.popleft())
+    if not waited:
+        first_wait()
     while pending:
         yield _resolve(pending.popleft())
 
@@ -175,15 +192,25 @@ def _known_heads(session: Session, relpaths: list[str]) -> dict[str, str]:
 
 
 def _settle(session: Session, summary: RunSummary, config: Config) -> None:
-    """Move the run level of the band index into the recent one, and merge from that into the
-    main level what keeps it within ``[store] recent_band_rows``."""
-    settling = time.perf_counter()
+    """Move the run level of the band index into the recent one."""
+    started = time.perf_counter()
     with session.begin():
         index.settle(session)
-        compacting = time.perf_counter()
-        summary.compacted += index.compact_if_full(session, config.store.recent_band_rows)
-    _add_time(summary, "settle", compacting - settling)
-    _add_time(summary, "compact", time.perf_counter() - compacting)
+    _add_time(summary, "settle", time.perf_counter() - started)
+
+
+def _merge(session: Session, summary: RunSummary, config: Config) -> None:
+    """Merge from the recent level of the band index into the main one what keeps it within
+    ``[store] recent_band_rows``. Between runs the recent level may hold up to the last run's
+    rows more than that (at most ``recent_band_rows / RUN_LEVEL_SHARE`` and a batch)."""
+    started = time.perf_counter()
+    with session.begin():
+        merged = index.compact_if_full(session, config.store.recent_band_rows)
+    if merged:  # its pages are written back now, not in the run's last commit
+        with session.begin():
+            db.write_back(session)
+    summary.compacted += merged
+    _add_time(summary, "compact", time.perf_counter() - started)
 
 
 def _file_batch(session: Session, summary: RunSummary, batch: list[Result], config: Config) -> int:

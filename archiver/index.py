@@ -18,8 +18,10 @@ no bigger than the run itself; ``settle`` moves those into ``recent_bands`` in k
 end of the run (and now and then during a long one); and the recent level is merged into the
 big ``passage_bands`` in key order. ``compact`` (``archiver compact``) merges all of it; a run
 merges only as much as keeps the recent level within ``[store] recent_band_rows``, a band at a
-time (``compact_if_full``), so that no single night rewrites the whole main level. Every lookup
-reads all levels; a row is in exactly one.
+time (``compact_if_full``), so that no single night rewrites the whole main level. It does so
+first thing, while its workers process the first batch (``flow.run``): a run leaves the recent
+level up to its own rows over the limit, and the next one merges them. Every lookup reads all
+levels; a row is in exactly one.
 
 Buckets are bounded so that no input can make that work quadratic: a bucket holds at most
 ``max_candidates`` passages (the earliest: later passages still *find* them, they are just not

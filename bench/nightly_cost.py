@@ -16,10 +16,11 @@ with 1M archived passages. For each size this script
    alike), each night on a fresh copy of the archive in a fresh process;
 4. when the archive holds more band rows than ``[store] recent_band_rows``, also times the
    *steady* night, the one every night is once an archive has outgrown the recent level of
-   the band index: that level at its limit, each band holding rows of the nights since it was
-   last merged (rows of the newest synthetic passages moved into it), so that the night ends
-   by merging its fullest band into the main level. It also times a full ``archiver
-   compact`` on that state, which no night runs (for the record).
+   the band index: that level half a night over its limit, as the night before leaves it, each
+   band holding rows of the nights since it was last merged (rows of the newest synthetic
+   passages moved into it), so that the night starts by merging its fullest band into the main
+   level (and ends by settling its own rows). It also times a full ``archiver compact`` on that
+   state, which no night runs (for the record).
 
 Random signatures never collide with real ones, so the filler adds size (deeper B-trees, bigger
 indexes and tables) but no candidates: the night's matching work is the same at both sizes,
@@ -420,11 +421,12 @@ def main(argv: list[str] | None = None) -> int:
         cap = config_mod.load(smallest / "config.toml").store.recent_band_rows
         largest = result["sizes"][str(sizes[-1])]
         if largest["filler"]["band_rows"] > cap:
-            # The steady state: a night finds the recent level half a night below its limit,
-            # so it outgrows the limit and ends by merging its fullest band.
+            # The steady state: a night finds the recent level half a night over its limit, as
+            # the night before left it (a run settles its rows at its end, and the next one
+            # merges), so it starts by merging its fullest band.
             steady = tmp / f"archive-{sizes[-1]}-steady"
             shutil.copytree(states[str(sizes[-1])], steady)
-            filled = fill_recent(steady, cap - night_rows // 2)
+            filled = fill_recent(steady, cap + night_rows // 2)
             print(
                 f"recent level of the largest filled to {filled['recent_rows']:,} rows "
                 f"({filled['seconds']} s)"
@@ -443,6 +445,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"stages {timed['stage_seconds']}",
                     flush=True,
                 )
+                if label == "steady" and not timed["compacted"]:
+                    raise SystemExit("the steady night merged no band: it is not the steady state")
         for entry in [*result["sizes"].values(), largest.get("steady")]:
             if entry:
                 entry["night_seconds_median"] = round(

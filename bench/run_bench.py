@@ -249,7 +249,7 @@ def print_report(result: dict[str, Any]) -> None:
         flag = "" if p is None or a is None or a >= p else "  < peer"
         print(f"{key:34}{_fmt(a):>12}{_fmt(p):>12}{flag}")
     stages = result["archiver_stages"]
-    print("\narchiver stages (worker stages summed over workers; file, link, settle, compact in the coordinator):")
+    print("\narchiver stages (worker stages summed over workers; file, link, settle, compact: coordinator):")
     for name, seconds in stages["worker_stages_seconds"].items():
         print(f"  {name:12}{seconds:8.2f} s  {stages['worker_stages_share'][name]:6.1%}")
     for name, seconds in stages["coordinator_seconds"].items():

@@ -295,6 +295,42 @@ def test_a_run_compacts_when_the_recent_level_is_full(
     assert snapshot(small) == snapshot(whole) and sum(band_rows(small)) == sum(band_rows(whole))
 
 
+def test_a_run_merges_what_the_last_run_left_before_it_links_its_first_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    early = {k: v for k, v in INBOX.items() if k != "town-b/2022/report.txt"}
+    flow.run(make_config(tmp_path), [write_inbox(tmp_path / "early", early)])
+    main_rows, recent_rows = band_rows(make_config(tmp_path))
+    assert main_rows == 0 and recent_rows > 0
+    calls: list[str] = []
+
+    def recorded(name: str) -> object:
+        original = getattr(index, name)
+
+        def call(*args: object) -> object:
+            calls.append(name)
+            return original(*args)
+
+        return call
+
+    for name in ("compact_if_full", "link"):
+        monkeypatch.setattr(index, name, recorded(name))
+    # The recent level is over this limit when the run starts: the merge comes first, while the
+    # workers process the first batch, and not after the last.
+    over = make_config(tmp_path, store={"recent_band_rows": recent_rows - 1})
+    summary = flow.run(over, [write_inbox(tmp_path / "early", INBOX)])
+    assert calls[0] == "compact_if_full" and calls.count("compact_if_full") == 1 and "link" in calls
+    merged, left = band_rows(over)
+    assert summary.compacted == merged > 0 and left <= recent_rows - 1  # whole bands, the fullest
+    # A run with nothing to process still merges what the last one left.
+    (tmp_path / "empty").mkdir()
+    drained = flow.run(make_config(tmp_path, store={"recent_band_rows": 0}), [tmp_path / "empty"])
+    assert drained.compacted == left and band_rows(over) == (merged + left, 0)
+    whole = make_config(tmp_path / "whole")
+    flow.run(whole, [write_inbox(tmp_path / "all", INBOX)])
+    assert snapshot(over) == snapshot(whole)
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     per_band=st.dictionaries(st.integers(0, 31), st.integers(1, 40), max_size=12),
