@@ -234,8 +234,8 @@ def _file_batch(session: Session, summary: RunSummary, batch: list[Result], conf
     summary.new += filed.new_documents
     summary.new_versions += filed.new_versions
     linking = time.perf_counter()
-    stats, touched = index.link(session, filed.paragraphs, config.fingerprint, config.match)
-    index.assign_canonicals(session, touched)
+    stats, changes = index.link(session, filed.paragraphs, config.fingerprint, config.match)
+    index.update_canonicals(session, changes)
     summary.links += stats.links
     _add_time(summary, "file", linking - started)
     _add_time(summary, "link", time.perf_counter() - linking)

@@ -58,7 +58,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from archiver import fingerprint as fp
 from archiver.config import FingerprintConfig, MatchConfig
@@ -158,19 +158,28 @@ class LinkStats:
     band_rows: int = 0  # added to the run level
 
 
+@dataclass(frozen=True)
+class StarChanges:
+    """What a batch added to the stars, for ``update_canonicals``: the groups it gave members
+    (each with the ``_seniority`` of its most senior new member) and the links it made."""
+
+    gained: dict[int, tuple[int, int]]
+    links: tuple[tuple[int, int], ...]  # (new representative, earlier representative)
+
+
 def link(
     session: Session,
     paragraphs: Sequence[NewParagraph],
     config: FingerprintConfig,
     match: MatchConfig,
-) -> tuple[LinkStats, set[int]]:
+) -> tuple[LinkStats, StarChanges]:
     """Group, index and link a batch of new paragraphs (in id order).
 
-    Returns the statistics and the representative ids whose clusters may have changed and
-    still need ``assign_canonicals``.
+    Returns the statistics and what the batch added to the stars whose canonical passage is not
+    settled yet: ``update_canonicals`` takes it from there.
     """
     stats = LinkStats()
-    reps = _existing_reps(session, sorted({p.exact for p in paragraphs}))
+    reps, centres = _existing_reps(session, sorted({p.exact for p in paragraphs}))
     new_reps: list[NewParagraph] = []
     for paragraph in paragraphs:
         if reps.setdefault(paragraph.exact, paragraph.id) == paragraph.id:
@@ -188,9 +197,14 @@ def link(
     stats.links = len(links)
     linked = {row["passage_id"] for row in links} | {row["other_id"] for row in links}
     alone = {p.id for p in new_reps} - linked
-    _write_groups(session, paragraphs, reps, alone)
-    touched = {reps[p.exact] for p in paragraphs} | {row["other_id"] for row in links}
-    return stats, touched - alone
+    _write_groups(session, paragraphs, reps, alone, centres)
+    gained: dict[int, tuple[int, int]] = {}
+    for paragraph in paragraphs:
+        rep = reps[paragraph.exact]
+        if rep not in alone:
+            key = _seniority(paragraph.year, paragraph.id)
+            gained[rep] = min(gained.get(rep, key), key)
+    return stats, StarChanges(gained, tuple((row["passage_id"], row["other_id"]) for row in links))
 
 
 UNKNOWN_YEAR = 9999  # sorts after every real year
@@ -204,14 +218,20 @@ def _seniority(year: int | None, passage_id: int) -> tuple[int, int]:
 
 
 def _write_groups(
-    session: Session, paragraphs: Sequence[NewParagraph], reps: dict[str, int], alone: set[int]
+    session: Session,
+    paragraphs: Sequence[NewParagraph],
+    reps: dict[str, int],
+    alone: set[int],
+    centres: dict[int, int],
 ) -> None:
-    """Set each paragraph's group (``rep_id``), and the canonical passage of the groups in ``alone``.
+    """Set each paragraph's group (``rep_id``), and its canonical passage where it is known: the
+    groups in ``alone``, and, for a copy joining an older group, that group's canonical passage
+    as stored (``centres``; ``update_canonicals`` moves the whole group if the batch moves it).
 
     A group born in this batch that no link touches is a star of one group: every member is in
     the batch, so its canonical passage (the earliest by year, then arrival, as
     ``assign_canonicals`` decides) is known here without asking the database. Most groups of
-    new text are such; this spares ``assign_canonicals`` its link lookups and second update.
+    new text are such; this spares ``update_canonicals`` their lookups and second update.
     """
     earliest: dict[int, tuple[int, int]] = {}
     for paragraph in paragraphs:
@@ -226,6 +246,8 @@ def _write_groups(
         rep = reps[paragraph.exact]
         if rep in alone:
             with_canonical.append({"pid": paragraph.id, "rep": rep, "canonical": earliest[rep][1]})
+        elif rep in centres:
+            with_canonical.append({"pid": paragraph.id, "rep": rep, "canonical": centres[rep]})
         else:
             only_rep.append({"pid": paragraph.id, "rep": rep})
     connection = session.connection()
@@ -237,17 +259,24 @@ def _write_groups(
             connection.execute(statement, list(part))
 
 
-def _existing_reps(session: Session, hashes: Sequence[str]) -> dict[str, int]:
+def _existing_reps(session: Session, hashes: Sequence[str]) -> tuple[dict[str, int], dict[int, int]]:
+    """The representative of each exact hash already archived, and the canonical passage of
+    each such group where it has one."""
     found: dict[str, int] = {}
+    centres: dict[int, int] = {}
     for part in chunks(hashes):
-        found.update({exact: id_ for exact, id_ in session.execute(representatives_of(part))})
-    return found
+        for exact, id_, canonical in session.execute(representatives_of(part)):
+            found[exact] = id_
+            if canonical is not None:
+                centres[id_] = canonical
+    return found, centres
 
 
-def representatives_of(hashes: Sequence[str]) -> Select[str, int]:
-    """(exact, id) of the representatives with these exact hashes. The ``rep_id = id`` term is
-    the condition of the partial index ``ix_passages_exact_rep``: with it the index answers."""
-    return select(PassageRow.exact, PassageRow.id).where(
+def representatives_of(hashes: Sequence[str]) -> Select[str, int, int | None]:
+    """(exact, id, canonical id) of the representatives with these exact hashes. The
+    ``rep_id = id`` term is the condition of the partial index ``ix_passages_exact_rep``: with
+    it the index answers."""
+    return select(PassageRow.exact, PassageRow.id, PassageRow.canonical_id).where(
         PassageRow.exact.in_(hashes), PassageRow.rep_id == PassageRow.id
     )
 
@@ -548,6 +577,12 @@ def assign_canonicals(session: Session, touched: set[int]) -> int:
         candidates = [firsts[g] for g in {group, *links.get(group, ())} if g in firsts]
         if candidates:
             updates.append({"group": group, "canonical": min(candidates)[1]})
+    _write_canonicals(session, updates)
+    return len(updates)
+
+
+def _write_canonicals(session: Session, updates: Sequence[dict[str, int]]) -> None:
+    """Point every member of each ``group`` at its ``canonical`` passage."""
     passages = table(PassageRow)
     statement = (
         update(passages)
@@ -558,7 +593,77 @@ def assign_canonicals(session: Session, touched: set[int]) -> int:
     )
     for part in chunks(updates, 5000):
         session.connection().execute(statement, list(part))
-    return len(updates)
+
+
+def update_canonicals(session: Session, changes: StarChanges) -> int:
+    """Bring ``canonical_id`` up to date after a batch, from the canonicals already stored;
+    returns how many groups were looked at.
+
+    A star only grows: a batch adds members and links, never removes any. So a group's canonical
+    passage can only become more senior, and only through what the batch added: its own new
+    members, the groups newly linked to it, and old neighbours whose most senior member is new.
+    That keeps the work to the batch's groups and links, where recomputing every touched star
+    (``assign_canonicals``) read every link a popular group had gathered, and every member of each
+    of its neighbours, once per batch: at bench scale 70 that grew from 0.05 s to 0.5 s a batch
+    over the run. Only a group given a more senior member than all it had (an older year filed
+    late) has its old links read. The result equals ``assign_canonicals`` over every group (tested).
+    """
+    partners: dict[int, set[int]] = {}
+    for new, other in changes.links:
+        partners.setdefault(new, set()).add(other)
+        partners.setdefault(other, set()).add(new)
+    direct = set(changes.gained) | set(partners)
+    if not direct:
+        return 0
+    stored = _stored_canonicals(session, direct)
+    firsts = _group_firsts(session, direct)
+    # An old group whose most senior member is now one of this batch's: each of its old
+    # neighbours may take that member as canonical.
+    raised = {g for g in changes.gained if g in stored and firsts[g] == changes.gained[g]}
+    offers: dict[int, list[tuple[int, int]]] = {}
+    reached = neighbours(session, raised)
+    for group in raised:
+        for neighbour in reached.get(group, ()):
+            offers.setdefault(neighbour, []).append(firsts[group])
+    looked_at = direct | set(offers)
+    stored |= _stored_canonicals(session, looked_at - set(stored))
+    # Groups without a canonical yet were born in this batch, so every link they have is new
+    # and their whole star is read; so is a group an interrupted run left without one.
+    whole = looked_at - set(stored)
+    linked = neighbours(session, whole)
+    stars = {g: {g} | linked.get(g, set()) for g in whole}
+    firsts |= _group_firsts(session, {n for star in stars.values() for n in star} - set(firsts))
+    updates = []
+    for group in sorted(looked_at):
+        if group in whole:
+            best = min(firsts[g] for g in stars[group] | partners.get(group, set()))
+        else:
+            candidates = [stored[group], *offers.get(group, ())]
+            candidates += [firsts[g] for g in partners.get(group, ())]
+            if group in changes.gained:
+                candidates.append(changes.gained[group])
+            best = min(candidates)
+            if best == stored[group]:
+                continue  # the star grew, its centre did not move (new copies were given it)
+        updates.append({"group": group, "canonical": best[1]})
+    _write_canonicals(session, updates)
+    return len(looked_at)
+
+
+def _stored_canonicals(session: Session, groups: set[int]) -> dict[int, tuple[int, int]]:
+    """The ``_seniority`` of each group's canonical passage, where it has one (read from the
+    representative's row: every member of a group has the same)."""
+    canonical = aliased(PassageRow)
+    year = func.coalesce(canonical.year, UNKNOWN_YEAR)
+    found: dict[int, tuple[int, int]] = {}
+    for part in chunks(sorted(groups)):
+        rows = session.execute(
+            select(PassageRow.id, year, canonical.id)
+            .join(canonical, canonical.id == PassageRow.canonical_id)
+            .where(PassageRow.id.in_(part))
+        )
+        found.update({int(group): (int(y), int(c)) for group, y, c in rows})
+    return found
 
 
 def _group_firsts(session: Session, groups: set[int]) -> dict[int, tuple[int, int]]:

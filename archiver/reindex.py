@@ -87,8 +87,8 @@ def _reindex_batch(session: Session, rows: Sequence[Any], config: Config, summar
         for r, f in zip(rows, prints, strict=True)
         if not r.removed and index.reusable(r.kind, f.normalised_chars, config.fingerprint.min_chars)
     ]
-    stats, touched = index.link(session, paragraphs, config.fingerprint, config.match)
-    index.assign_canonicals(session, touched)
+    stats, changes = index.link(session, paragraphs, config.fingerprint, config.match)
+    index.update_canonicals(session, changes)
     summary.passages += len(rows)
     summary.signed += sum(f.signature is not None for f in prints)
     summary.links += stats.links

@@ -175,6 +175,40 @@ def test_a_copy_of_unknown_year_is_never_canonical_before_a_dated_one(tmp_path: 
     assert clusters[("b-town/2025/report.txt", 2)] == ("b-town/2025/report.txt", 2)
 
 
+def test_an_older_copy_filed_late_becomes_the_centre_of_its_neighbours_too(tmp_path: Path) -> None:
+    # Night 1: the 2022 P4 and a 2023 edit of it (a group of its own, linked to the first).
+    # Night 2: a 2019 copy of P4 joins the 2022 group as its most senior member; the 2023 edit,
+    # which the batch does not touch, must move its centre to it as well (stars, not chains).
+    config = make_config(tmp_path)
+    edited = P4.replace("绿色低碳经济", "低碳循环经济").replace("美丽中国", "生态文明")
+    flow.run(
+        config,
+        [
+            write_inbox(
+                tmp_path / "night1",
+                {
+                    "a-town/2022/report.txt": report("甲镇2022年工作报告", P4),
+                    "b-town/2023/report.txt": report("乙镇2023年工作报告", edited),
+                },
+            )
+        ],
+    )
+    _, before = snapshot(config)
+    assert before[("b-town/2023/report.txt", 2)] == ("a-town/2022/report.txt", 2)
+    flow.run(
+        config,
+        [write_inbox(tmp_path / "night2", {"c-town/2019/report.txt": report("丙镇2019年工作报告", P4)})],
+    )
+    _, after = snapshot(config)
+    for position in [
+        ("a-town/2022/report.txt", 2),
+        ("b-town/2023/report.txt", 2),
+        ("c-town/2019/report.txt", 2),
+    ]:
+        assert after[position] == ("c-town/2019/report.txt", 2)
+    assert canonicals(config, recompute=True) == canonicals(config)
+
+
 def test_canonicals_set_while_linking_equal_those_of_assign_canonicals(
     tmp_path: Path, bench_inbox: Path
 ) -> None:
