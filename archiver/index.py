@@ -560,10 +560,12 @@ def neighbours(session: Session, reps: Iterable[int]) -> dict[int, set[int]]:
 
 
 def assign_canonicals(session: Session, touched: set[int]) -> int:
-    """Recompute ``canonical_id`` for the groups whose star may have changed; returns how many.
+    """Recompute ``canonical_id`` of ``touched`` and their neighbours from scratch; returns how many.
 
     The canonical passage of a group is the earliest (year, then arrival) passage among the
-    group itself and the groups linked to it directly: stars, never chains.
+    group itself and the groups linked to it directly: stars, never chains. This is the rule
+    written out; runs keep its result up to date batch by batch with ``update_canonicals``, and
+    the tests compare the two.
     """
     if not touched:
         return 0
