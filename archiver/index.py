@@ -630,7 +630,7 @@ def update_canonicals(session: Session, changes: StarChanges) -> int:
     looked_at = direct | set(offers)
     stored |= _stored_canonicals(session, looked_at - set(stored))
     # Groups without a canonical yet were born in this batch, so every link they have is new
-    # and their whole star is read; so is a group an interrupted run left without one.
+    # and their whole star is read (as it would be for an older group found without one).
     whole = looked_at - set(stored)
     linked = neighbours(session, whole)
     stars = {g: {g} | linked.get(g, set()) for g in whole}
