@@ -303,13 +303,24 @@ def write_synced(path: Path, data: bytes) -> None:
     write_new(path, data, sync=True)
 
 
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
 def write_new(path: Path, data: bytes, *, sync: bool) -> None:
-    """Write ``data`` to a new file (never over one); fsync it when ``sync`` (else a barrier will)."""
-    with path.open("xb") as f:
-        f.write(data)
+    """Write ``data`` to a new file (never over one); fsync it when ``sync`` (else a barrier will).
+
+    Unbuffered, on the file descriptor: a buffered ``open`` adds an fstat, an ioctl and an lseek
+    to each of the eight files an object version has.
+    """
+    fd = os.open(path, _NEW_FILE, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
         if sync:
-            f.flush()
-            os.fsync(f.fileno())
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def fsync_dir(path: Path) -> None:

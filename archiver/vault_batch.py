@@ -143,9 +143,17 @@ def stage_version(sroot: Path, inv: ocfl.Inventory, content: Mapping[str, bytes]
     ``content``: content path (relative to the object root) → bytes of this version's new content.
     Writes those files and ``vN/inventory.json`` + sidecar; fsyncs each file when ``sync``.
     """
-    (sroot / inv["head"] / ocfl.CONTENT_DIR).mkdir(parents=True)
+    sroot.mkdir(parents=True, exist_ok=True)
+    (sroot / inv["head"]).mkdir()  # a version directory is always new: an existing one is an error
+    made: set[str] = set()
+    for cpath in content:  # "vN/content/…/name": each directory below vN once, parents first
+        parts = cpath.split("/")[:-1]
+        for depth in range(2, len(parts) + 1):
+            directory = "/".join(parts[:depth])
+            if directory not in made:
+                (sroot / directory).mkdir()
+                made.add(directory)
     for cpath, data in content.items():
-        (sroot / cpath).parent.mkdir(parents=True, exist_ok=True)
         ocfl.write_new(sroot / cpath, data, sync=sync)
     write_inventory(sroot / inv["head"], inv, sync=sync)
 

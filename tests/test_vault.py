@@ -615,3 +615,13 @@ def test_barrier_falls_back_to_sync(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(os, "sync", lambda: calls.append("sync"))
     vault_batch.barrier(tmp_path)
     assert calls == ["sync"]
+
+
+def test_a_new_file_gets_exactly_its_bytes_and_never_replaces_one(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 40_000  # 10 MB: more than one write may take
+    target = tmp_path / "content.bin"
+    ocfl.write_new(target, data, sync=True)
+    assert target.read_bytes() == data
+    with pytest.raises(FileExistsError):
+        ocfl.write_new(target, b"other bytes", sync=False)
+    assert target.read_bytes() == data  # the refused write left the file as it was
