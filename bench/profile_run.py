@@ -108,6 +108,10 @@ def archiver_cumulative(profile: Path, count: int = 20) -> list[dict[str, object
 
 
 def main() -> int:
+    if len(sys.argv) < 3 or sys.argv[1].startswith("-"):
+        # Without this, `profile_run.py --help` wrote its profile to a file named "--help".
+        print(__doc__.split("\n\n")[1].strip(), file=sys.stderr)
+        return 2
     out, argv = Path(sys.argv[1]), sys.argv[2:]
     from archiver.cli import main as cli_main
 
