@@ -197,13 +197,13 @@ def link(
     stats.links = len(links)
     linked = {row["passage_id"] for row in links} | {row["other_id"] for row in links}
     alone = {p.id for p in new_reps} - linked
-    _write_groups(session, paragraphs, reps, alone, centres)
-    gained: dict[int, tuple[int, int]] = {}
-    for paragraph in paragraphs:
-        rep = reps[paragraph.exact]
-        if rep not in alone:
-            key = _seniority(paragraph.year, paragraph.id)
-            gained[rep] = min(gained.get(rep, key), key)
+    earliest = _earliest_members(paragraphs, reps)
+    # A group born in this batch that no link touches is a star of one group: every member is
+    # in the batch, so its canonical passage is its earliest member, known without asking the
+    # database. Most groups of new text are such. A copy joining an older group is given that
+    # group's canonical passage as stored; ``update_canonicals`` moves the group if need be.
+    _write_groups(session, paragraphs, reps, {rep: earliest[rep][1] for rep in alone} | centres)
+    gained = {rep: key for rep, key in earliest.items() if rep not in alone}
     return stats, StarChanges(gained, tuple((row["passage_id"], row["other_id"]) for row in links))
 
 
@@ -217,37 +217,28 @@ def _seniority(year: int | None, passage_id: int) -> tuple[int, int]:
     return (year if year is not None else UNKNOWN_YEAR, passage_id)
 
 
-def _write_groups(
-    session: Session,
-    paragraphs: Sequence[NewParagraph],
-    reps: dict[str, int],
-    alone: set[int],
-    centres: dict[int, int],
-) -> None:
-    """Set each paragraph's group (``rep_id``), and its canonical passage where it is known: the
-    groups in ``alone``, and, for a copy joining an older group, that group's canonical passage
-    as stored (``centres``; ``update_canonicals`` moves the whole group if the batch moves it).
-
-    A group born in this batch that no link touches is a star of one group: every member is in
-    the batch, so its canonical passage (the earliest by year, then arrival, as
-    ``assign_canonicals`` decides) is known here without asking the database. Most groups of
-    new text are such; this spares ``update_canonicals`` their lookups and second update.
-    """
+def _earliest_members(paragraphs: Sequence[NewParagraph], reps: dict[str, int]) -> dict[int, tuple[int, int]]:
+    """The ``_seniority`` of each group's most senior member among ``paragraphs``."""
     earliest: dict[int, tuple[int, int]] = {}
     for paragraph in paragraphs:
         rep = reps[paragraph.exact]
-        if rep in alone:
-            key = _seniority(paragraph.year, paragraph.id)
-            earliest[rep] = min(earliest.get(rep, key), key)
+        key = _seniority(paragraph.year, paragraph.id)
+        earliest[rep] = min(earliest.get(rep, key), key)
+    return earliest
+
+
+def _write_groups(
+    session: Session, paragraphs: Sequence[NewParagraph], reps: dict[str, int], canonicals: dict[int, int]
+) -> None:
+    """Set each paragraph's group (``rep_id``), and its canonical passage where ``canonicals``
+    knows its group's (the others are left to ``update_canonicals``)."""
     passages = table(PassageRow)
     grouped = update(passages).where(passages.c.id == bindparam("pid"))
     only_rep, with_canonical = [], []
     for paragraph in paragraphs:
         rep = reps[paragraph.exact]
-        if rep in alone:
-            with_canonical.append({"pid": paragraph.id, "rep": rep, "canonical": earliest[rep][1]})
-        elif rep in centres:
-            with_canonical.append({"pid": paragraph.id, "rep": rep, "canonical": centres[rep]})
+        if rep in canonicals:
+            with_canonical.append({"pid": paragraph.id, "rep": rep, "canonical": canonicals[rep]})
         else:
             only_rep.append({"pid": paragraph.id, "rep": rep})
     connection = session.connection()
