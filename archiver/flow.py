@@ -118,12 +118,12 @@ def run(config: Config, inboxes: Sequence[Path], progress: Progress | None = Non
                 with session.begin():
                     unsettled += _file_batch(session, summary, batch, config)
                 if unsettled > config.store.recent_band_rows // RUN_LEVEL_SHARE:
-                    _settle(session, summary, config)
+                    _settle(session, summary)
                     _merge(session, summary, config)
                     unsettled = 0
                 if progress:
                     progress(len(batch))
-        _settle(session, summary, config)
+        _settle(session, summary)
         with session.begin():
             summary.seconds = time.perf_counter() - started
             run_row.status, run_row.finished, run_row.summary = "completed", db.utcnow(), summary.as_dict()
@@ -191,7 +191,7 @@ def _known_heads(session: Session, relpaths: list[str]) -> dict[str, str]:
     return {object_id: sha for object_id, sha in rows if sha}
 
 
-def _settle(session: Session, summary: RunSummary, config: Config) -> None:
+def _settle(session: Session, summary: RunSummary) -> None:
     """Move the run level of the band index into the recent one."""
     started = time.perf_counter()
     with session.begin():

@@ -84,22 +84,18 @@ def worker_vault(root: Path) -> Vault:
 def store_all(outcomes: list[Processed | Rejection], config: Config) -> list[Stored]:
     """Store every outcome as its document's next version, in one group commit."""
     vault = worker_vault(config.resolve(config.store.vault))
-    stored: list[Stored] = []
     started = time.perf_counter()
+    reports = [clerk_report(o) if isinstance(o, Processed) else None for o in outcomes]
     with vault.batch():
-        for outcome in outcomes:
-            report = clerk_report(outcome) if isinstance(outcome, Processed) else None
-            submission = outcome.submission
-            version = vault.store(
-                submission.relpath, object_files(outcome, config, report), f"received {submission.relpath}"
-            )
-            stored.append(
-                Stored(_without_bytes(outcome), len(submission.raw), version.version, version.created, report)
-            )
-    if not stored:
-        return stored
-    share = (time.perf_counter() - started) / len(stored)
-    return [dataclasses.replace(s, archive_seconds=share) for s in stored]
+        versions = [
+            vault.store(o.submission.relpath, object_files(o, config, r), f"received {o.submission.relpath}")
+            for o, r in zip(outcomes, reports, strict=True)
+        ]
+    share = (time.perf_counter() - started) / max(len(outcomes), 1)
+    return [
+        Stored(_without_bytes(o), len(o.submission.raw), v.version, v.created, r, archive_seconds=share)
+        for o, r, v in zip(outcomes, reports, versions, strict=True)
+    ]
 
 
 def _without_bytes(outcome: Processed | Rejection) -> Processed | Rejection:

@@ -146,14 +146,13 @@ def stage_version(sroot: Path, inv: ocfl.Inventory, content: Mapping[str, bytes]
     sroot.mkdir(parents=True, exist_ok=True)
     (sroot / inv["head"]).mkdir()  # a version directory is always new: an existing one is an error
     made: set[str] = set()
-    for cpath in content:  # "vN/content/…/name": each directory below vN once, parents first
+    for cpath, data in content.items():  # "vN/content/…/name": each directory below vN once
         parts = cpath.split("/")[:-1]
         for depth in range(2, len(parts) + 1):
             directory = "/".join(parts[:depth])
             if directory not in made:
                 (sroot / directory).mkdir()
                 made.add(directory)
-    for cpath, data in content.items():
         ocfl.write_new(sroot / cpath, data, sync=sync)
     write_inventory(sroot / inv["head"], inv, sync=sync)
 
