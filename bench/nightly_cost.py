@@ -288,7 +288,7 @@ def fill_recent(folder: Path, target: int) -> dict[str, Any]:
     """Move band rows of the newest synthetic passages from the main level of the index to the
     recent one until it holds about ``target`` rows, spread over the bands as a steady stream
     of nights leaves them: ``index.compact_if_full`` merges the fullest band when a night
-    outgrows the limit, so the band merged k nights ago holds k nights of rows. Here band b
+    starts over the limit, so the band merged k nights ago holds k nights of rows. Here band b
     holds a share ∝ b + 1 (band ``bands - 1`` is the fullest). The archive's size is unchanged.
     """
     started = time.perf_counter()
