@@ -157,9 +157,7 @@ def _insert_submissions(
                 "current": True,
                 "cleaned_text": outcome.text if isinstance(outcome, Processed) else None,
                 # The full list of changes lives in provenance.json; the index keeps the rest.
-                "report": None
-                if stored.report is None
-                else {k: v for k, v in stored.report.items() if k != "changes"},
+                "report": stored.report,
             }
         )
     ids = _insert_then_ids(session, table(SubmissionRow), rows, "document_id", current_only=True)

@@ -29,11 +29,13 @@ _VAULTS: dict[Path, Vault] = {}  # one per worker process and storage root
 class Stored:
     """A processed submission whose object version is in the vault; its bytes stay behind."""
 
-    outcome: Processed | Rejection  # with ``submission.raw`` emptied: the vault holds the bytes
+    # Slimmed for the trip back to the coordinator (``_for_filing``): the submission's bytes,
+    # the decoded and repaired texts and the list of changes are in the vault, not here.
+    outcome: Processed | Rejection
     size: int
     version: str
     written: bool  # False when the vault already held exactly this content
-    report: dict[str, Any] | None  # the clerk's report (archived submissions only)
+    report: dict[str, Any] | None  # the clerk's report without its changes (archived submissions only)
     # Its share of its group commit's wall time (staging, both barriers, the renames): the
     # run's "archive" stage. A group commit is one unit of work, so it is split evenly.
     archive_seconds: float = 0.0
@@ -93,14 +95,24 @@ def store_all(outcomes: list[Processed | Rejection], config: Config) -> list[Sto
         ]
     share = (time.perf_counter() - started) / max(len(outcomes), 1)
     return [
-        Stored(_without_bytes(o), len(o.submission.raw), v.version, v.created, r, archive_seconds=share)
+        Stored(_for_filing(o), len(o.submission.raw), v.version, v.created, _without_changes(r), share)
         for o, r, v in zip(outcomes, reports, versions, strict=True)
     ]
 
 
-def _without_bytes(outcome: Processed | Rejection) -> Processed | Rejection:
-    """``outcome`` minus the submission's bytes, which need not travel back to the coordinator."""
+def _for_filing(outcome: Processed | Rejection) -> Processed | Rejection:
+    """``outcome`` as the coordinator files it: without the submission's bytes, the decoded and
+    the repaired (pre-removal) texts and the changes, which it never reads. They are what makes
+    a result large (half its pickle), and results cross a pipe and are unpickled by the
+    coordinator, the run's busiest process; the vault holds all of them."""
     light = dataclasses.replace(outcome.submission, raw=b"")
     if isinstance(outcome, Rejection):
         return dataclasses.replace(outcome, submission=light)
-    return dataclasses.replace(outcome, decoded=dataclasses.replace(outcome.decoded, submission=light))
+    decoded = dataclasses.replace(outcome.decoded, submission=light, text="")
+    cleaned = dataclasses.replace(outcome.cleaned, decoded=decoded, text="", changes=())
+    return dataclasses.replace(outcome, decoded=decoded, cleaned=cleaned)
+
+
+def _without_changes(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The report as ``submissions.report`` keeps it: every change is in the vault's provenance."""
+    return None if report is None else {k: v for k, v in report.items() if k != "changes"}

@@ -1,14 +1,20 @@
-"""A parallel run files exactly what a serial run files: byte-identical exports."""
+"""A parallel run files exactly what a serial run files (byte-identical exports), and a worker
+sends the coordinator only what it files."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
 
-from archiver import db, flow
+from archiver import db, flow, ingest, process
 from archiver.export import export_lines
+from archiver.objects import Stored
+from archiver.records import Processed
+from archiver.report import clerk_report
+from archiver.vault import Vault
 from tests.conftest import SAMPLES, make_config
 
 
@@ -53,3 +59,30 @@ def test_a_dask_cluster_files_the_same_as_a_serial_run(tmp_path: Path) -> None:
             on_dask = "\n".join(export_lines(session))
         engine.dispose()
     assert on_dask.encode() == serial.encode()
+
+
+def test_a_worker_sends_back_what_the_coordinator_files_and_leaves_the_rest_in_the_vault(
+    tmp_path: Path,
+) -> None:
+    config = make_config(tmp_path)
+    located = list(ingest.locate([SAMPLES], config.ingest))
+    results = process.process_chunk([(loc, None) for loc in located], config)
+    vault = Vault(config.resolve(config.store.vault))
+    archived = changes_seen = 0
+    for loc, result in zip(located, results, strict=True):
+        assert isinstance(result, Stored)
+        if not isinstance(result.outcome, Processed):
+            continue
+        archived += 1
+        sent, report = result.outcome, result.report
+        assert report is not None
+        assert sent.submission.raw == b"" and sent.decoded.text == sent.cleaned.text == ""
+        assert sent.cleaned.changes == () and "changes" not in report
+        full = process.process_located(loc, config)
+        assert isinstance(full, Processed)
+        # What the coordinator files is intact; every change is in the vault's provenance.
+        assert (sent.text, sent.passages, sent.fingerprints) == (full.text, full.passages, full.fingerprints)
+        provenance = json.loads(vault.read(loc.relpath, "provenance.json"))
+        assert provenance["report"] == {**report, "changes": clerk_report(full)["changes"]}
+        changes_seen += len(full.cleaned.changes)
+    assert archived >= 8 and changes_seen > 0
