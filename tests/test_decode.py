@@ -9,12 +9,13 @@ import json
 import random
 from pathlib import Path
 
+import chardet
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archiver.config import DecodeConfig
-from archiver.decode import decode
+from archiver.decode import CHINESE_LEGACY, DETECT_PREFIX, chardet_detect, decode
 from archiver.records import Decoded, Rejection, Submission
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -231,3 +232,60 @@ def _check_damaged_items(text: str, row: dict[str, object]) -> None:
             assert item.get("raw", item["text"]) in text
         if "truncated" in damage:
             assert text.rstrip().endswith(item.get("raw", item["text"]))
+
+
+def _full_chardet(data: bytes) -> tuple[str | None, float]:
+    """chardet over every encoding it knows: what ``chardet_detect`` answered before it asked
+    the Chinese encodings first."""
+    result = chardet.detect(data, max_bytes=max(len(data), 1), prefer_superset=False)
+    return result["encoding"], float(result["confidence"] or 0.0)
+
+
+def _legacy_files(paths: list[Path]) -> list[bytes]:
+    """The files chardet is asked about: not UTF-8, no NUL bytes (BOMs and UTF-16 go first)."""
+    found = []
+    for path in paths:
+        raw = path.read_bytes()
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            if b"\x00" not in raw:
+                found.append(raw)
+    return found
+
+
+def _assert_detection_unchanged(files: list[bytes]) -> None:
+    for raw in files:
+        for sample in {raw[:DETECT_PREFIX], raw}:
+            assert chardet_detect(sample) == _full_chardet(sample), sample[:40]
+
+
+def test_asking_chinese_encodings_first_gives_the_full_answer_on_the_fixtures() -> None:
+    files = _legacy_files([*sorted(DATA.glob("enc-*")), DATA.parent / "seed.txt"])
+    assert len(files) >= 3
+    _assert_detection_unchanged(files)
+
+
+@needs_shared
+def test_asking_chinese_encodings_first_gives_the_full_answer_on_the_corpus_and_bench_inbox(
+    bench_inbox: Path,
+) -> None:
+    paths = sorted((SHARED / "corpus" / "encoded").glob("enc-*"))
+    paths += sorted(p for p in (bench_inbox / "inbox").rglob("*") if p.is_file())
+    files = _legacy_files(paths)
+    assert len(files) >= 40
+    _assert_detection_unchanged(files)
+
+
+@pytest.mark.parametrize("codec", ["euc-kr", "euc-jp", "shift_jis", "iso-2022-jp"])
+def test_japanese_and_korean_text_is_not_taken_for_chinese(codec: str) -> None:
+    text = {
+        "euc-kr": "대한민국 정부는 국민의 생활 안정을 위하여 노력하고 있습니다. ",
+        "euc-jp": "日本国政府は国民の生活の安定のために努力しています。",
+        "shift_jis": "日本国政府は国民の生活の安定のために努力しています。",
+        "iso-2022-jp": "日本国政府は国民の生活の安定のために努力しています。",
+    }[codec]
+    raw = (text * 30).encode(codec)
+    found = chardet_detect(raw)
+    assert found == _full_chardet(raw)
+    assert found[0] is not None and found[0].lower() not in CHINESE_LEGACY
