@@ -37,6 +37,7 @@ Reads (``read``, ``head``, ``versions``) see committed state only until the comm
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import itertools
 import os
@@ -169,14 +170,17 @@ class _Pending:
     """One object's staged, not yet committed versions."""
 
     obj: Path  # where the object root is (or will be)
-    stage: Path  # this object's staging dir; the versions are under ``stage / "object"``
+    stage: Path  # this object's staging dir
     inv: ocfl.Inventory  # the inventory after the last staged version
     new_object: bool  # True: the whole object root is renamed in; False: only its new vN dirs
     versions: list[str] = field(default_factory=list)
 
     @property
     def sroot(self) -> Path:
-        return self.stage / "object"
+        """The staged object root. A new object's is the staging dir itself, renamed into the
+        layout in whole: no directory is left behind to remove. An existing object's versions
+        are staged under ``object/``, beside the root inventory that lands after them."""
+        return self.stage if self.new_object else self.stage / "object"
 
 
 class Batch:
@@ -249,7 +253,7 @@ class Batch:
                     self._finish_stage(pending)
                 barrier(self.root)
                 for pending in self._pending.values():
-                    self._land(pending)
+                    self._land(self.root, pending)
                 barrier(self.root)
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
@@ -264,13 +268,24 @@ class Batch:
             write_inventory(pending.stage, pending.inv, sync=False)
 
     @staticmethod
-    def _land(pending: _Pending) -> None:
+    def _land(root: Path, pending: _Pending) -> None:
         """The renames of one object, in the order a lone ``store()`` makes them."""
         if pending.new_object:
-            pending.obj.parent.mkdir(parents=True, exist_ok=True)
+            _make_parents(root, pending.obj)
             os.replace(pending.sroot, pending.obj)
             return
         for version in pending.versions:
             os.replace(pending.sroot / version, pending.obj / version)
         os.replace(pending.stage / ocfl.INVENTORY, pending.obj / ocfl.INVENTORY)
         os.replace(pending.stage / ocfl.SIDECAR, pending.obj / ocfl.SIDECAR)
+
+
+def _make_parents(root: Path, obj: Path) -> None:
+    """Make the layout's directories between the storage root and a new object root, top-down:
+    one ``mkdir`` a level. pathlib's ``mkdir(parents=True)`` starts from the deepest and climbs
+    back down after each missing level, up to twice the calls in a young archive."""
+    directory = root
+    for part in obj.parent.relative_to(root).parts:
+        directory = directory / part
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir()
