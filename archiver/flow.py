@@ -9,6 +9,7 @@ run writes exactly what a serial run writes.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections import Counter, deque
@@ -34,6 +35,8 @@ from archiver.vault import Vault
 
 Progress = Callable[[int], None]
 TASK_SIZE = 8  # files per worker task (and per group commit to the vault)
+# The cyclic garbage collector's thresholds during a run (Python's default: 700, 10, 10).
+RUN_GC_THRESHOLDS = (20_000, 50, 50)
 # A run settles its level of the band index whenever that holds more than this share of
 # [store] recent_band_rows (and then merges, as at a run's start), as well as at its end. A night
 # of 200 reports (≈ 66,000 rows) never reaches it; a backlog of millions then costs what a series
@@ -77,6 +80,29 @@ class RunSummary:
 
 
 @contextmanager
+def collector_for_a_run() -> Iterator[None]:
+    """Python's cyclic garbage collector set for a run, and put back as it was afterwards.
+
+    A run allocates millions of small objects (changes, passages, rows, results) and frees
+    nearly all of them by reference counting; cycles are rare. At the default thresholds the
+    collector ran every 700 allocations, and each older collection walked the hundreds of
+    thousands of objects the imports made (SQLAlchemy, numpy, the pinyin tables). Those are
+    frozen (``gc.freeze``: never walked again, and their pages stay shared with the forked
+    workers), and the young generation is collected about 30 times less often. The workers a
+    run forks inherit the setting. Bench scale 10, three interleaved pairs against the same code
+    without it: wall 7.06–7.69 s against 7.70–8.12 s, CPU 11.2–12.6 s against 12.3–13.5 s.
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*RUN_GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
+@contextmanager
 def executor_for(config: Config) -> Iterator[Executor | None]:
     """The executor of ``[run]``; None means run in this process."""
     workers = config.run.workers or os.cpu_count() or 1
@@ -95,6 +121,11 @@ def executor_for(config: Config) -> Iterator[Executor | None]:
 
 def run(config: Config, inboxes: Sequence[Path], progress: Progress | None = None) -> RunSummary:
     """Archive every file under ``inboxes``; returns the summary. Raises ArchiverError."""
+    with collector_for_a_run():
+        return _run(config, inboxes, progress)
+
+
+def _run(config: Config, inboxes: Sequence[Path], progress: Progress | None) -> RunSummary:
     started = time.perf_counter()
     engine = db.open_engine(config.database_url)
     # The coordinator opens (or creates) the vault and clears what crashed writers left

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import shutil
@@ -163,3 +164,12 @@ def test_pipeline_script_runs_the_config_beside_it(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "rejected 1 (1 binary)" in done.stdout
     assert (tmp_path / "archive" / "db.sqlite3").is_file()
+
+
+def test_a_run_sets_the_garbage_collector_for_itself_and_puts_it_back(tmp_path: Path) -> None:
+    before = gc.get_threshold()
+    seen: list[tuple[tuple[int, int, int], int]] = []
+    config = make_config(tmp_path, run={"workers": 1, "batch_size": 4})
+    flow.run(config, [SAMPLES], progress=lambda _: seen.append((gc.get_threshold(), gc.get_freeze_count())))
+    assert seen and all(thresholds == flow.RUN_GC_THRESHOLDS and frozen > 0 for thresholds, frozen in seen)
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (before, 0)
