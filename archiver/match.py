@@ -54,8 +54,14 @@ def find_repeats(
     repeats: list[Repeat] = []
     short: list[Repeat] = []
     signed = [(f.passage, f.signature) for f in fingerprints if f.signature is not None]
-    bulk_keys = fp.band_keys_bulk([signature for _, signature in signed], config).tolist()
-    keys_of = {index: keys for (index, _), keys in zip(signed, bulk_keys, strict=True)}
+    bulk_keys = fp.band_keys_bulk([signature for _, signature in signed], config)
+    # A passage that shares no band key with another can be no one's candidate and have none:
+    # it skips the buckets (most passages of a report; the loop below is per band, in Python).
+    keys_of = {
+        index: keys
+        for (index, _), keys, sharing in zip(signed, bulk_keys.tolist(), shares_a_key(bulk_keys), strict=True)
+        if sharing
+    }
     for passage, print_ in zip(passages, fingerprints, strict=True):
         if print_.normalised_chars == 0:
             continue
@@ -65,7 +71,7 @@ def find_repeats(
             (repeats if print_.normalised_chars >= config.min_chars else short).append(found)
             continue
         first_by_exact[print_.exact] = passage.index
-        if print_.signature is None:
+        if passage.index not in keys_of:
             continue
         keys = list(enumerate(keys_of[passage.index]))
         kept.texts[passage.index] = print_.normalised
@@ -79,6 +85,22 @@ def find_repeats(
             if len(bucket) < match.max_candidates:
                 bucket.append(passage.index)
     return tuple(sorted(repeats + _in_repeated_blocks(short, repeats), key=lambda r: r.passage))
+
+
+def shares_a_key(keys: np.ndarray) -> list[bool]:
+    """For each row of band keys (``(n, bands)``), whether another row has the same key in the
+    same band."""
+    count, bands = keys.shape
+    band = np.tile(np.arange(bands), count)
+    key = keys.ravel()
+    owner = np.repeat(np.arange(count), bands)
+    order = np.lexsort((key, band))
+    band, key, owner = band[order], key[order], owner[order]
+    same = (band[1:] == band[:-1]) & (key[1:] == key[:-1])
+    sharing = np.zeros(count, dtype=bool)
+    sharing[owner[1:][same]] = True
+    sharing[owner[:-1][same]] = True
+    return [bool(s) for s in sharing.tolist()]
 
 
 def _in_repeated_blocks(short: list[Repeat], removed: list[Repeat]) -> list[Repeat]:

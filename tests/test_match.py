@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -153,3 +154,18 @@ def test_thousands_of_short_repeats_beside_a_removed_block_all_go() -> None:
     found, _, kept = repeats_of("\n".join([P1, *["同意。"] * 3000, P1]))
     assert sum(r.removed for r in found) == 3000  # the second P1 and 2,999 of the 3,000 lines
     assert kept.count("同意。") == 1 and kept.count(P1) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(-3, 3), min_size=4, max_size=4), min_size=1, max_size=12))
+def test_a_passage_shares_a_key_exactly_when_another_has_it_in_the_same_band(rows: list[list[int]]) -> None:
+    keys = np.array(rows, dtype=np.int64)
+    expected = [
+        any(
+            other != mine and rows[other][band] == rows[mine][band]
+            for other in range(len(rows))
+            for band in range(4)
+        )
+        for mine in range(len(rows))
+    ]
+    assert match.shares_a_key(keys) == expected
