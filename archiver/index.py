@@ -89,11 +89,12 @@ NIGHT_BANDS = Table(
     Column("first_id", Integer, nullable=False),  # first passage id of its submission
     prefixes=["TEMPORARY"],
 )
-NIGHT_KEYS = Table(  # the batch's distinct bucket keys: what the bucket sizes are asked for
-    "night_keys",
+NIGHT_ROWS = Table(  # the batch's band rows: what bucket sizes are asked for, and copied from
+    "night_rows",
     _temp_metadata,
     Column("band", SmallInteger, nullable=False),
     Column("key", BigInteger, nullable=False),
+    Column("passage_id", Integer, nullable=False),
     prefixes=["TEMPORARY"],
 )
 
@@ -345,15 +346,29 @@ def _insert_bands(
     Returns the rows added to the index."""
     rows = _band_rows(paragraphs, config)
     connection = session.connection()
-    for temporary in (NIGHT_KEYS, NIGHT_BANDS):
+    for temporary in (NIGHT_ROWS, NIGHT_BANDS):
         temporary.create(connection, checkfirst=True)
         connection.execute(delete(temporary))
     if not len(rows):
         return 0
-    insert_tuples(connection, NIGHT_KEYS, array_rows(rows[_bucket_starts(rows), :2]))
+    insert_tuples(connection, NIGHT_ROWS, array_rows(rows))
     buckets = _buckets(rows, _bucket_sizes(session))
-    added = rows[_fits(buckets, bucket_cap)]
-    insert_tuples(connection, table(RunBand), array_rows(added))
+    fits = _fits(buckets, bucket_cap)
+    # The rows go into the run level from the night's table in one statement (no Python per
+    # row: 0.33 s against 0.50 s for 250,000 rows with the keys' table beside them); the few
+    # whose bucket is full come out again.
+    run_level = table(RunBand)
+    connection.execute(insert(run_level).from_select(["band", "key", "passage_id"], select(NIGHT_ROWS)))
+    full = array_rows(rows[~fits])
+    if full:
+        connection.execute(
+            delete(run_level).where(
+                run_level.c.band == bindparam("b"),
+                run_level.c.key == bindparam("k"),
+                run_level.c.passage_id == bindparam("p"),
+            ),
+            [{"b": b, "k": k, "p": p} for b, k, p in full],
+        )
     firsts = _first_passage_ids(session, {p.submission_id for p in paragraphs})
     ids = np.array([p.id for p in paragraphs], dtype=np.int64)
     first_ids = np.array([firsts[p.submission_id] for p in paragraphs], dtype=np.int64)
@@ -362,7 +377,7 @@ def _insert_bands(
     first_of_row = first_ids[order[np.searchsorted(ids, sharing[:, 2], sorter=order)]]
     night = np.column_stack([sharing, first_of_row])
     insert_tuples(connection, NIGHT_BANDS, array_rows(night))
-    return len(added)
+    return int(fits.sum())
 
 
 def _first_passage_ids(session: Session, submissions: set[int]) -> dict[int, int]:
@@ -379,7 +394,7 @@ def _first_passage_ids(session: Session, submissions: set[int]) -> dict[int, int
 
 def _bucket_sizes(session: Session) -> dict[tuple[int, int], int]:
     """How many archived passages each of the night's buckets already holds (≤ the cap)."""
-    night = NIGHT_KEYS
+    night = NIGHT_ROWS
     sizes: dict[tuple[int, int], int] = {}
     for level in LEVELS:
         # (band, key) IN (subquery) is answered by primary-key searches; a join against the
@@ -414,7 +429,7 @@ def _candidates(
             shared = shared_by_new.setdefault(int(new), {})
             shared[int(other)] = shared.get(int(other), 0) + int(count)
     session.execute(delete(NIGHT_BANDS))
-    session.execute(delete(NIGHT_KEYS))
+    session.execute(delete(NIGHT_ROWS))
     return sorted(
         (new, other) for new, shared in shared_by_new.items() for other in fp.most_shared(shared, per_passage)
     )
