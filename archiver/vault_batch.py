@@ -106,7 +106,7 @@ def write_alone(root: Path, obj: Path, inv: ocfl.Inventory, content: Mapping[str
 
 def _commit_new(root: Path, staged: Path, obj: Path) -> None:
     """Rename a fully staged object root into the layout (one atomic rename), fsync the parents."""
-    obj.parent.mkdir(parents=True, exist_ok=True)
+    _make_parents(root, obj)
     os.replace(staged, obj)
     for d in (obj.parent, obj.parent.parent, obj.parent.parent.parent, root):
         ocfl.fsync_dir(d)
