@@ -354,9 +354,9 @@ def _insert_bands(
     insert_tuples(connection, NIGHT_ROWS, array_rows(rows))
     buckets = _buckets(rows, _bucket_sizes(session))
     fits = _fits(buckets, bucket_cap)
-    # The rows go into the run level from the night's table in one statement (no Python per
-    # row: 0.33 s against 0.50 s for 250,000 rows with the keys' table beside them); the few
-    # whose bucket is full come out again.
+    # The rows reach the run level from the night's table in one statement, not as a second
+    # pass of Python rows through the driver (250,000 rows: 0.33 s for both tables against
+    # 0.50 s); the few whose bucket is full are deleted again.
     run_level = table(RunBand)
     connection.execute(insert(run_level).from_select(["band", "key", "passage_id"], select(NIGHT_ROWS)))
     full = array_rows(rows[~fits])
