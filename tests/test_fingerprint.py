@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import random
@@ -330,6 +331,58 @@ def test_fingerprint_stage_and_min_chars() -> None:
     assert out[1].signature == datasketch_sig(sh.normalise(nineteen + "癸"))
     assert len(out[1].signature or b"") == 4 * 128
     assert fp.fingerprint([], CFG) == ()
+
+
+def _fresh_fingerprint(passage: Passage, config: FingerprintConfig = CFG) -> fp.Fingerprint:
+    """The definition: one passage, nothing remembered."""
+    fp._memo.clear()
+    return fp.fingerprint([passage], config)[0]
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5), st.sampled_from(["para", "heading"])),
+        max_size=12,
+    ),
+    st.lists(st.one_of(zh_text, any_text), min_size=6, max_size=6),
+)
+@settings(max_examples=100, deadline=None)
+def test_remembered_texts_fingerprint_as_if_new(picks: list[tuple[int, str]], texts: list[str]) -> None:
+    """Texts repeat within and across calls, as a heading here and a paragraph there; every
+    fingerprint equals the one computed alone."""
+    passages = [para(i, texts[t], kind) for i, (t, kind) in enumerate(picks)]
+    fp._memo.clear()
+    half = len(passages) // 2
+    remembered = fp.fingerprint(passages[:half], CFG) + fp.fingerprint(passages[half:], CFG)
+    remembered += fp.fingerprint(passages, CFG)
+    assert remembered == tuple(_fresh_fingerprint(p) for p in passages + passages)
+
+
+def test_a_remembered_text_is_not_fingerprinted_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    template = "各乡镇要认真贯彻落实县委县政府的决策部署，切实抓好安全生产工作"
+    other = "今年全县地区生产总值增长百分之六点五，财政收入稳步增长"
+    normalised_calls: list[list[str]] = []
+    signature_calls: list[list[str]] = []
+    normalise_many, signatures = fp.normalise_many, fp.signatures
+    monkeypatch.setattr(fp, "normalise_many", lambda t: normalised_calls.append(list(t)) or normalise_many(t))
+    monkeypatch.setattr(fp, "signatures", lambda t, c: signature_calls.append(list(t)) or signatures(t, c))
+    fp._memo.clear()
+    first = fp.fingerprint([para(0, template, kind="heading"), para(1, template)], CFG)
+    second = fp.fingerprint([para(0, other), para(1, template), para(2, template, kind="heading")], CFG)
+    assert normalised_calls == [[template], [other]]
+    assert signature_calls == [[sh.normalise(template)], [sh.normalise(other)]]
+    assert second[1] == first[1] and first[0].signature is None
+    assert second[2] == dataclasses.replace(first[0], passage=2)
+
+
+def test_the_memo_is_bounded_and_per_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fp, "MEMO_TEXTS", 3)
+    fp._memo.clear()
+    fp.fingerprint([para(i, f"第{i}段正文内容足够长可以计算签名的文字") for i in range(5)], CFG)
+    assert len(fp._memo[CFG]) == 3
+    other = FingerprintConfig(seed=2)
+    fp.fingerprint([para(0, "第0段正文内容足够长可以计算签名的文字")], other)
+    assert list(fp._memo) == [other] and len(fp._memo[other]) == 1
 
 
 def test_parameters_pin_everything() -> None:
