@@ -70,6 +70,7 @@ from archiver.db import (
     RecentBand,
     RunBand,
     array_rows,
+    execute_plain,
     insert_tuples,
     table,
 )
@@ -243,12 +244,9 @@ def _write_groups(
         else:
             only_rep.append({"pid": paragraph.id, "rep": rep})
     connection = session.connection()
-    for statement, rows in (
-        (grouped.values(rep_id=bindparam("rep")), only_rep),
-        (grouped.values(rep_id=bindparam("rep"), canonical_id=bindparam("canonical")), with_canonical),
-    ):
-        for part in chunks(rows, 5000):
-            connection.execute(statement, list(part))
+    execute_plain(connection, grouped.values(rep_id=bindparam("rep")), only_rep)
+    with_centre = grouped.values(rep_id=bindparam("rep"), canonical_id=bindparam("canonical"))
+    execute_plain(connection, with_centre, with_canonical)
 
 
 def _existing_reps(session: Session, hashes: Sequence[str]) -> tuple[dict[str, int], dict[int, int]]:
@@ -599,8 +597,7 @@ def _write_canonicals(session: Session, updates: Sequence[dict[str, int]]) -> No
         .where(passages.c.canonical_id.is_distinct_from(bindparam("canonical")))
         .values(canonical_id=bindparam("canonical"))
     )
-    for part in chunks(updates, 5000):
-        session.connection().execute(statement, list(part))
+    execute_plain(session.connection(), statement, updates)
 
 
 def update_canonicals(session: Session, changes: StarChanges) -> int:
