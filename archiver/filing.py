@@ -43,14 +43,13 @@ def file_batch(session: Session, run_id: int, batch: Sequence[Stored], min_chars
     sub_ids = _insert_submissions(session, run_id, batch, doc_ids)
     _update_documents(session, batch, doc_ids, sub_ids)
     paragraphs: list[NewParagraph] = []
-    sections: list[dict[str, Any]] = []
+    sections: list[tuple[Any, ...]] = []
     passage_rows: list[tuple[Any, ...]] = []
     for stored, sub_id in zip(batch, sub_ids, strict=True):
         if isinstance(stored.outcome, Processed):
             sections += _section_rows(sub_id, stored.outcome)
             passage_rows += _passage_rows(sub_id, stored.outcome)
-    if sections:
-        session.connection().execute(insert(table(SectionRow)), sections)
+    insert_tuples(session.connection(), table(SectionRow), sections, SECTION_COLUMNS)
     passage_ids = _insert_passages(session, passage_rows)
     matches: list[dict[str, Any]] = []
     for stored, sub_id in zip(batch, sub_ids, strict=True):
@@ -197,19 +196,13 @@ def _update_documents(
     )
 
 
-def _section_rows(submission_id: int, outcome: Processed) -> list[dict[str, Any]]:
-    return [
-        {
-            "submission_id": submission_id,
-            "idx": i,
-            "level": s.level,
-            "number": s.number,
-            "heading": s.heading,
-            "start": s.start,
-            "end": s.end,
-        }
-        for i, s in enumerate(outcome.sections)
-    ]
+SECTION_COLUMNS = ("submission_id", "idx", "level", "number", "heading", "start", "end")
+
+
+def _section_rows(submission_id: int, outcome: Processed) -> list[tuple[Any, ...]]:
+    """Rows of ``SECTION_COLUMNS``, in section order."""
+    sections = outcome.sections
+    return [(submission_id, i, s.level, s.number, s.heading, s.start, s.end) for i, s in enumerate(sections)]
 
 
 def _indices(outcome: Processed) -> list[int]:
