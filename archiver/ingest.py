@@ -49,13 +49,21 @@ def locate(inboxes: Sequence[Path], config: IngestConfig) -> Iterator[Located]:
             what = "is not a directory" if root.exists() else "does not exist"
             raise InputError(f"inbox {inbox} {what}; create it or pass an existing inbox folder")
         real_root = root.resolve()
-        for path in _walk(root, real_root, config.follow_links, {real_root}):
-            yield Located(path, root, path.relative_to(root).as_posix(), order)
+        for path, relpath in _walk(root, "", real_root, real_root, config.follow_links, {real_root}):
+            yield Located(path, root, relpath, order)
             order += 1
 
 
-def _walk(folder: Path, real_root: Path, follow: bool, seen: set[Path]) -> Iterator[Path]:
-    """Files under ``folder`` depth first by name; ``seen`` holds the real folders entered."""
+def _walk(
+    folder: Path, prefix: str, real_folder: Path, real_root: Path, follow: bool, seen: set[Path]
+) -> Iterator[tuple[Path, str]]:
+    """(path, path relative to the inbox) of the files under ``folder``, depth first by name.
+
+    ``prefix`` is ``folder`` relative to the inbox (ending in "/"), ``real_folder`` its real
+    path, and ``seen`` holds the real folders entered. Only links are resolved: a real path
+    per folder cost a system call per path component (0.26 s for the 3,201 folders of a
+    2,924-file inbox, against 0.07 s).
+    """
     try:
         entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
     except OSError:
@@ -63,15 +71,16 @@ def _walk(folder: Path, real_root: Path, follow: bool, seen: set[Path]) -> Itera
     for entry in entries:
         if entry.name.startswith("."):
             continue
-        path = Path(entry.path)
-        if entry.is_symlink() and not _may_follow(path, real_root, follow):
+        path = folder / entry.name
+        link = entry.is_symlink()
+        if link and not _may_follow(path, real_root, follow):
             continue
         if entry.is_dir():
-            real = path.resolve()
+            real = path.resolve() if link else real_folder / entry.name
             if real not in seen:  # a link back up the tree would loop forever
-                yield from _walk(path, real_root, follow, seen | {real})
+                yield from _walk(path, f"{prefix}{entry.name}/", real, real_root, follow, seen | {real})
         elif entry.is_file():
-            yield path
+            yield path, prefix + entry.name
 
 
 def _may_follow(link: Path, real_root: Path, follow: bool) -> bool:

@@ -41,6 +41,7 @@ def test_walk_is_sorted_recursive_and_numbered_across_inboxes(tmp_path: Path) ->
         ("two", "c/2019/w.txt", 4),
     ]
     assert all(f.path.is_absolute() and f.path.is_file() for f in found)
+    assert all(f.path.relative_to(f.root).as_posix() == f.relpath for f in found)
 
 
 def test_hidden_files_and_folders_are_skipped(tmp_path: Path) -> None:
@@ -80,6 +81,7 @@ def test_links_inside_the_inbox_are_followed_only_when_asked(tmp_path: Path) -> 
         "b/2020/alias.txt",
         "b/2020/real.txt",
     ]
+    assert all(f.path.relative_to(f.root).as_posix() == f.relpath for f in locate([tmp_path], FOLLOW))
 
 
 def test_link_loops_end(tmp_path: Path) -> None:
