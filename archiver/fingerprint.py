@@ -139,10 +139,10 @@ def exact_hash(normalised: str) -> str:
     return hashlib.blake2b(normalised.encode("utf-8"), digest_size=16).hexdigest()
 
 
-MEMO_TEXTS = 16_384  # passage texts a process remembers (≈ 1.3 KB each: at most ≈ 20 MB)
+MEMO_TEXTS = 16_384  # passage texts a process remembers (≈ 1.2 KB each: at most ≈ 19 MB)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: thousands are held
 class _Known:
     """What a passage's text alone decides: its normalised form, exact hash and signature
     (None until the text is signed: the same text may be a heading in another report)."""
