@@ -357,16 +357,15 @@ def _insert_bands(
     # 0.50 s); the few whose bucket is full are deleted again.
     run_level = table(RunBand)
     connection.execute(insert(run_level).from_select(["band", "key", "passage_id"], select(NIGHT_ROWS)))
-    full = array_rows(rows[~fits])
-    if full:
-        connection.execute(
-            delete(run_level).where(
-                run_level.c.band == bindparam("b"),
-                run_level.c.key == bindparam("k"),
-                run_level.c.passage_id == bindparam("p"),
-            ),
-            [{"b": b, "k": k, "p": p} for b, k, p in full],
-        )
+    execute_plain(
+        connection,
+        delete(run_level).where(
+            run_level.c.band == bindparam("b"),
+            run_level.c.key == bindparam("k"),
+            run_level.c.passage_id == bindparam("p"),
+        ),
+        [{"b": b, "k": k, "p": p} for b, k, p in array_rows(rows[~fits])],
+    )
     firsts = _first_passage_ids(session, {p.submission_id for p in paragraphs})
     ids = np.array([p.id for p in paragraphs], dtype=np.int64)
     first_ids = np.array([firsts[p.submission_id] for p in paragraphs], dtype=np.int64)
