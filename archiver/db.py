@@ -11,7 +11,7 @@ passages        paragraphs / headings of the cleaned text; ``rep_id`` is the fir
                 same normalised text (exact duplicates are collapsed onto it)
 passage_bands   the LSH index: (band, key, passage_id), representatives only
 recent_bands    the newest band rows, same shape: merged into passage_bands by compaction
-run_bands       the band rows of the run in progress, same shape: moved into recent_bands at its end
+run_bands       the band rows of the latest run, same shape: moved into recent_bands as the next starts
 matches         verified links: kind "intra" between passages of one submission (removed or
                 warned repeats), kind "cross" between representatives of different submissions
 events          provenance: what was done to what, by which tool version with which parameters
@@ -176,14 +176,15 @@ class RecentBand(_BandColumns, Base):
 
 
 class RunBand(_BandColumns, Base):
-    """The band rows of the run in progress (the band index's smallest level).
+    """The band rows of the latest run (the band index's smallest level).
 
     A run files its batches one transaction each. Inserted into ``recent_bands`` directly,
     every batch's random keys would dirty nearly every page of that tree again (a million rows
     at its limit), so a night's writes would grow with it. Here each batch writes into a tree
     no bigger than the run's own rows; ``index.settle`` moves them into ``recent_bands`` in key
-    order at the end of the run (and now and then during a long one). A run that stopped early
-    leaves its rows here: they are looked up like any other and settled by the next run.
+    order when the next run starts, while its workers process the first batch (and now and then
+    during a long run). Until then they are looked up like any other rows, and a run that
+    stopped early leaves its rows here the same way.
     """
 
     __tablename__ = "run_bands"

@@ -38,9 +38,9 @@ TASK_SIZE = 8  # files per worker task (and per group commit to the vault)
 # The cyclic garbage collector's thresholds during a run (Python's default: 700, 10, 10).
 RUN_GC_THRESHOLDS = (20_000, 50, 50)
 # A run settles its level of the band index whenever that holds more than this share of
-# [store] recent_band_rows (and then merges, as at a run's start), as well as at its end. A night
-# of 200 reports (≈ 66,000 rows) never reaches it; a backlog of millions then costs what a series
-# of nights does, instead of every batch writing into an ever larger run level.
+# [store] recent_band_rows (and then merges, as at a run's start). A night of 200 reports
+# (≈ 66,000 rows) never reaches it; a backlog of millions then costs what a series of nights
+# does, instead of every batch writing into an ever larger run level.
 RUN_LEVEL_SHARE = 8
 
 
@@ -141,10 +141,11 @@ def _run(config: Config, inboxes: Sequence[Path], progress: Progress | None) -> 
         located = ingest.locate(inboxes, config.ingest)
         unsettled = 0  # band rows this run has put in the run level since it last settled
         with executor_for(config) as executor:
-            # The band merge the last run's rows call for is done while the workers process the
-            # first batch: the coordinator has nothing else to do then, and at the end of a run
-            # the merge would be the last thing everything waits for.
-            first_wait = partial(_merge, session, summary, config)
+            # The last run's band rows are settled, and the merge they call for is done, while
+            # the workers process the first batch: the coordinator has nothing else to do then.
+            # At the end of a run, settling and merging would be the last thing everything
+            # waits for, so a run leaves its own rows in the run level for the next one.
+            first_wait = partial(_settle_and_merge, session, summary, config)
             for batch in _batches(session, located, config, executor, first_wait):
                 with session.begin():
                     unsettled += _file_batch(session, summary, batch, config)
@@ -154,7 +155,6 @@ def _run(config: Config, inboxes: Sequence[Path], progress: Progress | None) -> 
                     unsettled = 0
                 if progress:
                     progress(len(batch))
-        _settle(session, summary)
         with session.begin():
             summary.seconds = time.perf_counter() - started
             run_row.status, run_row.finished, run_row.summary = "completed", db.utcnow(), summary.as_dict()
@@ -230,10 +230,15 @@ def _settle(session: Session, summary: RunSummary) -> None:
     _add_time(summary, "settle", time.perf_counter() - started)
 
 
+def _settle_and_merge(session: Session, summary: RunSummary, config: Config) -> None:
+    _settle(session, summary)
+    _merge(session, summary, config)
+
+
 def _merge(session: Session, summary: RunSummary, config: Config) -> None:
     """Merge from the recent level of the band index into the main one what keeps it within
-    ``[store] recent_band_rows``. Between runs the recent level may hold up to the last run's
-    rows more than that (at most ``recent_band_rows / RUN_LEVEL_SHARE`` and a batch)."""
+    ``[store] recent_band_rows``. Between runs the recent level holds at most that, and the run
+    level at most ``recent_band_rows / RUN_LEVEL_SHARE`` rows and a batch's."""
     started = time.perf_counter()
     with session.begin():
         merged = index.compact_if_full(session, config.store.recent_band_rows)

@@ -15,13 +15,13 @@ The index has three levels, like a log-structured merge tree. A night's keys are
 inserted straight into a B-tree of tens of millions of rows, each dirties a page of its own, so
 a night's writes would grow with the archive. Instead a run's batches write into ``run_bands``,
 no bigger than the run itself; ``settle`` moves those into ``recent_bands`` in key order at the
-end of the run (and now and then during a long one); and the recent level is merged into the
-big ``passage_bands`` in key order. ``compact`` (``archiver compact``) merges all of it; a run
-merges only as much as keeps the recent level within ``[store] recent_band_rows``, a band at a
-time (``compact_if_full``), so that no single night rewrites the whole main level. It does so
-first thing, while its workers process the first batch (``flow.run``): a run leaves the recent
-level up to its own rows over the limit, and the next one merges them. Every lookup reads all
-levels; a row is in exactly one.
+start of the next run (and now and then during a long one); and the recent level is merged into
+the big ``passage_bands`` in key order. ``compact`` (``archiver compact``) merges all of it; a
+run merges only as much as keeps the recent level within ``[store] recent_band_rows``, a band at
+a time (``compact_if_full``), so that no single night rewrites the whole main level. A run
+settles the last run's rows and merges first thing, while its workers process the first batch
+(``flow.run``), so that neither is left for the end of a run, when everything would wait for
+it. Every lookup reads all levels; a row is in exactly one.
 
 Buckets are bounded so that no input can make that work quadratic: a bucket holds at most
 ``max_candidates`` passages (the earliest: later passages still *find* them, they are just not
@@ -444,8 +444,8 @@ def _rows(session: Session, level: type[RecentBand | RunBand]) -> int:
 def settle(session: Session) -> int:
     """Move the run level's rows into the recent level, in key order; returns how many.
 
-    At the end of a run (and during a long one, ``flow.RUN_LEVEL_SHARE``): each page of the
-    recent level is then written once a night, not once per batch.
+    At the start of the run after (and during a long one, ``flow.RUN_LEVEL_SHARE``): each page
+    of the recent level is then written once a night, not once per batch.
     """
     return _move(session, RunBand, RecentBand, _rows(session, RunBand))
 

@@ -16,11 +16,12 @@ with 1M archived passages. For each size this script
    alike), each night on a fresh copy of the archive in a fresh process;
 4. when the archive holds more band rows than ``[store] recent_band_rows``, also times the
    *steady* night, the one every night is once an archive has outgrown the recent level of
-   the band index: that level half a night over its limit, as the night before leaves it, each
-   band holding rows of the nights since it was last merged (rows of the newest synthetic
-   passages moved into it), so that the night starts by merging its fullest band into the main
-   level (and ends by settling its own rows). It also times a full ``archiver compact`` on that
-   state, which no night runs (for the record).
+   the band index, as the night before leaves it: the run level holds that night's rows (here
+   the history run's) and the recent level what makes it half a night over its limit once they
+   are settled, each band holding rows of the nights since it was last merged (rows of the
+   newest synthetic passages moved into it), so that the night starts by settling the run
+   level and merging the recent level's fullest band into the main level. It also times a full
+   ``archiver compact`` on that state, which no night runs (for the record).
 
 Random signatures never collide with real ones, so the filler adds size (deeper B-trees, bigger
 indexes and tables) but no candidates: the night's matching work is the same at both sizes,
@@ -270,6 +271,7 @@ def night_child(folder: Path, night_inbox: Path) -> None:
                 "links": summary.links,
                 "compacted": summary.compacted,
                 "recent_rows_after": recent_rows(cfg.database_url),
+                "run_rows_after": run_rows(cfg.database_url),
                 "stage_seconds": summary.as_dict()["stage_seconds"],
             }
         )
@@ -284,10 +286,20 @@ def recent_rows(url: str) -> int:
     return rows
 
 
+def run_rows(url: str) -> int:
+    """Band rows in the run level: the last run's, which the next run settles first."""
+    engine = db.open_engine(url)
+    with Session(engine) as session:
+        rows = int(session.execute(select(func.count()).select_from(db.RunBand)).scalar_one())
+    engine.dispose()
+    return rows
+
+
 def fill_recent(folder: Path, target: int) -> dict[str, Any]:
     """Move band rows of the newest synthetic passages from the main level of the index to the
-    recent one until it holds about ``target`` rows, spread over the bands as a steady stream
-    of nights leaves them: ``index.compact_if_full`` merges the fullest band when a night
+    recent one until it holds about ``target`` rows once the run level's rows are settled into
+    it (as the next night does first), spread over the bands as a steady stream of nights
+    leaves them: ``index.compact_if_full`` merges the fullest band when a night
     starts over the limit, so the band merged k nights ago holds k nights of rows. Here band b
     holds a share ∝ b + 1 (band ``bands - 1`` is the fullest). The archive's size is unchanged.
     """
@@ -295,7 +307,7 @@ def fill_recent(folder: Path, target: int) -> dict[str, Any]:
     cfg = config_mod.load(folder / "config.toml")
     url = cfg.database_url
     bands = cfg.fingerprint.bands
-    missing = max(target - recent_rows(url), 0)
+    missing = max(target - recent_rows(url) - run_rows(url), 0)
     engine = db.open_engine(url)
     with engine.begin() as conn:
         newest = int(conn.execute(text("SELECT max(id) FROM passages")).scalar() or 0)
@@ -309,7 +321,11 @@ def fill_recent(folder: Path, target: int) -> dict[str, Any]:
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
-    return {"recent_rows": recent_rows(url), "seconds": round(time.perf_counter() - started, 1)}
+    return {
+        "recent_rows": recent_rows(url),
+        "run_rows": run_rows(url),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 def compact_child(folder: Path) -> None:
@@ -413,22 +429,27 @@ def main(argv: list[str] | None = None) -> int:
                 f"{built['history_seconds']} s, filler {built['filler']['seconds']} s",
                 flush=True,
             )
-            result["sizes"][str(size)] = built | {"recent_rows": recent_rows(cfg_url(pristine)), "nights": []}
+            url = cfg_url(pristine)
+            levels = {"recent_rows": recent_rows(url), "run_rows": run_rows(url)}
+            result["sizes"][str(size)] = built | levels | {"nights": []}
             states[str(size)] = pristine
         smallest = states[str(sizes[0])]
         probe = night(tmp / "night", smallest, night_inbox)  # untimed: how many rows a night adds
-        night_rows = probe["recent_rows_after"] - result["sizes"][str(sizes[0])]["recent_rows"]
+        before = result["sizes"][str(sizes[0])]
+        added = probe["recent_rows_after"] + probe["run_rows_after"]
+        night_rows = added - before["recent_rows"] - before["run_rows"]
         cap = config_mod.load(smallest / "config.toml").store.recent_band_rows
         largest = result["sizes"][str(sizes[-1])]
         if largest["filler"]["band_rows"] > cap:
-            # The steady state: a night finds the recent level half a night over its limit, as
-            # the night before left it (a run settles its rows at its end, and the next one
-            # merges), so it starts by merging its fullest band.
+            # The steady state, as the night before leaves it: its rows in the run level, which
+            # the night settles first, putting the recent level half a night over its limit,
+            # so that it then merges the fullest band.
             steady = tmp / f"archive-{sizes[-1]}-steady"
             shutil.copytree(states[str(sizes[-1])], steady)
             filled = fill_recent(steady, cap + night_rows // 2)
             print(
                 f"recent level of the largest filled to {filled['recent_rows']:,} rows "
+                f"(and the run level's {filled['run_rows']:,}) "
                 f"({filled['seconds']} s)"
             )
             largest["steady"] = filled | {"nights": [], "night_rows": night_rows}
@@ -440,7 +461,8 @@ def main(argv: list[str] | None = None) -> int:
                 entry["nights"].append(timed)
                 print(
                     f"round {round_ + 1}, {label}: {timed['seconds']} s, {timed['links']} links, "
-                    f"recent level {timed['recent_rows_after']:,} rows after, "
+                    f"recent level {timed['recent_rows_after']:,} rows after "
+                    f"(run level {timed['run_rows_after']:,}), "
                     f"{timed['compacted']:,} merged, "
                     f"stages {timed['stage_seconds']}",
                     flush=True,

@@ -219,29 +219,22 @@ def test_canonicals_set_while_linking_equal_those_of_assign_canonicals(
     assert canonicals(config, recompute=True) == written
 
 
-def all_band_rows(config: Config) -> tuple[int, ...]:
+def band_rows(config: Config) -> tuple[int, int, int]:
     """Rows in each level of the band index: (main, recent, run)."""
     engine = db.open_engine(config.database_url)
     with Session(engine) as session:
-        levels = tuple(session.scalar(select(func.count()).select_from(m)) or 0 for m in index.LEVELS)
+        main_rows, recent_rows, run_rows = (
+            session.scalar(select(func.count()).select_from(m)) or 0 for m in index.LEVELS
+        )
     engine.dispose()
-    assert len(levels) == 3
-    return levels
-
-
-def band_rows(config: Config) -> tuple[int, int]:
-    """Rows in the (main, recent) levels of the band index, after a run has ended: every run
-    ends by settling its own level into the recent one, so that level is empty."""
-    main_rows, recent_rows, run_rows = all_band_rows(config)
-    assert run_rows == 0
-    return main_rows, recent_rows
+    return main_rows, recent_rows, run_rows
 
 
 def test_incremental_nights_equal_one_run_over_everything(tmp_path: Path, bench_inbox: Path) -> None:
-    whole = make_config(tmp_path / "whole")  # one run: every band row stays in the recent level
+    whole = make_config(tmp_path / "whole")  # one run: every band row stays in the run level
     flow.run(whole, [bench_inbox / "inbox"])
-    # Compacting after every night: each night looks up earlier nights in the main level and
-    # its own batches in the recent one.
+    # recent_band_rows = 0: each batch's rows are merged into the main level right after it, so
+    # every night looks up all that came before it there.
     nightly = make_config(tmp_path / "nightly", store={"recent_band_rows": 0})
     years = sorted({p.parent.name for p in (bench_inbox / "inbox").glob("*/*/*")})
     for year in years:  # one night per year: the year's files only
@@ -256,9 +249,8 @@ def test_incremental_nights_equal_one_run_over_everything(tmp_path: Path, bench_
     assert len(whole_pairs) > 500
     assert night_pairs == whole_pairs
     assert night_clusters == whole_clusters
-    (whole_main, whole_recent), (night_main, night_recent) = band_rows(whole), band_rows(nightly)
-    assert whole_main == 0 and night_recent == 0
-    assert night_main == whole_recent > 10_000
+    assert band_rows(whole) == (0, 0, band_rows(nightly)[0])
+    assert band_rows(nightly)[0] > 10_000 and band_rows(nightly)[1:] == (0, 0)
 
 
 def test_compaction_moves_the_recent_level_and_later_runs_find_it(tmp_path: Path) -> None:
@@ -270,38 +262,36 @@ def test_compaction_moves_the_recent_level_and_later_runs_find_it(tmp_path: Path
     config = make_config(tmp_path)
     early = {k: v for k, v in INBOX.items() if k != "town-b/2022/report.txt"}
     flow.run(config, [write_inbox(tmp_path / "early", early)])
-    main_rows, recent_rows = band_rows(config)
-    assert main_rows == 0 and recent_rows > 0  # far below [store] recent_band_rows
+    main_rows, recent_rows, run_rows = band_rows(config)
+    assert main_rows == recent_rows == 0 and run_rows > 0  # the run's own rows wait for the next
     merged = CliRunner().invoke(main, ["--config", str(config_file), "compact"], catch_exceptions=False)
     assert merged.exit_code == 0, merged.output
-    assert f"merged {recent_rows} band rows" in merged.output
-    assert band_rows(config) == (recent_rows, 0)
+    assert f"merged {run_rows} band rows" in merged.output
+    assert band_rows(config) == (run_rows, 0, 0)
     # The 2022 report repeats P1: its candidates are now all in the main level.
     flow.run(config, [write_inbox(tmp_path / "early", INBOX)])
     whole = make_config(tmp_path / "whole")
     flow.run(whole, [write_inbox(tmp_path / "all", INBOX)])
     assert snapshot(config) == snapshot(whole)
-    assert band_rows(config)[0] == recent_rows and sum(band_rows(config)) == sum(band_rows(whole))
+    assert band_rows(config)[0] == run_rows and sum(band_rows(config)) == sum(band_rows(whole))
 
 
-def test_a_run_that_stops_before_settling_leaves_rows_the_next_run_finds_and_settles(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_run_leaves_its_rows_in_the_run_level_for_the_next_run_to_find_and_settle(
+    tmp_path: Path,
 ) -> None:
     config = make_config(tmp_path, run={"batch_size": 1, "workers": 1})
     early = {k: v for k, v in INBOX.items() if k != "town-b/2022/report.txt"}
-    with monkeypatch.context() as patched:  # the run "stops" after its last batch
-        patched.setattr(index, "settle", lambda session: 0)
-        flow.run(config, [write_inbox(tmp_path / "early", early)])
-    main_rows, recent_rows, run_rows = all_band_rows(config)
+    flow.run(config, [write_inbox(tmp_path / "early", early)])
+    main_rows, recent_rows, run_rows = band_rows(config)
     assert main_rows == recent_rows == 0 and run_rows > 0  # every batch wrote to the run level
-    # The 2022 report repeats P1, whose band rows are only in the unsettled run level.
+    # The 2022 report repeats P1, whose band rows are only in the run level.
     flow.run(config, [write_inbox(tmp_path / "early", INBOX)])
     whole = make_config(tmp_path / "whole")
     flow.run(whole, [write_inbox(tmp_path / "all", INBOX)])
     assert snapshot(config) == snapshot(whole)
-    # The rerun settled them (band_rows checks the run level is empty) into the recent level,
-    # as if nothing had stopped. The 2022 report starts no new group: no rows of its own.
-    assert band_rows(config) == band_rows(whole) == (0, run_rows)
+    # The rerun settled them into the recent level first. The 2022 report starts no new group:
+    # no rows of its own. (A run that stops early leaves its rows in the run level the same way.)
+    assert band_rows(config) == (0, run_rows, 0) and band_rows(whole) == (0, 0, run_rows)
 
 
 def test_a_run_compacts_when_the_recent_level_is_full(
@@ -318,14 +308,16 @@ def test_a_run_compacts_when_the_recent_level_is_full(
     # A batch per file: a run level of more than 100 // 8 rows is settled after its batch.
     small = make_config(tmp_path, store={"recent_band_rows": 100}, run={"batch_size": 1})
     summary = flow.run(small, [write_inbox(tmp_path / "inbox", INBOX)])
-    main_rows, recent_rows = band_rows(small)
+    main_rows, recent_rows, _ = band_rows(small)
     assert summary.compacted == main_rows > 0 and 0 < recent_rows <= 100  # bands, not all
     assert "compact" in summary.stage_seconds and "settle" in summary.stage_seconds
-    assert len([rows for rows in settled if rows]) > 1  # settled during the run, not only at its end
+    assert len([rows for rows in settled if rows]) > 1  # settled during the run, not only at its start
     settled.clear()
     whole = make_config(tmp_path / "whole", run={"batch_size": 1})
     flow.run(whole, [write_inbox(tmp_path / "inbox", INBOX)])
-    assert len(settled) == 1  # a run within the default limit settles once, at its end
+    # A run within the default limit settles once, at its start: what the last run left (here
+    # nothing). Its own rows wait in the run level for the next run.
+    assert settled == [0] and band_rows(whole)[2] > 0
     assert snapshot(small) == snapshot(whole) and sum(band_rows(small)) == sum(band_rows(whole))
 
 
@@ -334,8 +326,8 @@ def test_a_run_merges_what_the_last_run_left_before_it_links_its_first_batch(
 ) -> None:
     early = {k: v for k, v in INBOX.items() if k != "town-b/2022/report.txt"}
     flow.run(make_config(tmp_path), [write_inbox(tmp_path / "early", early)])
-    main_rows, recent_rows = band_rows(make_config(tmp_path))
-    assert main_rows == 0 and recent_rows > 0
+    main_rows, recent_rows, run_rows = band_rows(make_config(tmp_path))
+    assert main_rows == recent_rows == 0 and run_rows > 0
     calls: list[str] = []
 
     def recorded(name: str) -> object:
@@ -347,19 +339,21 @@ def test_a_run_merges_what_the_last_run_left_before_it_links_its_first_batch(
 
         return call
 
-    for name in ("compact_if_full", "link"):
+    for name in ("settle", "compact_if_full", "link"):
         monkeypatch.setattr(index, name, recorded(name))
-    # The recent level is over this limit when the run starts: the merge comes first, while the
-    # workers process the first batch, and not after the last.
-    over = make_config(tmp_path, store={"recent_band_rows": recent_rows - 1})
+    # Settled, the last run's rows put the recent level over this limit: the settle and the
+    # merge come first, while the workers process the first batch, and not after the last.
+    over = make_config(tmp_path, store={"recent_band_rows": run_rows - 1})
     summary = flow.run(over, [write_inbox(tmp_path / "early", INBOX)])
-    assert calls[0] == "compact_if_full" and calls.count("compact_if_full") == 1 and "link" in calls
-    merged, left = band_rows(over)
-    assert summary.compacted == merged > 0 and left <= recent_rows - 1  # whole bands, the fullest
-    # A run with nothing to process still merges what the last one left.
+    assert calls[:2] == ["settle", "compact_if_full"] and "link" in calls
+    assert calls.count("settle") == calls.count("compact_if_full") == 1
+    merged, left, added = band_rows(over)
+    assert summary.compacted == merged > 0 and left <= run_rows - 1  # whole bands, the fullest
+    assert added == 0  # the 2022 report starts no new group
+    # A run with nothing to process still settles and merges what the last one left.
     (tmp_path / "empty").mkdir()
     drained = flow.run(make_config(tmp_path, store={"recent_band_rows": 0}), [tmp_path / "empty"])
-    assert drained.compacted == left and band_rows(over) == (merged + left, 0)
+    assert drained.compacted == left and band_rows(over) == (merged + left, 0, 0)
     whole = make_config(tmp_path / "whole")
     flow.run(whole, [write_inbox(tmp_path / "all", INBOX)])
     assert snapshot(over) == snapshot(whole)
@@ -416,8 +410,8 @@ def test_changed_fingerprint_settings_refuse_until_reindex(tmp_path: Path) -> No
     )
     assert again.exit_code == 0, again.output
     assert snapshot(changed)[0] == before[0]  # these pairs are far from the threshold: same links
-    main_rows, recent_rows = band_rows(changed)
-    assert main_rows > 0 and recent_rows == 0  # reindex ends compacted; the rerun added nothing
+    main_rows, recent_rows, run_rows = band_rows(changed)
+    assert main_rows > 0 and recent_rows == run_rows == 0  # reindex ends compacted; the rerun added nothing
 
 
 @pytest.mark.postgres
@@ -435,7 +429,7 @@ def test_the_same_index_code_runs_on_postgresql(tmp_path: Path) -> None:
     first = flow.run(on_pg, [inbox])
     flow.run(on_sqlite, [inbox])
     assert first.links > 0
-    assert first.compacted == sum(band_rows(on_sqlite)) > 0 and band_rows(on_pg) == (first.compacted, 0)
+    assert first.compacted == sum(band_rows(on_sqlite)) > 0 and band_rows(on_pg) == (first.compacted, 0, 0)
     assert snapshot(on_pg) == snapshot(on_sqlite)
     assert flow.run(on_pg, [inbox]).unchanged == len(INBOX)
 
