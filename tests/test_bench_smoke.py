@@ -81,3 +81,22 @@ def test_tiny_run_writes_result_json(tmp_path: Path) -> None:
     assert arch["quality"]["status_acc"] > 0.9  # the tiny inbox still has the 7 bad files
     assert {"decode", "clean", "fingerprint"} <= set(result["archiver_stages"]["worker_stages_seconds"])
     assert result["machine"]["nproc"] >= 1 and "peer" not in result
+
+
+def test_nightly_copies_are_set_aside_not_deleted(tmp_path: Path) -> None:
+    import nightly_cost
+
+    night = tmp_path / "night"
+    for name in ("archive.sqlite3", "archive.sqlite3-wal", "config.toml", "objects/0=ocfl_1.1"):
+        (night / name).parent.mkdir(parents=True, exist_ok=True)
+        (night / name).write_text(name)
+    nightly_cost.set_aside(night)
+    nightly_cost.set_aside(night)  # nothing there any more: a no-op
+    assert not night.exists()
+    (aside,) = (tmp_path / nightly_cost.TRASH).iterdir()
+    # The vault's files wait to be deleted with the rest; the database's are gone at once.
+    assert (aside / "objects" / "0=ocfl_1.1").read_text() == "objects/0=ocfl_1.1"
+    assert (aside / "config.toml").is_file() and not list(aside.glob("archive.sqlite3*"))
+    night.mkdir()
+    nightly_cost.set_aside(night)
+    assert len(list((tmp_path / nightly_cost.TRASH).iterdir())) == 2  # a second copy, beside the first
