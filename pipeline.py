@@ -25,4 +25,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    flow.freeze_for_exit()
+    sys.exit(status)

@@ -39,6 +39,16 @@ def friendly(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def console() -> None:
+    """The ``archiver`` executable: ``main`` as click runs it (it ends by raising SystemExit),
+    then a quick exit (``flow.freeze_for_exit``). ``main`` itself stays free of that for tests
+    and other callers that go on running."""
+    try:
+        main()
+    finally:
+        flow.freeze_for_exit()
+
+
 def _config(ctx: click.Context) -> config_mod.Config:
     return ctx.obj  # type: ignore[no-any-return]
 

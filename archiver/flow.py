@@ -102,6 +102,16 @@ def collector_for_a_run() -> Iterator[None]:
         gc.unfreeze()
 
 
+def freeze_for_exit() -> None:
+    """For a process that is about to end (the command-line entry points, never ``run``): freeze
+    every object the cyclic garbage collector tracks, so that the interpreter's collections at
+    exit skip them. They walked the ~290,000 objects the imports and a run leave behind: 0.25 s
+    of every ``archiver run``, 0.06 s frozen (bench scale 1 inbox). The memory goes back to the
+    system with the process; reference counting still frees what it can on the way out.
+    """
+    gc.freeze()
+
+
 @contextmanager
 def executor_for(config: Config) -> Iterator[Executor | None]:
     """The executor of ``[run]``; None means run in this process."""

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -170,6 +171,33 @@ def test_pipeline_script_runs_the_config_beside_it(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "rejected 1 (1 binary)" in done.stdout
     assert (tmp_path / "archive" / "db.sqlite3").is_file()
+
+
+def test_the_executable_runs_main_then_freezes_the_collector_for_its_exit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from archiver import cli
+
+    calls: list[str] = []
+
+    def finished() -> None:  # as click's standalone main ends: SystemExit with the status
+        calls.append("main")
+        raise SystemExit(3)
+
+    monkeypatch.setattr(cli, "main", finished)
+    monkeypatch.setattr(flow, "freeze_for_exit", lambda: calls.append("freeze"))
+    with pytest.raises(SystemExit) as ended:
+        cli.console()
+    assert ended.value.code == 3 and calls == ["main", "freeze"]
+
+
+def test_freezing_for_exit_takes_every_tracked_object_out_of_collections() -> None:
+    assert gc.get_freeze_count() == 0
+    try:
+        flow.freeze_for_exit()
+        assert gc.get_freeze_count() > 10_000  # the imports alone
+    finally:
+        gc.unfreeze()
 
 
 def test_a_run_sets_the_garbage_collector_for_itself_and_puts_it_back(tmp_path: Path) -> None:
