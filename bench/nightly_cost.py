@@ -300,18 +300,19 @@ def night_child(folder: Path, night_inbox: Path) -> None:
 
 
 def recent_rows(url: str) -> int:
-    engine = db.open_engine(url)
-    with Session(engine) as session:
-        rows = index.recent_rows(session)
-    engine.dispose()
-    return rows
+    """Band rows in the recent level."""
+    return _level_rows(url, db.RecentBand)
 
 
 def run_rows(url: str) -> int:
     """Band rows in the run level: the last run's, which the next run settles first."""
+    return _level_rows(url, db.RunBand)
+
+
+def _level_rows(url: str, level: type[db.RecentBand | db.RunBand]) -> int:
     engine = db.open_engine(url)
     with Session(engine) as session:
-        rows = int(session.execute(select(func.count()).select_from(db.RunBand)).scalar_one())
+        rows = int(session.execute(select(func.count()).select_from(level)).scalar_one())
     engine.dispose()
     return rows
 
