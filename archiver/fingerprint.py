@@ -175,17 +175,17 @@ def fingerprint(passages: Sequence[Passage], config: FingerprintConfig) -> tuple
     fresh = [t for t in texts if t not in known]
     for text, normalised in zip(fresh, normalise_many(fresh), strict=True):
         known[text] = _Known(normalised, exact_hash(normalised), None)
-    wanted = (p.text for p in passages if _signs(p, known[p.text].normalised, config))
+    signing = [_signs(p, known[p.text].normalised, config) for p in passages]
+    wanted = (p.text for p, signs in zip(passages, signing, strict=True) if signs)
     unsigned = [t for t in dict.fromkeys(wanted) if known[t].signature is None]
     new_signatures = signatures([known[t].normalised for t in unsigned], config)
     for text, signature in zip(unsigned, new_signatures, strict=True):
         known[text] = dataclasses.replace(known[text], signature=signature)
     memo.remember(known)
-    return tuple(_print(p, known[p.text], config) for p in passages)
+    return tuple(_print(p, known[p.text], signs) for p, signs in zip(passages, signing, strict=True))
 
 
-def _print(passage: Passage, known: _Known, config: FingerprintConfig) -> Fingerprint:
-    signed = _signs(passage, known.normalised, config)
+def _print(passage: Passage, known: _Known, signed: bool) -> Fingerprint:
     return Fingerprint(
         passage=passage.index,
         exact=known.exact,
