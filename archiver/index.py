@@ -434,10 +434,11 @@ def _candidates(
 
 def recent_rows(session: Session) -> int:
     """Band rows in the recent level, not yet merged into the main index."""
-    return _rows(session, RecentBand)
+    return level_rows(session, RecentBand)
 
 
-def _rows(session: Session, level: type[RecentBand | RunBand]) -> int:
+def level_rows(session: Session, level: type[PassageBand | RecentBand | RunBand]) -> int:
+    """Band rows in one level of the index."""
     return int(session.execute(select(func.count()).select_from(level)).scalar_one())
 
 
@@ -447,7 +448,7 @@ def settle(session: Session) -> int:
     At the start of the run after (and during a long one, ``flow.RUN_LEVEL_SHARE``): each page
     of the recent level is then written once a night, not once per batch.
     """
-    return _move(session, RunBand, RecentBand, _rows(session, RunBand))
+    return _move(session, RunBand, RecentBand, level_rows(session, RunBand))
 
 
 def compact(session: Session) -> int:

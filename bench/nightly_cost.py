@@ -312,7 +312,7 @@ def run_rows(url: str) -> int:
 def _level_rows(url: str, level: type[db.RecentBand | db.RunBand]) -> int:
     engine = db.open_engine(url)
     with Session(engine) as session:
-        rows = int(session.execute(select(func.count()).select_from(level)).scalar_one())
+        rows = index.level_rows(session, level)
     engine.dispose()
     return rows
 

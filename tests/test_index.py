@@ -223,9 +223,7 @@ def band_rows(config: Config) -> tuple[int, int, int]:
     """Rows in each level of the band index: (main, recent, run)."""
     engine = db.open_engine(config.database_url)
     with Session(engine) as session:
-        main_rows, recent_rows, run_rows = (
-            session.scalar(select(func.count()).select_from(m)) or 0 for m in index.LEVELS
-        )
+        main_rows, recent_rows, run_rows = (index.level_rows(session, level) for level in index.LEVELS)
     engine.dispose()
     return main_rows, recent_rows, run_rows
 
