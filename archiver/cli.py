@@ -189,11 +189,11 @@ def reindex(ctx: click.Context) -> None:
 @friendly
 def compact(ctx: click.Context) -> None:
     """Merge the upper levels of the band index into the main one (a run merges only what it must)."""
-    from archiver import index
+    from archiver import levels
 
     engine = db.open_engine(_config(ctx).database_url)
     with Session(engine) as session, session.begin():
-        moved = index.compact(session)
+        moved = levels.compact(session)
     engine.dispose()
     click.echo(f"merged {moved} band rows into the main index")
 

@@ -21,9 +21,9 @@ meta            key/value: the pinned fingerprint parameters
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -166,9 +166,9 @@ class RecentBand(_BandColumns, Base):
 
     A night's band keys are random: inserted into the main B-tree of millions of rows, each
     lands on a page of its own, so a night's writes grow with the archive. Here they land in
-    a small tree, from ``run_bands`` in key order; ``index.compact_if_full`` merges its
+    a small tree, from ``run_bands`` in key order; ``levels.compact_if_full`` merges its
     fullest bands into ``passage_bands`` when it outgrows ``[store] recent_band_rows`` (at the
-    start of the next run), and ``index.compact`` all of it. Lookups read every level; a row is
+    start of the next run), and ``levels.compact`` all of it. Lookups read every level; a row is
     in exactly one of them.
     """
 
@@ -181,7 +181,7 @@ class RunBand(_BandColumns, Base):
     A run files its batches one transaction each. Inserted into ``recent_bands`` directly,
     every batch's random keys would dirty nearly every page of that tree again (a million rows
     at its limit), so a night's writes would grow with it. Here each batch writes into a tree
-    no bigger than the run's own rows; ``index.settle`` moves them into ``recent_bands`` in key
+    no bigger than the run's own rows; ``levels.settle`` moves them into ``recent_bands`` in key
     order when the next run starts, while its workers process the first batch (and now and then
     during a long run). Until then they are looked up like any other rows, and a run that
     stopped early leaves its rows here the same way.
@@ -268,6 +268,16 @@ def execute_plain(connection: Connection, statement: UpdateBase, rows: Sequence[
         connection.exec_driver_sql(str(compiled), [tuple(row[name] for name in names) for row in rows])
     else:
         connection.exec_driver_sql(str(compiled), [dict(row) for row in rows])
+
+
+T = TypeVar("T")
+CHUNK = 500  # ids per IN (...) list: far below every backend's parameter limit
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """``items`` in slices of ``size``: the ids of one ``IN (...)`` list each."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def array_rows(rows: npt.NDArray[np.int64]) -> list[tuple[int, ...]]:

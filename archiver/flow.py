@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archiver import __version__, db, fingerprint, index, ingest
+from archiver import __version__, db, fingerprint, index, ingest, levels, stars
 from archiver.config import Config
 from archiver.db import Document, Run
 from archiver.filing import file_batch
@@ -236,7 +236,7 @@ def _settle(session: Session, summary: RunSummary) -> None:
     """Move the run level of the band index into the recent one."""
     started = time.perf_counter()
     with session.begin():
-        index.settle(session)
+        levels.settle(session)
     _add_time(summary, "settle", time.perf_counter() - started)
 
 
@@ -251,7 +251,7 @@ def _merge(session: Session, summary: RunSummary, config: Config) -> None:
     level at most ``recent_band_rows / RUN_LEVEL_SHARE`` rows and a batch's."""
     started = time.perf_counter()
     with session.begin():
-        merged = index.compact_if_full(session, config.store.recent_band_rows)
+        merged = levels.compact_if_full(session, config.store.recent_band_rows)
     if merged:  # its pages are written back now, not in the run's last commit
         with session.begin():
             db.write_back(session)
@@ -281,7 +281,7 @@ def _file_batch(session: Session, summary: RunSummary, batch: list[Result], conf
     summary.new_versions += filed.new_versions
     linking = time.perf_counter()
     stats, changes = index.link(session, filed.paragraphs, config.fingerprint, config.match)
-    index.update_canonicals(session, changes)
+    stars.update_canonicals(session, changes)
     summary.links += stats.links
     _add_time(summary, "file", linking - started)
     _add_time(summary, "link", time.perf_counter() - linking)

@@ -11,34 +11,23 @@ A night's candidates come from one join of its band keys (a temporary table) aga
 link is written. Work per night depends on the night's passages and the buckets they hit,
 not on the size of the archive.
 
-The index has three levels, like a log-structured merge tree. A night's keys are random:
-inserted straight into a B-tree of tens of millions of rows, each dirties a page of its own, so
-a night's writes would grow with the archive. Instead a run's batches write into ``run_bands``,
-no bigger than the run itself; ``settle`` moves those into ``recent_bands`` in key order at the
-start of the next run (and now and then during a long one); and the recent level is merged into
-the big ``passage_bands`` in key order. ``compact`` (``archiver compact``) merges all of it; a
-run merges only as much as keeps the recent level within ``[store] recent_band_rows``, a band at
-a time (``compact_if_full``), so that no single night rewrites the whole main level. A run
-settles the last run's rows and merges first thing, while its workers process the first batch
-(``flow.run``), so that neither is left for the end of a run, when everything would wait for
-it. Every lookup reads all levels; a row is in exactly one.
+The band index has three levels (``levels``), like a log-structured merge tree; every lookup
+reads all of them.
 
-Buckets are bounded so that no input can make that work quadratic: a bucket holds at most
-``max_candidates`` passages (the earliest: later passages still *find* them, they are just not
-added), and each new passage verifies at most ``max_candidates`` candidates, those sharing the
-most bands. Passages of the passage's own submission are never candidates (repeats inside a
-file are ``match.find_repeats``'s job), which the join excludes by id: a submission's passages
-have consecutive ids, filed together.
+Buckets are bounded so that no input can make that work quadratic (``buckets``), and each new
+passage verifies at most ``max_candidates`` candidates, those sharing the most bands. Passages
+of the passage's own submission are never candidates (repeats inside a file are
+``match.find_repeats``'s job), which the join excludes by id: a submission's passages have
+consecutive ids, filed together.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeVar
+from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -48,37 +37,32 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     bindparam,
-    cast,
     delete,
     func,
     insert,
-    literal,
     select,
-    true,
     tuple_,
     update,
 )
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
+from archiver import buckets
 from archiver import fingerprint as fp
 from archiver.config import FingerprintConfig, MatchConfig
 from archiver.db import (
     MatchRow,
     Meta,
-    PassageBand,
     PassageRow,
-    RecentBand,
     RunBand,
     array_rows,
+    chunks,
     execute_plain,
     insert_tuples,
     table,
 )
 from archiver.errors import ParameterMismatch
-
-T = TypeVar("T")
-LEVELS = (PassageBand, RecentBand, RunBand)  # the band index: main, recent, this run's
-CHUNK = 500  # ids per IN (...) list: far below every backend's parameter limit
+from archiver.levels import LEVELS
+from archiver.stars import StarChanges, seniority
 
 _temp_metadata = MetaData()
 NIGHT_BANDS = Table(
@@ -98,11 +82,6 @@ NIGHT_ROWS = Table(  # the batch's band rows: what bucket sizes are asked for, a
     Column("passage_id", Integer, nullable=False),
     prefixes=["TEMPORARY"],
 )
-
-
-def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def pin_parameters(session: Session, parameters: dict[str, Any]) -> None:
@@ -160,15 +139,6 @@ class LinkStats:
     band_rows: int = 0  # added to the run level
 
 
-@dataclass(frozen=True)
-class StarChanges:
-    """What a batch added to the stars, for ``update_canonicals``: the groups it gave members
-    (each with the ``_seniority`` of its most senior new member) and the links it made."""
-
-    gained: dict[int, tuple[int, int]]
-    links: tuple[tuple[int, int], ...]  # (new representative, earlier representative)
-
-
 def link(
     session: Session,
     paragraphs: Sequence[NewParagraph],
@@ -209,22 +179,12 @@ def link(
     return stats, StarChanges(gained, tuple((row["passage_id"], row["other_id"]) for row in links))
 
 
-UNKNOWN_YEAR = 9999  # sorts after every real year
-ID_SPAN = 1 << 32  # passage ids are 32-bit integers
-
-
-def _seniority(year: int | None, passage_id: int) -> tuple[int, int]:
-    """Sort key of a group's members for its canonical passage: the earliest year (unknown
-    years last), then the earliest arrival. ``_group_firsts`` computes it in SQL."""
-    return (year if year is not None else UNKNOWN_YEAR, passage_id)
-
-
 def _earliest_members(paragraphs: Sequence[NewParagraph], reps: dict[str, int]) -> dict[int, tuple[int, int]]:
-    """The ``_seniority`` of each group's most senior member among ``paragraphs``."""
+    """The ``stars.seniority`` of each group's most senior member among ``paragraphs``."""
     earliest: dict[int, tuple[int, int]] = {}
     for paragraph in paragraphs:
         rep = reps[paragraph.exact]
-        key = _seniority(paragraph.year, paragraph.id)
+        key = seniority(paragraph.year, paragraph.id)
         earliest[rep] = min(earliest.get(rep, key), key)
     return earliest
 
@@ -271,78 +231,13 @@ def representatives_of(hashes: Sequence[str]) -> Select[str, int, int | None]:
     )
 
 
-def _band_rows(paragraphs: Sequence[NewParagraph], config: FingerprintConfig) -> npt.NDArray[np.int64]:
-    """(band, key, passage id) for every band of every signed paragraph, an ``(n, 3)`` array sorted
-    like the index: inserts in key order touch each B-tree page once instead of once per row."""
-    signed = [(p.id, p.signature) for p in paragraphs if p.signature is not None]
-    if not signed:
-        return np.empty((0, 3), np.int64)
-    keys = fp.band_keys_bulk([signature for _, signature in signed], config)
-    count, bands = keys.shape
-    band = np.tile(np.arange(bands, dtype=np.int64), count)
-    key = keys.ravel()
-    ids = np.repeat(np.array([id_ for id_, _ in signed], dtype=np.int64), bands)
-    order = np.lexsort((ids, key, band))
-    return np.stack([band[order], key[order], ids[order]], axis=1)
-
-
-class _Buckets(NamedTuple):
-    """Per row of a batch's band rows (sorted by band, key, id): its place in its bucket."""
-
-    rank: npt.NDArray[np.intp]  # rows of the batch before it in its bucket
-    in_batch: npt.NDArray[np.intp]  # rows of the batch in its bucket
-    held: npt.NDArray[np.int64]  # passages its bucket already holds in the index
-
-
-def _bucket_starts(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-    """True on the first row of each bucket of ``rows`` (sorted by band, key)."""
-    starts = np.ones(len(rows), dtype=bool)
-    starts[1:] = (rows[1:, 0] != rows[:-1, 0]) | (rows[1:, 1] != rows[:-1, 1])
-    return starts
-
-
-def _buckets(rows: npt.NDArray[np.int64], held: dict[tuple[int, int], int]) -> _Buckets:
-    starts_bucket = _bucket_starts(rows)
-    starts = np.flatnonzero(starts_bucket)
-    bucket = np.cumsum(starts_bucket) - 1
-    already = np.zeros(len(starts), dtype=np.int64)
-    if held:
-        keys = zip(rows[starts, 0].tolist(), rows[starts, 1].tolist(), strict=True)
-        for b, key in enumerate(keys):
-            already[b] = held.get(key, 0)
-    in_batch = np.diff(np.append(starts, len(rows)))
-    return _Buckets(np.arange(len(rows)) - starts[bucket], in_batch[bucket], already[bucket])
-
-
-def _fits(buckets: _Buckets, cap: int) -> npt.NDArray[np.bool_]:
-    return np.asarray(buckets.held + buckets.rank < cap)
-
-
-def _shares(buckets: _Buckets) -> npt.NDArray[np.bool_]:
-    return np.asarray((buckets.in_batch > 1) | (buckets.held > 0))
-
-
-def with_room(
-    rows: npt.NDArray[np.int64], held: dict[tuple[int, int], int], cap: int
-) -> npt.NDArray[np.bool_]:
-    """Which of ``rows`` (band, key, id; sorted) fit their bucket, which already holds ``held``
-    passages (absent: none): a bucket keeps its earliest ``cap``."""
-    return _fits(_buckets(rows, held), cap)
-
-
-def may_share(rows: npt.NDArray[np.int64], held: dict[tuple[int, int], int]) -> npt.NDArray[np.bool_]:
-    """Which of ``rows`` (sorted) can have a candidate at all: their bucket already holds a
-    passage, or holds another row of this batch. Only these are joined against the index."""
-    return _shares(_buckets(rows, held))
-
-
 def _insert_bands(
     session: Session, paragraphs: Sequence[NewParagraph], config: FingerprintConfig, bucket_cap: int
 ) -> int:
     """Add to the index the band rows whose bucket has room, and fill the night's table with
     the rows that can find a candidate there (most keys of new text are in no other bucket).
     Returns the rows added to the index."""
-    rows = _band_rows(paragraphs, config)
+    rows = buckets.band_rows([(p.id, p.signature) for p in paragraphs if p.signature is not None], config)
     connection = session.connection()
     for temporary in (NIGHT_ROWS, NIGHT_BANDS):
         temporary.create(connection, checkfirst=True)
@@ -350,8 +245,8 @@ def _insert_bands(
     if not len(rows):
         return 0
     insert_tuples(connection, NIGHT_ROWS, array_rows(rows))
-    buckets = _buckets(rows, _bucket_sizes(session))
-    fits = _fits(buckets, bucket_cap)
+    placed = buckets.place(rows, _bucket_sizes(session))
+    fits = buckets.fits(placed, bucket_cap)
     # The rows reach the run level from the night's table in one statement, not as a second
     # pass of Python rows through the driver (250,000 rows: 0.33 s for both tables against
     # 0.50 s); the few whose bucket is full are deleted again.
@@ -370,7 +265,7 @@ def _insert_bands(
     ids = np.array([p.id for p in paragraphs], dtype=np.int64)
     first_ids = np.array([firsts[p.submission_id] for p in paragraphs], dtype=np.int64)
     order = np.argsort(ids)
-    sharing = rows[_shares(buckets)]
+    sharing = rows[buckets.shares(placed)]
     first_of_row = first_ids[order[np.searchsorted(ids, sharing[:, 2], sorter=order)]]
     night = np.column_stack([sharing, first_of_row])
     insert_tuples(connection, NIGHT_BANDS, array_rows(night))
@@ -432,77 +327,6 @@ def _candidates(
     )
 
 
-def recent_rows(session: Session) -> int:
-    """Band rows in the recent level, not yet merged into the main index."""
-    return level_rows(session, RecentBand)
-
-
-def level_rows(session: Session, level: type[PassageBand | RecentBand | RunBand]) -> int:
-    """Band rows in one level of the index."""
-    return int(session.execute(select(func.count()).select_from(level)).scalar_one())
-
-
-def settle(session: Session) -> int:
-    """Move the run level's rows into the recent level, in key order; returns how many.
-
-    At the start of the run after (and during a long one, ``flow.RUN_LEVEL_SHARE``): each page
-    of the recent level is then written once a night, not once per batch.
-    """
-    return _move(session, RunBand, RecentBand, level_rows(session, RunBand))
-
-
-def compact(session: Session) -> int:
-    """Merge the upper levels into the main index, in key order; returns the rows moved.
-
-    In key order, the merge writes each page of the main B-tree at most once, where the same
-    rows inserted night by night would each have dirtied a page of their own.
-    """
-    settle(session)
-    return _move(session, RecentBand, PassageBand, recent_rows(session))
-
-
-def compact_if_full(session: Session, recent_limit: int) -> int:
-    """Merge the recent level's fullest bands into the main one, a band at a time, until it
-    holds at most ``recent_limit`` rows; returns the rows moved.
-
-    The main B-tree is ordered by band first, so one band's merge rewrites only that band's
-    share of it. Every band gains rows at the same rate, so the fullest band is the one merged
-    longest ago: a night that outgrows the limit merges about one band, and the whole main
-    level is rewritten over as many nights as there are bands, not on one of them.
-    """
-    counted = session.execute(select(RecentBand.band, func.count()).group_by(RecentBand.band))
-    per_band = {int(band): int(rows) for band, rows in counted}
-    held, moved = sum(per_band.values()), 0
-    for band, rows in sorted(per_band.items(), key=lambda item: (-item[1], item[0])):
-        if held <= recent_limit:
-            break
-        moved += _move(session, RecentBand, PassageBand, rows, band)
-        held -= rows
-    return moved
-
-
-def _move(
-    session: Session,
-    source: type[RecentBand | RunBand],
-    target: type[PassageBand | RecentBand],
-    rows: int,
-    band: int | None = None,
-) -> int:
-    """Move the rows of level ``source`` (``rows`` of them, already counted), or of one
-    ``band`` of it, into ``target``, in key order."""
-    if rows:
-        moving = table(source)
-        columns = [moving.c.band, moving.c.key, moving.c.passage_id]
-        chosen = moving.c.band == band if band is not None else true()
-        session.execute(
-            insert(table(target)).from_select(
-                [c.name for c in columns], select(*columns).where(chosen).order_by(*columns)
-            )
-        )
-        session.execute(delete(moving).where(chosen))
-    return rows
-
-
 def _verify(
     session: Session,
     pairs: Sequence[tuple[int, int]],
@@ -545,143 +369,3 @@ def _load(session: Session, ids: Sequence[int]) -> dict[int, tuple[int, str]]:
         normalised = fp.normalise_many([text for _, _, text in rows])
         loaded.update({id_: (sub, norm) for (id_, sub, _), norm in zip(rows, normalised, strict=True)})
     return loaded
-
-
-def neighbours(session: Session, reps: Iterable[int]) -> dict[int, set[int]]:
-    """Representative → the representatives it is linked to (either direction)."""
-    out: dict[int, set[int]] = {}
-    ids = sorted(set(reps))
-    for part in chunks(ids):
-        rows = session.execute(
-            select(MatchRow.passage_id, MatchRow.other_id).where(
-                MatchRow.kind == "cross", (MatchRow.passage_id.in_(part)) | (MatchRow.other_id.in_(part))
-            )
-        )
-        for a, b in rows:
-            out.setdefault(a, set()).add(b)
-            out.setdefault(b, set()).add(a)
-    return out
-
-
-def assign_canonicals(session: Session, touched: set[int]) -> int:
-    """Recompute ``canonical_id`` of ``touched`` and their neighbours from scratch; returns how many.
-
-    The canonical passage of a group is the earliest (year, then arrival) passage among the
-    group itself and the groups linked to it directly: stars, never chains. This is the rule
-    written out; runs keep its result up to date batch by batch with ``update_canonicals``, and
-    the tests compare the two.
-    """
-    if not touched:
-        return 0
-    links = neighbours(session, touched)  # complete for every touched group
-    affected = touched | {n for t in touched for n in links.get(t, ())}
-    for group, linked in neighbours(session, affected - touched).items():
-        links.setdefault(group, set()).update(linked)
-    firsts = _group_firsts(session, affected | {n for a in affected for n in links.get(a, ())})
-    updates = []
-    for group in sorted(affected):
-        candidates = [firsts[g] for g in {group, *links.get(group, ())} if g in firsts]
-        if candidates:
-            updates.append({"group": group, "canonical": min(candidates)[1]})
-    _write_canonicals(session, updates)
-    return len(updates)
-
-
-def _write_canonicals(session: Session, updates: Sequence[dict[str, int]]) -> None:
-    """Point every member of each ``group`` at its ``canonical`` passage."""
-    passages = table(PassageRow)
-    statement = (
-        update(passages)
-        .where(passages.c.rep_id == bindparam("group"))
-        # Rows already pointing at the right centre are left alone: most stars do not move.
-        .where(passages.c.canonical_id.is_distinct_from(bindparam("canonical")))
-        .values(canonical_id=bindparam("canonical"))
-    )
-    execute_plain(session.connection(), statement, updates)
-
-
-def update_canonicals(session: Session, changes: StarChanges) -> int:
-    """Bring ``canonical_id`` up to date after a batch, from the canonicals already stored;
-    returns how many groups were looked at.
-
-    A star only grows: a batch adds members and links, never removes any. So a group's canonical
-    passage can only become more senior, and only through what the batch added: its own new
-    members, the groups newly linked to it, and old neighbours whose most senior member is new.
-    That keeps the work to the batch's groups and links, where recomputing every touched star
-    (``assign_canonicals``) read every link a popular group had gathered, and every member of each
-    of its neighbours, once per batch: at bench scale 70 that grew from 0.05 s to 0.5 s a batch
-    over the run. Only a group given a more senior member than all it had (an older year filed
-    late) has its old links read. The result equals ``assign_canonicals`` over every group (tested).
-    """
-    partners: dict[int, set[int]] = {}
-    for new, other in changes.links:
-        partners.setdefault(new, set()).add(other)
-        partners.setdefault(other, set()).add(new)
-    direct = set(changes.gained) | set(partners)
-    if not direct:
-        return 0
-    stored = _stored_canonicals(session, direct)
-    firsts = _group_firsts(session, direct)
-    # An old group whose most senior member is now one of this batch's: each of its old
-    # neighbours may take that member as canonical.
-    raised = {g for g in changes.gained if g in stored and firsts[g] == changes.gained[g]}
-    offers: dict[int, list[tuple[int, int]]] = {}
-    reached = neighbours(session, raised)
-    for group in raised:
-        for neighbour in reached.get(group, ()):
-            offers.setdefault(neighbour, []).append(firsts[group])
-    looked_at = direct | set(offers)
-    stored |= _stored_canonicals(session, looked_at - set(stored))
-    # Groups without a canonical yet were born in this batch, so every link they have is new
-    # and their whole star is read (as it would be for an older group found without one).
-    whole = looked_at - set(stored)
-    linked = neighbours(session, whole)
-    stars = {g: {g} | linked.get(g, set()) for g in whole}
-    firsts |= _group_firsts(session, {n for star in stars.values() for n in star} - set(firsts))
-    updates = []
-    for group in sorted(looked_at):
-        if group in whole:
-            best = min(firsts[g] for g in stars[group] | partners.get(group, set()))
-        else:
-            candidates = [stored[group], *offers.get(group, ())]
-            candidates += [firsts[g] for g in partners.get(group, ())]
-            if group in changes.gained:
-                candidates.append(changes.gained[group])
-            best = min(candidates)
-            if best == stored[group]:
-                continue  # the star grew, its centre did not move (new copies were given it)
-        updates.append({"group": group, "canonical": best[1]})
-    _write_canonicals(session, updates)
-    return len(looked_at)
-
-
-def _stored_canonicals(session: Session, groups: set[int]) -> dict[int, tuple[int, int]]:
-    """The ``_seniority`` of each group's canonical passage, where it has one (read from the
-    representative's row: every member of a group has the same)."""
-    canonical = aliased(PassageRow)
-    year = func.coalesce(canonical.year, UNKNOWN_YEAR)
-    found: dict[int, tuple[int, int]] = {}
-    for part in chunks(sorted(groups)):
-        rows = session.execute(
-            select(PassageRow.id, year, canonical.id)
-            .join(canonical, canonical.id == PassageRow.canonical_id)
-            .where(PassageRow.id.in_(part))
-        )
-        found.update({int(group): (int(y), int(c)) for group, y, c in rows})
-    return found
-
-
-def _group_firsts(session: Session, groups: set[int]) -> dict[int, tuple[int, int]]:
-    """The ``_seniority`` key of each group's most senior member, one row per group from the
-    database: with ids below 2³², the least ``year × 2³² + id`` is the least ``(year, id)``."""
-    year = cast(func.coalesce(PassageRow.year, UNKNOWN_YEAR), BigInteger)
-    senior = func.min(year * literal(ID_SPAN, BigInteger) + PassageRow.id)
-    firsts: dict[int, tuple[int, int]] = {}
-    for part in chunks(sorted(groups)):
-        rows = session.execute(
-            select(PassageRow.rep_id, senior).where(PassageRow.rep_id.in_(part)).group_by(PassageRow.rep_id)
-        )
-        for group, key in rows:
-            assert group is not None and key is not None  # grouped by rep_id IN (...)
-            firsts[group] = divmod(int(key), ID_SPAN)
-    return firsts

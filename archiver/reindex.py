@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from archiver import __version__, db, fingerprint, index
+from archiver import __version__, db, fingerprint, index, levels, stars
 from archiver.config import Config
 from archiver.db import MatchRow, PassageRow, Run
 from archiver.records import Passage
@@ -38,7 +38,7 @@ def reindex(config: Config) -> ReindexSummary:
         with session.begin():
             run_row = Run(command="reindex", tool_version=__version__)
             session.add(run_row)
-            for level in index.LEVELS:
+            for level in levels.LEVELS:
                 session.execute(delete(level))
             session.execute(delete(MatchRow).where(MatchRow.kind == "cross"))
             session.execute(update(PassageRow).values(rep_id=None, canonical_id=None))
@@ -65,7 +65,7 @@ def reindex(config: Config) -> ReindexSummary:
                 last = rows[-1].id
                 _reindex_batch(session, rows, config, summary)
         with session.begin():
-            index.compact(session)  # the rebuilt index is one level, as after `archiver compact`
+            levels.compact(session)  # the rebuilt index is one level, as after `archiver compact`
             run_row.status, run_row.finished = "completed", db.utcnow()
             run_row.summary = {"passages": summary.passages, "signed": summary.signed, "links": summary.links}
     engine.dispose()
@@ -88,7 +88,7 @@ def _reindex_batch(session: Session, rows: Sequence[Any], config: Config, summar
         if not r.removed and index.reusable(r.kind, f.normalised_chars, config.fingerprint.min_chars)
     ]
     stats, changes = index.link(session, paragraphs, config.fingerprint, config.match)
-    index.update_canonicals(session, changes)
+    stars.update_canonicals(session, changes)
     summary.passages += len(rows)
     summary.signed += sum(f.signature is not None for f in prints)
     summary.links += stats.links

@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 
 from archiver import config as config_mod
-from archiver import db, fingerprint, flow, index
+from archiver import db, fingerprint, flow, index, levels
 
 BATCH = 50_000  # passages per insert batch
 TRASH = "set-aside"  # old copies of the archive, deleted at the end (``set_aside``)
@@ -312,7 +312,7 @@ def run_rows(url: str) -> int:
 def _level_rows(url: str, level: type[db.RecentBand | db.RunBand]) -> int:
     engine = db.open_engine(url)
     with Session(engine) as session:
-        rows = index.level_rows(session, level)
+        rows = levels.level_rows(session, level)
     engine.dispose()
     return rows
 
@@ -321,7 +321,7 @@ def fill_recent(folder: Path, target: int) -> dict[str, Any]:
     """Move band rows of the newest synthetic passages from the main level of the index to the
     recent one until it holds about ``target`` rows once the run level's rows are settled into
     it (as the next night does first), spread over the bands as a steady stream of nights
-    leaves them: ``index.compact_if_full`` merges the fullest band when a night
+    leaves them: ``levels.compact_if_full`` merges the fullest band when a night
     starts over the limit, so the band merged k nights ago holds k nights of rows. Here band b
     holds a share ∝ b + 1 (band ``bands - 1`` is the fullest). The archive's size is unchanged.
     """
@@ -356,7 +356,7 @@ def compact_child(folder: Path) -> None:
     started = time.perf_counter()
     engine = db.open_engine(cfg.database_url)
     with Session(engine) as session, session.begin():
-        moved = index.compact(session)
+        moved = levels.compact(session)
     engine.dispose()
     print(json.dumps({"seconds": round(time.perf_counter() - started, 2), "rows": moved}))
 
@@ -452,8 +452,8 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             url = cfg_url(pristine)
-            levels = {"recent_rows": recent_rows(url), "run_rows": run_rows(url)}
-            result["sizes"][str(size)] = built | levels | {"nights": []}
+            level_sizes = {"recent_rows": recent_rows(url), "run_rows": run_rows(url)}
+            result["sizes"][str(size)] = built | level_sizes | {"nights": []}
             states[str(size)] = pristine
         smallest = states[str(sizes[0])]
         probe = night(tmp / "night", smallest, night_inbox)  # untimed: how many rows a night adds

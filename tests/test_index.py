@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session, aliased
 
-from archiver import db, flow, index
+from archiver import buckets, db, flow, index, levels, stars
 from archiver.cli import main
 from archiver.config import Config
 from archiver.errors import ParameterMismatch
@@ -133,7 +133,7 @@ def canonicals(config: Config, *, recompute: bool = False) -> dict[int, int | No
     with Session(engine) as session, session.begin():
         if recompute:
             groups = set(session.scalars(select(passages.rep_id).where(passages.rep_id.is_not(None))))
-            index.assign_canonicals(session, groups)
+            stars.assign_canonicals(session, groups)
         found = {
             id_: canonical for id_, canonical in session.execute(select(passages.id, passages.canonical_id))
         }
@@ -223,7 +223,7 @@ def band_rows(config: Config) -> tuple[int, int, int]:
     """Rows in each level of the band index: (main, recent, run)."""
     engine = db.open_engine(config.database_url)
     with Session(engine) as session:
-        main_rows, recent_rows, run_rows = (index.level_rows(session, level) for level in index.LEVELS)
+        main_rows, recent_rows, run_rows = (levels.level_rows(session, level) for level in levels.LEVELS)
     engine.dispose()
     return main_rows, recent_rows, run_rows
 
@@ -296,13 +296,13 @@ def test_a_run_compacts_when_the_recent_level_is_full(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settled: list[int] = []  # rows moved by each settle
-    settle = index.settle
+    settle = levels.settle
 
     def counting_settle(session: Session) -> int:
         settled.append(settle(session))
         return settled[-1]
 
-    monkeypatch.setattr(index, "settle", counting_settle)
+    monkeypatch.setattr(levels, "settle", counting_settle)
     # A batch per file: a run level of more than 100 // 8 rows is settled after its batch.
     small = make_config(tmp_path, store={"recent_band_rows": 100}, run={"batch_size": 1})
     summary = flow.run(small, [write_inbox(tmp_path / "inbox", INBOX)])
@@ -328,8 +328,8 @@ def test_a_run_merges_what_the_last_run_left_before_it_links_its_first_batch(
     assert main_rows == recent_rows == 0 and run_rows > 0
     calls: list[str] = []
 
-    def recorded(name: str) -> object:
-        original = getattr(index, name)
+    def recorded(module: object, name: str) -> object:
+        original = getattr(module, name)
 
         def call(*args: object) -> object:
             calls.append(name)
@@ -337,8 +337,8 @@ def test_a_run_merges_what_the_last_run_left_before_it_links_its_first_batch(
 
         return call
 
-    for name in ("settle", "compact_if_full", "link"):
-        monkeypatch.setattr(index, name, recorded(name))
+    for module, name in ((levels, "settle"), (levels, "compact_if_full"), (index, "link")):
+        monkeypatch.setattr(module, name, recorded(module, name))
     # Settled, the last run's rows put the recent level over this limit: the settle and the
     # merge come first, while the workers process the first batch, and not after the last.
     over = make_config(tmp_path, store={"recent_band_rows": run_rows - 1})
@@ -370,7 +370,7 @@ def test_compaction_merges_the_fullest_whole_bands_until_the_recent_level_fits(
         rows = [(band, key, 1) for band, n in per_band.items() for key in range(n)]
         with Session(engine) as session, session.begin():
             db.insert_tuples(session.connection(), db.table(db.RecentBand), rows)
-            moved = index.compact_if_full(session, limit)
+            moved = levels.compact_if_full(session, limit)
         with Session(engine) as session:
             main_rows = Counter(session.scalars(select(db.PassageBand.band)))
             recent = Counter(session.scalars(select(db.RecentBand.band)))
@@ -442,12 +442,10 @@ def test_buckets_and_candidates_stay_bounded_on_alike_lines(tmp_path: Path) -> N
     summary = flow.run(config, [inbox])
     engine = db.open_engine(config.database_url)
     with Session(engine) as session:
-        levels = union_all(*(select(m.band, m.key) for m in index.LEVELS)).subquery()
-        biggest = (
-            session.execute(select(func.count()).select_from(levels).group_by(levels.c.band, levels.c.key))
-            .scalars()
-            .all()
-        )
+        every_level = union_all(*(select(m.band, m.key) for m in levels.LEVELS)).subquery()
+        per_bucket = select(func.count()).select_from(every_level)
+        per_bucket = per_bucket.group_by(every_level.c.band, every_level.c.key)
+        biggest = session.execute(per_bucket).scalars().all()
         rows = session.execute(select(db.PassageRow.id, db.PassageRow.submission_id)).all()
         submission_of = {passage: submission for passage, submission in rows}
         links = session.execute(
@@ -466,36 +464,36 @@ def test_buckets_and_candidates_stay_bounded_on_alike_lines(tmp_path: Path) -> N
 BUCKET = st.tuples(st.integers(0, 3), st.integers(-3, 3))  # (band, key): few, so buckets collide
 
 
-def sorted_rows(buckets: list[tuple[int, int]]) -> np.ndarray:
-    """(band, key, id) rows in index order, row i in bucket ``buckets[i]``."""
-    return np.array(sorted((b, k, i) for i, (b, k) in enumerate(buckets)), dtype=np.int64).reshape(-1, 3)
+def sorted_rows(members: list[tuple[int, int]]) -> np.ndarray:
+    """(band, key, id) rows in index order, row i in bucket ``members[i]``."""
+    return np.array(sorted((b, k, i) for i, (b, k) in enumerate(members)), dtype=np.int64).reshape(-1, 3)
 
 
 @settings(max_examples=200, deadline=None)
 @given(
-    buckets=st.lists(BUCKET, max_size=60),
+    members=st.lists(BUCKET, max_size=60),
     held=st.dictionaries(BUCKET, st.integers(0, 6)),
     cap=st.integers(1, 5),
 )
-def test_with_room_keeps_the_earliest_rows_of_each_bucket_up_to_the_cap(
-    buckets: list[tuple[int, int]], held: dict[tuple[int, int], int], cap: int
+def test_fits_keeps_the_earliest_rows_of_each_bucket_up_to_the_cap(
+    members: list[tuple[int, int]], held: dict[tuple[int, int], int], cap: int
 ) -> None:
-    rows = sorted_rows(buckets)
+    rows = sorted_rows(members)
     filled = dict(held)
     expected = []
     for band, key, _ in rows.tolist():  # the rule, row by row
         fits = filled.get((band, key), 0) < cap
         expected.append(fits)
         filled[(band, key)] = filled.get((band, key), 0) + fits
-    assert index.with_room(rows, held, cap).tolist() == expected
+    assert buckets.fits(buckets.place(rows, held), cap).tolist() == expected
 
 
 @settings(max_examples=200, deadline=None)
-@given(buckets=st.lists(BUCKET, max_size=60), held=st.dictionaries(BUCKET, st.integers(0, 3)))
-def test_may_share_is_every_row_whose_bucket_has_another_member(
-    buckets: list[tuple[int, int]], held: dict[tuple[int, int], int]
+@given(members=st.lists(BUCKET, max_size=60), held=st.dictionaries(BUCKET, st.integers(0, 3)))
+def test_shares_is_every_row_whose_bucket_has_another_member(
+    members: list[tuple[int, int]], held: dict[tuple[int, int], int]
 ) -> None:
-    rows = sorted_rows(buckets)
+    rows = sorted_rows(members)
     in_batch = Counter((band, key) for band, key, _ in rows.tolist())
     expected = [held.get((b, k), 0) > 0 or in_batch[(b, k)] > 1 for b, k, _ in rows.tolist()]
-    assert index.may_share(rows, held).tolist() == expected
+    assert buckets.shares(buckets.place(rows, held)).tolist() == expected
