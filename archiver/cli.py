@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from archiver import __version__, db, flow, ingest
 from archiver import config as config_mod
 from archiver.errors import ArchiverError, InputError
+from archiver.guard import store_paths
 from archiver.process import process_submission
 from archiver.records import Rejection
 from archiver.report import clerk_report, rejection_report
@@ -94,7 +95,7 @@ def _progress(inboxes: list[Path], config: config_mod.Config) -> Iterator[flow.P
     if not sys.stderr.isatty():
         yield None
         return
-    total = sum(1 for _ in ingest.locate(inboxes, config.ingest))
+    total = sum(1 for _ in ingest.locate(inboxes, config.ingest, store_paths(config)))
     with click.progressbar(length=total, label="archiving", file=sys.stderr) as bar:
         yield bar.update
 
@@ -110,7 +111,7 @@ def clean(ctx: click.Context, file: Path, output: Path | None, as_json: bool) ->
     config = _config(ctx)
     if not file.is_file():
         raise InputError(f"{file}: no such file; give the path of a submission to clean")
-    located = ingest.Located(file.resolve(), file.resolve().parent, file.name, 0)
+    located = ingest.Located(file.resolve(), file.resolve().parent, ingest.storable_name(file.name), 0)
     submission = ingest.read(located, config.ingest)
     outcome = process_submission(submission, config)
     if isinstance(outcome, Rejection):

@@ -22,12 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from archiver import __version__, db, fingerprint, index, ingest, levels, stars
 from archiver.config import Config
-from archiver.db import Document, Run
+from archiver.db import Document, EventRow, Run
 from archiver.filing import file_batch
+from archiver.guard import store_paths, writing
 from archiver.objects import Stored
 from archiver.process import Unchanged, process_chunk
 from archiver.records import Processed, Rejection
@@ -54,6 +56,7 @@ class RunSummary:
     unchanged: int = 0
     archived: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
+    clashes: int = 0  # files skipped: the same path as a file of an earlier inbox of the run
     repeats_removed: int = 0
     repeats_warned: int = 0
     passages: int = 0
@@ -70,13 +73,18 @@ class RunSummary:
 
     def lines(self) -> list[str]:
         rejected = ", ".join(f"{n} {reason}" for reason, n in sorted(self.rejected.items())) or "none"
-        return [
+        lines = [
             f"run {self.run_id}: {self.files} files, {self.bytes / 1e6:.2f} MB in {self.seconds:.1f} s",
             f"  new {self.new}, new versions {self.new_versions}, unchanged {self.unchanged}",
             f"  archived {self.archived}, rejected {sum(self.rejected.values())} ({rejected})",
             f"  passages {self.passages}, repeats removed {self.repeats_removed}, "
             f"warned {self.repeats_warned}, cross links {self.links}",
-        ] + ([f"  compacted the band index: {self.compacted} rows merged"] if self.compacted else [])
+        ]
+        if self.compacted:
+            lines.append(f"  compacted the band index: {self.compacted} rows merged")
+        if self.clashes:
+            lines.append(f"  skipped {self.clashes}: path also in an earlier inbox (see the run's events)")
+        return lines
 
 
 @contextmanager
@@ -138,38 +146,84 @@ def run(config: Config, inboxes: Sequence[Path], progress: Progress | None = Non
 def _run(config: Config, inboxes: Sequence[Path], progress: Progress | None) -> RunSummary:
     started = time.perf_counter()
     engine = db.open_engine(config.database_url)
-    # The coordinator opens (or creates) the vault and clears what crashed writers left
-    # before any worker writes to it; workers never sweep (objects.worker_vault).
-    Vault(config.resolve(config.store.vault)).clear_staging()
-    summary = RunSummary()
-    with Session(engine, expire_on_commit=False) as session:
+    vault = Vault(config.resolve(config.store.vault))
+    with writing(vault), Session(engine, expire_on_commit=False) as session:
+        # The coordinator clears what crashed writers left before any worker writes to the
+        # vault; workers never sweep (objects.worker_vault).
+        vault.clear_staging()
         with session.begin():
             index.pin_parameters(session, fingerprint.parameters(config.fingerprint))
             run_row = Run(command="run", tool_version=__version__)
             session.add(run_row)
-        summary.run_id = run_row.id
-        located = ingest.locate(inboxes, config.ingest)
-        unsettled = 0  # band rows this run has put in the run level since it last settled
-        with executor_for(config) as executor:
-            # The last run's band rows are settled, and the merge they call for is done, while
-            # the workers process the first batch: the coordinator has nothing else to do then.
-            # At the end of a run, settling and merging would be the last thing everything
-            # waits for, so a run leaves its own rows in the run level for the next one.
-            first_wait = partial(_settle_and_merge, session, summary, config)
-            for batch in _batches(session, located, config, executor, first_wait):
-                with session.begin():
-                    unsettled += _file_batch(session, summary, batch, config)
-                if unsettled > config.store.recent_band_rows // RUN_LEVEL_SHARE:
-                    _settle(session, summary)
-                    _merge(session, summary, config)
-                    unsettled = 0
-                if progress:
-                    progress(len(batch))
+        try:
+            summary = _run_batches(config, inboxes, progress, session, run_row.id)
+        except BaseException:
+            _record_failure(session, run_row)
+            raise
         with session.begin():
             summary.seconds = time.perf_counter() - started
             run_row.status, run_row.finished, run_row.summary = "completed", db.utcnow(), summary.as_dict()
     engine.dispose()
     return summary
+
+
+def _run_batches(
+    config: Config, inboxes: Sequence[Path], progress: Progress | None, session: Session, run_id: int
+) -> RunSummary:
+    summary = RunSummary(run_id=run_id)
+    located = _first_of_each_path(
+        ingest.locate(inboxes, config.ingest, store_paths(config)), session, summary
+    )
+    unsettled = 0  # band rows this run has put in the run level since it last settled
+    with executor_for(config) as executor:
+        # The last run's band rows are settled, and the merge they call for is done, while
+        # the workers process the first batch: the coordinator has nothing else to do then.
+        # At the end of a run, settling and merging would be the last thing everything
+        # waits for, so a run leaves its own rows in the run level for the next one.
+        first_wait = partial(_settle_and_merge, session, summary, config)
+        for batch in _batches(session, located, config, executor, first_wait):
+            with session.begin():
+                unsettled += _file_batch(session, summary, batch, config)
+            if unsettled > config.store.recent_band_rows // RUN_LEVEL_SHARE:
+                _settle(session, summary)
+                _merge(session, summary, config)
+                unsettled = 0
+            if progress:
+                progress(len(batch))
+    return summary
+
+
+def _record_failure(session: Session, run_row: Run) -> None:
+    """Mark a run that stopped on an error as failed rather than leave it "running" for ever;
+    when the database itself is what failed, the error that stopped the run is the one to show."""
+    try:
+        session.rollback()
+        with session.begin():
+            run_row.status, run_row.finished = "failed", db.utcnow()
+    except SQLAlchemyError:
+        pass
+
+
+def _first_of_each_path(
+    located: Iterable[ingest.Located], session: Session, summary: RunSummary
+) -> Iterator[ingest.Located]:
+    """``located`` without the files whose path (their document's id) an earlier inbox of the
+    run already gave: archived too, each would become a new version of the other's document
+    at every run. Each one skipped is counted and written to the run's events with both paths;
+    the file itself is left where it is, untouched."""
+    first_root: dict[str, Path] = {}  # relpath → its inbox: a string per file of the run
+    for found in located:
+        earlier = first_root.setdefault(found.relpath, found.root)
+        if earlier == found.root:
+            yield found
+            continue
+        summary.files += 1
+        summary.clashes += 1
+        detail = {"relpath": found.relpath, "inbox": str(found.root), "first_inbox": str(earlier)}
+        with session.begin():
+            session.add(
+                EventRow(run_id=summary.run_id, submission_id=None, kind="skipped_path_clash", detail=detail)
+            )
 
 
 Result = Stored | Unchanged

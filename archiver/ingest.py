@@ -3,6 +3,10 @@
 ``locate`` lists the regular files of each inbox in sorted order; ``read`` reads one of them
 and takes authority and year from its path by the configured layout; ``year_from_title``
 finds the year a title line names, for submissions whose path says none.
+
+A file's ``relpath`` is its document's id in the database and the vault, so it must be text
+that can be stored: a name that is not valid UTF-8 is written with its undecodable bytes as
+``%XX`` (``storable_name``).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,21 +39,24 @@ class Located:
     order: int  # running index across all inboxes of the run: the arrival tie-break
 
 
-def locate(inboxes: Sequence[Path], config: IngestConfig) -> Iterator[Located]:
+def locate(inboxes: Sequence[Path], config: IngestConfig, store: Collection[Path] = ()) -> Iterator[Located]:
     """Every regular, non-hidden file under ``inboxes``, in sorted order, numbered from 0.
 
     A symbolic link whose target lies outside its inbox is never followed; one that stays
-    inside is followed only with ``config.follow_links``.  Raises ``InputError`` for an
-    inbox that is not a directory.
+    inside is followed only with ``config.follow_links``. ``store`` holds the real paths of the
+    archive's own files and folders (the vault, the database and its journals): an archive kept
+    inside an inbox is never archived into itself. Raises ``InputError`` for an inbox that is
+    not a directory.
     """
     order = 0
+    skip = frozenset(store)
     for inbox in inboxes:
         root = Path(os.path.abspath(inbox))
         if not root.is_dir():
             what = "is not a directory" if root.exists() else "does not exist"
             raise InputError(f"inbox {inbox} {what}; create it or pass an existing inbox folder")
         real_root = root.resolve()
-        for path, relpath in _walk(root, "", real_root, real_root, config.follow_links, {real_root}):
+        for path, relpath in _walk(root, "", real_root, real_root, config.follow_links, {real_root} | skip):
             yield Located(path, root, relpath, order)
             order += 1
 
@@ -75,12 +82,29 @@ def _walk(
         link = entry.is_symlink()
         if link and not _may_follow(path, real_root, follow):
             continue
+        real = path.resolve() if link else real_folder / entry.name
+        if real in seen:  # a link back up the tree would loop forever; or the archive itself
+            continue
+        name = storable_name(entry.name)
         if entry.is_dir():
-            real = path.resolve() if link else real_folder / entry.name
-            if real not in seen:  # a link back up the tree would loop forever
-                yield from _walk(path, f"{prefix}{entry.name}/", real, real_root, follow, seen | {real})
+            yield from _walk(path, f"{prefix}{name}/", real, real_root, follow, seen | {real})
         elif entry.is_file():
-            yield path, prefix + entry.name
+            yield path, prefix + name
+
+
+def storable_name(name: str) -> str:
+    """``name`` as text that can be stored (UTF-8): itself, unless it is a name that was not
+    valid UTF-8 on disk. ``os`` gives such a name with each undecodable byte as a lone surrogate
+    (PEP 383), which no database or inventory takes; those bytes become ``%XX`` and, so that
+    the name can still be read back exactly, its own ``%`` signs ``%25``. (A valid name that
+    happens to read the same is caught by the run as a second file with the same path.)
+    """
+    if not any("\udc80" <= ch <= "\udcff" for ch in name):
+        return name
+    return "".join(
+        f"%{ord(ch) - 0xDC00:02X}" if "\udc80" <= ch <= "\udcff" else "%25" if ch == "%" else ch
+        for ch in name
+    )
 
 
 def _may_follow(link: Path, real_root: Path, follow: bool) -> bool:
@@ -138,7 +162,7 @@ def _layout_regex(layout: str) -> re.Pattern[str]:
             parts.append("[^/]+?")  # a placeholder used twice only has to match a segment
         else:
             parts.append(re.escape(piece))
-    return re.compile("".join(parts))
+    return re.compile("".join(parts), re.DOTALL)  # a file name may hold a newline
 
 
 def _plausible_year(text: str | None) -> int | None:

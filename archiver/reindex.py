@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session
 from archiver import __version__, db, fingerprint, index, levels, stars
 from archiver.config import Config
 from archiver.db import MatchRow, PassageRow, Run
+from archiver.guard import writing
 from archiver.records import Passage
+from archiver.vault import Vault
 
 BATCH = 2000
 
@@ -34,7 +36,11 @@ class ReindexSummary:
 def reindex(config: Config) -> ReindexSummary:
     engine = db.open_engine(config.database_url)
     summary = ReindexSummary()
-    with Session(engine, expire_on_commit=False) as session:
+    # A run filing while the index is rebuilt would link against half an index.
+    with (
+        writing(Vault(config.resolve(config.store.vault))),
+        Session(engine, expire_on_commit=False) as session,
+    ):
         with session.begin():
             run_row = Run(command="reindex", tool_version=__version__)
             session.add(run_row)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -18,6 +19,8 @@ from sqlalchemy.orm import Session
 from archiver import db, flow
 from archiver.cli import main
 from archiver.config import Config
+from archiver.errors import StoreError
+from archiver.guard import writing
 from archiver.vault import Vault
 from tests.conftest import ROOT, SAMPLES, make_config
 
@@ -207,3 +210,80 @@ def test_a_run_sets_the_garbage_collector_for_itself_and_puts_it_back(tmp_path: 
     flow.run(config, [SAMPLES], progress=lambda _: seen.append((gc.get_threshold(), gc.get_freeze_count())))
     assert seen and all(thresholds == flow.RUN_GC_THRESHOLDS and frozen > 0 for thresholds, frozen in seen)
     assert (gc.get_threshold(), gc.get_freeze_count()) == (before, 0)
+
+
+def test_a_file_named_in_another_encoding_is_archived_with_the_rest(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    shutil.copytree(SAMPLES / "guowuyuan", inbox / "guowuyuan")
+    report = next((inbox / "guowuyuan").glob("*/*.txt"))
+    files = sum(1 for path in inbox.rglob("*") if path.is_file())
+    odd = os.path.join(os.fsencode(report.parent), "工作报告.txt".encode("gb18030"))  # not UTF-8
+    with open(odd, "wb") as handle:
+        handle.write(report.read_bytes())
+    config = make_config(tmp_path)
+    summary = flow.run(config, [inbox])
+    assert summary.archived == summary.files == files + 1
+    relpath = report.parent.relative_to(inbox).as_posix() + "/%B9%A4%D7%F7%B1%A8%B8%E6.txt"
+    vault = Vault(config.resolve(config.store.vault))
+    assert vault.read(relpath, f"original/{relpath.rsplit('/', 1)[1]}") == report.read_bytes()
+    assert flow.run(config, [inbox]).unchanged == summary.files
+
+
+def test_an_archive_kept_inside_the_inbox_is_not_archived_into_itself(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    shutil.copytree(SAMPLES, inbox)
+    files = sum(1 for path in inbox.rglob("*") if path.is_file() and not path.name.startswith("."))
+    config = make_config(inbox)  # the store in the inbox, as `archiver run .` with the defaults
+    assert config.resolve(config.store.vault).is_relative_to(inbox)
+    first = flow.run(config, [inbox])
+    second = flow.run(config, [inbox])
+    assert first.files == second.files == second.unchanged == files
+
+
+def test_a_path_found_in_two_inboxes_is_archived_once_and_the_other_file_left_alone(tmp_path: Path) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    shutil.copytree(SAMPLES / "guowuyuan", one / "guowuyuan")
+    shutil.copytree(SAMPLES / "guowuyuan", two / "guowuyuan")
+    report = next(two.glob("guowuyuan/*/*.txt"))
+    report.write_bytes(report.read_bytes() + "\n（另一份）\n".encode())
+    config = make_config(tmp_path)
+    files = len(list(one.rglob("*.txt")))
+    first = flow.run(config, [one, two])
+    assert (first.new, first.clashes, first.files) == (files, files, 2 * files)
+    second = flow.run(config, [one, two])
+    assert (second.new_versions, second.unchanged, second.clashes) == (0, files, files)
+    engine = db.open_engine(config.database_url)
+    with Session(engine) as session:
+        skipped = session.scalars(
+            select(db.EventRow.detail).where(db.EventRow.kind == "skipped_path_clash")
+        ).all()
+    engine.dispose()
+    clash = report.relative_to(two).as_posix()
+    assert {"relpath": clash, "inbox": str(two), "first_inbox": str(one)} in skipped
+    assert len(skipped) == 2 * files
+
+
+def test_a_second_writer_is_refused_while_a_run_holds_the_archive(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    vault = Vault(config.resolve(config.store.vault))
+    with writing(vault), pytest.raises(StoreError, match="is locked"):
+        flow.run(config, [SAMPLES])
+    assert flow.run(config, [SAMPLES]).archived > 0  # the lock went with its holder
+
+
+def test_a_run_that_stops_on_an_error_is_recorded_as_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = make_config(tmp_path)
+
+    def broken(*args: object) -> int:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(flow, "_file_batch", broken)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        flow.run(config, [SAMPLES])
+    engine = db.open_engine(config.database_url)
+    with Session(engine) as session:
+        statuses = session.scalars(select(db.Run.status).where(db.Run.command == "run")).all()
+    engine.dispose()
+    assert statuses == ["failed"]

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from archiver.config import IngestConfig
 from archiver.errors import InputError
-from archiver.ingest import Located, locate, parse_relpath, read, year_from_title
+from archiver.ingest import Located, locate, parse_relpath, read, storable_name, year_from_title
 
 CONFIG = IngestConfig()
 FOLLOW = IngestConfig(follow_links=True)
@@ -156,3 +159,42 @@ def test_layout_parsing(relpath: str, layout: str, expected: tuple[str | None, i
 )
 def test_year_from_title(title: str, year: int | None) -> None:
     assert year_from_title(title) == year
+
+
+def test_a_name_that_is_not_utf8_is_listed_with_its_bytes_written_as_percent_escapes(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    folder = os.path.join(os.fsencode(inbox), b"\xb9\xfa/2024")  # "国" in GBK: a folder name too
+    os.makedirs(folder)
+    for name in (b"\xff\xfe.txt", b"50%\xe4.txt"):
+        with open(os.path.join(folder, name), "wb") as handle:
+            handle.write(b"x")
+    assert relpaths([inbox]) == ["%B9%FA/2024/50%25%E4.txt", "%B9%FA/2024/%FF%FE.txt"]
+    assert {found.path.read_bytes() for found in locate([inbox], CONFIG)} == {b"x"}  # still opens
+
+
+@given(st.binary(min_size=1, max_size=12).filter(lambda b: b"/" not in b and b"\x00" not in b))
+def test_storable_names_are_utf8_and_give_back_the_name_on_disk(raw: bytes) -> None:
+    stored = storable_name(os.fsdecode(raw))
+    stored.encode("utf-8")  # raises for a lone surrogate
+    if stored == os.fsdecode(raw):
+        return  # a valid name is kept as it is
+    unescaped = re.sub(rb"%([0-9A-F]{2})", lambda m: bytes([int(m.group(1), 16)]), stored.encode("utf-8"))
+    assert unescaped == raw
+
+
+def test_the_archive_s_own_files_are_never_listed(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    make(inbox, "a/2024/report.txt")
+    make(inbox, "archive/objects/0=ocfl_1.1")
+    for name in ("archive.sqlite3", "archive.sqlite3-wal", "archive.sqlite3-shm", "notes.txt"):
+        make(inbox, f"archive/{name}")
+    database = (inbox / "archive" / "archive.sqlite3").resolve()
+    store = {(inbox / "archive" / "objects").resolve(), database, database.with_name(database.name + "-wal")}
+    store.add(database.with_name(database.name + "-shm"))
+    found = [f.relpath for f in locate([inbox], CONFIG, store)]
+    assert found == ["a/2024/report.txt", "archive/notes.txt"]
+
+
+def test_a_newline_in_a_file_name_still_fits_the_layout() -> None:
+    assert parse_relpath("jtj/2021/new\nline.txt", "{authority}/{year}/{file}") == ("jtj", 2021)

@@ -1,0 +1,54 @@
+"""What keeps a run from harming its own archive: one writer at a time, and never archiving
+the archive's own files.
+
+``writing(vault)`` holds the writer lock for ``archiver run`` and ``archiver reindex``;
+``store_paths(config)`` are the paths ``ingest.locate`` leaves out.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from archiver.config import Config
+from archiver.errors import StoreError
+from archiver.vault import Vault
+
+LOCK_FILE = "extensions/archiver-run.lock"  # in the vault, beside its staging area
+
+
+@contextmanager
+def writing(vault: Vault) -> Iterator[None]:
+    """Hold the archive's writer lock (a lock file in the vault) while the block runs.
+
+    Two runs writing one archive at once would each file the other's new documents again and
+    sweep each other's staged writes. The lock is the kernel's (``flock``): it goes with the
+    process, so a crashed run never leaves it behind.
+    """
+    path = vault.root / LOCK_FILE
+    with open(path, "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StoreError(
+                f"another archiver run or reindex is writing to this archive ({path} is locked); "
+                "wait for it to finish, then run again"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def store_paths(config: Config) -> set[Path]:
+    """The real paths of the archive's own files: the vault and an SQLite database with its
+    journals. ``ingest.locate`` never lists them, so an archive kept inside an inbox (the
+    default ``archive/`` when a run is given ``.``) is not archived into itself."""
+    paths = {config.resolve(config.store.vault).resolve()}
+    url = config.database_url
+    if url.startswith("sqlite:///"):
+        database = Path(url.removeprefix("sqlite:///")).resolve()
+        paths |= {database.with_name(database.name + suffix) for suffix in ("", "-wal", "-shm", "-journal")}
+    return paths
