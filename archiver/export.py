@@ -21,7 +21,17 @@ def export_lines(session: Session) -> Iterator[str]:
         select(SubmissionRow.id).where(SubmissionRow.current.is_(True)).order_by(SubmissionRow.relpath)
     ).all()
     for submission_id in ids:
-        yield json.dumps(export_record(session, submission_id), ensure_ascii=False)
+        yield jsonl_line(export_record(session, submission_id))
+
+
+# Characters ``str.splitlines`` (and other readers of "lines") break at that JSON leaves as they
+# are: written as escapes, a record stays on one line for every reader. JSON escapes the rest.
+_LINE_BREAKS_JSON_KEEPS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def jsonl_line(record: dict[str, Any]) -> str:
+    """``record`` as one line of JSON, UTF-8 text kept readable."""
+    return json.dumps(record, ensure_ascii=False).translate(_LINE_BREAKS_JSON_KEEPS)
 
 
 def export_record(session: Session, submission_id: int) -> dict[str, Any]:
