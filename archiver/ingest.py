@@ -27,6 +27,7 @@ _PLACEHOLDER = re.compile(r"\{(authority|year|file)\}")
 _YEAR_DIGITS = re.compile(r"(?<!\d)(\d{4})\s*年")
 _HAN_DIGITS = "〇○零一二三四五六七八九"
 _YEAR_HAN = re.compile(f"([{_HAN_DIGITS}]{{4}})\\s*年")
+_UNDECODED_BYTE = re.compile("[\udc80-\udcff]")  # how os.fsdecode keeps a byte that is not UTF-8
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def storable_name(name: str) -> str:
     the name can still be read back exactly, its own ``%`` signs ``%25``. (A valid name that
     happens to read the same is caught by the run as a second file with the same path.)
     """
-    if not any("\udc80" <= ch <= "\udcff" for ch in name):
+    if not _UNDECODED_BYTE.search(name):
         return name
     return "".join(
         f"%{ord(ch) - 0xDC00:02X}" if "\udc80" <= ch <= "\udcff" else "%25" if ch == "%" else ch
