@@ -4,8 +4,8 @@ Order (first answer wins):
 
 1. 0 bytes → ``empty``.
 2. A byte-order mark (UTF-8, UTF-32 LE/BE, then UTF-16 LE/BE) → that codec, ``Repair("bom")``.
-3. A file signature (PNG, PDF, ZIP, GZIP, JPEG, GIF) or NUL bytes → ``binary`` (NULs in one byte
-   parity only are read as BOM-less UTF-16).
+3. A file signature (PNG, PDF, ZIP, GZIP, JPEG, GIF) or NUL bytes → ``binary`` (unless the bytes
+   read as plausible text in UTF-16 LE or BE: BOM-less UTF-16, see ``utf16``).
 4. Strict UTF-8: the fast path (confidence 1.0).  A UTF-8 file whose other lines are valid but
    some lines are GB18030/Big5 is decoded line by line (``Repair("mixed_line")``).
 5. The detector (chardet on a bounded prefix, again on the whole file if that answer fails),
@@ -29,6 +29,7 @@ import chardet
 
 from archiver.config import DecodeConfig
 from archiver.records import Decoded, Rejection, RejectReason, Repair, Submission
+from archiver.utf16 import bomless_codec
 
 Detector = Callable[[bytes], tuple[str | None, float]]
 
@@ -83,7 +84,6 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
 }
 _UNICODE = ("utf-8", "utf-16", "utf-32")
 _ASCII_BYTES = bytes(range(128))
-_HAN = re.compile("[\u4e00-\u9fff]")
 _JUNK = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ue000-\uf8ff\ufffd]")
 
 
@@ -245,17 +245,9 @@ def _other_line(line: bytes, last: bool) -> _Text | None:
 
 
 def _bomless_utf16(raw: bytes) -> _Text | None:
-    """UTF-16 without a BOM: every NUL in the same byte of each pair (ASCII's high byte)."""
-    if len(raw) % 2:
-        return None
-    for codec, high, low in (("utf-16-le", raw[1::2], raw[0::2]), ("utf-16-be", raw[0::2], raw[1::2])):
-        if b"\x00" not in low and high.count(0) * 10 >= len(high):
-            found = _strict(raw, codec, confidence=0.9)
-            # Mostly-ASCII text has NUL in (nearly) every high byte; else it must read as Chinese.
-            plausible = found is not None and (high.count(0) * 2 >= len(high) or _HAN.search(found.text))
-            if found is not None and plausible and not _looks_random(found.text):
-                return found
-    return None
+    """UTF-16 without a BOM, in the byte order that reads as plausible text (``utf16``)."""
+    codec = bomless_codec(raw)
+    return None if codec is None else _strict(raw, codec, confidence=0.9)
 
 
 def _detected(raw: bytes, detect: Detector) -> _Text | _Fail:
