@@ -29,6 +29,7 @@ import chardet
 
 from archiver.config import DecodeConfig
 from archiver.records import Decoded, Rejection, RejectReason, Repair, Submission
+from archiver.utf8_damage import damage_repairs, damaged_spans, decoded_share, replaced
 from archiver.utf16 import bomless_codec
 
 Detector = Callable[[bytes], tuple[str | None, float]]
@@ -167,7 +168,7 @@ def _decode_bytes(raw: bytes, detect: Detector) -> _Text | _Fail:
 
 
 def _with_bom(body: bytes, name: str, codec: str, label: str) -> _Text | _Fail:
-    found = _utf8(body) if codec == "utf-8" else _strict(body, codec)
+    found = _utf8(body, len(codecs.BOM_UTF8)) if codec == "utf-8" else _strict(body, codec)
     if found is None:
         return _Fail("decode", f"has a {label} byte-order mark but the rest is not {label}")
     bom = Repair("bom", f"{label} byte-order mark removed")
@@ -198,8 +199,27 @@ def _reversible(text: str, data: bytes, codec: str) -> tuple[Repair, ...]:
     return (Repair("irreversible", f"{codec} reads some byte sequences as characters it writes differently"),)
 
 
-def _utf8(data: bytes) -> _Text | None:
-    return _strict(data, "utf-8") or _mixed_lines(data)
+def _utf8(data: bytes, base: int = 0) -> _Text | None:
+    """``data`` as UTF-8: strict, with damaged characters, or with pasted-in lines; ``base`` is
+    the offset of ``data`` in the file (after a BOM), for the offsets repairs report."""
+    return _strict(data, "utf-8") or _damaged_utf8(data, base) or _mixed_lines(data)
+
+
+def _damaged_utf8(data: bytes, base: int) -> _Text | None:
+    """A UTF-8 file with a few damaged characters (``utf8_damage``), each replaced by U+FFFD.
+
+    Repaired, not rejected, like a truncated tail: one bad byte does not cost a report, the
+    repair names its byte offset and line, and the U+FFFD marks the place in the text (where
+    ``checks`` warns the clerk); dropping the bytes would hide that a character is missing.
+    At least ``MIXED_MIN_UTF8_SHARE`` of the non-ASCII bytes must decode, so that a short line
+    in another encoding is not taken for damage.
+    """
+    spans = damaged_spans(data)
+    tail = _strict(data[spans[-1][1] :], "utf-8") if spans else None
+    if not spans or tail is None or decoded_share(data, spans) < MIXED_MIN_UTF8_SHARE:
+        return None
+    text = replaced(data, spans) + tail.text
+    return _Text(text, "utf-8", decoded_share(data, spans), damage_repairs(data, spans, base) + tail.repairs)
 
 
 def _mixed_lines(data: bytes) -> _Text | None:
