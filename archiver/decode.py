@@ -13,7 +13,8 @@ Order (first answer wins):
 
 Every codec may drop an incomplete multi-byte character at the very end
 (``Repair("truncated_tail")``); nothing else is ever replaced or dropped.  Decoded text that
-looks like random bytes is ``binary``; empty-after-decoding text is ``empty``; a line longer
+looks like random bytes is ``binary``; empty-after-decoding text is ``empty`` (``decode`` when
+it is empty only because an incomplete last character was dropped); a line longer
 than ``max_line_chars`` is ``oversize_line``.
 """
 
@@ -143,7 +144,7 @@ def decode(
 def _vet(found: _Text, raw: bytes, config: DecodeConfig) -> _Text | _Fail:
     """Reject decoded text that is blank, random, too long a line or too unsure."""
     if not found.text.strip():
-        return _Fail("empty", f"only whitespace ({len(raw)} bytes)")
+        return _blank(found, raw)
     if not found.encoding.startswith("utf-8") and _looks_random(found.text):
         return _Fail("binary", f"decodes as {found.encoding} only to control/unassigned characters")
     longest = _longest_line(found.text, config.max_line_chars)
@@ -153,6 +154,16 @@ def _vet(found: _Text, raw: bytes, config: DecodeConfig) -> _Text | _Fail:
         unsure = f"{found.encoding} at confidence {found.confidence:.2f}"
         return _Fail("decode", f"{unsure}, below min_confidence {config.min_confidence}")
     return found
+
+
+def _blank(found: _Text, raw: bytes) -> _Fail:
+    """Why text that is only whitespace is rejected: ``empty``, unless bytes were dropped to get
+    it (a lone truncated character, e.g. the single byte E4): then no encoding reads the file."""
+    if "truncated_tail" not in [r.kind for r in found.repairs]:
+        return _Fail("empty", f"only whitespace ({len(raw)} bytes)")
+    blank = "whitespace and " if found.text else ""
+    what = f"no text, only {blank}an incomplete {found.encoding} character at the end"
+    return _Fail("decode", f"{what} ({len(raw)} bytes)")
 
 
 def _decode_bytes(raw: bytes, detect: Detector) -> _Text | _Fail:

@@ -78,6 +78,13 @@ def test_empty_and_blank_files_are_empty() -> None:
     assert rejected(codecs.BOM_UTF16_LE + " \n".encode("utf-16-le")).reason == "empty"
 
 
+@pytest.mark.parametrize("raw", [b"\xe4", b"\xe4\xb8", b" \n\xe4", codecs.BOM_UTF8 + b"\xe4"])
+def test_a_lone_incomplete_character_is_not_called_whitespace(raw: bytes) -> None:
+    result = rejected(raw)
+    assert result.reason == "decode"
+    assert "incomplete utf-8" in result.detail and f"({len(raw)} bytes)" in result.detail
+
+
 def test_random_bytes_are_binary() -> None:
     noise = random.Random(7).randbytes(4096)
     assert rejected(noise).reason == "binary"
