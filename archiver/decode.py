@@ -6,13 +6,16 @@ Order (first answer wins):
 2. A byte-order mark (UTF-8, UTF-32 LE/BE, then UTF-16 LE/BE) → that codec, ``Repair("bom")``.
 3. A file signature (PNG, PDF, ZIP, GZIP, JPEG, GIF) or NUL bytes → ``binary`` (unless the bytes
    read as plausible text in UTF-16 LE or BE: BOM-less UTF-16, see ``utf16``).
-4. Strict UTF-8: the fast path (confidence 1.0).  A UTF-8 file whose other lines are valid but
-   some lines are GB18030/Big5 is decoded line by line (``Repair("mixed_line")``).
+4. Strict UTF-8: the fast path (confidence 1.0).  A UTF-8 file with a few damaged characters
+   (a byte lost in transfer, see ``utf8_damage``) has each replaced by U+FFFD
+   (``Repair("damaged_utf8")`` with its byte offset).  A UTF-8 file whose other lines are valid
+   but some lines are GB18030/Big5 is decoded line by line (``Repair("mixed_line")``).
 5. The detector (chardet on a bounded prefix, again on the whole file if that answer fails),
    GB2312/GBK/HZ answers decoded as GB18030, Big5 as big5 → cp950 → big5hkscs; strict decode.
 
 Every codec may drop an incomplete multi-byte character at the very end
-(``Repair("truncated_tail")``); nothing else is ever replaced or dropped.  Decoded text that
+(``Repair("truncated_tail")``); nothing else is ever replaced or dropped but a damaged UTF-8
+character, each with its repair.  Decoded text that
 looks like random bytes is ``binary``; empty-after-decoding text is ``empty`` (``decode`` when
 it is empty only because an incomplete last character was dropped); a line longer
 than ``max_line_chars`` is ``oversize_line``.
