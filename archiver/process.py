@@ -17,7 +17,7 @@ from typing import TypeVar
 from archiver import checks, clean, decode, fingerprint, ingest, match, split
 from archiver.config import Config
 from archiver.objects import Stored, store_all
-from archiver.records import Passage, Processed, Rejection, Repeat, Section, Submission, Warning_
+from archiver.records import Cleaned, Passage, Processed, Rejection, Repeat, Section, Submission, Warning_
 
 T = TypeVar("T")
 
@@ -56,7 +56,8 @@ def process_located(located: ingest.Located, config: Config, known_sha512: str |
 
 
 def process_submission(submission: Submission, config: Config) -> Processed | Rejection:
-    """decode → clean → split → fingerprint → repeats, with the time each stage took."""
+    """decode → clean → split → fingerprint → repeats, with the time each stage took; a
+    ``Rejection`` when decode rejects the bytes or clean leaves no text."""
     timings: dict[str, float] = {}
 
     def timed(stage: str, call: Callable[[], T]) -> T:
@@ -69,6 +70,8 @@ def process_submission(submission: Submission, config: Config) -> Processed | Re
     if isinstance(decoded, Rejection):
         return decoded
     cleaned = timed("clean", lambda: clean.clean(decoded, config.clean))
+    if not cleaned.text.strip():
+        return _nothing_left(cleaned)
     sections, passages = timed("split", lambda: split.split(cleaned.text, config.split))
     prints = timed("fingerprint", lambda: fingerprint.fingerprint(passages, config.fingerprint))
     repeats = timed("match", lambda: match.find_repeats(passages, prints, config.match, config.fingerprint))
@@ -94,6 +97,15 @@ def process_submission(submission: Submission, config: Config) -> Processed | Re
         year=submission.year or ingest.year_from_title(title),
         timings=timings,
     )
+
+
+def _nothing_left(cleaned: Cleaned) -> Rejection:
+    """The rejection of a submission whose text clean removed entirely. Decode saw characters
+    that are not whitespace, so they were invisible ones (zero-width, C0/C1 controls, BOMs):
+    no text to archive, only the bytes, like an ``empty`` file."""
+    submission = cleaned.decoded.submission
+    detail = f"no text after cleaning: only zero-width/control characters ({len(submission.raw)} bytes)"
+    return Rejection(submission, "empty", detail)
 
 
 def _resplit(text: str, kept: Sequence[Passage], config: Config) -> tuple[tuple[Section, ...], list[Passage]]:
