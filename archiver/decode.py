@@ -10,8 +10,8 @@ Order (first answer wins):
    (a byte lost in transfer, see ``utf8_damage``) has each replaced by U+FFFD
    (``Repair("damaged_utf8")`` with its byte offset).  A UTF-8 file whose other lines are valid
    but some lines are GB18030/Big5 is decoded line by line (``Repair("mixed_line")``).
-5. The detector (chardet on a bounded prefix, again on the whole file if that answer fails),
-   GB2312/GBK/HZ answers decoded as GB18030, Big5 as big5 → cp950 → big5hkscs; strict decode.
+5. The detector (``detect``: chardet on a bounded prefix, again on the whole file if that
+   answer fails), GB2312/GBK/HZ answers decoded as GB18030, Big5 as big5 → cp950 → big5hkscs; strict decode.
 
 Every codec may drop an incomplete multi-byte character at the very end
 (``Repair("truncated_tail")``); nothing else is ever replaced or dropped but a damaged UTF-8
@@ -26,12 +26,11 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import NamedTuple
 
-import chardet
-
 from archiver.config import DecodeConfig
+from archiver.detect import chardet_detect
 from archiver.records import Decoded, Rejection, RejectReason, Repair, Submission
 from archiver.utf8_damage import damage_repairs, damaged_spans, decoded_share, replaced
 from archiver.utf16 import bomless_codec
@@ -52,10 +51,6 @@ MIXED_LINE_CODECS = ("gb18030", "big5")
 MAX_JUNK_SHARE = 0.02
 # Below this detector confidence a single-byte code page for mostly high bytes is noise.
 NOISE_CONFIDENCE = 0.5
-# The encodings Chinese submissions without a BOM come in once UTF-8 has failed, which chardet
-# is asked about first (see ``chardet_detect``), and how sure it must be for that answer to stand.
-CHINESE_LEGACY = ("gb18030", "big5", "big5hkscs")
-SURE_AMONG_CHINESE = 0.5
 
 _BOMS: tuple[tuple[bytes, str, str, str], ...] = (  # mark, reported name, body codec, label
     (codecs.BOM_UTF8, "utf-8-sig", "utf-8", "UTF-8"),
@@ -102,33 +97,6 @@ class _Text(NamedTuple):
 class _Fail(NamedTuple):
     reason: RejectReason
     detail: str
-
-
-def chardet_detect(data: bytes) -> tuple[str | None, float]:
-    """chardet's (encoding, confidence) for ``data`` (all of it is examined).
-
-    chardet is first asked to weigh only ``CHINESE_LEGACY``: four times faster than weighing its
-    ~90 encodings, and it was a third of the decode stage. That answer stands only when it is
-    ``SURE_AMONG_CHINESE``; anything less is asked again over every encoding, so short snippets,
-    Japanese or Korean text and noise get the answer they always did. On every non-UTF-8 file
-    of the bench inbox and the encoded corpus the answers that stand equal the full question's
-    (tested); Chinese models read Japanese and Korean text at 0.27 at most.
-    """
-    found = _chardet(data, CHINESE_LEGACY)
-    if found[0] is not None and found[1] >= SURE_AMONG_CHINESE:
-        return found
-    return _chardet(data, None)
-
-
-def _chardet(data: bytes, only: Sequence[str] | None) -> tuple[str | None, float]:
-    size = max(len(data), 1)
-    if only is None:
-        result = chardet.detect(data, max_bytes=size, prefer_superset=False)
-    else:
-        result = chardet.detect(
-            data, max_bytes=size, prefer_superset=False, include_encodings=only, no_match_encoding=only[0]
-        )
-    return result["encoding"], float(result["confidence"] or 0.0)
 
 
 def decode(

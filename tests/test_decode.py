@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archiver.config import DecodeConfig
-from archiver.decode import CHINESE_LEGACY, DETECT_PREFIX, chardet_detect, decode
+from archiver.decode import DETECT_PREFIX, decode
+from archiver.detect import CHINESE_LEGACY, chardet_detect
 from archiver.records import Decoded, Rejection, Submission
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
