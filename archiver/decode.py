@@ -137,6 +137,15 @@ def _blank(found: _Text, raw: bytes) -> _Fail:
     return _Fail("decode", f"{what} ({len(raw)} bytes)")
 
 
+def unsure_single_byte(decoded: Decoded) -> bool:
+    """True when ``decoded`` is an unsure (below ``NOISE_CONFIDENCE``) guess of a single-byte
+    code page for bytes that are not all ASCII: code pages differ exactly in those letters
+    (Latin-1 ``naïve`` reads as cp1250 ``naďve``), so the reading stands but needs a look."""
+    raw = decoded.submission.raw
+    single_byte = len(decoded.text) == len(raw) and not decoded.encoding.startswith(_UNICODE)
+    return single_byte and decoded.confidence < NOISE_CONFIDENCE and not raw.isascii()
+
+
 def _decode_bytes(raw: bytes, detect: Detector) -> _Text | _Fail:
     for mark, name, codec, label in _BOMS:
         if raw.startswith(mark):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,9 +18,20 @@ from typing import TypeVar
 from archiver import checks, clean, decode, fingerprint, ingest, match, split
 from archiver.config import Config
 from archiver.objects import Stored, store_all
-from archiver.records import Cleaned, Passage, Processed, Rejection, Repeat, Section, Submission, Warning_
+from archiver.records import (
+    Cleaned,
+    Decoded,
+    Passage,
+    Processed,
+    Rejection,
+    Repeat,
+    Section,
+    Submission,
+    Warning_,
+)
 
 T = TypeVar("T")
+_NON_ASCII = re.compile("[^\x00-\x7f]")
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,7 @@ def process_submission(submission: Submission, config: Config) -> Processed | Re
         sections, kept = timed("split", lambda: _resplit(text, kept, config))
     warnings = timed("checks", lambda: checks.check(text, sections, config.checks))
     warnings += _repeat_warnings(repeats, kept)  # both copies of a warned repeat are kept
+    warnings += _encoding_warnings(decoded, text)
     title = split.title_of(passages)
     return Processed(
         decoded=decoded,
@@ -131,6 +144,16 @@ def _deepest(sections: Sequence[Section], last_started: int, offset: int) -> int
         if sections[index].start <= offset < sections[index].end:
             return index
     return max(last_started, 0)
+
+
+def _encoding_warnings(decoded: Decoded, text: str) -> tuple[Warning_, ...]:
+    """A warning at the first non-ASCII character when decode's reading is an unsure guess of a
+    single-byte code page (``decode.unsure_single_byte``): the decision stands, the clerk checks."""
+    first = _NON_ASCII.search(text)
+    if first is None or not decode.unsure_single_byte(decoded):
+        return ()
+    message = f"read as {decoded.encoding} at confidence {decoded.confidence:.2f}, a guess; check the letters"
+    return (Warning_("encoding", message, first.group(), first.start(), first.end()),)
 
 
 def _repeat_warnings(repeats: Sequence[Repeat], passages: Sequence[Passage]) -> tuple[Warning_, ...]:

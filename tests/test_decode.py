@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archiver.config import DecodeConfig
-from archiver.decode import DETECT_PREFIX, decode
+from archiver.decode import DETECT_PREFIX, decode, unsure_single_byte
 from archiver.detect import CHINESE_LEGACY, chardet_detect
 from archiver.records import Decoded, Rejection, Submission
 
@@ -219,6 +219,13 @@ def test_an_unsure_greek_answer_for_chinese_bytes_is_never_accepted() -> None:
     raw = "政府工作报告，经济回升向好。".encode("gbk")
     result = decode(sub(raw), CONFIG, detect=lambda _: ("cp737", 0.03))
     assert isinstance(result, Rejection)
+
+
+def test_an_unsure_latin_code_page_guess_is_kept_but_flagged() -> None:
+    latin1 = decoded("naïve café\n".encode("latin-1"))  # chardet: cp1250 at 0.02, "naďve"
+    assert unsure_single_byte(latin1)
+    sure = [REPORT.encode(), REPORT.encode("gb18030"), b"plain ASCII report\n", "café\n".encode("utf-16")]
+    assert not any(unsure_single_byte(decoded(raw)) for raw in sure)
 
 
 def test_min_confidence_rejects_unsure_answers() -> None:

@@ -169,6 +169,16 @@ def test_a_run_keeps_the_bytes_of_files_that_clean_leaves_empty(tmp_path: Path) 
         assert vault.read(f"jtj/2024/{name}", f"original/{name}") == raw
 
 
+def test_clean_warns_when_a_latin_file_is_read_by_an_unsure_code_page_guess(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("naïve café\n".encode("latin-1"))
+    result = CliRunner().invoke(main, ["clean", str(path), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0
+    warnings = json.loads(result.output)["warnings"]
+    assert [(w["kind"], w["span"]) for w in warnings] == [("encoding", [2, 3])]
+    assert "confidence" in warnings[0]["message"]
+
+
 def test_config_mistakes_stop_with_a_message_that_says_what_to_fix(tmp_path: Path) -> None:
     bad = tmp_path / "config.toml"
     bad.write_text("[match]\nremove_at = 0.3\nmatch_at = 0.5\n", encoding="utf-8")
