@@ -4,16 +4,20 @@ Order (first answer wins):
 
 1. 0 bytes → ``empty``.
 2. A byte-order mark (UTF-8, UTF-32 LE/BE, then UTF-16 LE/BE) → that codec, ``Repair("bom")``.
-3. A file signature (PNG, PDF, ZIP, GZIP, JPEG, GIF) or NUL bytes → ``binary`` (NULs in one byte
-   parity only are read as BOM-less UTF-16).
-4. Strict UTF-8: the fast path (confidence 1.0).  A UTF-8 file whose other lines are valid but
-   some lines are GB18030/Big5 is decoded line by line (``Repair("mixed_line")``).
-5. The detector (chardet on a bounded prefix, again on the whole file if that answer fails),
-   GB2312/GBK/HZ answers decoded as GB18030, Big5 as big5 → cp950 → big5hkscs; strict decode.
+3. A file signature (PNG, PDF, ZIP, GZIP, JPEG, GIF) or NUL bytes → ``binary`` (unless the bytes
+   read as plausible text in UTF-16 LE or BE: BOM-less UTF-16, see ``utf16``).
+4. Strict UTF-8: the fast path (confidence 1.0).  A UTF-8 file with a few damaged characters
+   (a byte lost in transfer, see ``utf8_damage``) has each replaced by U+FFFD
+   (``Repair("damaged_utf8")`` with its byte offset).  A UTF-8 file whose other lines are valid
+   but some lines are GB18030/Big5 is decoded line by line (``Repair("mixed_line")``).
+5. The detector (``detect``: chardet on a bounded prefix, again on the whole file if that
+   answer fails), GB2312/GBK/HZ answers decoded as GB18030, Big5 as big5 → cp950 → big5hkscs; strict decode.
 
 Every codec may drop an incomplete multi-byte character at the very end
-(``Repair("truncated_tail")``); nothing else is ever replaced or dropped.  Decoded text that
-looks like random bytes is ``binary``; empty-after-decoding text is ``empty``; a line longer
+(``Repair("truncated_tail")``); nothing else is ever replaced or dropped but a damaged UTF-8
+character, each with its repair.  Decoded text that
+looks like random bytes is ``binary``; empty-after-decoding text is ``empty`` (``decode`` when
+it is empty only because an incomplete last character was dropped); a line longer
 than ``max_line_chars`` is ``oversize_line``.
 """
 
@@ -22,13 +26,14 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import NamedTuple
 
-import chardet
-
 from archiver.config import DecodeConfig
+from archiver.detect import chardet_detect
 from archiver.records import Decoded, Rejection, RejectReason, Repair, Submission
+from archiver.utf8_damage import damage_repairs, damaged_spans, decoded_share, replaced
+from archiver.utf16 import bomless_codec
 
 Detector = Callable[[bytes], tuple[str | None, float]]
 
@@ -46,10 +51,6 @@ MIXED_LINE_CODECS = ("gb18030", "big5")
 MAX_JUNK_SHARE = 0.02
 # Below this detector confidence a single-byte code page for mostly high bytes is noise.
 NOISE_CONFIDENCE = 0.5
-# The encodings Chinese submissions without a BOM come in once UTF-8 has failed, which chardet
-# is asked about first (see ``chardet_detect``), and how sure it must be for that answer to stand.
-CHINESE_LEGACY = ("gb18030", "big5", "big5hkscs")
-SURE_AMONG_CHINESE = 0.5
 
 _BOMS: tuple[tuple[bytes, str, str, str], ...] = (  # mark, reported name, body codec, label
     (codecs.BOM_UTF8, "utf-8-sig", "utf-8", "UTF-8"),
@@ -83,7 +84,6 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
 }
 _UNICODE = ("utf-8", "utf-16", "utf-32")
 _ASCII_BYTES = bytes(range(128))
-_HAN = re.compile("[\u4e00-\u9fff]")
 _JUNK = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ue000-\uf8ff\ufffd]")
 
 
@@ -97,33 +97,6 @@ class _Text(NamedTuple):
 class _Fail(NamedTuple):
     reason: RejectReason
     detail: str
-
-
-def chardet_detect(data: bytes) -> tuple[str | None, float]:
-    """chardet's (encoding, confidence) for ``data`` (all of it is examined).
-
-    chardet is first asked to weigh only ``CHINESE_LEGACY``: four times faster than weighing its
-    ~90 encodings, and it was a third of the decode stage. That answer stands only when it is
-    ``SURE_AMONG_CHINESE``; anything less is asked again over every encoding, so short snippets,
-    Japanese or Korean text and noise get the answer they always did. On every non-UTF-8 file
-    of the bench inbox and the encoded corpus the answers that stand equal the full question's
-    (tested); Chinese models read Japanese and Korean text at 0.27 at most.
-    """
-    found = _chardet(data, CHINESE_LEGACY)
-    if found[0] is not None and found[1] >= SURE_AMONG_CHINESE:
-        return found
-    return _chardet(data, None)
-
-
-def _chardet(data: bytes, only: Sequence[str] | None) -> tuple[str | None, float]:
-    size = max(len(data), 1)
-    if only is None:
-        result = chardet.detect(data, max_bytes=size, prefer_superset=False)
-    else:
-        result = chardet.detect(
-            data, max_bytes=size, prefer_superset=False, include_encodings=only, no_match_encoding=only[0]
-        )
-    return result["encoding"], float(result["confidence"] or 0.0)
 
 
 def decode(
@@ -142,7 +115,7 @@ def decode(
 def _vet(found: _Text, raw: bytes, config: DecodeConfig) -> _Text | _Fail:
     """Reject decoded text that is blank, random, too long a line or too unsure."""
     if not found.text.strip():
-        return _Fail("empty", f"only whitespace ({len(raw)} bytes)")
+        return _blank(found, raw)
     if not found.encoding.startswith("utf-8") and _looks_random(found.text):
         return _Fail("binary", f"decodes as {found.encoding} only to control/unassigned characters")
     longest = _longest_line(found.text, config.max_line_chars)
@@ -152,6 +125,25 @@ def _vet(found: _Text, raw: bytes, config: DecodeConfig) -> _Text | _Fail:
         unsure = f"{found.encoding} at confidence {found.confidence:.2f}"
         return _Fail("decode", f"{unsure}, below min_confidence {config.min_confidence}")
     return found
+
+
+def _blank(found: _Text, raw: bytes) -> _Fail:
+    """Why text that is only whitespace is rejected: ``empty``, unless bytes were dropped to get
+    it (a lone truncated character, e.g. the single byte E4): then no encoding reads the file."""
+    if "truncated_tail" not in [r.kind for r in found.repairs]:
+        return _Fail("empty", f"only whitespace ({len(raw)} bytes)")
+    blank = "whitespace and " if found.text else ""
+    what = f"no text, only {blank}an incomplete {found.encoding} character at the end"
+    return _Fail("decode", f"{what} ({len(raw)} bytes)")
+
+
+def unsure_single_byte(decoded: Decoded) -> bool:
+    """True when ``decoded`` is an unsure (below ``NOISE_CONFIDENCE``) guess of a single-byte
+    code page for bytes that are not all ASCII: code pages differ exactly in those letters
+    (Latin-1 ``naïve`` reads as cp1250 ``naďve``), so the reading stands but needs a look."""
+    raw = decoded.submission.raw
+    single_byte = len(decoded.text) == len(raw) and not decoded.encoding.startswith(_UNICODE)
+    return single_byte and decoded.confidence < NOISE_CONFIDENCE and not raw.isascii()
 
 
 def _decode_bytes(raw: bytes, detect: Detector) -> _Text | _Fail:
@@ -167,7 +159,7 @@ def _decode_bytes(raw: bytes, detect: Detector) -> _Text | _Fail:
 
 
 def _with_bom(body: bytes, name: str, codec: str, label: str) -> _Text | _Fail:
-    found = _utf8(body) if codec == "utf-8" else _strict(body, codec)
+    found = _utf8(body, len(codecs.BOM_UTF8)) if codec == "utf-8" else _strict(body, codec)
     if found is None:
         return _Fail("decode", f"has a {label} byte-order mark but the rest is not {label}")
     bom = Repair("bom", f"{label} byte-order mark removed")
@@ -198,8 +190,27 @@ def _reversible(text: str, data: bytes, codec: str) -> tuple[Repair, ...]:
     return (Repair("irreversible", f"{codec} reads some byte sequences as characters it writes differently"),)
 
 
-def _utf8(data: bytes) -> _Text | None:
-    return _strict(data, "utf-8") or _mixed_lines(data)
+def _utf8(data: bytes, base: int = 0) -> _Text | None:
+    """``data`` as UTF-8: strict, with damaged characters, or with pasted-in lines; ``base`` is
+    the offset of ``data`` in the file (after a BOM), for the offsets repairs report."""
+    return _strict(data, "utf-8") or _damaged_utf8(data, base) or _mixed_lines(data)
+
+
+def _damaged_utf8(data: bytes, base: int) -> _Text | None:
+    """A UTF-8 file with a few damaged characters (``utf8_damage``), each replaced by U+FFFD.
+
+    Repaired, not rejected, like a truncated tail: one bad byte does not cost a report, the
+    repair names its byte offset and line, and the U+FFFD marks the place in the text (where
+    ``checks`` warns the clerk); dropping the bytes would hide that a character is missing.
+    At least ``MIXED_MIN_UTF8_SHARE`` of the non-ASCII bytes must decode, so that a short line
+    in another encoding is not taken for damage.
+    """
+    spans = damaged_spans(data)
+    tail = _strict(data[spans[-1][1] :], "utf-8") if spans else None
+    if not spans or tail is None or decoded_share(data, spans) < MIXED_MIN_UTF8_SHARE:
+        return None
+    text = replaced(data, spans) + tail.text
+    return _Text(text, "utf-8", decoded_share(data, spans), damage_repairs(data, spans, base) + tail.repairs)
 
 
 def _mixed_lines(data: bytes) -> _Text | None:
@@ -245,17 +256,9 @@ def _other_line(line: bytes, last: bool) -> _Text | None:
 
 
 def _bomless_utf16(raw: bytes) -> _Text | None:
-    """UTF-16 without a BOM: every NUL in the same byte of each pair (ASCII's high byte)."""
-    if len(raw) % 2:
-        return None
-    for codec, high, low in (("utf-16-le", raw[1::2], raw[0::2]), ("utf-16-be", raw[0::2], raw[1::2])):
-        if b"\x00" not in low and high.count(0) * 10 >= len(high):
-            found = _strict(raw, codec, confidence=0.9)
-            # Mostly-ASCII text has NUL in (nearly) every high byte; else it must read as Chinese.
-            plausible = found is not None and (high.count(0) * 2 >= len(high) or _HAN.search(found.text))
-            if found is not None and plausible and not _looks_random(found.text):
-                return found
-    return None
+    """UTF-16 without a BOM, in the byte order that reads as plausible text (``utf16``)."""
+    codec = bomless_codec(raw)
+    return None if codec is None else _strict(raw, codec, confidence=0.9)
 
 
 def _detected(raw: bytes, detect: Detector) -> _Text | _Fail:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,9 +18,20 @@ from typing import TypeVar
 from archiver import checks, clean, decode, fingerprint, ingest, match, split
 from archiver.config import Config
 from archiver.objects import Stored, store_all
-from archiver.records import Passage, Processed, Rejection, Repeat, Section, Submission, Warning_
+from archiver.records import (
+    Cleaned,
+    Decoded,
+    Passage,
+    Processed,
+    Rejection,
+    Repeat,
+    Section,
+    Submission,
+    Warning_,
+)
 
 T = TypeVar("T")
+_NON_ASCII = re.compile("[^\x00-\x7f]")
 
 
 @dataclass(frozen=True)
@@ -56,7 +68,8 @@ def process_located(located: ingest.Located, config: Config, known_sha512: str |
 
 
 def process_submission(submission: Submission, config: Config) -> Processed | Rejection:
-    """decode → clean → split → fingerprint → repeats, with the time each stage took."""
+    """decode → clean → split → fingerprint → repeats, with the time each stage took; a
+    ``Rejection`` when decode rejects the bytes or clean leaves no text."""
     timings: dict[str, float] = {}
 
     def timed(stage: str, call: Callable[[], T]) -> T:
@@ -69,6 +82,8 @@ def process_submission(submission: Submission, config: Config) -> Processed | Re
     if isinstance(decoded, Rejection):
         return decoded
     cleaned = timed("clean", lambda: clean.clean(decoded, config.clean))
+    if not cleaned.text.strip():
+        return _nothing_left(cleaned)
     sections, passages = timed("split", lambda: split.split(cleaned.text, config.split))
     prints = timed("fingerprint", lambda: fingerprint.fingerprint(passages, config.fingerprint))
     repeats = timed("match", lambda: match.find_repeats(passages, prints, config.match, config.fingerprint))
@@ -79,6 +94,7 @@ def process_submission(submission: Submission, config: Config) -> Processed | Re
         sections, kept = timed("split", lambda: _resplit(text, kept, config))
     warnings = timed("checks", lambda: checks.check(text, sections, config.checks))
     warnings += _repeat_warnings(repeats, kept)  # both copies of a warned repeat are kept
+    warnings += _encoding_warnings(decoded, text)
     title = split.title_of(passages)
     return Processed(
         decoded=decoded,
@@ -94,6 +110,15 @@ def process_submission(submission: Submission, config: Config) -> Processed | Re
         year=submission.year or ingest.year_from_title(title),
         timings=timings,
     )
+
+
+def _nothing_left(cleaned: Cleaned) -> Rejection:
+    """The rejection of a submission whose text clean removed entirely. Decode saw characters
+    that are not whitespace, so they were invisible ones (zero-width, C0/C1 controls, BOMs):
+    no text to archive, only the bytes, like an ``empty`` file."""
+    submission = cleaned.decoded.submission
+    detail = f"no text after cleaning: only zero-width/control characters ({len(submission.raw)} bytes)"
+    return Rejection(submission, "empty", detail)
 
 
 def _resplit(text: str, kept: Sequence[Passage], config: Config) -> tuple[tuple[Section, ...], list[Passage]]:
@@ -119,6 +144,16 @@ def _deepest(sections: Sequence[Section], last_started: int, offset: int) -> int
         if sections[index].start <= offset < sections[index].end:
             return index
     return max(last_started, 0)
+
+
+def _encoding_warnings(decoded: Decoded, text: str) -> tuple[Warning_, ...]:
+    """A warning at the first non-ASCII character when decode's reading is an unsure guess of a
+    single-byte code page (``decode.unsure_single_byte``): the decision stands, the clerk checks."""
+    first = _NON_ASCII.search(text)
+    if first is None or not decode.unsure_single_byte(decoded):
+        return ()
+    message = f"read as {decoded.encoding} at confidence {decoded.confidence:.2f}, a guess; check the letters"
+    return (Warning_("encoding", message, first.group(), first.start(), first.end()),)
 
 
 def _repeat_warnings(repeats: Sequence[Repeat], passages: Sequence[Passage]) -> tuple[Warning_, ...]:

@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archiver.config import DecodeConfig
-from archiver.decode import CHINESE_LEGACY, DETECT_PREFIX, chardet_detect, decode
+from archiver.decode import DETECT_PREFIX, decode, unsure_single_byte
+from archiver.detect import CHINESE_LEGACY, chardet_detect
 from archiver.records import Decoded, Rejection, Submission
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -78,6 +79,13 @@ def test_empty_and_blank_files_are_empty() -> None:
     assert rejected(codecs.BOM_UTF16_LE + " \n".encode("utf-16-le")).reason == "empty"
 
 
+@pytest.mark.parametrize("raw", [b"\xe4", b"\xe4\xb8", b" \n\xe4", codecs.BOM_UTF8 + b"\xe4"])
+def test_a_lone_incomplete_character_is_not_called_whitespace(raw: bytes) -> None:
+    result = rejected(raw)
+    assert result.reason == "decode"
+    assert "incomplete utf-8" in result.detail and f"({len(raw)} bytes)" in result.detail
+
+
 def test_random_bytes_are_binary() -> None:
     noise = random.Random(7).randbytes(4096)
     assert rejected(noise).reason == "binary"
@@ -106,6 +114,59 @@ def test_truncated_tail_in_other_codecs(codec: str) -> None:
     result = decoded(raw)
     assert result.text == text[:-1]
     assert "truncated_tail" in [r.kind for r in result.repairs]
+
+
+def without_byte(text: str, char: int, byte: int) -> tuple[bytes, int]:
+    """``text`` in UTF-8 with byte ``byte`` of character ``char`` deleted; that character's offset."""
+    offset = len(text[:char].encode())
+    raw = text.encode()
+    return raw[: offset + byte] + raw[offset + byte + 1 :], offset
+
+
+@pytest.mark.parametrize("byte", [0, 1, 2])
+def test_a_byte_lost_inside_a_utf8_report_is_replaced_and_reported_with_its_offset(byte: int) -> None:
+    text = REPORT * 3
+    raw, offset = without_byte(text, 2, byte)  # 务 of 国务院, line 1; valid lines follow
+    result = decoded(raw)
+    assert result.text == text[:2] + "\ufffd" + text[3:]
+    assert (result.encoding, [(r.kind, r.line) for r in result.repairs]) == ("utf-8", [("damaged_utf8", 1)])
+    assert f"byte offset {offset}: 2 byte(s)" in result.repairs[0].detail
+
+
+def test_a_truncated_utf8_file_with_a_line_appended_later_is_repaired_at_the_cut() -> None:
+    cut = (REPORT * 2).encode()[:-5]  # 。 and the newline gone, 进 cut after 2 of its 3 bytes
+    raw = cut + "\n　　附：补充说明一行。\n".encode()
+    result = decoded(raw)
+    assert result.text == (REPORT * 2)[:-3] + "\ufffd\n　　附：补充说明一行。\n"
+    assert [(r.kind, r.line) for r in result.repairs] == [("damaged_utf8", 6)]
+    assert f"byte offset {len(cut) - 2}: 2 byte(s)" in result.repairs[0].detail
+
+
+def test_a_damaged_character_after_a_utf8_bom_is_reported_at_its_offset_in_the_file() -> None:
+    raw, offset = without_byte(REPORT, 2, 1)
+    result = decoded(codecs.BOM_UTF8 + raw)
+    assert [r.kind for r in result.repairs] == ["bom", "damaged_utf8"]
+    assert f"byte offset {offset + 3}:" in result.repairs[1].detail
+
+
+@given(st.integers(0, 10_000), st.integers(0, 2))
+@settings(max_examples=200, deadline=None)
+def test_any_one_byte_lost_from_a_chinese_character_costs_that_character_only(seed: int, byte: int) -> None:
+    text = REPORT * 2
+    han = [i for i, ch in enumerate(text) if len(ch.encode()) == 3]
+    char = han[seed % len(han)]
+    raw, _ = without_byte(text, char, byte)
+    result = decoded(raw)
+    assert result.text == text[:char] + "\ufffd" + text[char + 1 :]
+    assert [r.kind for r in result.repairs] == ["damaged_utf8"]
+
+
+def test_more_damaged_characters_than_max_damaged_are_not_read_as_damaged_utf8() -> None:
+    line = ("国务院" * 4 + "\n").encode()
+    raw = (line[:-2] + line[-1:]) * 10  # every line's last 院 lost its last byte
+    result = decode(sub(raw), CONFIG, detect=lambda _: (None, 0.0))
+    assert isinstance(result, Rejection)
+    assert isinstance(decode(sub(raw[: 8 * 36 + 9]), CONFIG), Decoded)  # 8 damaged lines, 3 characters
 
 
 def test_utf8_with_one_gbk_line_decodes_that_line_right() -> None:
@@ -158,6 +219,13 @@ def test_an_unsure_greek_answer_for_chinese_bytes_is_never_accepted() -> None:
     raw = "政府工作报告，经济回升向好。".encode("gbk")
     result = decode(sub(raw), CONFIG, detect=lambda _: ("cp737", 0.03))
     assert isinstance(result, Rejection)
+
+
+def test_an_unsure_latin_code_page_guess_is_kept_but_flagged() -> None:
+    latin1 = decoded("naïve café\n".encode("latin-1"))  # chardet: cp1250 at 0.02, "naďve"
+    assert unsure_single_byte(latin1)
+    sure = [REPORT.encode(), REPORT.encode("gb18030"), b"plain ASCII report\n", "café\n".encode("utf-16")]
+    assert not any(unsure_single_byte(decoded(raw)) for raw in sure)
 
 
 def test_min_confidence_rejects_unsure_answers() -> None:

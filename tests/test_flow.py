@@ -146,6 +146,42 @@ def test_clean_writes_the_output_file_and_rejects_binary_with_a_reason(tmp_path:
     assert rejected.exit_code == 1 and "rejected (binary)" in rejected.output
 
 
+INVISIBLE_ONLY = {"zero-width.txt": b"\xe2\x80\x8b\xe2\x80\x8b\n", "controls.txt": b"\x01\x02\x03\x04\n"}
+
+
+@pytest.mark.parametrize("name", list(INVISIBLE_ONLY))
+def test_clean_rejects_a_file_of_invisible_characters_as_empty(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(INVISIBLE_ONLY[name])
+    result = CliRunner().invoke(main, ["clean", str(path), "--json"], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert result.output.count("rejected (empty): no text after cleaning") == 1
+    assert "zero-width/control characters" in result.output
+
+
+def test_a_run_keeps_the_bytes_of_files_that_clean_leaves_empty(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    for name, raw in INVISIBLE_ONLY.items():
+        (inbox / "jtj" / "2024").mkdir(parents=True, exist_ok=True)
+        (inbox / "jtj" / "2024" / name).write_bytes(raw)
+    config = make_config(tmp_path)
+    summary = flow.run(config, [inbox])
+    assert (summary.as_dict()["rejected"], summary.as_dict()["archived"]) == ({"empty": 2}, 0)
+    vault = Vault(config.resolve(config.store.vault))
+    for name, raw in INVISIBLE_ONLY.items():
+        assert vault.read(f"jtj/2024/{name}", f"original/{name}") == raw
+
+
+def test_clean_warns_when_a_latin_file_is_read_by_an_unsure_code_page_guess(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("naïve café\n".encode("latin-1"))
+    result = CliRunner().invoke(main, ["clean", str(path), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0
+    warnings = json.loads(result.output)["warnings"]
+    assert [(w["kind"], w["span"]) for w in warnings] == [("encoding", [2, 3])]
+    assert "confidence" in warnings[0]["message"]
+
+
 def test_config_mistakes_stop_with_a_message_that_says_what_to_fix(tmp_path: Path) -> None:
     bad = tmp_path / "config.toml"
     bad.write_text("[match]\nremove_at = 0.3\nmatch_at = 0.5\n", encoding="utf-8")
