@@ -83,8 +83,12 @@ def _mojibake(text: str) -> Iterator[Warning_]:
     if not _MAYBE_MOJIBAKE.search(text):
         return
     for m in _MOJIBAKE.finditer(text):
-        message = f"garbled text {m.group()[:20]!r}: decoded with the wrong encoding; check the original file"
-        yield _warn("mojibake", message, m)
+        found = m.group()
+        if found.startswith("\ufffd"):  # from a damaged byte sequence as often as a wrong encoding
+            cause = f"{len(found)} character(s) that could not be read (U+FFFD)"
+        else:
+            cause = f"garbled text {found[:20]!r}: decoded with the wrong encoding"
+        yield _warn("mojibake", f"{cause}; check the original file", m)
 
 
 def number_value(number: str) -> int | None:

@@ -67,3 +67,11 @@ def test_seed_warnings() -> None:
     found = {w.kind for w in warnings}
     assert {"placeholder", "numbering", "no_punctuation"} <= found  # 20xx, the pasted-twice body, lost commas
     assert all(text[w.start : w.end] == w.text for w in warnings)
+
+
+def test_a_replacement_character_is_not_blamed_on_a_wrong_encoding() -> None:
+    # U+FFFD comes as often from a damaged byte sequence (decode's damaged_utf8 repair) as from
+    # a wrong encoding: its warning says what is known, that the character could not be read.
+    warnings = check("工作\ufffd\ufffd报告。", [], ChecksConfig())
+    messages = [w.message for w in warnings if w.kind == "mojibake"]
+    assert messages == ["2 character(s) that could not be read (U+FFFD); check the original file"]
