@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from archiver import __version__, db, flow, ingest
 from archiver import config as config_mod
-from archiver.errors import ArchiverError, InputError
-from archiver.guard import store_paths
+from archiver.errors import ArchiverError, InputError, describe
+from archiver.guard import store_paths, writing
 from archiver.process import process_submission
 from archiver.records import Rejection
 from archiver.report import clerk_report, rejection_report
@@ -52,6 +53,22 @@ def console() -> None:
 
 def _config(ctx: click.Context) -> config_mod.Config:
     return ctx.obj  # type: ignore[no-any-return]
+
+
+@contextmanager
+def _writing(output: Path, wanted: str = "a file in an existing folder") -> Iterator[None]:
+    """Run the block that writes ``output``; an OSError in it becomes a one-line InputError
+    saying that -o must be ``wanted``."""
+    try:
+        yield
+    except OSError as exc:
+        raise InputError(f"cannot write {output}: {describe(exc)}; give -o {wanted}") from exc
+
+
+def _archive_engine(config: config_mod.Config) -> Engine:
+    """The database of an existing archive, for the commands that only read: a mistyped
+    ``[store] database`` is an error, not a new empty archive."""
+    return db.open_engine(config.database_url, create=False)
 
 
 @click.group()
@@ -119,7 +136,8 @@ def clean(ctx: click.Context, file: Path, output: Path | None, as_json: bool) ->
             click.echo(json.dumps(rejection_report(outcome), ensure_ascii=False, indent=1))
         raise click.ClickException(f"{file}: rejected ({outcome.reason}): {outcome.detail}")
     if output is not None:
-        output.write_text(outcome.text + "\n", encoding="utf-8")
+        with _writing(output):
+            output.write_text(outcome.text + "\n", encoding="utf-8")
     if as_json:
         report = clerk_report(outcome) | {"cleaned_text": outcome.text}
         click.echo(json.dumps(report, ensure_ascii=False, indent=1))
@@ -143,14 +161,14 @@ def export(ctx: click.Context, fmt: str, output: Path | None) -> None:
     """One JSON line per current submission, in the benchmark kit's format."""
     from archiver.export import export_lines
 
-    engine = db.open_engine(_config(ctx).database_url)
+    engine = _archive_engine(_config(ctx))
     with Session(engine) as session:
         lines = export_lines(session)
         if output is None:
             for line in lines:
                 click.echo(line)
         else:
-            with output.open("w", encoding="utf-8") as out:
+            with _writing(output), output.open("w", encoding="utf-8") as out:
                 for line in lines:
                     out.write(line + "\n")
 
@@ -164,7 +182,7 @@ def verify(ctx: click.Context, full: bool) -> None:
     from archiver.vault import Vault, is_warning
 
     config = _config(ctx)
-    vault = Vault(config.resolve(config.store.vault))
+    vault = Vault(config.resolve(config.store.vault), create=False)
     lines = vault.verify(full=full)
     problems = [line for line in lines if not is_warning(line)]
     for line in lines:
@@ -191,9 +209,12 @@ def reindex(ctx: click.Context) -> None:
 def compact(ctx: click.Context) -> None:
     """Merge the upper levels of the band index into the main one (a run merges only what it must)."""
     from archiver import levels
+    from archiver.vault import Vault
 
-    engine = db.open_engine(_config(ctx).database_url)
-    with Session(engine) as session, session.begin():
+    config = _config(ctx)
+    engine = _archive_engine(config)
+    vault = Vault(config.resolve(config.store.vault), create=False)
+    with writing(vault), Session(engine) as session, session.begin():
         moved = levels.compact(session)
     engine.dispose()
     click.echo(f"merged {moved} band rows into the main index")
@@ -233,12 +254,13 @@ def audit(
     if fmt == "html" and output is None:
         raise InputError("--format html writes a folder; give it with -o DIR")
     config = _config(ctx)
-    engine = db.open_engine(config.database_url)
+    engine = _archive_engine(config)
     with Session(engine) as session:
         filters = audit_mod.Filters(authority, year, since, min_share)
         report = audit_mod.audit(session, audit_mod.load(session), config.match.match_at, filters)
     if fmt == "html" and output is not None:
-        files = write_site(report, output)
+        with _writing(output, "a folder (made when missing)"):
+            files = write_site(report, output)
         click.echo(f"{len(files)} pages → {output / 'index.html'}", err=True)
         return
     buffer = io.StringIO(newline="")
@@ -250,4 +272,5 @@ def audit(
     if output is None:
         click.echo(buffer.getvalue(), nl=False)
     else:
-        output.write_bytes(buffer.getvalue().encode("utf-8"))
+        with _writing(output):
+            output.write_bytes(buffer.getvalue().encode("utf-8"))

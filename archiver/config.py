@@ -111,12 +111,34 @@ def load(path: Path | None) -> Config:
     if path is None:
         return Config()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: no such config file; pass --config PATH or create it") from exc
+        data = tomllib.loads(_read(path))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from exc
     return from_mapping(data, base_dir=path.resolve().parent, origin=str(path))
+
+
+def _read(path: Path) -> str:
+    """The text of the config file at ``path``; ConfigError when it is missing, not a file, or
+    not UTF-8 (TOML files are UTF-8 by definition)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no such config file; pass --config PATH or create it") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(
+            f"{path}: a folder, not a config file; pass --config PATH of a config.toml"
+        ) from exc
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read the config file ({exc.strerror}); pass a readable one"
+        ) from exc
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}: line {line} is not UTF-8 (byte {raw[exc.start]:#04x}); save the file as UTF-8"
+        ) from exc
 
 
 def from_mapping(data: dict[str, Any], base_dir: Path, origin: str = "config") -> Config:
@@ -165,15 +187,27 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     return value
 
 
+# numpy's legacy generator (``fingerprint.permutations``, as datasketch draws them) takes a
+# seed in [0, 2**32 - 1] only.
+MAX_SEED = 2**32 - 1
+# A signature is 4 × num_perm bytes in every passage row and every batch's (passages × num_perm)
+# matrix. The estimate's standard error is about 1/√num_perm: ±9% at the default 128, ±3% at
+# 1024, finer than any match_at is chosen; more permutations only cost space and time.
+MAX_NUM_PERM = 1024
+# The bulk shingle hashing loops once per character of a shingle, and longer shingles stop
+# finding edited copies: with 5% of the characters changed, 0.95**32 ≈ 19% of 32-grams survive
+# (Jaccard ≈ 0.1, below any useful match_at).
+MAX_SHINGLE_SIZE = 32
+# Far longer than any real paragraph; the check's pattern cannot count past 2**32 - 2 repeats.
+MAX_UNPUNCTUATED_RUN = 1_000_000
+# The per-submission stages are CPU-bound: past the core count a worker adds only its own
+# interpreter's memory and start-up. 256 is above the cores of any one machine the archive
+# runs on; an archive that outgrows one machine uses executor = "dask".
+MAX_WORKERS = 256
+
+
 def _check_consistency(config: Config, origin: str) -> None:
-    fp = config.fingerprint
-    if fp.bands * fp.rows != fp.num_perm:
-        raise ConfigError(
-            f"{origin} [fingerprint]: bands × rows ({fp.bands} × {fp.rows}) "
-            f"must equal num_perm ({fp.num_perm})"
-        )
-    if fp.shingle_size < 1 or fp.num_perm < 1 or fp.min_chars < 1:
-        raise ConfigError(f"{origin} [fingerprint]: shingle_size, num_perm and min_chars must be positive")
+    _check_fingerprint(config.fingerprint, f"{origin} [fingerprint]")
     m = config.match
     if not 0.0 < m.match_at <= m.remove_at <= 1.0:
         raise ConfigError(f"{origin} [match]: need 0 < match_at ≤ remove_at ≤ 1")
@@ -181,13 +215,45 @@ def _check_consistency(config: Config, origin: str) -> None:
         raise ConfigError(f"{origin} [match]: max_candidates must be at least 1")
     if config.store.recent_band_rows < 0:
         raise ConfigError(f"{origin} [store]: recent_band_rows must be 0 or more")
-    if config.run.batch_size < 1 or config.run.workers < 0:
-        raise ConfigError(f"{origin} [run]: batch_size must be ≥ 1 and workers ≥ 0")
+    _check_run(config.run, f"{origin} [run]")
     if config.decode.max_line_chars < 1 or config.split.max_passage_chars < 40:
         raise ConfigError(f"{origin}: max_line_chars must be ≥ 1 and max_passage_chars ≥ 40")
+    if not 0.0 <= config.decode.min_confidence <= 1.0:
+        raise ConfigError(f"{origin} [decode]: min_confidence must be between 0 and 1")
+    if not 1 <= config.checks.max_unpunctuated_run <= MAX_UNPUNCTUATED_RUN:
+        raise ConfigError(
+            f"{origin} [checks]: max_unpunctuated_run must be between 1 and {MAX_UNPUNCTUATED_RUN:,}"
+        )
     if "{file}" not in config.ingest.layout:
         raise ConfigError(
             f"{origin} [ingest] layout must end in {{file}}, e.g. '{{authority}}/{{year}}/{{file}}'"
+        )
+
+
+def _check_fingerprint(fp: FingerprintConfig, where: str) -> None:
+    """ConfigError unless the MinHash parameters are in range and bands × rows = num_perm."""
+    if min(fp.shingle_size, fp.num_perm, fp.bands, fp.rows, fp.min_chars) < 1:
+        raise ConfigError(f"{where}: shingle_size, num_perm, bands, rows and min_chars must be positive")
+    if fp.num_perm > MAX_NUM_PERM or fp.shingle_size > MAX_SHINGLE_SIZE:
+        raise ConfigError(
+            f"{where}: num_perm must be at most {MAX_NUM_PERM} and shingle_size at most {MAX_SHINGLE_SIZE}"
+        )
+    if fp.bands * fp.rows != fp.num_perm:
+        raise ConfigError(
+            f"{where}: bands × rows ({fp.bands} × {fp.rows}) must equal num_perm ({fp.num_perm})"
+        )
+    if not 0 <= fp.seed <= MAX_SEED:
+        raise ConfigError(f"{where}: seed must be between 0 and {MAX_SEED} (2**32 - 1)")
+
+
+def _check_run(run: RunConfig, where: str) -> None:
+    """ConfigError unless batch_size ≥ 1 and 0 ≤ workers ≤ MAX_WORKERS."""
+    if run.batch_size < 1 or run.workers < 0:
+        raise ConfigError(f"{where}: batch_size must be ≥ 1 and workers ≥ 0")
+    if run.workers > MAX_WORKERS:
+        raise ConfigError(
+            f"{where}: workers = {run.workers} is more than {MAX_WORKERS}; "
+            "use 0 for one per core, or executor = 'dask' beyond one machine"
         )
 
 

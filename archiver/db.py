@@ -21,6 +21,7 @@ meta            key/value: the pinned fingerprint parameters
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, cast
@@ -44,13 +45,14 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
 )
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.sql.dml import UpdateBase
 
-from archiver.errors import StoreError
+from archiver.errors import StoreError, describe
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -308,26 +310,70 @@ def write_back(session: Session) -> None:
         session.connection().exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
-def open_engine(url: str) -> Engine:
-    """An engine for ``url`` with the schema migrated to head (Alembic)."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        engine = create_engine(url)
-    except (SQLAlchemyError, ImportError) as exc:
-        raise StoreError(
-            f"cannot open database {url!r}: {exc}; check [store] database in config.toml"
-        ) from exc
+def open_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine for ``url`` with the schema migrated to head (Alembic).
+
+    ``create=False`` is for the commands that only read: a database that holds no archive is
+    then a StoreError, and nothing is created. Every StoreError names the URL (never its
+    password) and says to check ``[store] database``.
+    """
+    engine = _engine(url)
     if engine.dialect.name == "sqlite":
+        _sqlite_file(engine.url.database, create)
         event.listen(engine, "connect", _sqlite_pragmas)
+    if not create:
+        _require_archive(engine)
     migrate(engine)
     return engine
+
+
+def _engine(url: str) -> Engine:
+    try:
+        return create_engine(url)
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise StoreError(
+            f"cannot open database {_shown(url)}: {_reason(exc)}; check [store] database in config.toml"
+        ) from exc
+
+
+def _sqlite_file(database: str | None, create: bool) -> None:
+    """Make the folder of an SQLite file (``create``), or make sure the file is there (not ``create``)."""
+    if not database or database == ":memory:":
+        return
+    path = Path(database)
+    if not create:
+        if not path.is_file():
+            raise StoreError(
+                f"no archive at {path}: check [store] database in config.toml or run `archiver run` first"
+            )
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the database at {path}: {describe(exc)}; check [store] database in config.toml"
+        ) from exc
+
+
+def _require_archive(engine: Engine) -> None:
+    """StoreError unless the database has been made by ``migrate`` (it has an ``alembic_version``)."""
+    try:
+        with engine.connect() as connection:
+            present = inspect(connection).has_table("alembic_version")
+    except SQLAlchemyError as exc:
+        raise _unusable(engine, "cannot open", exc) from exc
+    if not present:
+        raise StoreError(
+            f"no archive in database {_shown(engine.url)}: check [store] database in config.toml "
+            "or run `archiver run` first"
+        )
 
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (a no-op when it is there)."""
     from alembic import command
     from alembic.config import Config as AlembicConfig
+    from alembic.util import CommandError
 
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -336,4 +382,32 @@ def migrate(engine: Engine) -> None:
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "head")
     except SQLAlchemyError as exc:
-        raise StoreError(f"cannot prepare database {engine.url!r}: {exc}") from exc
+        raise _unusable(engine, "cannot prepare", exc) from exc
+    except CommandError as exc:
+        # The one such error upgrading meets: a revision this version of archiver does not have.
+        raise StoreError(
+            f"cannot prepare database {_shown(engine.url)}: {exc}; it was made by a newer archiver, "
+            "so upgrade archiver (or check [store] database in config.toml)"
+        ) from exc
+
+
+def _unusable(engine: Engine, what: str, exc: SQLAlchemyError) -> StoreError:
+    return StoreError(
+        f"{what} database {_shown(engine.url)}: {_reason(exc)}; check [store] database in config.toml"
+    )
+
+
+def _shown(url: str | URL) -> str:
+    """``url`` as it may be printed: the password masked."""
+    try:
+        return (make_url(url) if isinstance(url, str) else url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", str(url))
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's own message of a database error on one line: not SQLAlchemy's wrapping of it,
+    which adds the statement and a line with a link to its documentation."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).split("(Background on this error at:")[0]
+    return "; ".join(" ".join(line.split()) for line in text.splitlines() if line.strip())

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from archiver import __version__, db, fingerprint, index, ingest, levels, stars
 from archiver.config import Config
 from archiver.db import Document, EventRow, Run
+from archiver.errors import ConfigError
 from archiver.filing import file_batch
 from archiver.guard import store_paths, writing
 from archiver.objects import Stored
@@ -125,16 +126,37 @@ def executor_for(config: Config) -> Iterator[Executor | None]:
     """The executor of ``[run]``; None means run in this process."""
     workers = config.run.workers or os.cpu_count() or 1
     if config.run.executor == "dask":
-        from distributed import Client  # optional extra: pip install 'archiver[dask]'
-
-        # distributed ships no annotations for Client; its executor is a concurrent.futures one.
-        with Client(config.run.dask_scheduler or None) as client:  # type: ignore[no-untyped-call]
+        with _dask_client(config.run.dask_scheduler) as client:
             yield client.get_executor()
     elif workers == 1:
         yield None
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             yield pool
+
+
+def _dask_client(address: str) -> Any:
+    """A Dask client of the scheduler at ``address`` (empty: a local cluster of its own).
+
+    Raises ConfigError, naming ``[run]``, when distributed is not installed or the scheduler
+    cannot be reached (distributed gives up after its connect timeout, 30 s by default).
+    """
+    try:
+        from distributed import Client  # optional extra: pip install 'archiver[dask]'
+    except ImportError as exc:
+        raise ConfigError(
+            "[run] executor = 'dask' needs the distributed package: pip install 'archiver[dask]', "
+            "or set executor = 'process'"
+        ) from exc
+    try:
+        # distributed ships no annotations for Client; its executor is a concurrent.futures one.
+        return Client(address or None)  # type: ignore[no-untyped-call]
+    except (OSError, ValueError) as exc:
+        what = f"reach the Dask scheduler at {address}" if address else "start a local Dask cluster"
+        raise ConfigError(
+            f"cannot {what}: {' '.join(str(exc).split())}; "
+            "check that it runs and [run] dask_scheduler in config.toml"
+        ) from exc
 
 
 def run(config: Config, inboxes: Sequence[Path], progress: Progress | None = None) -> RunSummary:

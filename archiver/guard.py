@@ -1,7 +1,7 @@
 """What keeps a run from harming its own archive: one writer at a time, and never archiving
 the archive's own files.
 
-``writing(vault)`` holds the writer lock for ``archiver run`` and ``archiver reindex``;
+``writing(vault)`` holds the writer lock for ``archiver run``, ``reindex`` and ``compact``;
 ``store_paths(config)`` are the paths ``ingest.locate`` leaves out.
 """
 
@@ -33,7 +33,7 @@ def writing(vault: Vault) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise StoreError(
-                f"another archiver run or reindex is writing to this archive ({path} is locked); "
+                f"another archiver run, reindex or compact is writing to this archive ({path} is locked); "
                 "wait for it to finish, then run again"
             ) from None
         try:

@@ -34,11 +34,11 @@ class ReindexSummary:
 
 
 def reindex(config: Config) -> ReindexSummary:
-    engine = db.open_engine(config.database_url)
+    engine = db.open_engine(config.database_url, create=False)
     summary = ReindexSummary()
     # A run filing while the index is rebuilt would link against half an index.
     with (
-        writing(Vault(config.resolve(config.store.vault))),
+        writing(Vault(config.resolve(config.store.vault), create=False)),
         Session(engine, expire_on_commit=False) as session,
     ):
         with session.begin():

@@ -34,11 +34,14 @@ from datetime import datetime
 from pathlib import Path
 
 from archiver import ocfl, vault_batch
-from archiver.errors import FixityError, StoreError
+from archiver.errors import FixityError, StoreError, describe
 from archiver.vault_batch import Batch
 
 STAGING = ocfl.STAGING
 WARNING_PREFIX = "orphan:"
+# What to do about an object whose inventory cannot be trusted. Not "run `archiver verify`":
+# verify itself reports these, and running it again finds the same.
+DAMAGED = "the object is damaged: restore it from a backup copy of the vault"
 
 
 def is_warning(line: str) -> bool:
@@ -58,25 +61,40 @@ class StoredVersion:
 class Vault:
     """An OCFL 1.1 storage root using the 0004 hashed n-tuple layout."""
 
-    def __init__(self, root: Path, sweep_staging: bool = True) -> None:
+    def __init__(self, root: Path, sweep_staging: bool = True, *, create: bool = True) -> None:
         """Open the storage root at ``root``, creating it when missing or empty.
 
         Raises ``StoreError`` when ``root`` exists but is not an OCFL 1.1 storage root with
-        this layout (so a mistyped path never gets objects sprinkled into it). With
-        ``sweep_staging=False`` this instance never removes staged leftovers: for writers that
-        share the root with others (worker processes), after one ``clear_staging()`` call.
+        this layout (so a mistyped path never gets objects sprinkled into it), or cannot be
+        created. With ``create=False`` (commands that only read) a missing storage root is a
+        ``StoreError`` too, and nothing is created. With ``sweep_staging=False`` this instance
+        never removes staged leftovers: for writers that share the root with others (worker
+        processes), after one ``clear_staging()`` call.
         """
         self.root = Path(root)
         self._batch: Batch | None = None
         # Leftovers of crashed writers are removed once, not per store.
         self._staging_cleared = not sweep_staging
         if not (self.root / ocfl.ROOT_NAMASTE).is_file():
+            if not create:
+                raise StoreError(
+                    f"no archive at {self.root}: check [store] vault in config.toml "
+                    "or run `archiver run` first"
+                )
             self._init_root()
         layout = self._read_json(self.root / ocfl.LAYOUT_FILE)
         if not isinstance(layout, dict) or layout.get("extension") != ocfl.LAYOUT_NAME:
             raise StoreError(f"{self.root}: storage layout is not {ocfl.LAYOUT_NAME}; use another vault path")
 
     def _init_root(self) -> None:
+        try:
+            self._create_root()
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the vault at {self.root}: {describe(exc)}; check [store] vault in config.toml"
+            ) from exc
+
+    def _create_root(self) -> None:
         if self.root.exists() and not self.root.is_dir():
             raise StoreError(f"{self.root} is a file, not a storage root: set [store] vault to a directory")
         if self.root.is_dir() and {p.name for p in self.root.iterdir()} - {ocfl.LAYOUT_FILE, "extensions"}:
@@ -153,13 +171,13 @@ class Vault:
         try:
             inv = json.loads(raw)
         except ValueError as exc:
-            raise FixityError(f"{obj}: inventory.json is not JSON: run `archiver verify`") from exc
+            raise FixityError(f"{obj}: inventory.json is not JSON; {DAMAGED}") from exc
         if ocfl.sidecar_digest(obj / ocfl.SIDECAR) == digest:
             return inv, False
         head = str(inv.get("head", "")) if isinstance(inv, dict) else ""
         if ocfl.version_number(head) and ocfl.sidecar_digest(obj / head / ocfl.SIDECAR) == digest:
             return inv, True
-        raise FixityError(f"{obj}: inventory.json does not match its sidecar: run `archiver verify`")
+        raise FixityError(f"{obj}: inventory.json does not match its sidecar; {DAMAGED}")
 
     @staticmethod
     def _read_json(path: Path) -> object:

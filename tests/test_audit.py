@@ -219,6 +219,31 @@ def test_json_schema_through_the_cli(archive: Config, tmp_path: Path) -> None:
     assert html.exit_code != 0 and "-o DIR" in html.output
 
 
+@pytest.mark.parametrize(
+    ("fmt", "output", "wanted"),
+    [
+        ("json", "nonexistent/audit.json", "a file in an existing folder"),
+        ("csv", "a-folder", "a file in an existing folder"),
+        ("html", "a-file", "a folder (made when missing)"),
+    ],
+)
+def test_an_output_that_cannot_be_written_stops_with_one_line(
+    archive: Config, tmp_path: Path, fmt: str, output: str, wanted: str
+) -> None:
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "a-file").write_bytes(b"x")
+    config_path = tmp_path / "config.toml"
+    config_path.write_text(
+        f'[store]\ndatabase = "{archive.resolve(archive.store.database)}"\n', encoding="utf-8"
+    )
+    args = ["--config", str(config_path), "audit", "--format", fmt, "-o", str(tmp_path / output)]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    assert result.output.startswith(f"Error: cannot write {tmp_path / output}: ")
+    assert result.output.endswith(f"; give -o {wanted}\n")
+    assert (tmp_path / "a-file").read_bytes() == b"x"
+
+
 def test_html_shows_submitted_html_literally(archive: Config, tmp_path: Path) -> None:
     engine = db.open_engine(archive.database_url)
     with Session(engine) as session:

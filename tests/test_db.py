@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config as AlembicConfig
@@ -12,6 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
 from archiver import db, index
+from archiver.errors import StoreError
 
 
 def _alembic_config() -> AlembicConfig:
@@ -21,6 +26,7 @@ def _alembic_config() -> AlembicConfig:
 
 
 HEAD = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+CHECK = "; check [store] database in config.toml"
 
 
 def test_the_migrations_build_exactly_the_schema_of_the_models(tmp_path: Path) -> None:
@@ -91,4 +97,82 @@ def test_the_representative_lookup_is_answered_by_the_partial_index_of_represent
     with engine.connect() as connection:
         plan = " ".join(row[-1] for row in connection.execute(text("EXPLAIN QUERY PLAN " + sql)))
     assert "USING INDEX ix_passages_exact_rep" in plan
+    engine.dispose()
+
+
+def test_a_file_where_the_databases_folder_should_be_is_named(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_bytes(b"x")
+    where = tmp_path / "a-file" / "db.sqlite3"
+    message = f"cannot create the database at {where}: '{tmp_path / 'a-file'}' is a file, not a folder{CHECK}"
+    with pytest.raises(StoreError, match=re.escape(message)):
+        db.open_engine(f"sqlite:///{where}")
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda p: p.mkdir(), "unable to open database file"),
+        (lambda p: p.write_bytes("一、总体情况\n".encode() * 100), "file is not a database"),
+    ],
+    ids=["a folder", "a text file"],
+)
+def test_an_unusable_sqlite_file_is_one_line_with_sqlites_own_message(
+    tmp_path: Path, make: Callable[[Path], object], reason: str
+) -> None:
+    where = tmp_path / "archive.sqlite3"
+    make(where)
+    with pytest.raises(StoreError) as raised:
+        db.open_engine(f"sqlite:///{where}")
+    assert str(raised.value) == f"cannot prepare database sqlite:///{where}: {reason}{CHECK}"
+
+
+def test_an_unreachable_server_is_one_line_naming_the_url_without_its_password() -> None:
+    with pytest.raises(StoreError) as raised:
+        db.open_engine("postgresql+psycopg://clerk:s3cret@127.0.0.1:1/archive")
+    message = str(raised.value)
+    assert message.startswith("cannot prepare database postgresql+psycopg://clerk:***@127.0.0.1:1/archive: ")
+    assert "Connection refused" in message and message.endswith(CHECK)
+    assert "\n" not in message and "s3cret" not in message and "sqlalche.me" not in message
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://clerk:s3cret@host:port/archive", "postgresql://clerk:***@host:port/archive"),
+        ("nosuchdb://clerk:s3cret@host/archive", "nosuchdb://clerk:***@host/archive"),
+    ],
+)
+def test_an_unusable_url_is_a_store_error_without_its_password(url: str, shown: str) -> None:
+    with pytest.raises(StoreError, match=re.escape(f"cannot open database {shown}: ")) as raised:
+        db.open_engine(url)
+    assert "s3cret" not in str(raised.value) and str(raised.value).endswith(CHECK)
+
+
+def test_a_database_of_a_newer_archiver_asks_for_an_upgrade(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'archive.sqlite3'}"
+    db.open_engine(url).dispose()
+    with sqlite3.connect(tmp_path / "archive.sqlite3") as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+    connection.close()
+    with pytest.raises(
+        StoreError, match=r"9999_from_the_future.*made by a newer archiver, so upgrade archiver"
+    ):
+        db.open_engine(url)
+
+
+def test_opening_to_read_refuses_a_missing_or_empty_database_and_creates_nothing(tmp_path: Path) -> None:
+    where = tmp_path / "archive" / "archive.sqlite3"
+    with pytest.raises(StoreError, match=re.escape(f"no archive at {where}: check [store] database")):
+        db.open_engine(f"sqlite:///{where}", create=False)
+    assert list(tmp_path.iterdir()) == []
+    empty = tmp_path / "empty.sqlite3"
+    sqlite3.connect(empty).close()
+    with pytest.raises(
+        StoreError, match=r"no archive in database sqlite:///.*empty\.sqlite3: check \[store\]"
+    ):
+        db.open_engine(f"sqlite:///{empty}", create=False)
+    assert inspect(create_engine(f"sqlite:///{empty}")).get_table_names() == []
+    db.open_engine(f"sqlite:///{where}").dispose()
+    engine = db.open_engine(f"sqlite:///{where}", create=False)
+    assert "passages" in inspect(engine).get_table_names()
     engine.dispose()

@@ -196,6 +196,67 @@ def test_config_mistakes_stop_with_a_message_that_says_what_to_fix(tmp_path: Pat
     assert missing.exit_code == 1 and "no such config file" in missing.output
 
 
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("gbk.toml", "gbk.toml: line 1 is not UTF-8 (byte 0xd6); save the file as UTF-8"),
+        ("folder", "folder: a folder, not a config file; pass --config PATH of a config.toml"),
+        ("", ".: a folder, not a config file; pass --config PATH of a config.toml"),
+    ],
+)
+def test_a_config_file_that_cannot_be_read_stops_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str, message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "gbk.toml").write_bytes("# 中文注释\n[run]\nworkers = 1\n".encode("gbk"))
+    (tmp_path / "folder").mkdir()
+    result = CliRunner().invoke(main, ["--config", given, "verify"], catch_exceptions=False)
+    assert result.exit_code == 1 and result.output == f"Error: {message}\n"
+
+
+@pytest.mark.parametrize(
+    "command", [["verify"], ["export", "--format", "jsonl"], ["audit"], ["reindex"], ["compact"]]
+)
+def test_commands_on_an_existing_archive_stop_at_a_mistyped_store_and_create_nothing(
+    tmp_path: Path, command: list[str]
+) -> None:
+    config_path = write_config(tmp_path, SAMPLES)
+    result = CliRunner().invoke(main, ["--config", str(config_path), *command], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert re.fullmatch(
+        r"Error: no archive at .*archive/\S+: check \[store\] (vault|database) in config\.toml "
+        r"or run `archiver run` first\n",
+        result.output,
+    )
+    assert not (tmp_path / "archive").exists()
+
+
+def unwritable(tmp_path: Path, kind: str) -> Path:
+    """An output path that cannot be written: in a missing folder, a folder, or under a file."""
+    (tmp_path / "a-folder").mkdir(exist_ok=True)
+    (tmp_path / "a-file").write_bytes(b"x")
+    return {
+        "missing folder": tmp_path / "nonexistent" / "out.txt",
+        "folder": tmp_path / "a-folder",
+        "under a file": tmp_path / "a-file" / "out.txt",
+    }[kind]
+
+
+@pytest.mark.parametrize("kind", ["missing folder", "folder", "under a file"])
+def test_clean_and_export_to_an_unwritable_output_stop_with_one_line(tmp_path: Path, kind: str) -> None:
+    output = unwritable(tmp_path, kind)
+    cleaned = CliRunner().invoke(main, ["clean", str(SEED), "-o", str(output)], catch_exceptions=False)
+    assert cleaned.exit_code == 1 and cleaned.output.count("\n") == 1
+    assert cleaned.output.startswith(f"Error: cannot write {output}: ")
+    assert cleaned.output.endswith("; give -o a file in an existing folder\n")
+    config_path = write_config(tmp_path, SAMPLES)
+    db.open_engine(f"sqlite:///{tmp_path / 'archive' / 'db.sqlite3'}").dispose()  # an empty archive
+    args = ["--config", str(config_path), "export", "--format", "jsonl", "-o", str(output)]
+    exported = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert exported.exit_code == 1 and exported.output.startswith(f"Error: cannot write {output}: ")
+    assert exported.output.count("\n") == 1
+
+
 def test_pipeline_script_runs_the_config_beside_it(tmp_path: Path) -> None:
     shutil.copy(ROOT / "pipeline.py", tmp_path / "pipeline.py")
     write_config(tmp_path, SAMPLES)

@@ -4,12 +4,15 @@ sends the coordinator only what it files."""
 from __future__ import annotations
 
 import json
+import re
+import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
 
 from archiver import db, flow, ingest, process
+from archiver.errors import ConfigError
 from archiver.export import export_lines
 from archiver.objects import Stored
 from archiver.records import Processed
@@ -59,6 +62,40 @@ def test_a_dask_cluster_files_the_same_as_a_serial_run(tmp_path: Path) -> None:
             on_dask = "\n".join(export_lines(session))
         engine.dispose()
     assert on_dask.encode() == serial.encode()
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("tcp://127.0.0.1:1", "Timed out trying to connect to tcp://127.0.0.1:1 after 1 s"),
+        ("no-port", "missing port number in address 'no-port'"),
+    ],
+)
+def test_an_unreachable_dask_scheduler_is_a_config_error_naming_its_address(
+    tmp_path: Path, address: str, reason: str
+) -> None:
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
+    import dask
+
+    config = make_config(tmp_path, run={"executor": "dask", "dask_scheduler": address})
+    message = (
+        f"cannot reach the Dask scheduler at {address}: {reason}; "
+        "check that it runs and [run] dask_scheduler in config.toml"
+    )
+    # distributed's connect timeout is 30 s; the test does not need to wait that long.
+    timeout = dask.config.set({"distributed.comm.timeouts.connect": "1s"})
+    with timeout, pytest.raises(ConfigError, match=re.escape(message)), flow.executor_for(config):
+        pass
+
+
+def test_the_dask_executor_without_distributed_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed now raises ImportError
+    config = make_config(tmp_path, run={"executor": "dask", "dask_scheduler": "tcp://127.0.0.1:8786"})
+    missing = re.escape("needs the distributed package: pip install 'archiver[dask]'")
+    with pytest.raises(ConfigError, match=missing), flow.executor_for(config):
+        pass
 
 
 def test_a_worker_sends_back_what_the_coordinator_files_and_leaves_the_rest_in_the_vault(

@@ -91,6 +91,34 @@ def test_refuses_a_directory_that_is_not_a_storage_root(tmp_path: Path) -> None:
     assert (tmp_path / "docs").exists() and not (tmp_path / "docs" / "0=ocfl_1.1").exists()
 
 
+@pytest.mark.parametrize("under", ["a-file/objects", "a-file/deeper/objects"])
+def test_a_file_in_the_way_of_the_vault_is_named_with_the_key_to_fix(tmp_path: Path, under: str) -> None:
+    (tmp_path / "a-file").write_bytes(b"x")
+    message = (
+        f"cannot create the vault at {tmp_path / under}: '{tmp_path / 'a-file'}' is a file, not a folder"
+    )
+    with pytest.raises(StoreError, match=re.escape(message + "; check [store] vault in config.toml")):
+        Vault(tmp_path / under)
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where no folder can be made"
+)
+def test_a_vault_where_no_folder_can_be_made_is_a_store_error() -> None:
+    with pytest.raises(
+        StoreError, match=r"cannot create the vault at /proc/archiver: .*check \[store\] vault"
+    ):
+        Vault(Path("/proc/archiver"))
+
+
+def test_opening_without_create_refuses_a_missing_root_and_makes_nothing(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"no archive at .*: check \[store\] vault in config.toml or run"):
+        Vault(tmp_path / "objects", create=False)
+    assert list(tmp_path.iterdir()) == []
+    Vault(tmp_path / "objects").store("doc", files(), "m")
+    assert Vault(tmp_path / "objects", create=False).head("doc") == "v1"
+
+
 # ---- store and read ---------------------------------------------------------------------
 
 
@@ -270,6 +298,17 @@ def test_verify_finds_a_tampered_inventory_and_an_unlisted_file(tmp_path: Path) 
     inv = (obj / "inventory.json").read_text(encoding="utf-8").replace("first", "FIRST").replace('"m"', '"n"')
     (obj / "inventory.json").write_text(inv, encoding="utf-8")
     assert any("does not match its sidecar" in line for line in problems(vault))
+
+
+def test_a_corrupt_inventory_says_to_restore_the_object_not_to_run_verify_again(tmp_path: Path) -> None:
+    vault = Vault(tmp_path)
+    obj = vault.store("doc", files(), "m").object_path
+    (obj / "inventory.json").write_bytes(b"{not json")
+    found = problems(vault)
+    assert len(found) == 1 and "inventory.json is not JSON" in found[0]
+    assert "restore it from a backup copy of the vault" in found[0] and "archiver verify" not in found[0]
+    with pytest.raises(FixityError, match="the object is damaged: restore it from a backup"):
+        vault.store("doc", files(b"other bytes"), "m")
 
 
 # ---- crash safety -----------------------------------------------------------------------
