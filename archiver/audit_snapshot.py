@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archiver.db import MatchRow, PassageRow, SectionRow, chunks
+from archiver.bulk import chunks
+from archiver.db import MatchRow, PassageRow, SectionRow
 from archiver.db import Submission as SubmissionRow
 
 

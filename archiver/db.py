@@ -22,12 +22,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, cast
 
-import numpy as np
-import numpy.typing as npt
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -47,10 +44,9 @@ from sqlalchemy import (
     event,
     inspect,
 )
-from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
-from sqlalchemy.sql.dml import UpdateBase
 
 from archiver.errors import StoreError, describe
 
@@ -229,63 +225,6 @@ Index(
 def table(model: type[Base]) -> Table:
     """The Core table of a model: bulk inserts and updates skip the ORM's per-row work."""
     return cast(Table, model.__table__)
-
-
-def insert_tuples(
-    connection: Connection,
-    target: Table,
-    rows: Sequence[tuple[Any, ...]],
-    columns: Sequence[str] | None = None,
-) -> None:
-    """Insert plain rows through the driver's executemany: values in the order of ``columns``
-    (default: all of the table's, in its order). Rows must be tuples, as SQLAlchemy requires.
-
-    For the millions of narrow band-index rows, and the passages, SQLAlchemy's per-row
-    parameter handling costs more than the insert itself; this is the same INSERT without that
-    layer. The values must be what the driver takes as is: no JSON or other processed types.
-    """
-    if not rows:
-        return
-    names = [c.name for c in target.columns] if columns is None else [target.c[name].name for name in columns]
-    quote = connection.dialect.identifier_preparer.quote
-    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    listed = ", ".join(quote(name) for name in names)
-    markers = ", ".join([marker] * len(names))
-    connection.exec_driver_sql(f"INSERT INTO {quote(target.name)} ({listed}) VALUES ({markers})", list(rows))
-
-
-def execute_plain(connection: Connection, statement: UpdateBase, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Run ``statement`` once per row through the driver's executemany, compiled once.
-
-    ``insert_tuples`` for any statement with plain bound parameters (an UPDATE by id): the tens
-    of thousands of rows a batch updates cost more in SQLAlchemy's per-row parameter handling
-    than in the database (60,000 updates by id: 0.34 s against 0.52-0.71 s). The same
-    conditions: values the driver takes as is, and no expanding (IN) parameters.
-    """
-    if not rows:
-        return
-    compiled = statement.compile(dialect=connection.dialect)
-    if compiled.positiontup is not None:
-        names = compiled.positiontup
-        connection.exec_driver_sql(str(compiled), [tuple(row[name] for name in names) for row in rows])
-    else:
-        connection.exec_driver_sql(str(compiled), [dict(row) for row in rows])
-
-
-T = TypeVar("T")
-CHUNK = 500  # ids per IN (...) list: far below every backend's parameter limit
-
-
-def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
-    """``items`` in slices of ``size``: the ids of one ``IN (...)`` list each."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def array_rows(rows: npt.NDArray[np.int64]) -> list[tuple[int, ...]]:
-    """The rows of a 2-D integer array as tuples of Python ints, as ``insert_tuples`` takes
-    them: a column at a time, three times faster than converting row by row."""
-    return list(zip(*(column.tolist() for column in rows.T), strict=True))
 
 
 WAL_AUTOCHECKPOINT_PAGES = 16384  # 64 MB of 4 KiB pages

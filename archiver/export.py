@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from archiver.db import MatchRow, PassageRow, chunks
+from archiver.bulk import chunks
+from archiver.db import MatchRow, PassageRow
 from archiver.db import Submission as SubmissionRow
 from archiver.pairs import pairs_of
 

@@ -15,7 +15,8 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from archiver import __version__
-from archiver.db import Document, EventRow, MatchRow, PassageRow, SectionRow, chunks, insert_tuples, table
+from archiver.bulk import chunks, insert_tuples
+from archiver.db import Document, EventRow, MatchRow, PassageRow, SectionRow, table
 from archiver.db import Submission as SubmissionRow
 from archiver.index import NewParagraph, reusable
 from archiver.objects import Stored

@@ -48,18 +48,9 @@ from sqlalchemy.orm import Session
 
 from archiver import buckets
 from archiver import fingerprint as fp
+from archiver.bulk import array_rows, chunks, execute_plain, insert_tuples
 from archiver.config import FingerprintConfig, MatchConfig
-from archiver.db import (
-    MatchRow,
-    Meta,
-    PassageRow,
-    RunBand,
-    array_rows,
-    chunks,
-    execute_plain,
-    insert_tuples,
-    table,
-)
+from archiver.db import MatchRow, Meta, PassageRow, RunBand, table
 from archiver.errors import ParameterMismatch
 from archiver.levels import LEVELS
 from archiver.stars import StarChanges, seniority

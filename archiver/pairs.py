@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from archiver.db import MatchRow, PassageRow, chunks
+from archiver.bulk import chunks
+from archiver.db import MatchRow, PassageRow
 from archiver.db import Submission as SubmissionRow
 
 

@@ -53,8 +53,8 @@ from sqlalchemy.orm import Session
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 
+from archiver import bulk, db, fingerprint, flow, index, levels
 from archiver import config as config_mod
-from archiver import db, fingerprint, flow, index, levels
 
 BATCH = 50_000  # passages per insert batch
 TRASH = "set-aside"  # old copies of the archive, deleted at the end (``set_aside``)
@@ -223,7 +223,7 @@ def _insert_bands(conn: Connection, rows: np.ndarray, chunk: int = 1_000_000) ->
     """All band rows in primary-key order: appends to the B-tree instead of random inserts."""
     rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
     for lo in range(0, len(rows), chunk):
-        db.insert_tuples(conn, db.table(db.PassageBand), db.array_rows(rows[lo : lo + chunk]))
+        bulk.insert_tuples(conn, db.table(db.PassageBand), bulk.array_rows(rows[lo : lo + chunk]))
         conn.commit()
     return len(rows)
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session, aliased
 
-from archiver import buckets, db, flow, index, levels, stars
+from archiver import buckets, bulk, db, flow, index, levels, stars
 from archiver.cli import main
 from archiver.config import Config
 from archiver.errors import ParameterMismatch
@@ -369,7 +369,7 @@ def test_compaction_merges_the_fullest_whole_bands_until_the_recent_level_fits(
         engine = db.open_engine(f"sqlite:///{Path(folder) / 'archive.sqlite3'}")
         rows = [(band, key, 1) for band, n in per_band.items() for key in range(n)]
         with Session(engine) as session, session.begin():
-            db.insert_tuples(session.connection(), db.table(db.RecentBand), rows)
+            bulk.insert_tuples(session.connection(), db.table(db.RecentBand), rows)
             moved = levels.compact_if_full(session, limit)
         with Session(engine) as session:
             main_rows = Counter(session.scalars(select(db.PassageBand.band)))

@@ -1,0 +1,70 @@
+"""Bulk statements through the driver: many rows per call without SQLAlchemy's per-row work,
+and ids in slices that fit an ``IN (...)`` list on every backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Table
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.dml import UpdateBase
+
+
+def insert_tuples(
+    connection: Connection,
+    target: Table,
+    rows: Sequence[tuple[Any, ...]],
+    columns: Sequence[str] | None = None,
+) -> None:
+    """Insert plain rows through the driver's executemany: values in the order of ``columns``
+    (default: all of the table's, in its order). Rows must be tuples, as SQLAlchemy requires.
+
+    For the millions of narrow band-index rows, and the passages, SQLAlchemy's per-row
+    parameter handling costs more than the insert itself; this is the same INSERT without that
+    layer. The values must be what the driver takes as is: no JSON or other processed types.
+    """
+    if not rows:
+        return
+    names = [c.name for c in target.columns] if columns is None else [target.c[name].name for name in columns]
+    quote = connection.dialect.identifier_preparer.quote
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    listed = ", ".join(quote(name) for name in names)
+    markers = ", ".join([marker] * len(names))
+    connection.exec_driver_sql(f"INSERT INTO {quote(target.name)} ({listed}) VALUES ({markers})", list(rows))
+
+
+def execute_plain(connection: Connection, statement: UpdateBase, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Run ``statement`` once per row through the driver's executemany, compiled once.
+
+    ``insert_tuples`` for any statement with plain bound parameters (an UPDATE by id): the tens
+    of thousands of rows a batch updates cost more in SQLAlchemy's per-row parameter handling
+    than in the database (60,000 updates by id: 0.34 s against 0.52-0.71 s). The same
+    conditions: values the driver takes as is, and no expanding (IN) parameters.
+    """
+    if not rows:
+        return
+    compiled = statement.compile(dialect=connection.dialect)
+    if compiled.positiontup is not None:
+        names = compiled.positiontup
+        connection.exec_driver_sql(str(compiled), [tuple(row[name] for name in names) for row in rows])
+    else:
+        connection.exec_driver_sql(str(compiled), [dict(row) for row in rows])
+
+
+T = TypeVar("T")
+CHUNK = 500  # ids per IN (...) list: far below every backend's parameter limit
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """``items`` in slices of ``size``: the ids of one ``IN (...)`` list each."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def array_rows(rows: npt.NDArray[np.int64]) -> list[tuple[int, ...]]:
+    """The rows of a 2-D integer array as tuples of Python ints, as ``insert_tuples`` takes
+    them: a column at a time, three times faster than converting row by row."""
+    return list(zip(*(column.tolist() for column in rows.T), strict=True))
