@@ -6,6 +6,7 @@ run itself failed. ``archiver run`` does the same with more options.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -20,7 +21,12 @@ def main() -> int:
     except ArchiverError as exc:
         print(f"archiver: {exc}", file=sys.stderr)
         return 1
-    print("\n".join(summary.lines()))
+    try:
+        print("\n".join(summary.lines()), flush=True)
+    except BrokenPipeError:
+        # The reader went away (`| head`); as `archiver run` (click) does: no traceback, status 1.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        return 1
     return 0
 
 

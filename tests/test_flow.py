@@ -273,6 +273,23 @@ def test_pipeline_script_runs_the_config_beside_it(tmp_path: Path) -> None:
     assert (tmp_path / "archive" / "db.sqlite3").is_file()
 
 
+def test_pipeline_script_whose_reader_went_away_ends_without_a_traceback(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "pipeline.py", tmp_path / "pipeline.py")
+    write_config(tmp_path, SAMPLES)
+    job = subprocess.Popen(
+        [sys.executable, "pipeline.py"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    assert job.stdout is not None and job.stderr is not None
+    job.stdout.close()  # as `python pipeline.py | head -0` would, before the summary is printed
+    errors = job.stderr.read().decode()
+    assert job.wait() == 1 and "Traceback" not in errors, errors
+    assert (tmp_path / "archive" / "db.sqlite3").is_file()  # the run itself completed
+
+
 def test_the_executable_runs_main_then_freezes_the_collector_for_its_exit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
