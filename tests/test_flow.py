@@ -257,32 +257,27 @@ def test_clean_and_export_to_an_unwritable_output_stop_with_one_line(tmp_path: P
     assert exported.output.count("\n") == 1
 
 
-def test_pipeline_script_runs_the_config_beside_it(tmp_path: Path) -> None:
+PIPELINE = [sys.executable, "pipeline.py"]
+
+
+def pipeline_beside_a_config(tmp_path: Path) -> dict[str, str]:
+    """pipeline.py and a config of SAMPLES in ``tmp_path``; the environment to run it in."""
     shutil.copy(ROOT / "pipeline.py", tmp_path / "pipeline.py")
     write_config(tmp_path, SAMPLES)
-    done = subprocess.run(
-        [sys.executable, "pipeline.py"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-    )
+    return {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+
+
+def test_pipeline_script_runs_the_config_beside_it(tmp_path: Path) -> None:
+    env = pipeline_beside_a_config(tmp_path)
+    done = subprocess.run(PIPELINE, cwd=tmp_path, capture_output=True, text=True, check=False, env=env)
     assert done.returncode == 0, done.stderr
     assert "rejected 1 (1 binary)" in done.stdout
     assert (tmp_path / "archive" / "db.sqlite3").is_file()
 
 
 def test_pipeline_script_whose_reader_went_away_ends_without_a_traceback(tmp_path: Path) -> None:
-    shutil.copy(ROOT / "pipeline.py", tmp_path / "pipeline.py")
-    write_config(tmp_path, SAMPLES)
-    job = subprocess.Popen(
-        [sys.executable, "pipeline.py"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-    )
+    env = pipeline_beside_a_config(tmp_path)
+    job = subprocess.Popen(PIPELINE, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     assert job.stdout is not None and job.stderr is not None
     job.stdout.close()  # as `python pipeline.py | head -0` would, before the summary is printed
     errors = job.stderr.read().decode()
