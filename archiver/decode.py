@@ -207,10 +207,13 @@ def _damaged_utf8(data: bytes, base: int) -> _Text | None:
     """
     spans = damaged_spans(data)
     tail = _strict(data[spans[-1][1] :], "utf-8") if spans else None
-    if not spans or tail is None or decoded_share(data, spans) < MIXED_MIN_UTF8_SHARE:
+    if not spans or tail is None:
+        return None
+    share = decoded_share(data, spans)
+    if share < MIXED_MIN_UTF8_SHARE:
         return None
     text = replaced(data, spans) + tail.text
-    return _Text(text, "utf-8", decoded_share(data, spans), damage_repairs(data, spans, base) + tail.repairs)
+    return _Text(text, "utf-8", share, damage_repairs(data, spans, base) + tail.repairs)
 
 
 def _mixed_lines(data: bytes) -> _Text | None:

@@ -102,10 +102,7 @@ def storable_name(name: str) -> str:
     """
     if not _UNDECODED_BYTE.search(name):
         return name
-    return "".join(
-        f"%{ord(ch) - 0xDC00:02X}" if "\udc80" <= ch <= "\udcff" else "%25" if ch == "%" else ch
-        for ch in name
-    )
+    return _UNDECODED_BYTE.sub(lambda byte: f"%{ord(byte.group()) - 0xDC00:02X}", name.replace("%", "%25"))
 
 
 def _may_follow(link: Path, real_root: Path, follow: bool) -> bool:
