@@ -17,13 +17,15 @@ import click
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from archiver import __version__, db, flow, ingest
+from archiver import __version__, flow
 from archiver import config as config_mod
 from archiver.errors import ArchiverError, InputError, describe
-from archiver.guard import store_paths, writing
-from archiver.process import process_submission
 from archiver.records import Rejection
-from archiver.report import clerk_report, rejection_report
+from archiver.stages import ingest
+from archiver.stages.process import process_submission
+from archiver.stages.report import clerk_report, rejection_report
+from archiver.store import db
+from archiver.store.guard import store_paths, writing
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -159,7 +161,7 @@ def clean(ctx: click.Context, file: Path, output: Path | None, as_json: bool) ->
 @friendly
 def export(ctx: click.Context, fmt: str, output: Path | None) -> None:
     """One JSON line per current submission, in the benchmark kit's format."""
-    from archiver.export import export_lines
+    from archiver.audit.export import export_lines
 
     engine = _archive_engine(_config(ctx))
     with Session(engine) as session:
@@ -179,7 +181,7 @@ def export(ctx: click.Context, fmt: str, output: Path | None) -> None:
 @friendly
 def verify(ctx: click.Context, full: bool) -> None:
     """Fixity check of the file store."""
-    from archiver.vault import Vault, is_warning
+    from archiver.store.vault import Vault, is_warning
 
     config = _config(ctx)
     vault = Vault(config.resolve(config.store.vault), create=False)
@@ -208,8 +210,8 @@ def reindex(ctx: click.Context) -> None:
 @friendly
 def compact(ctx: click.Context) -> None:
     """Merge the upper levels of the band index into the main one (a run merges only what it must)."""
-    from archiver import levels
-    from archiver.vault import Vault
+    from archiver.index import levels
+    from archiver.store.vault import Vault
 
     config = _config(ctx)
     engine = _archive_engine(config)
@@ -248,8 +250,8 @@ def audit(
     """Reuse across years and authorities: per document, per authority by year, and clusters."""
     import io
 
-    from archiver import audit as audit_mod
-    from archiver.audit_html import write_site
+    from archiver.audit import reuse as audit_mod
+    from archiver.audit.html import write_site
 
     if fmt == "html" and output is None:
         raise InputError("--format html writes a folder; give it with -o DIR")

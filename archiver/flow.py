@@ -25,16 +25,20 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from archiver import __version__, db, fingerprint, index, ingest, levels, stars
+from archiver import __version__
 from archiver.config import Config
-from archiver.db import Document, EventRow, Run
 from archiver.errors import ConfigError
-from archiver.filing import file_batch
-from archiver.guard import store_paths, writing
-from archiver.objects import Stored
-from archiver.process import Unchanged, process_chunk
+from archiver.index import levels, stars
+from archiver.index import links as index
 from archiver.records import Processed, Rejection
-from archiver.vault import Vault
+from archiver.stages import fingerprint, ingest
+from archiver.stages.process import Unchanged, process_chunk
+from archiver.store import db
+from archiver.store.db import Document, EventRow, Run
+from archiver.store.filing import file_batch
+from archiver.store.guard import store_paths, writing
+from archiver.store.objects import Stored
+from archiver.store.vault import Vault
 
 Progress = Callable[[int], None]
 TASK_SIZE = 8  # files per worker task (and per group commit to the vault)

@@ -16,12 +16,16 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from archiver import __version__, db, fingerprint, index, levels, stars
+from archiver import __version__
 from archiver.config import Config
-from archiver.db import MatchRow, PassageRow, Run
-from archiver.guard import writing
+from archiver.index import levels, stars
+from archiver.index import links as index
 from archiver.records import Passage
-from archiver.vault import Vault
+from archiver.stages import fingerprint
+from archiver.store import db
+from archiver.store.db import MatchRow, PassageRow, Run
+from archiver.store.guard import writing
+from archiver.store.vault import Vault
 
 BATCH = 2000
 

@@ -53,8 +53,12 @@ from sqlalchemy.orm import Session
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 
-from archiver import bulk, db, fingerprint, flow, index, levels
 from archiver import config as config_mod
+from archiver import flow
+from archiver.index import levels
+from archiver.index import links as index
+from archiver.stages import fingerprint
+from archiver.store import bulk, db
 
 BATCH = 50_000  # passages per insert batch
 TRASH = "set-aside"  # old copies of the archive, deleted at the end (``set_aside``)

@@ -23,10 +23,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from archiver import audit, db, flow
-from archiver.audit_html import write_site
+from archiver import flow
+from archiver.audit import reuse as audit
+from archiver.audit.html import write_site
 from archiver.cli import main
 from archiver.config import Config
+from archiver.store import db
 from tests.conftest import SAMPLES, make_config
 
 SCRIPT = "<script>alert(1)</script> 与 <b>加粗</b> & “引号”，这一行不能被当作网页执行。"

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from archiver import audit, db
-from archiver.audit_html import write_site
+from archiver.audit import reuse as audit
+from archiver.audit.html import write_site
+from archiver.store import db
 from tests.conftest import ROOT
 from tests.test_audit import build_archive
 

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from archiver import db, flow
+from archiver import flow
+from archiver.audit.export import export_lines
 from archiver.config import Config
-from archiver.export import export_lines
+from archiver.store import db
 from tests.conftest import ROOT, SHARED, make_config
 
 pytestmark = pytest.mark.shared
@@ -92,7 +93,7 @@ def test_audit_reused_share_is_within_five_points_of_the_truth(
     sys.path.insert(0, str(ROOT / "bench"))
     from audit_share import read_jsonl, truth_shares  # bench/audit_share.py
 
-    from archiver import audit
+    from archiver.audit import reuse as audit
 
     truth = truth_shares(
         read_jsonl(bench_inbox / "truth.jsonl"), read_jsonl(bench_inbox / "truth_pairs.jsonl")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from archiver.checks import check, number_value
-from archiver.clean import clean_text
 from archiver.config import ChecksConfig, CleanConfig, SplitConfig
-from archiver.split import split
+from archiver.stages.checks import check, number_value
+from archiver.stages.clean import clean_text
+from archiver.stages.split import split
 
 SEED = Path(__file__).resolve().parent / "data" / "seed.txt"
 CONFIG = ChecksConfig()

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver.clean import STEPS, clean, clean_text
 from archiver.config import CleanConfig
 from archiver.records import Decoded, Submission
+from archiver.stages.clean import STEPS, clean, clean_text
 
 HERE = Path(__file__).resolve().parent
 SEED = HERE / "data" / "seed.txt"

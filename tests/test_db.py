@@ -15,8 +15,9 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
-from archiver import db, index
 from archiver.errors import StoreError
+from archiver.index import links as index
+from archiver.store import db
 
 
 def _alembic_config() -> AlembicConfig:

@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archiver.config import DecodeConfig
-from archiver.decode import DETECT_PREFIX, decode, unsure_single_byte
-from archiver.detect import CHINESE_LEGACY, chardet_detect
 from archiver.records import Decoded, Rejection, Submission
+from archiver.stages._detect import CHINESE_LEGACY, chardet_detect
+from archiver.stages.decode import DETECT_PREFIX, decode, unsure_single_byte
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 DATA = Path(__file__).resolve().parent / "data" / "encoded"

@@ -7,7 +7,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from archiver.export import jsonl_line
+from archiver.audit.export import jsonl_line
 
 # Mostly the characters that break lines for one reader or another, among ordinary text.
 TEXT = st.text(st.sampled_from('政府工作报告 。\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"\\a'), max_size=30)

@@ -1,4 +1,4 @@
-"""Tests for archiver.shingle / archiver.fingerprint: normalisation, shingle hash, MinHash, band keys."""
+"""Tests for archiver.stages.shingle and .fingerprint: normalisation, shingle hash, MinHash, band keys."""
 
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ from datasketch import MinHash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver import fingerprint as fp
-from archiver import shingle as sh
 from archiver.config import FingerprintConfig
 from archiver.records import Passage
+from archiver.stages import fingerprint as fp
+from archiver.stages import shingle as sh
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared (corpus) not present")

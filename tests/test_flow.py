@@ -16,12 +16,13 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from archiver import db, flow
+from archiver import flow
 from archiver.cli import main
 from archiver.config import Config
 from archiver.errors import StoreError
-from archiver.guard import writing
-from archiver.vault import Vault
+from archiver.store import db
+from archiver.store.guard import writing
+from archiver.store.vault import Vault
 from tests.conftest import ROOT, SAMPLES, make_config
 
 SEED = ROOT / "tests" / "data" / "seed.txt"

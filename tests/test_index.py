@@ -17,10 +17,13 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session, aliased
 
-from archiver import buckets, bulk, db, flow, index, levels, stars
+from archiver import flow
 from archiver.cli import main
 from archiver.config import Config
 from archiver.errors import ParameterMismatch
+from archiver.index import buckets, levels, stars
+from archiver.index import links as index
+from archiver.store import bulk, db
 from tests.conftest import make_config, near_alike_lines
 
 # Real paragraphs, verbatim from the 2024 government work report
@@ -79,7 +82,7 @@ def snapshot(
     me, other = aliased(db.PassageRow), aliased(db.PassageRow)
     sub_me, sub_other = aliased(db.Submission), aliased(db.Submission)
     with Session(engine) as session:
-        from archiver.pairs import pairs_of
+        from archiver.index.pairs import pairs_of
 
         where = {
             p.id: (s.relpath, p.idx)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from archiver.config import IngestConfig
 from archiver.errors import InputError
-from archiver.ingest import Located, locate, parse_relpath, read, storable_name, year_from_title
+from archiver.stages.ingest import Located, locate, parse_relpath, read, storable_name, year_from_title
 
 CONFIG = IngestConfig()
 FOLLOW = IngestConfig(follow_links=True)

@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver import fingerprint, match, split
 from archiver.config import FingerprintConfig, MatchConfig, SplitConfig
 from archiver.records import Repeat
+from archiver.stages import fingerprint, split
+from archiver.stages import repeats as match
 from tests.conftest import near_alike_lines
 from tests.test_index import P1, P2, P3, P4
 
@@ -79,8 +80,8 @@ def test_a_passage_always_matches_itself_at_one(paragraph: str, seed: int) -> No
 
 def test_a_warned_repeat_stays_and_its_warning_points_into_the_archived_text() -> None:
     from archiver.config import Config
-    from archiver.process import process_submission
     from archiver.records import Processed, Submission
+    from archiver.stages.process import process_submission
 
     heavily = edit(P2, 0.13, seed=0)  # an LSH candidate (J ≈ 0.5) with edit similarity ≈ 0.87
     text = "\n".join(["某局2023年工作总结", P1, P1, P2, P4, heavily])

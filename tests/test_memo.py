@@ -1,4 +1,4 @@
-"""Tests for archiver.memo: the bounded memo of recent results."""
+"""Tests for archiver.stages._memo: the bounded memo of recent results."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver.memo import LruMemo
+from archiver.stages._memo import LruMemo
 
 
 def test_the_least_recently_used_entry_is_forgotten_first() -> None:

@@ -11,13 +11,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from archiver import db, flow, ingest, process
+from archiver import flow
+from archiver.audit.export import export_lines
 from archiver.errors import ConfigError
-from archiver.export import export_lines
-from archiver.objects import Stored
 from archiver.records import Processed
-from archiver.report import clerk_report
-from archiver.vault import Vault
+from archiver.stages import ingest, process
+from archiver.stages.report import clerk_report
+from archiver.store import db
+from archiver.store.objects import Stored
+from archiver.store.vault import Vault
 from tests.conftest import SAMPLES, make_config
 
 

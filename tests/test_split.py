@@ -8,9 +8,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver.clean import clean_text
 from archiver.config import CleanConfig, SplitConfig
-from archiver.split import heading_of, split, title_of
+from archiver.stages.clean import clean_text
+from archiver.stages.split import heading_of, split, title_of
 
 HERE = Path(__file__).resolve().parent
 SEED = HERE / "data" / "seed.txt"

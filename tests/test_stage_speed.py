@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver import checks, clean, shingle, split
 from archiver.records import Change
+from archiver.stages import checks, clean, shingle, split
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archiver.config import DecodeConfig
-from archiver.decode import decode
 from archiver.records import Decoded, Rejection, Submission
-from archiver.utf16 import bomless_codec
+from archiver.stages._utf16 import bomless_codec
+from archiver.stages.decode import decode
 
 # Real text: the first lines of ../shared/corpus/reports/npc-resolution-on-gwr_2015_wikisource.txt
 # (the NPC resolution on the 2015 government work report): mostly Han, 4 ASCII digits per 200

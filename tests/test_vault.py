@@ -18,9 +18,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver import ocfl, vault_batch
 from archiver.errors import FixityError, StoreError
-from archiver.vault import Vault, is_warning
+from archiver.store import _vault_batch as vault_batch
+from archiver.store import ocfl
+from archiver.store.vault import Vault, is_warning
 
 NAME = "报告 终版.txt"  # a space and Chinese, as received
 RAW = "一、总体情况\r\n2024年，我县政府信息公开工作……\r\n".encode("gb18030")

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from archiver.bulk import chunks
-from archiver.db import MatchRow, PassageRow
-from archiver.db import Submission as SubmissionRow
+from archiver.store.bulk import chunks
+from archiver.store.db import MatchRow, PassageRow
+from archiver.store.db import Submission as SubmissionRow
 
 
 @dataclass(frozen=True)

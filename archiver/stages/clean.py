@@ -33,9 +33,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from archiver import pinyin as py
 from archiver.config import CleanConfig
 from archiver.records import Change, Cleaned, Decoded
+from archiver.stages import pinyin as py
 
 STEPS: tuple[str, ...] = ("invisible", "nfc", "pinyin", "script", "punctuation", "whitespace", "headings")
 SCRIPT_CONVERTER = "tw2s"

@@ -46,14 +46,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from archiver import buckets
-from archiver import fingerprint as fp
-from archiver.bulk import array_rows, chunks, execute_plain, insert_tuples
 from archiver.config import FingerprintConfig, MatchConfig
-from archiver.db import MatchRow, Meta, PassageRow, RunBand, table
 from archiver.errors import ParameterMismatch
-from archiver.levels import LEVELS
-from archiver.stars import StarChanges, seniority
+from archiver.index import buckets
+from archiver.index.levels import LEVELS
+from archiver.index.stars import StarChanges, seniority
+from archiver.stages import fingerprint as fp
+from archiver.store.bulk import array_rows, chunks, execute_plain, insert_tuples
+from archiver.store.db import MatchRow, Meta, PassageRow, RunBand, table
 
 _temp_metadata = MetaData()
 NIGHT_BANDS = Table(

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from archiver import __version__, fingerprint
+from archiver import __version__
 from archiver.config import Config
 from archiver.records import Processed, Rejection
-from archiver.report import clerk_report
-from archiver.vault import Vault
+from archiver.stages import fingerprint
+from archiver.stages.report import clerk_report
+from archiver.store.vault import Vault
 
 _VAULTS: dict[Path, Vault] = {}  # one per worker process and storage root
 

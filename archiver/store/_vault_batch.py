@@ -48,8 +48,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from archiver import ocfl
 from archiver.errors import StoreError
+from archiver.store import ocfl
 
 
 def _load_syncfs() -> Callable[[int], int] | None:

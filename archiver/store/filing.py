@@ -15,12 +15,12 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from archiver import __version__
-from archiver.bulk import chunks, insert_tuples
-from archiver.db import Document, EventRow, MatchRow, PassageRow, SectionRow, table
-from archiver.db import Submission as SubmissionRow
-from archiver.index import NewParagraph, reusable
-from archiver.objects import Stored
+from archiver.index.links import NewParagraph, reusable
 from archiver.records import Processed
+from archiver.store.bulk import chunks, insert_tuples
+from archiver.store.db import Document, EventRow, MatchRow, PassageRow, SectionRow, table
+from archiver.store.db import Submission as SubmissionRow
+from archiver.store.objects import Stored
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,9 @@ import numpy as np
 import numpy.typing as npt
 
 from archiver.config import FingerprintConfig
-from archiver.memo import LruMemo
 from archiver.records import Fingerprint, Passage
-from archiver.shingle import (
+from archiver.stages._memo import LruMemo
+from archiver.stages.shingle import (
     NORMALISATION_VERSION,
     SHINGLE_HASH_NAME,
     SHINGLE_HASH_VERSION,

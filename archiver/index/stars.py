@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from sqlalchemy import BigInteger, bindparam, cast, func, literal, select, update
 from sqlalchemy.orm import Session, aliased
 
-from archiver.bulk import chunks, execute_plain
-from archiver.db import MatchRow, PassageRow, table
+from archiver.store.bulk import chunks, execute_plain
+from archiver.store.db import MatchRow, PassageRow, table
 
 UNKNOWN_YEAR = 9999  # sorts after every real year
 ID_SPAN = 1 << 32  # passage ids are 32-bit integers

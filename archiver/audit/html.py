@@ -16,8 +16,8 @@ from html import escape
 from importlib import resources
 from pathlib import Path
 
-from archiver.audit import Cluster, DocumentReuse, Link, Para, Report, authority_trends
-from archiver.audit_chart import chart_svg
+from archiver.audit.chart import chart_svg
+from archiver.audit.reuse import Cluster, DocumentReuse, Link, Para, Report, authority_trends
 
 KIND_LABEL = {
     "earlier": "本单位往年 earlier year",
@@ -32,7 +32,7 @@ def esc(text: object) -> str:
 
 
 def _asset(name: str) -> str:
-    return (resources.files("archiver") / "templates" / name).read_text(encoding="utf-8")
+    return (resources.files("archiver.audit") / "templates" / name).read_text(encoding="utf-8")
 
 
 def page(title: str, body: str) -> str:

@@ -15,9 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from archiver import checks, clean, decode, fingerprint, ingest, match, split
 from archiver.config import Config
-from archiver.objects import Stored, store_all
 from archiver.records import (
     Cleaned,
     Decoded,
@@ -29,6 +27,9 @@ from archiver.records import (
     Submission,
     Warning_,
 )
+from archiver.stages import checks, clean, decode, fingerprint, ingest, split
+from archiver.stages import repeats as match
+from archiver.store.objects import Stored, store_all
 
 T = TypeVar("T")
 _NON_ASCII = re.compile("[^\x00-\x7f]")

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from archiver.db import Base
+from archiver.store.db import Base
 
 connection = context.config.attributes.get("connection")
 context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)

@@ -30,10 +30,10 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from archiver.config import DecodeConfig
-from archiver.detect import chardet_detect
 from archiver.records import Decoded, Rejection, RejectReason, Repair, Submission
-from archiver.utf8_damage import damage_repairs, damaged_spans, decoded_share, replaced
-from archiver.utf16 import bomless_codec
+from archiver.stages._detect import chardet_detect
+from archiver.stages._utf8_damage import damage_repairs, damaged_spans, decoded_share, replaced
+from archiver.stages._utf16 import bomless_codec
 
 Detector = Callable[[bytes], tuple[str | None, float]]
 

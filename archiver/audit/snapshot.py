@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archiver.bulk import chunks
-from archiver.db import MatchRow, PassageRow, SectionRow
-from archiver.db import Submission as SubmissionRow
+from archiver.store.bulk import chunks
+from archiver.store.db import MatchRow, PassageRow, SectionRow
+from archiver.store.db import Submission as SubmissionRow
 
 
 @dataclass(frozen=True)

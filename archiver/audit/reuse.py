@@ -37,8 +37,8 @@ from typing import Any, Literal, TextIO
 
 from sqlalchemy.orm import Session
 
-from archiver.audit_snapshot import Doc, Para, Snapshot, load
-from archiver.pairs import pairs_of
+from archiver.audit.snapshot import Doc, Para, Snapshot, load
+from archiver.index.pairs import pairs_of
 
 Kind = Literal["earlier", "other", "inside"]
 SCHEMA = "archiver-audit/1"

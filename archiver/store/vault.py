@@ -33,9 +33,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from archiver import ocfl, vault_batch
 from archiver.errors import FixityError, StoreError, describe
-from archiver.vault_batch import Batch
+from archiver.store import _vault_batch as vault_batch
+from archiver.store import ocfl
+from archiver.store._vault_batch import Batch
 
 STAGING = ocfl.STAGING
 WARNING_PREFIX = "orphan:"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from archiver.config import Config
 from archiver.errors import StoreError
-from archiver.vault import Vault
+from archiver.store.vault import Vault
 
 LOCK_FILE = "extensions/archiver-run.lock"  # in the vault, beside its staging area
 

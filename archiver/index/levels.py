@@ -18,7 +18,7 @@ from __future__ import annotations
 from sqlalchemy import delete, func, insert, select, true
 from sqlalchemy.orm import Session
 
-from archiver.db import PassageBand, RecentBand, RunBand, table
+from archiver.store.db import PassageBand, RecentBand, RunBand, table
 
 Level = type[PassageBand | RecentBand | RunBand]
 LEVELS: tuple[Level, ...] = (PassageBand, RecentBand, RunBand)  # main, recent, this run's

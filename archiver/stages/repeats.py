@@ -24,9 +24,9 @@ from collections.abc import Sequence
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
-from archiver import fingerprint as fp
 from archiver.config import FingerprintConfig, MatchConfig
 from archiver.records import Fingerprint, Passage, Repeat
+from archiver.stages import fingerprint as fp
 
 
 def similarity(a_normalised: str, b_normalised: str, config: FingerprintConfig) -> float:

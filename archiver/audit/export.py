@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from archiver.bulk import chunks
-from archiver.db import MatchRow, PassageRow
-from archiver.db import Submission as SubmissionRow
-from archiver.pairs import pairs_of
+from archiver.index.pairs import pairs_of
+from archiver.store.bulk import chunks
+from archiver.store.db import MatchRow, PassageRow
+from archiver.store.db import Submission as SubmissionRow
 
 
 def export_lines(session: Session) -> Iterator[str]:

@@ -14,8 +14,8 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from archiver import fingerprint as fp
 from archiver.config import FingerprintConfig
+from archiver.stages import fingerprint as fp
 
 
 def band_rows(signed: Sequence[tuple[int, bytes]], config: FingerprintConfig) -> npt.NDArray[np.int64]:

@@ -1,0 +1,1 @@
+"""Reading the archive for people: reuse figures, export, the HTML report."""

@@ -1,0 +1,1 @@
+"""The cross-submission near-duplicate index: links, band levels, buckets, stars, pairs."""

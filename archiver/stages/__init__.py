@@ -1,0 +1,1 @@
+"""Pure stages over typed records: read one file, return what it holds."""
