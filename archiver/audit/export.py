@@ -13,15 +13,15 @@ from sqlalchemy.orm import Session, aliased
 
 from archiver.index.pairs import pairs_of
 from archiver.store.bulk import chunks
-from archiver.store.db import MatchRow, PassageRow
+from archiver.store.db import MatchRow, PassageRow, in_relpath_order
 from archiver.store.db import Submission as SubmissionRow
 
 
 def export_lines(session: Session) -> Iterator[str]:
-    ids = session.scalars(
-        select(SubmissionRow.id).where(SubmissionRow.current.is_(True)).order_by(SubmissionRow.relpath)
+    rows = session.execute(
+        select(SubmissionRow.id, SubmissionRow.relpath).where(SubmissionRow.current.is_(True))
     ).all()
-    for submission_id in ids:
+    for submission_id, _ in in_relpath_order(rows):
         yield jsonl_line(export_record(session, submission_id))
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archiver.store.bulk import chunks
-from archiver.store.db import MatchRow, PassageRow, SectionRow
+from archiver.store.db import MatchRow, PassageRow, SectionRow, in_relpath_order
 from archiver.store.db import Submission as SubmissionRow
 
 
@@ -67,11 +67,9 @@ def load(session: Session) -> Snapshot:
             SubmissionRow.year,
             SubmissionRow.title,
             SubmissionRow.cleaned_text,
-        )
-        .where(SubmissionRow.current.is_(True), SubmissionRow.status == "archived")
-        .order_by(SubmissionRow.relpath)
-    )
-    docs = {r[0]: Doc(r[0], r[1], r[2], r[3], r[4] or "", r[5] or "") for r in rows}
+        ).where(SubmissionRow.current.is_(True), SubmissionRow.status == "archived")
+    ).all()
+    docs = {r[0]: Doc(r[0], r[1], r[2], r[3], r[4] or "", r[5] or "") for r in in_relpath_order(rows)}
     paras: dict[int, Para] = {}
     for part in chunks(list(docs)):
         paras |= _paras(session, select(PassageRow).where(PassageRow.submission_id.in_(part)))

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -220,6 +221,16 @@ Index(
     sqlite_where=_IS_REPRESENTATIVE,
     postgresql_where=_IS_REPRESENTATIVE,
 )
+
+
+RowT = TypeVar("RowT", bound=Sequence[Any])
+
+
+def in_relpath_order(rows: Iterable[RowT]) -> list[RowT]:
+    """Rows whose second column is a submission's relpath, in code-point order of it, as SQLite's
+    ORDER BY gives them. PostgreSQL's follows the database's collation (under ICU zh, pinyin:
+    甲 before 乙), so exports and audits sort here, the same on every backend."""
+    return sorted(rows, key=lambda row: str(row[1]))
 
 
 def table(model: type[Base]) -> Table:

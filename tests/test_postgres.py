@@ -1,0 +1,147 @@
+"""The whole archive on PostgreSQL: ``run``, ``export``, ``audit`` and ``verify`` through the
+command line give byte for byte what they give on SQLite, on the same inbox.
+
+The PostgreSQL side is a database of its own whose default collation is ICU ``zh``, which orders
+text by pinyin (甲 before 乙, ``B`` after ``a``): output that leaned on the database's ORDER BY
+for text would come out in another order there than on SQLite, which compares code points.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from archiver.cli import main
+from tests.conftest import SAMPLES
+from tests.test_audit import paragraphs
+
+URL = os.environ.get("ARCHIVER_TEST_POSTGRES_URL", "")
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(not URL, reason="set ARCHIVER_TEST_POSTGRES_URL"),
+]
+
+# Names whose code-point order differs from their pinyin / ICU order: Chinese authorities, case,
+# and punctuation that ICU weighs differently from ASCII.
+AUTHORITIES = ["甲镇", "乙镇", "Town-B", "town_b", "丙县-教育局"]
+NAMES = ["{year}年 工作总结（定稿）.txt", "{year}-report.txt", "{year}_Report.txt"]
+ENCODINGS = ["utf-8", "gbk", "utf-16", "utf-8-sig", "gb18030"]
+
+
+def generated_inbox(root: Path, seed: int = 3) -> Path:
+    """Reports of five authorities over three years, made of real paragraphs: each year carries
+    some of its authority's last report forward (verbatim or with a few characters edited), and
+    authorities of a year share a template paragraph; in five encodings."""
+    rng = random.Random(seed)
+    pool = paragraphs()
+    rng.shuffle(pool)
+    fresh = iter(pool)
+    last: dict[str, list[str]] = {}
+    for year in (2021, 2022, 2023):
+        template = next(fresh)
+        for i, authority in enumerate(AUTHORITIES):
+            carried = [
+                p if rng.random() < 0.5 else p.replace("发展", "推进", 1).replace("。", "；", 1)
+                for p in last.get(authority, [])
+                if rng.random() < 0.6
+            ]
+            body = [*carried, template, *(next(fresh) for _ in range(2))]
+            last[authority] = body
+            lines = [f"{authority}{year}年工作总结", "一、主要工作完成情况", *body, "二、下一步工作打算"]
+            path = root / authority / str(year) / NAMES[(i + year) % len(NAMES)].format(year=year)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes("\n".join(lines).encode(ENCODINGS[(i + year) % len(ENCODINGS)]))
+    return root
+
+
+@pytest.fixture
+def pinyin_ordered_url() -> Iterator[str]:
+    """A new database beside ARCHIVER_TEST_POSTGRES_URL's with ICU zh as its default collation,
+    dropped afterwards."""
+    base = make_url(URL)
+    name = f"{base.database}_zh"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(
+                text(
+                    f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' "
+                    "LOCALE_PROVIDER icu ICU_LOCALE 'zh' LOCALE 'C'"
+                )
+            )
+    except SQLAlchemyError as exc:
+        admin.dispose()
+        pytest.skip(f"cannot create a database with ICU collation zh: {exc.__class__.__name__}")
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def outputs(folder: Path, database: str, inboxes: list[Path]) -> dict[str, Any]:
+    """What every command that reads the archive writes, after ``archiver run`` of ``inboxes``
+    (batches of 8, and a recent level of 300 band rows, so the run also settles and merges)."""
+    folder.mkdir()
+    config = folder / "config.toml"
+    config.write_text(
+        f'[store]\ndatabase = "{database}"\nvault = "{folder / "objects"}"\nrecent_band_rows = 300\n'
+        "[run]\nworkers = 1\nbatch_size = 8\n",
+        encoding="utf-8",
+    )
+    runner = CliRunner()
+
+    def command(*args: str) -> str:
+        result = runner.invoke(main, ["--config", str(config), *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    summary = json.loads(command("run", "--json", *map(str, inboxes)))
+    del summary["seconds"], summary["stage_seconds"]
+    out: dict[str, Any] = {"summary": summary}
+    command("export", "-o", str(folder / "export.jsonl"))
+    command("audit", "--format", "json", "-o", str(folder / "audit.json"))
+    command("audit", "--format", "csv", "-o", str(folder / "audit.csv"))
+    command("audit", "--format", "json", "--since", "2022", "-o", str(folder / "since.json"))
+    command("audit", "--format", "html", "-o", str(folder / "site"))
+    for name in ("export.jsonl", "audit.json", "audit.csv", "since.json"):
+        out[name] = (folder / name).read_bytes()
+    site = folder / "site"
+    out["site"] = {str(p.relative_to(site)): p.read_bytes() for p in sorted(site.rglob("*")) if p.is_file()}
+    out["verify"] = command("verify", "--full")
+    return out
+
+
+def test_run_export_audit_and_verify_give_the_same_bytes_on_postgresql_as_on_sqlite(
+    tmp_path: Path, pinyin_ordered_url: str
+) -> None:
+    inboxes = [SAMPLES, generated_inbox(tmp_path / "generated")]
+    on_sqlite = outputs(tmp_path / "sqlite", str(tmp_path / "sqlite.sqlite3"), inboxes)
+    on_pg = outputs(tmp_path / "pg", pinyin_ordered_url, inboxes)
+
+    engine = create_engine(pinyin_ordered_url)
+    with engine.connect() as connection:
+        ordered = connection.execute(text("SELECT relpath FROM submissions ORDER BY relpath")).scalars().all()
+    engine.dispose()
+    assert ordered != sorted(ordered)  # the database's own order is not SQLite's: the test can tell
+    exported = [json.loads(line) for line in on_sqlite["export.jsonl"].splitlines()]
+    assert [r["file"] for r in exported] == sorted(ordered)
+    assert {r["encoding"] for r in exported} >= {"utf-8", "gb18030", "utf-16", "utf-8-sig", "big5"}
+    assert sum(len(r["matches"]) for r in exported) > 20 and any(r["removed"] for r in exported)
+    assert any(0.5 <= m["similarity"] < 1.0 for r in exported for m in r["matches"])
+    assert on_sqlite["summary"]["compacted"] > 0 and on_sqlite["summary"]["links"] > 0
+    assert len(on_sqlite["site"]) > 20
+
+    assert on_pg == on_sqlite
