@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from archiver import __version__, flow
 from archiver import config as config_mod
-from archiver.errors import ArchiverError, InputError, describe
+from archiver.errors import ArchiverError, FixityError, InputError, describe
 from archiver.records import Rejection
 from archiver.stages import ingest
 from archiver.stages.process import process_submission
@@ -180,18 +180,19 @@ def export(ctx: click.Context, fmt: str, output: Path | None) -> None:
 @click.pass_context
 @friendly
 def verify(ctx: click.Context, full: bool) -> None:
-    """Fixity check of the file store."""
-    from archiver.store.vault import Vault, is_warning
+    """Fixity of the file store, cross-checked with the database (recorded as a fixity check event)."""
+    from archiver.store.fixity import verify_archive
 
-    config = _config(ctx)
-    vault = Vault(config.resolve(config.store.vault), create=False)
-    lines = vault.verify(full=full)
-    problems = [line for line in lines if not is_warning(line)]
-    for line in lines:
+    result = verify_archive(_config(ctx), full)
+    for line in result.warnings + result.problems:
         click.echo(line)
-    if problems:
-        raise click.ClickException(f"{len(problems)} fixity problems; restore the named files from backup")
-    click.echo(f"ok: {sum(1 for _ in vault.objects())} objects verified ({'full' if full else 'quick'})")
+    if result.problems:
+        raise FixityError(
+            f"{len(result.problems)} fixity problems; restore the named objects or files from backup"
+        )
+    click.echo(
+        f"ok: {result.objects} objects verified ({'full' if full else 'quick'}), database and vault agree"
+    )
 
 
 @main.command()

@@ -67,6 +67,7 @@ class RunSummary:
     passages: int = 0
     links: int = 0
     compacted: int = 0  # band rows merged from the recent level into the main index
+    restored: int = 0  # known, unchanged files whose object was missing from the vault
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -87,6 +88,11 @@ class RunSummary:
         ]
         if self.compacted:
             lines.append(f"  compacted the band index: {self.compacted} rows merged")
+        if self.restored:
+            lines.append(
+                f"  restored {self.restored} objects missing from the vault, from their unchanged "
+                "files in the inbox (`archiver verify` names any earlier versions lost)"
+            )
         if self.clashes:
             lines.append(f"  skipped {self.clashes}: path also in an earlier inbox (see the run's events)")
         return lines
@@ -182,7 +188,7 @@ def _run(config: Config, inboxes: Sequence[Path], progress: Progress | None) -> 
             run_row = Run(command="run", tool_version=__version__)
             session.add(run_row)
         try:
-            summary = _run_batches(config, inboxes, progress, session, run_row.id)
+            summary = _run_batches(config, inboxes, progress, session, run_row.id, vault)
         except BaseException:
             _record_failure(session, run_row)
             raise
@@ -194,9 +200,15 @@ def _run(config: Config, inboxes: Sequence[Path], progress: Progress | None) -> 
 
 
 def _run_batches(
-    config: Config, inboxes: Sequence[Path], progress: Progress | None, session: Session, run_id: int
+    config: Config,
+    inboxes: Sequence[Path],
+    progress: Progress | None,
+    session: Session,
+    run_id: int,
+    vault: Vault,
 ) -> RunSummary:
     summary = RunSummary(run_id=run_id)
+    lost: dict[str, Known] = {}  # known documents whose object is missing: processed and stored again
     located = _first_of_each_path(
         ingest.locate(inboxes, config.ingest, store_paths(config)), session, summary
     )
@@ -207,9 +219,9 @@ def _run_batches(
         # At the end of a run, settling and merging would be the last thing everything
         # waits for, so a run leaves its own rows in the run level for the next one.
         first_wait = partial(_settle_and_merge, session, summary, config)
-        for batch in _batches(session, located, config, executor, first_wait):
+        for batch in _batches(session, located, config, executor, first_wait, (vault, lost)):
             with session.begin():
-                unsettled += _file_batch(session, summary, batch, config)
+                unsettled += _file_batch(session, summary, _restored(session, summary, batch, lost), config)
             if unsettled > config.store.recent_band_rows // RUN_LEVEL_SHARE:
                 _settle(session, summary)
                 _merge(session, summary, config)
@@ -261,18 +273,23 @@ def _batches(
     config: Config,
     executor: Executor | None,
     first_wait: Callable[[], None],
+    lost: tuple[Vault, dict[str, Known]],
 ) -> Iterator[list[Result]]:
     """Results in listing order, a batch at a time, with the next batch already in flight.
 
     A batch goes to the workers in chunks of ``TASK_SIZE`` files: each chunk is one task and one
     group commit to the vault. ``first_wait`` runs once, when the first batches are in flight
-    and nothing is ready yet (or at the end, when there was nothing to process).
+    and nothing is ready yet (or at the end, when there was nothing to process). A known file
+    whose object is missing from the vault is processed as if new, and noted in ``lost``.
     """
+    vault, missing = lost
     pending: deque[list[Future[list[Result]]] | list[list[Result]]] = deque()
     waited = False
     for batch in _chunked(located, config.run.batch_size):
         known = _known_heads(session, [loc.relpath for loc in batch])
-        tasks = [(loc, known.get(loc.relpath)) for loc in batch]
+        missing.update((relpath, head) for relpath, head in known.items() if not vault.holds(relpath))
+        heads = {relpath: head.sha512 for relpath, head in known.items() if relpath not in missing}
+        tasks = [(loc, heads.get(loc.relpath)) for loc in batch]
         chunks = [tasks[i : i + TASK_SIZE] for i in range(0, len(tasks), TASK_SIZE)]
         if executor is None:
             pending.append([process_chunk(chunk, config) for chunk in chunks])
@@ -304,12 +321,54 @@ def _chunked(items: Iterable[ingest.Located], size: int) -> Iterator[list[ingest
         yield chunk
 
 
-def _known_heads(session: Session, relpaths: list[str]) -> dict[str, str]:
+@dataclass(frozen=True)
+class Known:
+    sha512: str
+    version: str | None
+
+
+def _known_heads(session: Session, relpaths: list[str]) -> dict[str, Known]:
     with session.begin():  # runs between batches, outside their transactions
         rows = session.execute(
-            select(Document.object_id, Document.head_sha512).where(Document.object_id.in_(relpaths))
+            select(Document.object_id, Document.head_sha512, Document.head_version).where(
+                Document.object_id.in_(relpaths)
+            )
         ).all()
-    return {object_id: sha for object_id, sha in rows if sha}
+    return {object_id: Known(sha, version) for object_id, sha, version in rows if sha}
+
+
+def _restored(
+    session: Session, summary: RunSummary, batch: list[Result], lost: dict[str, Known]
+) -> list[Result]:
+    """``batch`` without the objects just stored again exactly as the database has them (their rows
+    are there already); each one restored is counted and recorded as an event. A restored object
+    whose database head was a later version is filed as a new submission of its document."""
+    kept: list[Result] = []
+    for result in batch:
+        if isinstance(result, Unchanged):
+            kept.append(result)
+            continue
+        relpath = result.outcome.submission.relpath
+        known = lost.pop(relpath, None)
+        if known is None or result.outcome.submission.sha512 != known.sha512:
+            kept.append(result)
+            continue
+        summary.restored += 1
+        session.add(
+            EventRow(
+                run_id=summary.run_id,
+                submission_id=None,
+                kind="restored",
+                detail={"object": relpath, "version": result.version, "database_head": known.version},
+            )
+        )
+        if result.version != known.version:
+            kept.append(result)
+        else:
+            summary.files += 1
+            summary.bytes += result.size
+            summary.unchanged += 1
+    return kept
 
 
 def _settle(session: Session, summary: RunSummary) -> None:

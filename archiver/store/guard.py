@@ -13,10 +13,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from archiver.config import Config
-from archiver.errors import StoreError
+from archiver.errors import StoreError, describe
 from archiver.store.vault import Vault
 
-LOCK_FILE = "extensions/archiver-run.lock"  # in the vault, beside its staging area
+# In an extension folder of its own: OCFL allows only folders directly in `extensions/` (E086).
+LOCK_FILE = "extensions/archiver-lock/run.lock"
+# Where versions before 0.2 kept it; removed once the new lock is held, so old storage roots validate.
+LEGACY_LOCK_FILE = "extensions/archiver-run.lock"
 
 
 @contextmanager
@@ -28,6 +31,10 @@ def writing(vault: Vault) -> Iterator[None]:
     process, so a crashed run never leaves it behind.
     """
     path = vault.root / LOCK_FILE
+    try:
+        path.parent.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot take the writer lock {path}: {describe(exc)}; check [store] vault") from exc
     with open(path, "a+b") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -36,6 +43,7 @@ def writing(vault: Vault) -> Iterator[None]:
                 f"another archiver run, reindex or compact is writing to this archive ({path} is locked); "
                 "wait for it to finish, then run again"
             ) from None
+        (vault.root / LEGACY_LOCK_FILE).unlink(missing_ok=True)
         try:
             yield
         finally:

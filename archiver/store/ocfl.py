@@ -268,6 +268,80 @@ def significant_state(state: Mapping[str, str]) -> dict[str, str]:
     return {p: d for p, d in state.items() if p != "provenance.json"}
 
 
+_TUPLE = re.compile(r"[0-9a-f]{3}")
+_ROOT_DIGEST = re.compile(r"[0-9a-f]{64}")
+_ROOT_ENTRIES = {ROOT_NAMASTE: False, LAYOUT_FILE: False, "extensions": True}  # name: is a folder
+_OBJECT_ENTRIES = {OBJECT_NAMASTE: False, INVENTORY: False, SIDECAR: False, "extensions": True, "logs": True}
+_VERSION_ENTRIES = {INVENTORY: False, SIDECAR: False, CONTENT_DIR: True}
+
+
+def storage_walk(root: Path) -> tuple[list[Path], list[str]]:
+    """(object roots, problems) of a storage root laid out by extension 0004 (3 tuples of 3).
+
+    A problem is anything else: a file or folder that is neither the root's own files, a tuple
+    folder nor an object root, and an object root without its declaration (OCFL E003, or the
+    declaration deleted). Empty tuple folders are fine (a crash between ``mkdir`` and rename).
+    """
+    objects: list[Path] = []
+    problems: list[str] = []
+
+    def walk(folder: Path, depth: int) -> None:
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            path, is_dir = Path(entry.path), entry.is_dir(follow_symlinks=False)
+            name = path.relative_to(root).as_posix()
+            if depth == 0 and entry.name in _ROOT_ENTRIES:
+                if _ROOT_ENTRIES[entry.name] != is_dir:
+                    problems.append(f"storage root: {name} is a {'file' if not is_dir else 'folder'}")
+                continue
+            if not is_dir:
+                problems.append(f"storage root: stray file {name} (not part of any object)")
+            elif depth < 3 and _TUPLE.fullmatch(entry.name):
+                walk(path, depth + 1)
+            elif depth == 3 and _ROOT_DIGEST.fullmatch(entry.name):
+                if (path / OBJECT_NAMASTE).is_file():
+                    objects.append(path)
+                else:
+                    problems.append(f"{name}: no {OBJECT_NAMASTE}: not a valid OCFL object")
+            else:
+                problems.append(f"storage root: stray folder {name} (not part of the layout)")
+
+    walk(root, 0)
+    return objects, problems
+
+
+def extension_problems(root: Path) -> list[str]:
+    """Files directly in the storage root's ``extensions`` folder (OCFL E086: only folders)."""
+    top = root / "extensions"
+    if not top.is_dir():
+        return []
+    return [f"storage root: extensions/{p.name} is a file" for p in sorted(top.iterdir()) if not p.is_dir()]
+
+
+def stray_entries(obj: Path, inv: Inventory) -> list[str]:
+    """Entries of an object root or of its versions that OCFL does not allow (E001, E015).
+
+    Version folders the inventory does not list are not counted here: they are an interrupted
+    store's leftovers (``orphan:`` warnings)."""
+    label, lines = inv["id"], []
+    for entry in sorted(obj.iterdir()):
+        wanted = _OBJECT_ENTRIES.get(entry.name)
+        if wanted is None and version_number(entry.name) and entry.is_dir():
+            continue
+        if wanted is None or wanted != entry.is_dir():
+            lines.append(f"{label}: {entry.name} does not belong in the object root (OCFL E001)")
+    for version in inv["versions"]:
+        folder = obj / version
+        if not folder.is_dir():
+            lines.append(f"{label}: version folder {version}/ is missing")
+            continue
+        for entry in sorted(folder.iterdir()):
+            if _VERSION_ENTRIES.get(entry.name) != entry.is_dir():
+                lines.append(
+                    f"{label}: {version}/{entry.name} does not belong in a version folder (OCFL E015)"
+                )
+    return lines
+
+
 def object_roots(root: Path) -> Iterator[Path]:
     """Every directory under a storage root holding an object declaration, in sorted order."""
     for dirpath, dirs, files in os.walk(root):

@@ -59,6 +59,12 @@ class StoredVersion:
     paths: dict[str, str]  # logical path -> content path relative to the object root
 
 
+@dataclass(frozen=True)
+class VaultCheck:
+    lines: list[str]  # problems and ``orphan:`` warnings, as ``verify`` returns them
+    inventories: dict[str, ocfl.Inventory]  # object id → inventory of every readable object
+
+
 class Vault:
     """An OCFL 1.1 storage root using the 0004 hashed n-tuple layout."""
 
@@ -121,6 +127,10 @@ class Vault:
         """Where the object's root is (or would be) under the storage root."""
         return self.root / ocfl.object_relpath(object_id)
 
+    def holds(self, object_id: str) -> bool:
+        """True when the object is in the vault (its root, declaration included, lands in one rename)."""
+        return (self.object_path(object_id) / ocfl.OBJECT_NAMASTE).is_file()
+
     def head(self, object_id: str) -> str | None:
         """The head version name, or None when the object does not exist."""
         inv = self._inventory(object_id)
@@ -173,11 +183,23 @@ class Vault:
             inv = json.loads(raw)
         except ValueError as exc:
             raise FixityError(f"{obj}: inventory.json is not JSON; {DAMAGED}") from exc
-        if ocfl.sidecar_digest(obj / ocfl.SIDECAR) == digest:
+        in_sidecar = ocfl.sidecar_digest(obj / ocfl.SIDECAR)
+        if in_sidecar == digest:
             return inv, False
         head = str(inv.get("head", "")) if isinstance(inv, dict) else ""
-        if ocfl.version_number(head) and ocfl.sidecar_digest(obj / head / ocfl.SIDECAR) == digest:
+        number = ocfl.version_number(head) or 0
+        # Stale only as an interrupted commit leaves it: the new head's own sidecar vouches for
+        # inventory.json, and the root sidecar is still an earlier version's. Anything else
+        # (a damaged or deleted root sidecar) is damage.
+        if (
+            number
+            and ocfl.sidecar_digest(obj / head / ocfl.SIDECAR) == digest
+            and in_sidecar is not None
+            and any(ocfl.sidecar_digest(obj / f"v{n}" / ocfl.SIDECAR) == in_sidecar for n in range(1, number))
+        ):
             return inv, True
+        if not (obj / ocfl.SIDECAR).exists():
+            raise FixityError(f"{obj}: {ocfl.SIDECAR} is missing; {DAMAGED}")
         raise FixityError(f"{obj}: inventory.json does not match its sidecar; {DAMAGED}")
 
     @staticmethod
@@ -304,34 +326,48 @@ class Vault:
             self._clear_staging()
 
     def verify(self, full: bool = False) -> list[str]:
-        """Fixity check; one line per problem, ``[]`` when all is well.
+        """Fixity check; one line per problem, ``[]`` when all is well (see ``check``)."""
+        return self.check(full).lines
 
-        Quick: the storage root declaration, each object's declaration, inventory shape,
-        inventory vs sidecar, every manifest content path present, no unlisted content file.
-        Full: also every content file's sha512 and every version inventory's sidecar. Lines
-        starting with ``orphan:`` (see ``is_warning``) are interrupted writes, not damage.
+    def check(self, full: bool = False) -> VaultCheck:
+        """Fixity and structure check of the whole storage root.
+
+        Quick: the storage root declaration, nothing in the root that is neither layout nor
+        object, each object's declaration, no stray entry in an object root or version folder,
+        inventory shape, inventory vs sidecar and vs the head version's copy, every manifest
+        content path present, no unlisted content file. Full: also every content file's sha512
+        and every version inventory's sidecar. Lines starting with ``orphan:`` (see
+        ``is_warning``) are interrupted writes, not damage.
         """
         lines = [] if (self.root / ocfl.ROOT_NAMASTE).is_file() else [f"storage root: no {ocfl.ROOT_NAMASTE}"]
         lines += [
             f"{WARNING_PREFIX} staging {p.name} left by an interrupted store" for p in self._staging_dirs()
         ]
-        for obj in ocfl.object_roots(self.root):
-            lines += self._verify_object(obj, full)
-        return lines
+        objects, strays = ocfl.storage_walk(self.root)
+        lines += strays + ocfl.extension_problems(self.root)
+        inventories: dict[str, ocfl.Inventory] = {}
+        for obj in objects:
+            lines += self._verify_object(obj, full, inventories)
+        return VaultCheck(lines, inventories)
 
-    def _verify_object(self, obj: Path, full: bool) -> list[str]:
+    def _verify_object(self, obj: Path, full: bool, found: dict[str, ocfl.Inventory]) -> list[str]:
         name = str(obj.relative_to(self.root))
         try:
             inv, _stale = self._load(obj)
         except (OSError, FixityError) as exc:
-            return [f"{name}: {exc}"]
+            return [f"{name}: {str(exc).removeprefix(f'{obj}: ')}"]
         shape = ocfl.shape_problems(inv)
         if shape:
             return [f"{name}: {p}" for p in shape]
         label = inv["id"]
+        found[label] = inv
         lines = [] if self.object_path(label) == obj else [f"{label}: at {name}, off its layout path"]
         namaste = (obj / ocfl.OBJECT_NAMASTE).read_text(encoding="utf-8", errors="replace")
         if namaste != ocfl.OBJECT_NAMASTE_TEXT:
             lines.append(f"{label}: {ocfl.OBJECT_NAMASTE} has the wrong content")
+        head_copy = obj / inv["head"] / ocfl.INVENTORY
+        if head_copy.is_file() and head_copy.read_bytes() != (obj / ocfl.INVENTORY).read_bytes():
+            lines.append(f"{label}: inventory.json differs from {inv['head']}/inventory.json; {DAMAGED}")
+        lines += ocfl.stray_entries(obj, inv)
         lines += self._recover_report(obj)
         return lines + ocfl.content_problems(obj, inv, full)
