@@ -7,12 +7,15 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
 from archiver import flow
 from archiver.audit.export import export_lines
+from archiver.cli import main
 from archiver.errors import ConfigError
 from archiver.records import Processed
 from archiver.stages import ingest, process
@@ -21,6 +24,7 @@ from archiver.store import db
 from archiver.store.objects import Stored
 from archiver.store.vault import Vault
 from tests.conftest import SAMPLES, make_config
+from tests.test_postgres import generated_inbox
 
 
 def exported(tmp_path: Path, inbox: Path, workers: int, batch_size: int) -> str:
@@ -50,20 +54,47 @@ def test_parallel_and_serial_runs_export_the_same_bytes_on_a_bench_inbox(
     assert parallel.encode() == serial.encode()
 
 
-def test_a_dask_cluster_files_the_same_as_a_serial_run(tmp_path: Path) -> None:
+def exported_by_the_cli(folder: Path, inboxes: list[Path], run: str) -> bytes:
+    """``archiver run`` of ``inboxes`` with ``run`` as the config's [run] table, then the bytes
+    ``archiver export`` writes."""
+    folder.mkdir()
+    config = folder / "config.toml"
+    config.write_text(
+        f'[store]\ndatabase = "{folder / "archive.sqlite3"}"\nvault = "{folder / "objects"}"\n[run]\n{run}\n',
+        encoding="utf-8",
+    )
+    runner = CliRunner()
+    for command in (["run", *map(str, inboxes)], ["export", "-o", str(folder / "export.jsonl")]):
+        result = runner.invoke(main, ["--config", str(config), *command], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    return (folder / "export.jsonl").read_bytes()
+
+
+def executed(dask_worker: Any) -> int:
+    """The tasks a Dask worker has run (``Client.run`` passes the worker as ``dask_worker``)."""
+    return int(dask_worker.state.executed_count)
+
+
+def test_archiver_run_on_a_dask_local_cluster_exports_what_the_process_pool_does(tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
-    serial = exported(tmp_path / "serial", SAMPLES, workers=1, batch_size=64)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
-        config = make_config(
+    inboxes = [SAMPLES, generated_inbox(tmp_path / "generated")]
+    pool = exported_by_the_cli(
+        tmp_path / "pool", inboxes, 'executor = "process"\nworkers = 2\nbatch_size = 8'
+    )
+    with distributed.LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+    ) as cluster:
+        assert len(cluster.workers) == 2
+        on_dask = exported_by_the_cli(
             tmp_path / "dask",
-            run={"executor": "dask", "dask_scheduler": cluster.scheduler_address, "batch_size": 4},
+            inboxes,
+            f'executor = "dask"\ndask_scheduler = "{cluster.scheduler_address}"\nbatch_size = 8',
         )
-        flow.run(config, [SAMPLES])
-        engine = db.open_engine(config.database_url)
-        with Session(engine) as session:
-            on_dask = "\n".join(export_lines(session))
-        engine.dispose()
-    assert on_dask.encode() == serial.encode()
+        with distributed.Client(cluster) as client:
+            ran = client.run(executed)
+    assert sum(ran.values()) == 3  # the 24 files went through the cluster's workers, 8 a task
+    assert pool.count(b"\n") == 9 + 15 and b'"matches": [{' in pool  # reuse links are compared too
+    assert on_dask == pool
 
 
 @pytest.mark.parametrize(
