@@ -224,6 +224,38 @@ def compact(ctx: click.Context) -> None:
 
 
 @main.command()
+@click.argument("query")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="documents shown at most"
+)
+@click.option("--json", "as_json", is_flag=True, help="print every document found as JSON")
+@click.pass_context
+@friendly
+def search(ctx: click.Context, query: str, limit: int, as_json: bool) -> None:
+    """Current documents whose cleaned text contains QUERY (a literal substring), with snippets."""
+    from archiver.audit.search import search as find_text
+
+    engine = _archive_engine(_config(ctx))
+    with Session(engine) as session:
+        found = find_text(session, query)
+    engine.dispose()
+    if as_json:
+        payload = {"query": query, "documents": len(found), "found": [f.as_json() for f in found[:limit]]}
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=1))
+        return
+    click.echo(f"“{query}”：{len(found)} 份文件 (documents)")
+    for item in found[:limit]:
+        where = " ".join(str(part) for part in (item.authority, item.year) if part is not None)
+        click.echo(f"{item.file}  {where}  {item.hits} 处 (hits)  {item.title}")
+        for snip in item.snippets:
+            click.echo(
+                "    " + snip.before + click.style(f"【{snip.match}】", bold=True, fg="red") + snip.after
+            )
+    if len(found) > limit:
+        click.echo(f"…另有 {len(found) - limit} 份 (more): --limit {len(found)}")
+
+
+@main.command()
 @click.option(
     "--format", "fmt", type=click.Choice(["json", "csv", "html"]), default="json", show_default=True
 )

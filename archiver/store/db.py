@@ -14,6 +14,8 @@ recent_bands    the newest band rows, same shape: merged into passage_bands by c
 run_bands       the band rows of the latest run, same shape: moved into recent_bands as the next starts
 matches         verified links: kind "intra" between passages of one submission (removed or
                 warned repeats), kind "cross" between representatives of different submissions
+submission_search  (SQLite) the FTS5 trigram index of current and old cleaned texts, kept up by
+                triggers; on PostgreSQL, the pg_trgm index ix_submissions_cleaned_trgm (migration 0006)
 events          provenance: what was done to what, by which tool version with which parameters
 meta            key/value: the pinned fingerprint parameters
 """
@@ -231,6 +233,19 @@ def in_relpath_order(rows: Iterable[RowT]) -> list[RowT]:
     ORDER BY gives them. PostgreSQL's follows the database's collation (under ICU zh, pinyin:
     甲 before 乙), so exports and audits sort here, the same on every backend."""
     return sorted(rows, key=lambda row: str(row[1]))
+
+
+# The search index (migration 0006) is not a model: FTS5 tables and their shadow tables, and a
+# GIN index with an operator class, are beyond what the models describe.
+SEARCH_INDEX = "submission_search"
+SEARCH_TRGM_INDEX = "ix_submissions_cleaned_trgm"
+
+
+def modelled(_object: Any, name: str | None, type_: str, _reflected: bool, _compare_to: Any) -> bool:
+    """Alembic's ``include_object``: False for the search index, which the models leave out."""
+    if type_ == "table" and name is not None and name.startswith(SEARCH_INDEX):
+        return False
+    return not (type_ == "index" and name == SEARCH_TRGM_INDEX)
 
 
 def table(model: type[Base]) -> Table:
