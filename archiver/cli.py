@@ -9,6 +9,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from archiver import __version__, flow
 from archiver import config as config_mod
-from archiver.errors import ArchiverError, FixityError, InputError, describe
+from archiver.errors import ArchiverError, ConfigError, FixityError, InputError, describe
 from archiver.records import Rejection
 from archiver.stages import ingest
 from archiver.stages.process import process_submission
@@ -31,30 +32,62 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def friendly(func: F) -> F:
-    """Turn ArchiverError into the one-line message click prints, with exit code 1."""
+    """Turn ArchiverError into the one-line message click prints, with the error's exit status
+    (``errors``: 1 to fix, 3 fixity, 75 busy). The one place errors become exit codes."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except ArchiverError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise _Failure(str(exc), exc.exit_code) from exc
 
     return wrapper  # type: ignore[return-value]
 
 
-def console() -> None:
+class _Failure(click.ClickException):
+    """A ClickException that exits with the status of the ArchiverError it reports."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property  # click declares exit_code per class; this one's is per error
+    def exit_code(self) -> int:  # type: ignore[override]
+        return self.status
+
+
+def console(args: list[str] | None = None, prog_name: str | None = None) -> None:
     """The ``archiver`` executable: ``main`` as click runs it (it ends by raising SystemExit),
     then a quick exit (``flow.freeze_for_exit``). ``main`` itself stays free of that for tests
     and other callers that go on running."""
     try:
-        main()
+        main(args=args, prog_name=prog_name)
     finally:
         flow.freeze_for_exit()
 
 
+@dataclass(frozen=True)
+class Invocation:
+    """What every command gets: the configuration and which file it came from."""
+
+    config: config_mod.Config
+    found: config_mod.Found
+
+
 def _config(ctx: click.Context) -> config_mod.Config:
-    return ctx.obj  # type: ignore[no-any-return]
+    return _invocation(ctx).config
+
+
+def _invocation(ctx: click.Context) -> Invocation:
+    invocation = ctx.find_object(Invocation)
+    assert invocation is not None  # main sets it before any command runs
+    return invocation
+
+
+def _file(output: Path | None) -> Path | None:
+    """The file -o names; None for standard output (no -o, or ``-o -``)."""
+    return None if output is None or str(output) == "-" else output
 
 
 @contextmanager
@@ -80,15 +113,15 @@ def _archive_engine(config: config_mod.Config) -> Engine:
     "config_path",
     type=click.Path(path_type=Path),
     default=None,
-    help="config.toml to use (default: ./config.toml when present, else built-in defaults)",
+    help="config.toml to use (default: the file $ARCHIVER_CONFIG names, else ./config.toml when "
+    "present, else built-in defaults)",
 )
 @click.pass_context
 @friendly
 def main(ctx: click.Context, config_path: Path | None) -> None:
     """Decode, repair, split, de-duplicate and archive report submissions."""
-    if config_path is None and Path("config.toml").is_file():
-        config_path = Path("config.toml")
-    ctx.obj = config_mod.load(config_path)
+    found = config_mod.discover(config_path)
+    ctx.obj = Invocation(config_mod.load(found.path), found)
 
 
 @main.command()
@@ -98,8 +131,17 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
 @friendly
 def run(ctx: click.Context, inbox: tuple[Path, ...], as_json: bool) -> None:
     """The nightly job: archive every file under INBOX (default: [run] inbox of the config)."""
-    config = _config(ctx)
+    config, found = _config(ctx), _invocation(ctx).found
     inboxes = list(inbox) or [config.resolve(p) for p in config.run.inbox]
+    try:
+        ingest.check_inboxes(inboxes)
+    except InputError as exc:
+        if found.path is None and not inbox:
+            raise InputError(
+                f"{exc}; the built-in defaults were used, as no config file was found (no --config, "
+                f"no {config_mod.CONFIG_ENV}, no config.toml in {Path.cwd()}): name one"
+            ) from exc
+        raise
     with _progress(inboxes, config) as progress:
         summary = flow.run(config, inboxes, progress)
     if as_json:
@@ -121,7 +163,12 @@ def _progress(inboxes: list[Path], config: config_mod.Config) -> Iterator[flow.P
 
 @main.command()
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="write the cleaned text here")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, allow_dash=True),
+    help="write the cleaned text here (-: stdout)",
+)
 @click.option("--json", "as_json", is_flag=True, help="print the full report as JSON")
 @click.pass_context
 @friendly
@@ -137,6 +184,7 @@ def clean(ctx: click.Context, file: Path, output: Path | None, as_json: bool) ->
         if as_json:
             click.echo(json.dumps(rejection_report(outcome), ensure_ascii=False, indent=1))
         raise click.ClickException(f"{file}: rejected ({outcome.reason}): {outcome.detail}")
+    output = _file(output)
     if output is not None:
         with _writing(output):
             output.write_text(outcome.text + "\n", encoding="utf-8")
@@ -156,7 +204,12 @@ def clean(ctx: click.Context, file: Path, output: Path | None, as_json: bool) ->
 
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="write here instead of stdout")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, allow_dash=True),
+    help="write here (default, or -: stdout)",
+)
 @click.pass_context
 @friendly
 def export(ctx: click.Context, fmt: str, output: Path | None) -> None:
@@ -166,6 +219,7 @@ def export(ctx: click.Context, fmt: str, output: Path | None) -> None:
     engine = _archive_engine(_config(ctx))
     with Session(engine) as session:
         lines = export_lines(session)
+        output = _file(output)
         if output is None:
             for line in lines:
                 click.echo(line)
@@ -262,8 +316,8 @@ def search(ctx: click.Context, query: str, limit: int, as_json: bool) -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path),
-    help="write here instead of stdout (html: the folder of the site, required)",
+    type=click.Path(path_type=Path, allow_dash=True),
+    help="write here (default, or -: stdout; html: the folder of the site, required)",
 )
 @click.option("--authority", help="only documents of this authority")
 @click.option("--year", type=int, help="only documents of this year")
@@ -286,6 +340,7 @@ def audit(
     from archiver.audit import reuse as audit_mod
     from archiver.audit.html import write_site
 
+    output = _file(output)
     if fmt == "html" and output is None:
         raise InputError("--format html writes a folder; give it with -o DIR")
     config = _config(ctx)
@@ -309,3 +364,52 @@ def audit(
     else:
         with _writing(output):
             output.write_bytes(buffer.getvalue().encode("utf-8"))
+
+
+@main.group("config", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="print it as JSON")
+@click.pass_context
+@friendly
+def config_command(ctx: click.Context, as_json: bool) -> None:
+    """Print the effective configuration: which file, and where each value came from."""
+    if ctx.invoked_subcommand is not None:
+        return
+    invocation = _invocation(ctx)
+    values = config_mod.effective(invocation.config, config_mod.keys_set(invocation.found.path))
+    if as_json:
+        found = invocation.found
+        shown = {
+            "config": None if found.path is None else str(found.path.resolve()),
+            "source": found.source,
+            "base_dir": str(invocation.config.base_dir),
+            "tables": {
+                table: {key: {"value": value, "from": origin} for key, (value, origin) in keys.items()}
+                for table, keys in values.items()
+            },
+        }
+        click.echo(json.dumps(shown, ensure_ascii=False, indent=1))
+        return
+    click.echo(f"# config: {invocation.found.describe()}")
+    click.echo(f"# relative paths resolve against {invocation.config.base_dir}")
+    for table, keys in values.items():
+        click.echo(f"\n[{table}]")
+        for key, (value, origin) in keys.items():
+            click.echo(f"{key} = {config_mod.toml_value(value)}  # {origin}")
+
+
+@config_command.command("check")
+@click.pass_context
+@friendly
+def config_check(ctx: click.Context) -> None:
+    """Check the configuration without writing: inboxes exist, the store is reachable."""
+    from archiver.preflight import check
+
+    checks = check(_config(ctx))
+    click.echo(f"ok       config   {_invocation(ctx).found.describe()}")
+    for item in checks:
+        click.echo(f"{'ok' if item.ok else 'PROBLEM':8} {item.what:8} {item.detail}")
+    problems = sum(not item.ok for item in checks)
+    if problems:
+        raise ConfigError(
+            f"{problems} problem{'s' if problems > 1 else ''} above; fix them, then check again"
+        )

@@ -1,13 +1,19 @@
 """config.toml → frozen dataclasses, one per table; unknown keys and wrong types are errors.
 
-Each stage receives only its own table. Paths in ``[store]`` and ``[run]`` are resolved
-against the directory of the config file, so ``python pipeline.py`` works from anywhere.
+Each stage receives only its own table. Which file is read is decided in one place
+(``discover``): ``--config PATH``, else the file ``ARCHIVER_CONFIG`` names, else
+``./config.toml``, else the built-in defaults. Paths in ``[store]`` and ``[run]`` are resolved
+against the directory of the config file (with the defaults, the current directory), so the
+same file gives the same archive from any working directory, as cron runs it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
@@ -104,6 +110,44 @@ class Config:
         if "://" in self.store.database:
             return self.store.database
         return f"sqlite:///{self.resolve(self.store.database)}"
+
+
+CONFIG_ENV = "ARCHIVER_CONFIG"
+ConfigSource = Literal["--config", "ARCHIVER_CONFIG", "./config.toml", "defaults"]
+
+
+@dataclass(frozen=True)
+class Found:
+    """Which config file a command reads, and what named it."""
+
+    path: Path | None  # None: the built-in defaults
+    source: ConfigSource
+
+    def describe(self) -> str:
+        if self.path is None:
+            return f"built-in defaults (no --config, no {CONFIG_ENV}, no config.toml in {Path.cwd()})"
+        return f"{self.path.resolve()} (from {self.source})"
+
+
+def discover(explicit: Path | None, environ: Mapping[str, str] = os.environ) -> Found:
+    """The config file to read: ``explicit`` (``--config``), else ``$ARCHIVER_CONFIG``, else
+    ``./config.toml`` when it exists, else none (the defaults). A file named explicitly, by
+    the option or the variable, must exist: ``load`` stops when it does not."""
+    if explicit is not None:
+        return Found(explicit, "--config")
+    if environ.get(CONFIG_ENV):
+        return Found(Path(environ[CONFIG_ENV]), "ARCHIVER_CONFIG")
+    if Path("config.toml").is_file():
+        return Found(Path("config.toml"), "./config.toml")
+    return Found(None, "defaults")
+
+
+def keys_set(path: Path | None) -> dict[str, set[str]]:
+    """Table → the keys ``path`` sets itself (the rest are defaults); empty for no file."""
+    if path is None:
+        return {}
+    data = tomllib.loads(_read(path))
+    return {name: set(table) for name, table in data.items() if isinstance(table, dict)}
 
 
 def load(path: Path | None) -> Config:
@@ -255,6 +299,35 @@ def _check_run(run: RunConfig, where: str) -> None:
             f"{where}: workers = {run.workers} is more than {MAX_WORKERS}; "
             "use 0 for one per core, or executor = 'dask' beyond one machine"
         )
+
+
+Origin = Literal["file", "default"]
+
+
+def effective(config: Config, set_keys: Mapping[str, set[str]]) -> dict[str, dict[str, tuple[Any, Origin]]]:
+    """Table → key → (value, whether the config file set it or it is the default)."""
+    return {
+        table.name: {
+            key.name: (
+                getattr(getattr(config, table.name), key.name),
+                "file" if key.name in set_keys.get(table.name, set()) else "default",
+            )
+            for key in fields(getattr(config, table.name))
+        }
+        for table in fields(Config)
+        if table.name != "base_dir"
+    }
+
+
+def toml_value(value: Any) -> str:
+    """``value`` written as TOML (the types a config holds: str, bool, int, float, tuple of str)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a TOML basic string: the same escapes
+    if isinstance(value, tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return repr(value)
 
 
 def replace(config: Config, **tables: Any) -> Config:

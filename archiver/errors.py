@@ -6,10 +6,14 @@
     ├── ConfigError               config.toml is wrong: says which key and what to write
     ├── StoreError                the database or the file store cannot be used
     │   ├── ParameterMismatch     fingerprint settings differ from the archive's: run `archiver reindex`
-    │   └── FixityError           a stored file no longer matches its digest
+    │   ├── FixityError           a stored file no longer matches its digest            (exit 3)
+    │   └── BusyError             another run, reindex or compact holds the writer lock (exit 75)
     └── InputError                a path given on the command line is missing or unreadable
 
-A bad *submission* is not an error: it is a ``records.Rejection`` and the run goes on.
+Each class carries the exit status a scheduler sees (``exit_code``; the CLI maps it in one
+place): 1 for anything to fix, 3 for damaged content, 75 (``EX_TEMPFAIL``) for "try later".
+Click's own usage errors exit with 2. A bad *submission* is not an error: it is a
+``records.Rejection`` and the run goes on (exit 0).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from pathlib import Path
 
 class ArchiverError(Exception):
     """Base of every error that ends a command; ``str(err)`` is the one line shown."""
+
+    exit_code = 1
 
 
 class ConfigError(ArchiverError):
@@ -34,7 +40,11 @@ class ParameterMismatch(StoreError):
 
 
 class FixityError(StoreError):
-    pass
+    exit_code = 3
+
+
+class BusyError(StoreError):
+    exit_code = 75  # sysexits.h EX_TEMPFAIL: cron and systemd read it as "try again later"
 
 
 class InputError(ArchiverError):

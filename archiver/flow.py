@@ -177,6 +177,7 @@ def run(config: Config, inboxes: Sequence[Path], progress: Progress | None = Non
 
 def _run(config: Config, inboxes: Sequence[Path], progress: Progress | None) -> RunSummary:
     started = time.perf_counter()
+    ingest.check_inboxes(inboxes)  # before the archive is created: a wrong inbox creates nothing
     engine = db.open_engine(config.database_url)
     vault = Vault(config.resolve(config.store.vault))
     with writing(vault), Session(engine, expire_on_commit=False) as session:

@@ -293,7 +293,7 @@ def test_the_executable_runs_main_then_freezes_the_collector_for_its_exit(
 
     calls: list[str] = []
 
-    def finished() -> None:  # as click's standalone main ends: SystemExit with the status
+    def finished(**_: object) -> None:  # as click's standalone main ends: SystemExit with the status
         calls.append("main")
         raise SystemExit(3)
 

@@ -51,15 +51,21 @@ def locate(inboxes: Sequence[Path], config: IngestConfig, store: Collection[Path
     """
     order = 0
     skip = frozenset(store)
+    check_inboxes(inboxes)
     for inbox in inboxes:
         root = Path(os.path.abspath(inbox))
-        if not root.is_dir():
-            what = "is not a directory" if root.exists() else "does not exist"
-            raise InputError(f"inbox {inbox} {what}; create it or pass an existing inbox folder")
         real_root = root.resolve()
         for path, relpath in _walk(root, "", real_root, real_root, config.follow_links, {real_root} | skip):
             yield Located(path, root, relpath, order)
             order += 1
+
+
+def check_inboxes(inboxes: Sequence[Path]) -> None:
+    """InputError unless every inbox is a directory: checked before a run creates anything."""
+    for inbox in inboxes:
+        if not Path(inbox).is_dir():
+            what = "is not a directory" if Path(inbox).exists() else "does not exist"
+            raise InputError(f"inbox {inbox} {what}; create it or pass an existing inbox folder")
 
 
 def _walk(

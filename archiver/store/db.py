@@ -334,6 +334,34 @@ def _require_archive(engine: Engine) -> None:
         )
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def probe(url: str) -> str:
+    """What the database at ``url`` holds, found without writing anything. StoreError (as
+    ``open_engine`` words it) when it cannot be reached or is not a database."""
+    engine = _engine(url)
+    if engine.dialect.name == "sqlite":
+        path = Path(engine.url.database or "")
+        try:
+            with path.open("rb") as handle:
+                header = handle.read(len(SQLITE_HEADER))
+        except OSError as exc:
+            raise StoreError(f"cannot read database {path}: {describe(exc)}; check [store] database") from exc
+        if header not in (SQLITE_HEADER, b""):
+            raise StoreError(f"{path} is not an SQLite database: check [store] database in config.toml")
+        return f"an SQLite database at {path}"
+    try:
+        _require_archive(engine)
+    except StoreError as exc:
+        if "no archive in database" not in str(exc):
+            raise
+        return f"an empty database at {_shown(engine.url)}: a run creates the archive in it"
+    finally:
+        engine.dispose()
+    return f"an archive at {_shown(engine.url)}"
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (a no-op when it is there)."""
     from alembic import command

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from archiver.config import Config
-from archiver.errors import StoreError, describe
+from archiver.errors import BusyError, StoreError, describe
 from archiver.store.vault import Vault
 
 # In an extension folder of its own: OCFL allows only folders directly in `extensions/` (E086).
@@ -39,7 +39,7 @@ def writing(vault: Vault) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise StoreError(
+            raise BusyError(
                 f"another archiver run, reindex or compact is writing to this archive ({path} is locked); "
                 "wait for it to finish, then run again"
             ) from None

@@ -1,0 +1,206 @@
+"""The nightly operator's view: which config a command reads from cron, that a wrong input
+creates nothing, exit statuses a scheduler can act on, output to standard output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from archiver.cli import main
+from tests.conftest import ROOT, SAMPLES
+
+ARCHIVER = [sys.executable, "-m", "archiver"]
+
+
+def write_config(folder: Path, inbox: Path, database: str = "archive/db.sqlite3") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "config.toml"
+    path.write_text(
+        f'[store]\ndatabase = "{database}"\nvault = "archive/objects"\n'
+        f'[run]\ninbox = ["{inbox.as_posix()}"]\nworkers = 1\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def command(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``args`` run in a fresh process in ``cwd``, as cron would: only ``env`` and a PATH."""
+    environment = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", **env}
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False, env=environment)
+
+
+def everything_under(folder: Path) -> list[Path]:
+    return sorted(folder.rglob("*"))
+
+
+def test_from_the_root_folder_archiver_config_names_the_archive_and_pipeline_is_archiver_run(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path / "site", SAMPLES)
+    first = command([*ARCHIVER, "run"], Path("/"), ARCHIVER_CONFIG=str(config))
+    assert first.returncode == 0, first.stderr
+    assert "new 9," in first.stdout and (tmp_path / "site" / "archive" / "db.sqlite3").is_file()
+    assert not Path("/archive").exists()
+    # pipeline.py, started from yet another folder, reads the same config and finds it all there
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    again = command([sys.executable, str(ROOT / "pipeline.py")], elsewhere, ARCHIVER_CONFIG=str(config))
+    assert again.returncode == 0, again.stderr
+    assert "new 0, new versions 0, unchanged 9" in again.stdout
+    assert everything_under(elsewhere) == []
+
+
+def test_config_option_beats_the_variable_which_beats_the_config_in_the_folder(tmp_path: Path) -> None:
+    here = write_config(tmp_path / "here", SAMPLES)
+    named = write_config(tmp_path / "named", SAMPLES)
+    option = write_config(tmp_path / "option", SAMPLES)
+    shown = command([*ARCHIVER, "--config", str(option), "config"], here.parent, ARCHIVER_CONFIG=str(named))
+    assert f"# config: {option.resolve()} (from --config)" in shown.stdout
+    shown = command([*ARCHIVER, "config"], here.parent, ARCHIVER_CONFIG=str(named))
+    assert f"# config: {named.resolve()} (from ARCHIVER_CONFIG)" in shown.stdout
+    shown = command([*ARCHIVER, "config"], here.parent)
+    assert f"# config: {here.resolve()} (from ./config.toml)" in shown.stdout
+
+
+def test_a_missing_inbox_from_cron_creates_nothing_and_says_no_config_was_found(tmp_path: Path) -> None:
+    done = command([*ARCHIVER, "run"], tmp_path)
+    assert done.returncode == 1
+    assert f"inbox {tmp_path / 'samples'} does not exist" in done.stderr
+    assert "no config file was found" in done.stderr and "ARCHIVER_CONFIG" in done.stderr
+    assert everything_under(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "mistake",
+    [
+        "missing inbox",
+        "missing config named by the variable",
+        "missing config named by the option",
+        "database",
+    ],
+)
+def test_a_wrong_input_stops_the_run_before_any_archive_file_or_folder_is_made(
+    tmp_path: Path, mistake: str
+) -> None:
+    site = tmp_path / "site"
+    if mistake == "missing inbox":
+        write_config(site, tmp_path / "no-inbox")
+    elif mistake == "database":  # nothing listens on port 1
+        write_config(site, SAMPLES, database="postgresql+psycopg://postgres@127.0.0.1:1/archive")
+    else:
+        site.mkdir()
+    before = everything_under(tmp_path)
+    env = {"ARCHIVER_CONFIG": str(site / "config.toml")}
+    args = [*ARCHIVER, "run"]
+    if mistake == "missing config named by the option":
+        env, args = {}, [*ARCHIVER, "--config", str(site / "config.toml"), "run"]
+    done = command(args, site, **env)
+    assert done.returncode == 1 and done.stderr.startswith("Error: ") and done.stderr.count("\n") == 1
+    assert everything_under(tmp_path) == before
+
+
+def test_exit_statuses_done_error_usage_fixity_and_busy_come_from_real_situations(tmp_path: Path) -> None:
+    config = write_config(tmp_path, SAMPLES)
+    env = {"ARCHIVER_CONFIG": str(config)}
+    done = command([*ARCHIVER, "run"], tmp_path, **env)
+    assert done.returncode == 0 and "rejected 1 (1 binary)" in done.stdout  # a rejection is no failure
+    assert command([*ARCHIVER, "run", str(tmp_path / "gone")], tmp_path, **env).returncode == 1
+    assert command([*ARCHIVER, "run", "--no-such-option"], tmp_path, **env).returncode == 2
+    # a second writer really holding the lock: another process inside guard.writing
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from archiver.store.guard import writing; from archiver.store.vault import Vault\n"
+            f"with writing(Vault({str(tmp_path / 'archive' / 'objects')!r}, create=False)):\n"
+            "    print('held', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    assert holder.stdout is not None and holder.stdin is not None
+    try:
+        assert holder.stdout.readline() == "held\n"
+        busy = command([*ARCHIVER, "run"], tmp_path, **env)
+        assert busy.returncode == 75 and "another archiver run" in busy.stderr
+        assert command([*ARCHIVER, "compact"], tmp_path, **env).returncode == 75
+    finally:
+        holder.stdin.close()
+        holder.wait()
+    assert command([*ARCHIVER, "verify", "--full"], tmp_path, **env).returncode == 0
+    content = next(p for p in (tmp_path / "archive" / "objects").rglob("*.txt") if "/content/" in str(p))
+    data = bytearray(content.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    content.write_bytes(bytes(data))
+    flipped = command([*ARCHIVER, "verify", "--full"], tmp_path, **env)
+    assert flipped.returncode == 3 and "fixity problem" in flipped.stderr
+
+
+def test_a_dash_sends_export_and_audit_to_standard_output(tmp_path: Path) -> None:
+    config = write_config(tmp_path, SAMPLES)
+    runner = CliRunner()
+    assert runner.invoke(main, ["--config", str(config), "run"], catch_exceptions=False).exit_code == 0
+    for args in (["export", "-o", "-"], ["audit", "-o", "-"], ["audit", "--format", "csv", "-o", "-"]):
+        to_dash = runner.invoke(main, ["--config", str(config), *args], catch_exceptions=False)
+        plain = runner.invoke(main, ["--config", str(config), *args[:-2]], catch_exceptions=False)
+        assert to_dash.exit_code == 0 and to_dash.output == plain.output and plain.output
+    assert len(to_dash.output.splitlines()) == 9  # the CSV: a header and the 8 archived documents
+    exported = runner.invoke(main, ["--config", str(config), "export", "-o", "-"]).output.splitlines()
+    assert len([json.loads(line) for line in exported]) == 9
+    assert not (tmp_path / "-").exists()
+    html = runner.invoke(main, ["--config", str(config), "audit", "--format", "html", "-o", "-"])
+    assert html.exit_code == 1 and "give it with -o DIR" in html.output
+
+
+def test_python_m_archiver_is_the_archiver_command(tmp_path: Path) -> None:
+    done = command([*ARCHIVER, "--version"], tmp_path)
+    assert done.returncode == 0 and done.stdout.startswith("archiver, version ")
+    assert os.listdir(tmp_path) == []
+
+
+def test_config_prints_each_value_with_where_it_came_from_as_toml_that_loads_back(tmp_path: Path) -> None:
+    config = write_config(tmp_path, SAMPLES)
+    shown = CliRunner().invoke(main, ["--config", str(config), "config"], catch_exceptions=False)
+    assert shown.exit_code == 0
+    assert "\nworkers = 1  # file\n" in shown.output and "\nbatch_size = 64  # default\n" in shown.output
+    assert '\nlayout = "{authority}/{year}/{file}"  # default\n' in shown.output
+    from archiver import config as config_mod
+
+    again = tmp_path / "again.toml"
+    again.write_text(shown.output, encoding="utf-8")
+    assert config_mod.load(again) == config_mod.load(config)
+    as_json = CliRunner().invoke(main, ["--config", str(config), "config", "--json"], catch_exceptions=False)
+    tables = json.loads(as_json.output)["tables"]
+    assert tables["run"]["inbox"] == {"value": [SAMPLES.as_posix()], "from": "file"}
+    assert tables["match"]["match_at"] == {"value": 0.5, "from": "default"}
+
+
+def test_config_check_names_every_problem_and_writes_nothing(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    config = write_config(site, tmp_path / "no-inbox")
+    (site / "archive").mkdir()
+    (site / "archive" / "objects").write_text("in the way", encoding="utf-8")
+    before = everything_under(tmp_path)
+    checked = CliRunner().invoke(main, ["--config", str(config), "config", "check"], catch_exceptions=False)
+    assert checked.exit_code == 1
+    lines = checked.output.splitlines()
+    assert lines[1].startswith("PROBLEM  inbox    ") and "no-inbox does not exist" in lines[1]
+    assert lines[2].startswith("ok       database not there yet: a run creates ")
+    assert lines[3].startswith("PROBLEM  vault    ") and "is a file" in lines[3]
+    assert lines[-1] == "Error: 2 problems above; fix them, then check again"
+    assert everything_under(tmp_path) == before
+    good = write_config(tmp_path / "good", SAMPLES)
+    runner = CliRunner()
+    assert runner.invoke(main, ["--config", str(good), "config", "check"]).exit_code == 0
+    assert everything_under(tmp_path / "good") == [good]
+    runner.invoke(main, ["--config", str(good), "run"], catch_exceptions=False)
+    after = runner.invoke(main, ["--config", str(good), "config", "check"], catch_exceptions=False).output
+    assert "ok       database an SQLite database at " in after and "an OCFL storage root at " in after
