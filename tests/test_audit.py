@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 
 from archiver import flow
 from archiver.audit import reuse as audit
-from archiver.audit.html import write_site
+from archiver.audit.chart import chart
+from archiver.audit.html import environment, render, write_site
 from archiver.cli import main
 from archiver.config import Config
 from archiver.store import db
@@ -259,6 +260,21 @@ def test_html_shows_submitted_html_literally(archive: Config, tmp_path: Path) ->
     page_b = (tmp_path / "site" / "docs" / f"{b.doc.id}.html").read_text(encoding="utf-8")
     assert page_b.count('class="reuse" data-kind="earlier"') == 3
     assert "http://" not in page_b.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_every_template_escapes_what_it_is_given() -> None:
+    """Autoescaping is on for every template, the SVG chart included: an authority named with markup
+    shows as text in the chart, and any template added later escapes too."""
+    env = environment()
+    names = [*env.list_templates(), "new.txt"]
+    assert callable(env.autoescape) and all(env.autoescape(name) for name in names)
+    trend = {
+        "authority": '<b onclick="x()">局</b>',
+        "years": [{"year": 2020, "reused_share": 0.5, "from_earlier_years": 0.25, "documents": 2}],
+    }
+    svg = render("chart.svg", chart=chart([trend]))
+    assert "<b " not in svg and "&lt;b onclick=&#34;x()&#34;&gt;局&lt;/b&gt;" in svg
+    assert "reused 50.0%, earlier years 25.0% (2 documents)" in svg
 
 
 def test_reuse_kind() -> None:

@@ -6,113 +6,149 @@ DIR/docs/<id>.html  one per document (submission id): its cleaned text, each reu
                     earlier occurrence (``docs/<m>.html#p<passage id>``), the sources beside it
 DIR/clusters.html   the clusters with their keywords and occurrences
 
-No network: CSS and JS (``templates/``) are inlined, the chart is inline SVG. Every piece of
-submitted text (file names, authorities, titles, passages, headings) goes through ``esc``.
+The pages are Jinja2 templates in ``templates/`` rendered with autoescaping on, so submitted text
+(file names, authorities, titles, passages, headings) is escaped without anyone having to ask.
+No network: CSS and JS are inlined, the chart is inline SVG.
+
+Templates: ``base.html`` is the layout (head, inlined CSS/JS; a page fills ``block body`` and sets
+``title``), ``macros.html`` the small shared pieces (share cell, document link, colour key),
+``chart.svg`` the chart, and one template per page. To add a page: write ``templates/NAME.html``
+extending ``base.html``, a function here that gathers plain values for it and calls
+``render("NAME.html", ...)``, and add its file to ``write_site``; put only numbers and records in,
+never pre-built HTML (``Markup``), so escaping stays automatic. Filters: ``pct`` (0.123 → 12.3%).
 """
 
 from __future__ import annotations
 
-from html import escape
+from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from archiver.audit.chart import chart_svg
-from archiver.audit.reuse import Cluster, DocumentReuse, Link, Para, Report, authority_trends
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from archiver.audit.chart import chart
+from archiver.audit.reuse import DocumentReuse, Link, Para, Report, authority_trends
+from archiver.audit.snapshot import Doc
 
 KIND_LABEL = {
     "earlier": "本单位往年 earlier year",
     "other": "其他单位 other authority",
     "inside": "本文重复 inside",
 }
+KINDS = ("earlier", "other", "inside")  # a passage with several kinds of link shows the first
 MAX_SOURCES = 6  # linked passages listed per highlight in the side panel
 
-
-def esc(text: object) -> str:
-    return escape("" if text is None else str(text), quote=True)
-
-
-def _asset(name: str) -> str:
-    return (resources.files("archiver.audit") / "templates" / name).read_text(encoding="utf-8")
-
-
-def page(title: str, body: str) -> str:
-    """A complete HTML page with the CSS and JS inlined (no external request of any kind)."""
-    return (
-        '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<link rel="icon" href="data:,">'
-        f"<title>{esc(title)}</title><style>{_asset('audit.css')}</style></head>\n"
-        f"<body>\n{body}\n<script>{_asset('audit.js')}</script></body></html>\n"
-    )
+COLUMNS = (
+    ("file", "文件 file", False),
+    ("authority", "单位 authority", False),
+    ("year", "年度 year", True),
+    ("chars", "字数 chars", True),
+    ("reused_share", "复用 reused", True),
+    ("from_earlier_years", "往年 earlier years", True),
+    ("from_other_authorities", "其他单位 other authorities", True),
+    ("repeated_inside", "本文重复 inside", True),
+    ("new_share", "新内容 new", True),
+    ("most", "主要来源 most reused from", False),
+)
 
 
 def pct(share: float) -> str:
     return f"{share * 100:.1f}%"
 
 
-def _share_cell(share: float, bar: bool = False) -> str:
-    width = f'<span class="bar" style="width:{share * 4:.2f}rem"></span>' if bar else ""
-    return f'<td class="num" data-sort="{share:.6f}">{pct(share)}{width}</td>'
+def _asset(name: str) -> Markup:
+    """Our own CSS or JS, inlined as it is (never submitted text)."""
+    return Markup((resources.files("archiver.audit") / "templates" / name).read_text(encoding="utf-8"))
 
 
-COLUMNS = (
-    ("file", "文件 file", ""),
-    ("authority", "单位 authority", ""),
-    ("year", "年度 year", "num"),
-    ("chars", "字数 chars", "num"),
-    ("reused_share", "复用 reused", "num"),
-    ("from_earlier_years", "往年 earlier years", "num"),
-    ("from_other_authorities", "其他单位 other authorities", "num"),
-    ("repeated_inside", "本文重复 inside", "num"),
-    ("new_share", "新内容 new", "num"),
-    ("most", "主要来源 most reused from", ""),
-)
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("archiver.audit", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,  # a misspelt name fails the render, not prints nothing
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        finalize=lambda value: "" if value is None else value,  # an unknown year prints as nothing
+    )
+    env.filters["pct"] = pct
+    env.globals.update(asset=_asset, kind_label=KIND_LABEL, kinds=KINDS)
+    return env
 
 
-def _row(m: DocumentReuse, report: Report) -> str:
-    doc, chars = m.doc, m.chars
+def render(template: str, **values: Any) -> str:
+    return environment().get_template(template).render(**values)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One document's measures as the pages show them (shares of its characters)."""
+
+    doc: Doc
+    chars: int
+    reused: float
+    earlier: float
+    other: float
+    inside: float  # of the submitted text, removed repeats included
+    new: float
+    source: Doc | None  # the submission it reuses most from
+
+
+def _row(m: DocumentReuse, report: Report) -> Row:
     source = report.snapshot.docs.get(m.most_from) if m.most_from is not None else None
-    base = chars + m.removed_chars
-    cells = [
-        f'<td><a href="docs/{doc.id}.html">{esc(doc.file)}</a></td>',
-        f"<td>{esc(doc.authority)}</td>",
-        f'<td class="num" data-sort="{doc.year or 0}">{esc(doc.year)}</td>',
-        f'<td class="num" data-sort="{chars}">{chars}</td>',
-        _share_cell(m.share(m.reused_chars), bar=True),
-        _share_cell(m.share(m.earlier_chars)),
-        _share_cell(m.share(m.other_chars)),
-        _share_cell((m.inside_chars + m.removed_chars) / base if base else 0.0),
-        _share_cell(1.0 - m.share(m.reused_chars)),
-        f'<td><a href="docs/{source.id}.html">{esc(source.file)}</a></td>' if source else "<td></td>",
-    ]
-    return "<tr>" + "".join(cells) + "</tr>"
+    reused = m.share(m.reused_chars)
+    return Row(
+        m.doc,
+        m.chars,
+        reused,
+        m.share(m.earlier_chars),
+        m.share(m.other_chars),
+        m.repeated_inside,
+        1.0 - reused,
+        source,
+    )
 
 
 def index_html(report: Report) -> str:
-    heads = "".join(
-        f'<th data-key="{key}"' + (' data-type="num"' if t else "") + f">{esc(label)}</th>"
-        for key, label, t in COLUMNS
-    )
-    rows = "\n".join(_row(m, report) for m in report.documents)
     f = report.filters
     given = (("authority", f.authority), ("year", f.year), ("since", f.since), ("min-share", f.min_share))
-    chosen = ", ".join(f"{k}={v}" for k, v in given if v is not None)
-    return page(
-        "复用审计 Reuse audit",
-        f"""<h1>复用审计 Reuse audit</h1>
-<nav><a href="clusters.html">复用段落聚类 Clusters ({len(report.clusters)})</a></nav>
-<p class="muted">{len(report.documents)} documents; match threshold {report.match_at};
-filters: {esc(chosen or "none")}. Shares are of each document's cleaned characters (newlines excluded);
-“inside” is of the submitted text, repeats removed by cleaning included.</p>
-<h2>按年度的复用比例 Reuse share by year</h2>
-{chart_svg(authority_trends(report.documents))}
-<h2>文件 Documents</h2>
-<input id="filter" type="search" placeholder="筛选 filter: 文件、单位、年度…" aria-label="filter">
-<table id="documents"><thead><tr>{heads}</tr></thead>
-<tbody>
-{rows}
-</tbody></table>""",
+    return render(
+        "index.html",
+        report=report,
+        columns=COLUMNS,
+        rows=[_row(m, report) for m in report.documents],
+        filters=", ".join(f"{k}={v}" for k, v in given if v is not None),
+        chart=chart(authority_trends(report.documents)),
     )
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A stretch of one line of the cleaned text: plain text, or a passage (highlighted when linked)."""
+
+    text: str = ""
+    para: Para | None = None
+    kind: str = ""
+    target: Link | None = None  # where the highlight leads
+
+
+@dataclass(frozen=True)
+class Source:
+    """The side panel's entry for a highlighted passage: the passages it matches, best first."""
+
+    para: Para
+    kind: str
+    items: list[tuple[Link, Para, Doc]]
+    more: int  # matches not listed
+
+
+def _kind(links: list[Link]) -> str:
+    kinds = {k.kind for k in links}
+    return next(k for k in KINDS if k in kinds)
 
 
 def _target(links: list[Link], report: Report) -> Link:
@@ -121,59 +157,42 @@ def _target(links: list[Link], report: Report) -> Link:
     return min(links, key=lambda k: (-k.similarity, docs[k.other_submission_id].year or 0, k.other_id))
 
 
-def _passage_html(para: Para, links: list[Link], report: Report) -> str:
+def _passage(para: Para, links: list[Link], report: Report) -> Piece:
     if not links:
-        return f'<span id="p{para.id}">{esc(para.text)}</span>'
-    kinds = {k.kind for k in links}
-    kind = next(k for k in ("earlier", "other", "inside") if k in kinds)
-    chosen = [k for k in links if k.kind == kind]
-    target = _target(chosen, report)
-    return (
-        f'<a class="reuse" data-kind="{kind}" id="p{para.id}" '
-        f'href="{target.other_submission_id}.html#p{target.other_id}" '
-        f'title="{esc(KIND_LABEL[kind])} {target.similarity:.2f}">{esc(para.text)}</a>'
-    )
+        return Piece(para=para)
+    kind = _kind(links)
+    return Piece(para=para, kind=kind, target=_target([k for k in links if k.kind == kind], report))
 
 
-def _text_html(m: DocumentReuse, report: Report, by_passage: dict[int, list[Link]]) -> str:
-    """The cleaned text, one <p> per line, each passage a span or a highlight."""
+def _lines(m: DocumentReuse, report: Report, by_passage: dict[int, list[Link]]) -> list[list[Piece]]:
+    """The cleaned text split at newlines, each passage one piece."""
     snap = report.snapshot
     kept = sorted(
         (snap.paras[i] for i in snap.by_doc.get(m.doc.id, ()) if snap.paras[i].start is not None),
         key=lambda p: p.start or 0,
     )
-    text, out, pos = m.doc.text, [], 0
+    text, pos = m.doc.text, 0
+    lines: list[list[Piece]] = [[]]
+
+    def plain(stretch: str) -> None:
+        first, *rest = stretch.split("\n")
+        lines[-1].append(Piece(first))
+        lines.extend([Piece(line)] for line in rest)
+
     for para in kept:
-        start, end = para.start or 0, para.end or 0
-        out.append(esc(text[pos:start]).replace("\n", "</p>\n<p>"))
-        out.append(_passage_html(para, by_passage.get(para.id, []), report))
-        pos = end
-    out.append(esc(text[pos:]).replace("\n", "</p>\n<p>"))
-    return "<p>" + "".join(out) + "</p>"
+        plain(text[pos : para.start or 0])
+        lines[-1].append(_passage(para, by_passage.get(para.id, []), report))
+        pos = para.end or 0
+    plain(text[pos:])
+    return lines
 
 
-def _sources_html(para: Para, links: list[Link], report: Report) -> str:
+def _source(para: Para, links: list[Link], report: Report) -> Source:
     snap = report.snapshot
-    kind = next(k for k in ("earlier", "other", "inside") if k in {x.kind for x in links})
+    kind = _kind(links)
     ordered = sorted(links, key=lambda k: (k.kind != kind, -k.similarity, k.other_id))
-    items = []
-    for link in ordered[:MAX_SOURCES]:
-        other, doc = snap.paras[link.other_id], snap.docs[link.other_submission_id]
-        items.append(
-            f'<p><span class="key {link.kind}"></span>{esc(KIND_LABEL[link.kind])} · '
-            f'<a href="{doc.id}.html#p{other.id}">{esc(doc.file)}</a> · {esc(doc.year)} · '
-            f"相似度 similarity {link.similarity:.2f}"
-            + (f'<br><span class="muted">{esc(other.heading)}</span>' if other.heading else "")
-            + f"</p><blockquote>{esc(other.text)}</blockquote>"
-        )
-    more = len(ordered) - MAX_SOURCES
-    tail = f'<p class="muted">… {more} more</p>' if more > 0 else ""
-    return (
-        f'<section class="source {kind}" id="s{para.id}"><p class="muted">§ {esc(para.text[:40])}…</p>'
-        + "".join(items)
-        + tail
-        + "</section>"
-    )
+    items = [(k, snap.paras[k.other_id], snap.docs[k.other_submission_id]) for k in ordered[:MAX_SOURCES]]
+    return Source(para, kind, items, len(ordered) - MAX_SOURCES)
 
 
 def document_html(m: DocumentReuse, report: Report) -> str:
@@ -182,60 +201,18 @@ def document_html(m: DocumentReuse, report: Report) -> str:
     for link in m.links:
         by_passage.setdefault(link.passage_id, []).append(link)
     ordered = sorted(by_passage, key=lambda i: snap.paras[i].start or 0)
-    panel = "".join(_sources_html(snap.paras[i], by_passage[i], report) for i in ordered)
-    removed = [snap.paras[i] for i in snap.by_doc.get(m.doc.id, ()) if snap.paras[i].removed]
-    removed_html = "".join(f"<p>{esc(p.text)}</p>" for p in removed)
-    removed_part = f'<section class="removed"><h2>已删除的重复 Removed repeats</h2>{removed_html}</section>'
-
-    base = m.chars + m.removed_chars
-    inside = (m.inside_chars + m.removed_chars) / base if base else 0.0
-    return page(
-        m.doc.file,
-        f"""<nav><a href="../index.html">← 全部文件 all documents</a> ·
-<a href="../clusters.html">聚类 clusters</a></nav>
-<h1>{esc(m.doc.title or m.doc.file)}</h1>
-<p class="muted">{esc(m.doc.file)} · {esc(m.doc.authority)} · {esc(m.doc.year)} · {m.chars} chars ·
-reused {pct(m.share(m.reused_chars))} (earlier years {pct(m.share(m.earlier_chars))}, other authorities
-{pct(m.share(m.other_chars))}) · inside {pct(inside)} · new {pct(1 - m.share(m.reused_chars))}</p>
-<p class="legend"><span><span class="key earlier"></span>{esc(KIND_LABEL["earlier"])}</span>
-<span><span class="key other"></span>{esc(KIND_LABEL["other"])}</span>
-<span><span class="key inside"></span>{esc(KIND_LABEL["inside"])}</span></p>
-<div class="split"><article class="text">{_text_html(m, report, by_passage)}</article>
-<aside class="panel"><h2>来源 Sources</h2>{panel or '<p class="muted">none</p>'}</aside></div>
-{removed_part if removed else ""}""",
-    )
-
-
-def _cluster_html(c: Cluster) -> str:
-    years = c.years
-    span = f"{years[0]}–{years[-1]}" if years else "?"
-    rows = "".join(
-        f'<tr><td><a href="docs/{o.submission_id}.html#p{o.passage_id}">{esc(o.file)}</a></td>'
-        f'<td>{esc(o.authority)}</td><td class="num">{esc(o.year)}</td><td>{esc(o.heading)}</td>'
-        f'<td class="num">{"" if o.similarity is None else f"{o.similarity:.2f}"}</td></tr>'
-        for o in c.occurrences
-    )
-    tags = "".join(f"<span>{esc(t)}</span>" for t in c.keywords)
-    return (
-        f'<section class="cluster" id="c{c.canonical.id}"><p class="tags">{tags}</p>'
-        f'<p class="muted">{span} · {c.authorities} authorities · {len(c.occurrences)} occurrences</p>'
-        f"<blockquote>{esc(c.canonical.text)}</blockquote>"
-        f"<details><summary>occurrences</summary><table><thead><tr><th>file</th><th>authority</th>"
-        f"<th>year</th><th>section</th><th>similarity</th></tr></thead><tbody>{rows}</tbody></table>"
-        "</details></section>"
+    return render(
+        "document.html",
+        doc=m.doc,
+        row=_row(m, report),
+        lines=_lines(m, report, by_passage),
+        sources=[_source(snap.paras[i], by_passage[i], report) for i in ordered],
+        removed=[snap.paras[i] for i in snap.by_doc.get(m.doc.id, ()) if snap.paras[i].removed],
     )
 
 
 def clusters_html(report: Report) -> str:
-    body = "\n".join(_cluster_html(c) for c in report.clusters)
-    return page(
-        "复用段落聚类 Clusters",
-        f"""<nav><a href="index.html">← 全部文件 all documents</a></nav>
-<h1>复用段落聚类 Clusters of reused passages</h1>
-<p class="muted">{len(report.clusters)} clusters seen in two or more documents, widest first; the quoted text
-is the canonical (earliest) passage; keywords by jieba TF-IDF.</p>
-{body or '<p class="muted">none</p>'}""",
-    )
+    return render("clusters.html", clusters=report.clusters)
 
 
 def pages_needed(report: Report) -> list[int]:
