@@ -108,8 +108,7 @@ def collector_for_a_run() -> Iterator[None]:
     thousands of objects the imports made (SQLAlchemy, numpy, the pinyin tables). Those are
     frozen (``gc.freeze``: never walked again, and their pages stay shared with the forked
     workers), and the young generation is collected about 30 times less often. The workers a
-    run forks inherit the setting. Bench scale 10, three interleaved pairs against the same code
-    without it: wall 7.06–7.69 s against 7.70–8.12 s, CPU 11.2–12.6 s against 12.3–13.5 s.
+    run forks inherit the setting. It saves collector time a run spends for nothing (bench/HISTORY.md).
     """
     thresholds = gc.get_threshold()
     gc.freeze()
@@ -124,9 +123,9 @@ def collector_for_a_run() -> Iterator[None]:
 def freeze_for_exit() -> None:
     """For a process that is about to end (the command-line entry points, never ``run``): freeze
     every object the cyclic garbage collector tracks, so that the interpreter's collections at
-    exit skip them. They walked the ~290,000 objects the imports and a run leave behind: 0.25 s
-    of every ``archiver run``, 0.06 s frozen (bench scale 1 inbox). The memory goes back to the
-    system with the process; reference counting still frees what it can on the way out.
+    exit skip them instead of walking everything the imports and a run leave behind (bench/HISTORY.md).
+    The memory goes back to the system with the process; reference counting still frees what it
+    can on the way out.
     """
     gc.freeze()
 

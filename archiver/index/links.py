@@ -239,8 +239,7 @@ def _insert_bands(
     placed = buckets.place(rows, _bucket_sizes(session))
     fits = buckets.fits(placed, bucket_cap)
     # The rows reach the run level from the night's table in one statement, not as a second
-    # pass of Python rows through the driver (250,000 rows: 0.33 s for both tables against
-    # 0.50 s); the few whose bucket is full are deleted again.
+    # pass of Python rows through the driver; the few whose bucket is full are deleted again.
     run_level = table(RunBand)
     connection.execute(insert(run_level).from_select(["band", "key", "passage_id"], select(NIGHT_ROWS)))
     execute_plain(
@@ -281,7 +280,7 @@ def _bucket_sizes(session: Session) -> dict[tuple[int, int], int]:
     sizes: dict[tuple[int, int], int] = {}
     for level in LEVELS:
         # (band, key) IN (subquery) is answered by primary-key searches; a join against the
-        # keys makes SQLite scan the whole index instead (17 s a night at 1M passages).
+        # keys makes SQLite scan the whole index instead.
         query = (
             select(level.band, level.key, func.count())
             .where(tuple_(level.band, level.key).in_(select(night.c.band, night.c.key)))

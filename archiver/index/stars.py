@@ -99,9 +99,9 @@ def update_canonicals(session: Session, changes: StarChanges) -> int:
     members, the groups newly linked to it, and old neighbours whose most senior member is new.
     That keeps the work to the batch's groups and links, where recomputing every touched star
     (``assign_canonicals``) read every link a popular group had gathered, and every member of each
-    of its neighbours, once per batch: at bench scale 70 that grew from 0.05 s to 0.5 s a batch
-    over the run. Only a group given a more senior member than all it had (an older year filed
-    late) has its old links read. The result equals ``assign_canonicals`` over every group (tested).
+    of its neighbours, once per batch, a cost that grew through a long run. Only a group given a
+    more senior member than all it had (an older year filed late) has its old links read. The
+    result equals ``assign_canonicals`` over every group (tested).
     """
     partners: dict[int, set[int]] = {}
     for new, other in changes.links:

@@ -18,12 +18,12 @@ SURE_AMONG_CHINESE = 0.5
 def chardet_detect(data: bytes) -> tuple[str | None, float]:
     """chardet's (encoding, confidence) for ``data`` (all of it is examined).
 
-    chardet is first asked to weigh only ``CHINESE_LEGACY``: four times faster than weighing its
-    ~90 encodings, and it was a third of the decode stage. That answer stands only when it is
-    ``SURE_AMONG_CHINESE``; anything less is asked again over every encoding, so short snippets,
-    Japanese or Korean text and noise get the answer they always did. On every non-UTF-8 file
-    of the bench inbox and the encoded corpus the answers that stand equal the full question's
-    (tested); Chinese models read Japanese and Korean text at 0.27 at most.
+    chardet is first asked to weigh only ``CHINESE_LEGACY``, much cheaper than weighing its ~90
+    encodings (bench/HISTORY.md). That answer stands only when it is ``SURE_AMONG_CHINESE``;
+    anything less is asked again over every encoding, so short snippets, Japanese or Korean text
+    and noise get the answer they always did. On the non-UTF-8 files of the bench inbox and the
+    encoded corpus the answers that stand equal the full question's (tested); Chinese models
+    read Japanese and Korean text at 0.27 at most.
     """
     found = _chardet(data, CHINESE_LEGACY)
     if found[0] is not None and found[1] >= SURE_AMONG_CHINESE:

@@ -9,7 +9,7 @@ it stood when that step ran. Cleaning is idempotent: ``clean_text(clean_text(x))
 2. ``pinyin``: ``X(pīnyīn)`` / ``X（pinyin）`` removed only where the Latin text is a reading of the
    Han character X before it (``pinyin.is_reading``; X may be Traditional).
 3. ``script``: Traditional → Simplified with OpenCC ``tw2s`` (its phrase tables restore 着 from
-   著 in 著眼 etc.; measured better than ``t2s`` on the bench truth). Mode ``traditional``:
+   著 in 著眼 etc., which ``t2s`` gets wrong). Mode ``traditional``:
    "always", "never", or "auto", which converts only when the damage shows the text was
    machine-converted from Simplified:
      (a) step 2 removed at least one pinyin annotation (annotated Traditional is the seed's
@@ -52,7 +52,7 @@ _PUNCT_RUN = re.compile(f"(?=[,;:?!()])(?:(?<=[{_CJK}])[,;:?!()]+|[,;:?!()]+(?=[
 _ASCII_PUNCT = re.compile("[,;:?!()]")
 _PAREN_PAIR = re.compile(r"\(([^()\n]*)\)")
 _FULL = str.maketrans(",;:?!()", "，；：？！（）")
-# The lookahead lets the engine skip non-space positions fast (4x on the bench inbox).
+# The lookahead lets the engine skip non-space positions fast.
 _WHITESPACE = re.compile(r"(?=\s)(?:\A\s+|[^\S\n]*(?:\n|\u3000\u3000)\s*|\s+\Z)")
 _CN = "一二三四五六七八九十"
 _RUNIN_STOP = re.compile(

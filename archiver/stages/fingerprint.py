@@ -166,8 +166,8 @@ def fingerprint(passages: Sequence[Passage], config: FingerprintConfig) -> tuple
     """One ``Fingerprint`` per passage, in order; signatures only for long enough paragraphs.
 
     A fingerprint depends only on the passage's text and ``config``, and reports repeat each
-    other's paragraphs (most of the bench inbox's 71,397 passages are copies of 19,431 texts), so
-    the texts this process fingerprinted last are remembered (``MEMO_TEXTS``) and looked up.
+    other's paragraphs (boilerplate: many passages are copies), so the texts this process
+    fingerprinted last are remembered (``MEMO_TEXTS``) and looked up.
     """
     memo = _memo_for(config)
     texts = list(dict.fromkeys(p.text for p in passages))  # distinct, in order

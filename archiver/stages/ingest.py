@@ -75,8 +75,7 @@ def _walk(
 
     ``prefix`` is ``folder`` relative to the inbox (ending in "/"), ``real_folder`` its real
     path, and ``seen`` holds the real folders entered. Only links are resolved: a real path
-    per folder cost a system call per path component (0.26 s for the 3,201 folders of a
-    2,924-file inbox, against 0.06 s).
+    per folder costs a system call per path component.
     """
     try:
         entries = sorted(os.scandir(folder), key=lambda entry: entry.name)

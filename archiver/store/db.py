@@ -261,8 +261,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     # A batch writes thousands of pages; at SQLite's default (1,000 pages, 4 MB) nearly every
-    # commit ran a checkpoint with its fsyncs, 2.4 s of the coordinator's time at bench scale
-    # 20. At 64 MB a page rewritten by several batches is checkpointed once.
+    # commit would run a checkpoint with its fsyncs. At 64 MB a page rewritten by several
+    # batches is checkpointed once (bench/HISTORY.md).
     cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
