@@ -18,7 +18,7 @@ import click
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from archiver import __version__, flow
+from archiver import __version__, flow, runlog
 from archiver import config as config_mod
 from archiver.errors import ArchiverError, ConfigError, FixityError, InputError, describe
 from archiver.records import Rejection
@@ -29,6 +29,7 @@ from archiver.store import db
 from archiver.store.guard import store_paths, writing
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def friendly(func: F) -> F:
@@ -116,12 +117,27 @@ def _archive_engine(config: config_mod.Config) -> Engine:
     help="config.toml to use (default: the file $ARCHIVER_CONFIG names, else ./config.toml when "
     "present, else built-in defaults)",
 )
+@click.option(
+    "--log-file",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    help="append the log here (-: standard error); every run also keeps its own in the archive",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["human", "json"]),
+    default="human",
+    show_default=True,
+    help="json: one object per line, for log collectors",
+)
 @click.pass_context
 @friendly
-def main(ctx: click.Context, config_path: Path | None) -> None:
+def main(ctx: click.Context, config_path: Path | None, log_file: Path | None, log_format: str) -> None:
     """Decode, repair, split, de-duplicate and archive report submissions."""
     found = config_mod.discover(config_path)
     ctx.obj = Invocation(config_mod.load(found.path), found)
+    if log_file is not None:
+        fmt: runlog.LogFormat = "json" if log_format == "json" else "human"
+        ctx.call_on_close(runlog.configure(fmt, None if str(log_file) == "-" else log_file))
 
 
 @main.command()
@@ -413,3 +429,42 @@ def config_check(ctx: click.Context) -> None:
         raise ConfigError(
             f"{problems} problem{'s' if problems > 1 else ''} above; fix them, then check again"
         )
+
+
+def _read(ctx: click.Context, query: Callable[[Session], T]) -> T:
+    """``query`` answered by the existing archive's database."""
+    engine = _archive_engine(_config(ctx))
+    try:
+        with Session(engine) as session:
+            return query(session)
+    finally:
+        engine.dispose()
+
+
+def _show(data: T, as_json: bool, lines: Callable[[T], list[str]]) -> None:
+    """``data`` as indented JSON, or as the text ``lines`` makes of it."""
+    click.echo(json.dumps(data, ensure_ascii=False, indent=1) if as_json else "\n".join(lines(data)))
+
+
+@main.group("runs", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="print them as JSON")
+@click.pass_context
+@friendly
+def runs_command(ctx: click.Context, as_json: bool) -> None:
+    """The archive's runs: when, files, new, rejected, status, duration."""
+    from archiver import history
+
+    if ctx.invoked_subcommand is None:
+        _show(_read(ctx, history.runs), as_json, history.table)
+
+
+@runs_command.command("show")
+@click.argument("run_id", metavar="N", type=int)
+@click.option("--json", "as_json", is_flag=True, help="print it as JSON")
+@click.pass_context
+@friendly
+def runs_show(ctx: click.Context, run_id: int, as_json: bool) -> None:
+    """Run N's files: rejected and warned (with reasons), new, new versions, and its events."""
+    from archiver import history
+
+    _show(_read(ctx, lambda session: history.show(session, run_id)), as_json, history.report)

@@ -10,6 +10,7 @@ run writes exactly what a serial run writes.
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import time
 from collections import Counter, deque
@@ -25,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from archiver import __version__
+from archiver import __version__, runlog
 from archiver.config import Config
 from archiver.errors import ConfigError
 from archiver.index import levels, stars
@@ -42,6 +43,7 @@ from archiver.store.vault import Vault
 
 Progress = Callable[[int], None]
 TASK_SIZE = 8  # files per worker task (and per group commit to the vault)
+REJECTED_SHOWN = 10  # rejected files the summary names (the log and `runs show` name all)
 # The cyclic garbage collector's thresholds during a run (Python's default: 700, 10, 10).
 RUN_GC_THRESHOLDS = (20_000, 50, 50)
 # A run settles its level of the band index whenever that holds more than this share of
@@ -67,6 +69,9 @@ class RunSummary:
     passages: int = 0
     links: int = 0
     compacted: int = 0  # band rows merged from the recent level into the main index
+    rejected_files: list[str] = field(default_factory=list)  # the first REJECTED_SHOWN, "path (reason)"
+    warned: dict[str, int] = field(default_factory=dict)  # warning kind → files with it
+    warned_files: dict[str, list[str]] = field(default_factory=dict)  # kind → the first SHOWN_NAMES
     restored: int = 0  # known, unchanged files whose object was missing from the vault
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -83,6 +88,13 @@ class RunSummary:
             f"run {self.run_id}: {self.files} files, {self.bytes / 1e6:.2f} MB in {self.seconds:.1f} s",
             f"  new {self.new}, new versions {self.new_versions}, unchanged {self.unchanged}",
             f"  archived {self.archived}, rejected {sum(self.rejected.values())} ({rejected})",
+        ]
+        if self.rejected_files:
+            see = f"see `archiver runs show {self.run_id}` or logs/run-{self.run_id}.log"
+            lines.append(
+                f"    rejected: {runlog.names(self.rejected_files, sum(self.rejected.values()), see)}"
+            )
+        lines += [
             f"  passages {self.passages}, repeats removed {self.repeats_removed}, "
             f"warned {self.repeats_warned}, cross links {self.links}",
         ]
@@ -187,14 +199,25 @@ def _run(config: Config, inboxes: Sequence[Path], progress: Progress | None) -> 
             index.pin_parameters(session, fingerprint.parameters(config.fingerprint))
             run_row = Run(command="run", tool_version=__version__)
             session.add(run_row)
-        try:
-            summary = _run_batches(config, inboxes, progress, session, run_row.id, vault)
-        except BaseException:
-            _record_failure(session, run_row)
-            raise
-        with session.begin():
-            summary.seconds = time.perf_counter() - started
-            run_row.status, run_row.finished, run_row.summary = "completed", db.utcnow(), summary.as_dict()
+        with runlog.kept(runlog.logs_folder(config) / f"run-{run_row.id}.log"):
+            runlog.event(
+                logging.INFO,
+                "started",
+                f"run {run_row.id} started: {', '.join(map(str, inboxes))}",
+                run=run_row.id,
+                inboxes=[str(p) for p in inboxes],
+            )
+            try:
+                summary = _run_batches(config, inboxes, progress, session, run_row.id, vault)
+            except BaseException as exc:
+                _record_failure(session, run_row)
+                runlog.event(logging.ERROR, "failed", f"run {run_row.id} failed: {exc!r}", run=run_row.id)
+                raise
+            with session.begin():
+                summary.seconds = time.perf_counter() - started
+                run_row.status, run_row.finished = "completed", db.utcnow()
+                run_row.summary = summary.as_dict()
+            _log_end(summary)
     engine.dispose()
     return summary
 
@@ -258,6 +281,12 @@ def _first_of_each_path(
         summary.files += 1
         summary.clashes += 1
         detail = {"relpath": found.relpath, "inbox": str(found.root), "first_inbox": str(earlier)}
+        runlog.event(
+            logging.WARNING,
+            "skipped_path_clash",
+            f"skipped {found.root / found.relpath}: {found.relpath} is also in {earlier}, archived from it",
+            **detail,
+        )
         with session.begin():
             session.add(
                 EventRow(run_id=summary.run_id, submission_id=None, kind="skipped_path_clash", detail=detail)
@@ -395,6 +424,9 @@ def _merge(session: Session, summary: RunSummary, config: Config) -> None:
         with session.begin():
             db.write_back(session)
     summary.compacted += merged
+    if merged:
+        message = f"merged {merged} band rows into the main level of the index"
+        runlog.event(logging.INFO, "band_merge", message, rows=merged)
     _add_time(summary, "compact", time.perf_counter() - started)
 
 
@@ -410,10 +442,18 @@ def _file_batch(session: Session, summary: RunSummary, batch: list[Result], conf
         stored.append(result)
         _add_time(summary, "archive", result.archive_seconds)
         if isinstance(result.outcome, Rejection):
-            reason = result.outcome.reason
-            summary.rejected[reason] = summary.rejected.get(reason, 0) + 1
+            _reject(summary, result.outcome)
         else:
             _count(summary, result.outcome)
+        if result.version != "v1":
+            relpath = result.outcome.submission.relpath
+            runlog.event(
+                logging.INFO,
+                "new_version",
+                f"new version {result.version} of {relpath}",
+                path=relpath,
+                version=result.version,
+            )
     started = time.perf_counter()
     filed = file_batch(session, summary.run_id, stored, config.fingerprint.min_chars)
     summary.new += filed.new_documents
@@ -431,8 +471,49 @@ def _add_time(summary: RunSummary, stage: str, seconds: float) -> None:
     summary.stage_seconds[stage] = summary.stage_seconds.get(stage, 0.0) + seconds
 
 
+def _reject(summary: RunSummary, rejection: Rejection) -> None:
+    reason, relpath = rejection.reason, rejection.submission.relpath
+    summary.rejected[reason] = summary.rejected.get(reason, 0) + 1
+    if len(summary.rejected_files) < REJECTED_SHOWN:
+        summary.rejected_files.append(f"{relpath} ({reason})")
+    runlog.event(
+        logging.WARNING,
+        "rejected",
+        f"rejected {relpath}: {reason} ({rejection.detail})",
+        path=relpath,
+        reason=reason,
+        detail=rejection.detail,
+    )
+
+
+def _log_end(summary: RunSummary) -> None:
+    """One line per class of warnings the run's files got, then the summary's figures."""
+    for kind, files in sorted(summary.warned.items()):
+        shown = summary.warned_files[kind]
+        see = f"see `archiver runs show {summary.run_id}`"
+        runlog.event(
+            logging.INFO,
+            "warnings",
+            f"{files} file{'s' if files > 1 else ''} warned of {kind}: {runlog.names(shown, files, see)}",
+            kind=kind,
+            files=files,
+            paths=shown,
+        )
+    runlog.event(
+        logging.INFO,
+        "completed",
+        "; ".join(line.strip() for line in summary.lines()),
+        **{k: v for k, v in summary.as_dict().items() if k != "stage_seconds"},
+    )
+
+
 def _count(summary: RunSummary, outcome: Processed) -> None:
     summary.archived += 1
+    for kind in sorted({w.kind for w in outcome.warnings}):
+        summary.warned[kind] = summary.warned.get(kind, 0) + 1
+        shown = summary.warned_files.setdefault(kind, [])
+        if len(shown) < runlog.SHOWN_NAMES:
+            shown.append(outcome.submission.relpath)
     summary.passages += len(outcome.passages)
     removed = Counter(r.removed for r in outcome.repeats)
     summary.repeats_removed += removed[True]

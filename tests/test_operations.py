@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -204,3 +205,136 @@ def test_config_check_names_every_problem_and_writes_nothing(tmp_path: Path) -> 
     runner.invoke(main, ["--config", str(good), "run"], catch_exceptions=False)
     after = runner.invoke(main, ["--config", str(good), "config", "check"], catch_exceptions=False).output
     assert "ok       database an SQLite database at " in after and "an OCFL storage root at " in after
+
+
+def inbox_with_rejections(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """samples/ plus an empty file and a second binary one: relpath → the reason each is rejected for."""
+    inbox = tmp_path / "inbox"
+    shutil.copytree(SAMPLES, inbox)
+    (inbox / "bangongshi" / "2024" / "empty.txt").write_bytes(b"")
+    (inbox / "bangongshi" / "2024" / "zip.txt").write_bytes(b"PK\x03\x04" + bytes(range(256)) * 4)
+    reasons = {
+        "bangongshi/2024/photo.txt": "binary",
+        "bangongshi/2024/empty.txt": "empty",
+        "bangongshi/2024/zip.txt": "binary",
+    }
+    return inbox, reasons
+
+
+def test_the_log_has_a_line_per_rejected_file_and_runs_show_lists_them(tmp_path: Path) -> None:
+    inbox, reasons = inbox_with_rejections(tmp_path)
+    config = write_config(tmp_path, inbox)
+    log = tmp_path / "archiver.log"
+    runner = CliRunner()
+    args = ["--config", str(config), "--log-file", str(log), "--log-format", "json"]
+    first = runner.invoke(main, [*args, "run"], catch_exceptions=False)
+    assert first.exit_code == 0
+    assert (
+        "    rejected: bangongshi/2024/empty.txt (empty), bangongshi/2024/photo.txt (binary), "
+        in first.output
+    )
+    lines = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    rejected = {line["path"]: line["reason"] for line in lines if line["event"] == "rejected"}
+    assert rejected == reasons
+    assert all(line["level"] == "warning" and line["detail"] for line in lines if line["event"] == "rejected")
+    assert lines[0]["event"] == "started" and lines[-1]["event"] == "completed"
+    # the archive keeps the run's own log, in the human format
+    kept = (tmp_path / "archive" / "logs" / "run-1.log").read_text(encoding="utf-8").splitlines()
+    for relpath, reason in reasons.items():
+        assert sum(f" WARNING rejected {relpath}: {reason} (" in line for line in kept) == 1
+    shown = runner.invoke(
+        main, ["--config", str(config), "runs", "show", "1", "--json"], catch_exceptions=False
+    )
+    listed = json.loads(shown.output)
+    assert {r["file"]: r["reason"] for r in listed["rejected"]} == reasons
+    assert len(listed["new"]) == 11 and listed["status"] == "completed"
+    text = runner.invoke(main, ["--config", str(config), "runs", "show", "1"], catch_exceptions=False).output
+    assert "rejected (3):\n  bangongshi/2024/empty.txt: empty (" in text
+    # a night later: one file changed, one path clash; the log and `runs show 2` name them
+    changed = inbox / "guowuyuan" / "2024" / "2024-zhengfu-gongzuo-baogao.txt"
+    changed.write_bytes(changed.read_bytes() + "\n补充说明。\n".encode())
+    other = tmp_path / "other"
+    (other / "bangongshi" / "2024").mkdir(parents=True)
+    (other / "bangongshi" / "2024" / "zip.txt").write_bytes(b"\x00" * 10)
+    second = runner.invoke(main, [*args, "run", str(inbox), str(other)], catch_exceptions=False)
+    assert second.exit_code == 0
+    events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()][len(lines) :]
+    assert [(e["path"], e["version"]) for e in events if e["event"] == "new_version"] == [
+        ("guowuyuan/2024/2024-zhengfu-gongzuo-baogao.txt", "v2")
+    ]
+    assert [e["relpath"] for e in events if e["event"] == "skipped_path_clash"] == ["bangongshi/2024/zip.txt"]
+    again = json.loads(runner.invoke(main, ["--config", str(config), "runs", "show", "2", "--json"]).output)
+    assert again["new_versions"] == [
+        {"file": "guowuyuan/2024/2024-zhengfu-gongzuo-baogao.txt", "version": "v2"}
+    ]
+    assert [e["relpath"] for e in again["events"]["skipped_path_clash"]] == ["bangongshi/2024/zip.txt"]
+    table = runner.invoke(main, ["--config", str(config), "runs"], catch_exceptions=False).output.splitlines()
+    assert table[0].split() == [
+        "run",
+        "started",
+        "(UTC)",
+        "command",
+        "status",
+        "files",
+        "new",
+        "rejected",
+        "duration",
+    ]
+    assert [row.split()[0:1] + row.split()[3:8] for row in table[1:]] == [
+        ["1", "run", "completed", "11", "11", "3"],
+        ["2", "run", "completed", "12", "0", "0"],
+    ]
+    listed_runs = json.loads(runner.invoke(main, ["--config", str(config), "runs", "--json"]).output)
+    assert [(r["run"], r["files"], r["status"]) for r in listed_runs] == [
+        (1, 11, "completed"),
+        (2, 12, "completed"),
+    ]
+    missing = runner.invoke(main, ["--config", str(config), "runs", "show", "9"])
+    assert missing.exit_code == 1 and "there is no run 9" in missing.output
+
+
+CONTRIB = ROOT / "contrib"
+INSTALLED = "/opt/archiver/.venv/bin/archiver"
+
+
+@pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed (.ci/run installs it)"
+)
+def test_the_systemd_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
+    service = (CONTRIB / "archiver.service").read_text(encoding="utf-8")
+    assert f"ExecStart={INSTALLED} --log-file " in service and "Environment=ARCHIVER_CONFIG=" in service
+    assert "flock" not in service.replace("No flock", "")
+    # verify wants the executable to exist: this checkout's stands in for the installed one
+    (tmp_path / "archiver.service").write_text(
+        service.replace(INSTALLED, str(Path(sys.executable).with_name("archiver"))), encoding="utf-8"
+    )
+    shutil.copy(CONTRIB / "archiver.timer", tmp_path / "archiver.timer")
+    done = subprocess.run(
+        ["systemd-analyze", "verify", "archiver.service", "archiver.timer"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+def test_the_crontab_line_runs_the_configured_archive_from_the_root_folder(tmp_path: Path) -> None:
+    lines = [
+        line for line in (CONTRIB / "crontab").read_text(encoding="utf-8").splitlines() if line[:1].isdigit()
+    ]
+    assert len(lines) == 1 and "flock" not in lines[0]
+    fields = lines[0].split(maxsplit=5)
+    assert fields[:5] == ["30", "1", "*", "*", "*"]
+    config = write_config(tmp_path, SAMPLES)
+    log = tmp_path / "archiver.log"
+    job = (
+        fields[5]
+        .replace("/etc/archiver/config.toml", str(config))
+        .replace(INSTALLED, str(Path(sys.executable).with_name("archiver")))
+        .replace("/var/log/archiver/archiver.log", str(log))
+    )
+    done = command(["/bin/sh", "-c", job], Path("/"))
+    assert done.returncode == 0 and done.stdout == "" and done.stderr == ""
+    assert "WARNING rejected bangongshi/2024/photo.txt: binary (" in log.read_text(encoding="utf-8")
+    assert (tmp_path / "archive" / "logs" / "run-1.log").is_file()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from archiver.config import Config
 from archiver.errors import BusyError, StoreError, describe
+from archiver.runlog import logs_folder
 from archiver.store.vault import Vault
 
 # In an extension folder of its own: OCFL allows only folders directly in `extensions/` (E086).
@@ -51,10 +52,10 @@ def writing(vault: Vault) -> Iterator[None]:
 
 
 def store_paths(config: Config) -> set[Path]:
-    """The real paths of the archive's own files: the vault and an SQLite database with its
-    journals. ``ingest.locate`` never lists them, so an archive kept inside an inbox (the
-    default ``archive/`` when a run is given ``.``) is not archived into itself."""
-    paths = {config.resolve(config.store.vault).resolve()}
+    """The real paths of the archive's own files: the vault, the runs' logs and an SQLite
+    database with its journals. ``ingest.locate`` never lists them, so an archive kept inside an
+    inbox (the default ``archive/`` when a run is given ``.``) is not archived into itself."""
+    paths = {config.resolve(config.store.vault).resolve(), logs_folder(config).resolve()}
     url = config.database_url
     if url.startswith("sqlite:///"):
         database = Path(url.removeprefix("sqlite:///")).resolve()
