@@ -294,6 +294,49 @@ def compact(ctx: click.Context) -> None:
 
 
 @main.command()
+@click.argument("file", required=False, type=click.Path(path_type=Path, allow_dash=True))
+@click.option("--text", "given", help="look up this text instead of a file")
+@click.option("--json", "as_json", is_flag=True, help="print every paragraph and its matches as JSON")
+@click.pass_context
+@friendly
+def find(ctx: click.Context, file: Path | None, given: str | None, as_json: bool) -> None:
+    """Where the archive has the paragraphs of FILE (- for standard input, or --text TEXT)."""
+    from archiver.audit.find import find as find_passages
+    from archiver.audit.find import prepare
+
+    config = _config(ctx)
+    if (file is None) == (given is None):
+        raise InputError("give a FILE, - for standard input, or --text TEXT (one of them)")
+    if given is not None:
+        raw, name = given.encode("utf-8"), "--text"
+    elif str(file) == "-":
+        raw, name = sys.stdin.buffer.read(), "-"
+    else:
+        assert file is not None
+        try:
+            raw, name = file.read_bytes(), str(file)
+        except OSError as exc:
+            raise InputError(f"cannot read {file}: {describe(exc)}; give a readable file") from exc
+    outcome = prepare(raw, name, config)
+    engine = _archive_engine(config)
+    with Session(engine) as session:
+        found = find_passages(session, outcome, config)
+    engine.dispose()
+    if as_json:
+        payload = {"paragraphs": len(found), "found": [f.as_json() for f in found]}
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=1))
+        return
+    matched = [f for f in found if f.occurrences]
+    click.echo(f"{len(matched)} / {len(found)} 段在档案中出现 (paragraphs found in the archive)")
+    for item in matched:
+        shown = item.passage.text if len(item.passage.text) <= 60 else item.passage.text[:60] + "…"
+        click.echo(f"\n[{item.passage.start}–{item.passage.end}] {shown}")
+        for o in item.occurrences:
+            where = " ".join(str(part) for part in (o.authority, o.year) if part is not None)
+            click.echo(f"    {o.similarity:.2f}  {o.file}  {where}  [{o.start}–{o.end}]")
+
+
+@main.command()
 @click.argument("query")
 @click.option(
     "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="documents shown at most"

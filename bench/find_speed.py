@@ -1,0 +1,106 @@
+"""How fast `archiver find` and `archiver search` answer on an archive.
+
+    .venv/bin/python bench/find_speed.py --inbox /tmp/base/inbox7/inbox [--archive DIR] [--count 200]
+
+Builds an archive of ``--inbox`` in ``--archive`` (kept there, reused when it exists), then
+times, in this process with warm caches:
+
+- ``find`` of ``--count`` paragraphs drawn (seeded) from the archived passages, one call each
+  as the command makes it: the text through decode, clean, split and fingerprint, then the
+  lookup in the LSH index and the occurrences; and the share of them that list their own file;
+- ``search`` of substrings of 1 to 8 characters drawn from the same paragraphs.
+
+Prints the medians, 95th percentiles and maxima as JSON (``-o`` also writes them to a file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archiver import config as config_mod
+from archiver import flow
+from archiver.audit.find import find, prepare
+from archiver.audit.search import search
+from archiver.store import db
+
+
+def summary(seconds: list[float]) -> dict[str, float]:
+    ordered = sorted(seconds)
+    return {
+        "median": round(statistics.median(ordered), 4),
+        "p95": round(ordered[int(0.95 * (len(ordered) - 1))], 4),
+        "max": round(ordered[-1], 4),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--inbox", type=Path, required=True)
+    parser.add_argument("--archive", type=Path, default=Path("/tmp/find-speed-archive"))
+    parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("-o", "--output", type=Path)
+    args = parser.parse_args()
+    config = config_mod.from_mapping(
+        {
+            "store": {
+                "database": str(args.archive / "archive.sqlite3"),
+                "vault": str(args.archive / "objects"),
+            }
+        },
+        base_dir=args.archive,
+    )
+    built = None
+    if not (args.archive / "archive.sqlite3").exists():
+        started = time.perf_counter()
+        flow.run(config, [args.inbox])
+        built = round(time.perf_counter() - started, 2)
+    engine = db.open_engine(config.database_url, create=False)
+    rng = random.Random(args.seed)
+    with Session(engine) as session:
+        s, p = db.Submission, db.PassageRow
+        rows = session.execute(
+            select(p.text, s.relpath)
+            .join(s, s.id == p.submission_id)
+            .where(s.current.is_(True), p.kind == "para", p.removed.is_(False), p.chars >= 20)
+        ).all()
+        drawn = rng.sample(rows, min(args.count, len(rows)))
+        find_times: list[float] = []
+        own = 0
+        for text, relpath in drawn:
+            started = time.perf_counter()
+            found = find(session, prepare(text.encode("utf-8"), "probe", config), config)
+            find_times.append(time.perf_counter() - started)
+            own += any(o.file == relpath for f in found for o in f.occurrences)
+        search_times: list[float] = []
+        for text, _ in drawn:
+            size = rng.randint(1, 8)
+            start = rng.randint(0, max(0, len(text) - size))
+            started = time.perf_counter()
+            search(session, text[start : start + size])
+            search_times.append(time.perf_counter() - started)
+        passages = len(rows)
+    engine.dispose()
+    result: dict[str, Any] = {
+        "inbox": str(args.inbox),
+        "paragraphs_in_archive": passages,
+        "archive_built_seconds": built,
+        "find": {"count": len(drawn), "found_own_file": own, **summary(find_times)},
+        "search": {"count": len(drawn), **summary(search_times)},
+    }
+    print(json.dumps(result, indent=1))
+    if args.output:
+        args.output.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
