@@ -1,35 +1,108 @@
-"""Shared fixtures: where the real data lives, and an archive config in a temporary folder."""
+"""Shared fixtures: where the real data lives, an archive config in a temporary folder (as a
+``Config`` or as a config.toml), the CLI runner, and the golden files.
+
+Golden files (``tests/golden/``) are compared through the ``golden`` fixture. After a change that
+is meant to alter them, regenerate every one with ``pytest --update-goldens`` (or
+``ARCHIVER_UPDATE_GOLDEN=1``) and review ``git diff tests/golden`` before committing.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from archiver import config as config_mod
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
 SHARED = ROOT.parent / "shared"
+GOLDEN = ROOT / "tests" / "golden"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared (corpus and bench kit) not present")
 
 
-def make_config(tmp_path: Path, **overrides: object) -> config_mod.Config:
-    """A config whose store lives under ``tmp_path``; ``overrides`` are whole tables by name."""
-    tables: dict[str, object] = {
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-goldens",
+        action="store_true",
+        help="rewrite tests/golden/* from what the code produces now (then review git diff tests/golden)",
+    )
+
+
+def config_tables(tmp_path: Path, **overrides: dict[str, object]) -> dict[str, dict[str, object]]:
+    """The tables of a test archive's config: the store under ``tmp_path``, one worker; each
+    override table is merged into the default one of its name."""
+    tables: dict[str, dict[str, object]] = {
         "store": {"database": str(tmp_path / "archive.sqlite3"), "vault": str(tmp_path / "objects")},
         "run": {"workers": 1, "batch_size": 16},
     }
     for name, values in overrides.items():
-        tables[name] = {**tables.get(name, {}), **values}  # type: ignore[dict-item]
-    return config_mod.from_mapping(tables, base_dir=tmp_path)
+        tables[name] = {**tables.get(name, {}), **values}
+    return tables
+
+
+def make_config(tmp_path: Path, **overrides: dict[str, object]) -> config_mod.Config:
+    """A config whose store lives under ``tmp_path``; ``overrides`` are tables by name."""
+    return config_mod.from_mapping(config_tables(tmp_path, **overrides), base_dir=tmp_path)
+
+
+def toml_text(tables: dict[str, dict[str, object]]) -> str:
+    """TOML for tables of strings, numbers, booleans and lists of them (JSON's string escapes
+    are TOML's)."""
+    lines = []
+    for name, values in tables.items():
+        lines.append(f"[{name}]")
+        lines += [f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in values.items()]
+    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture
 def archive_config(tmp_path: Path) -> config_mod.Config:
     return make_config(tmp_path)
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[..., Path]:
+    """``write_config(**tables) -> Path``: ``tmp_path/config.toml`` for the archive that
+    ``make_config(tmp_path, **tables)`` describes, for tests that go through the CLI; ``name=``
+    writes another file name."""
+
+    def write(name: str = "config.toml", **overrides: dict[str, object]) -> Path:
+        path = tmp_path / name
+        path.write_text(toml_text(config_tables(tmp_path, **overrides)), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
+    """``golden(name, text)``: ``text`` must equal ``tests/golden/<name>``; with
+    ``--update-goldens`` (or ``ARCHIVER_UPDATE_GOLDEN=1``) the file is rewritten first."""
+    update = request.config.getoption("--update-goldens") or os.environ.get("ARCHIVER_UPDATE_GOLDEN") == "1"
+
+    def check(name: str, text: str) -> None:
+        path = GOLDEN / name
+        if update:
+            path.write_text(text, encoding="utf-8")
+        assert path.is_file(), f"{path} is missing: create it with pytest --update-goldens"
+        expected = path.read_text(encoding="utf-8")
+        assert text == expected, (
+            f"differs from tests/golden/{name}; if the change is meant, run pytest --update-goldens "
+            "and review git diff tests/golden"
+        )
+
+    return check
 
 
 @pytest.fixture(scope="session")

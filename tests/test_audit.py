@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -171,14 +172,19 @@ def test_filters(archive: Config) -> None:
     assert set(report_of(archive, audit.Filters(min_share=0.5))) - {"_all"} == {"auth-a/2021/b.txt"}
 
 
-def test_json_schema_through_the_cli(archive: Config, tmp_path: Path) -> None:
-    config_path = tmp_path / "config.toml"
-    config_path.write_text(
-        f'[store]\ndatabase = "{archive.resolve(archive.store.database)}"\n'
-        f'vault = "{archive.resolve(archive.store.vault)}"\n',
-        encoding="utf-8",
-    )
-    result = CliRunner().invoke(
+def store_of(config: Config) -> dict[str, object]:
+    """The [store] table of ``config``, for a config file of the same archive."""
+    return {
+        "database": str(config.resolve(config.store.database)),
+        "vault": str(config.resolve(config.store.vault)),
+    }
+
+
+def test_json_schema_through_the_cli(
+    archive: Config, tmp_path: Path, runner: CliRunner, write_config: Callable[..., Path]
+) -> None:
+    config_path = write_config(store=store_of(archive))
+    result = runner.invoke(
         main, ["--config", str(config_path), "audit", "--format", "json"], catch_exceptions=False
     )
     assert result.exit_code == 0, result.output
@@ -211,14 +217,14 @@ def test_json_schema_through_the_cli(archive: Config, tmp_path: Path) -> None:
     } <= set(data["clusters"][0])
     csv_out = tmp_path / "audit.csv"
     args = ["--config", str(config_path), "audit", "--format", "csv", "-o", str(csv_out)]
-    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    result = runner.invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     raw = csv_out.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
     assert len(rows) == 5 and rows[0]["file"] == "auth-a/2020/a.txt"
     assert any(r["title"] == "甲局2021年工作总结" for r in rows)
-    html = CliRunner().invoke(main, ["--config", str(config_path), "audit", "--format", "html"])
+    html = runner.invoke(main, ["--config", str(config_path), "audit", "--format", "html"])
     assert html.exit_code != 0 and "-o DIR" in html.output
 
 
@@ -231,16 +237,19 @@ def test_json_schema_through_the_cli(archive: Config, tmp_path: Path) -> None:
     ],
 )
 def test_an_output_that_cannot_be_written_stops_with_one_line(
-    archive: Config, tmp_path: Path, fmt: str, output: str, wanted: str
+    archive: Config,
+    tmp_path: Path,
+    fmt: str,
+    output: str,
+    wanted: str,
+    runner: CliRunner,
+    write_config: Callable[..., Path],
 ) -> None:
     (tmp_path / "a-folder").mkdir()
     (tmp_path / "a-file").write_bytes(b"x")
-    config_path = tmp_path / "config.toml"
-    config_path.write_text(
-        f'[store]\ndatabase = "{archive.resolve(archive.store.database)}"\n', encoding="utf-8"
-    )
+    config_path = write_config(store=store_of(archive))
     args = ["--config", str(config_path), "audit", "--format", fmt, "-o", str(tmp_path / output)]
-    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    result = runner.invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 1 and result.output.count("\n") == 1
     assert result.output.startswith(f"Error: cannot write {tmp_path / output}: ")
     assert result.output.endswith(f"; give -o {wanted}\n")

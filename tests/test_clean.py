@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,9 +18,7 @@ from archiver.stages.clean import STEPS, clean, clean_text
 
 HERE = Path(__file__).resolve().parent
 SEED = HERE / "data" / "seed.txt"
-GOLDEN = HERE / "golden"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-UPDATE = os.environ.get("ARCHIVER_UPDATE_GOLDEN") == "1"
 DEFAULT = CleanConfig()
 
 # A genuine Taiwan/Hong Kong style paragraph: 裡/裏, 台/臺, 着, 綫 are forms s2tw never writes.
@@ -160,12 +158,9 @@ def test_changes_locate_their_before_text(text: str) -> None:
     assert current == result
 
 
-def test_seed_golden() -> None:
+def test_seed_golden(golden: Callable[[str, str], None]) -> None:
     text, _, converted = clean_text(SEED.read_text(encoding="utf-8"), DEFAULT)
-    golden = GOLDEN / "seed.cleaned.txt"
-    if UPDATE:
-        golden.write_text(text, encoding="utf-8")
-    assert text == golden.read_text(encoding="utf-8")
+    golden("seed.cleaned.txt", text)
     assert converted and "(" not in text and "著眼" not in text and "着眼" in text
     assert "," not in text and "，" in text
     for heading in ("一、", "二、", "三、", "四、", "五、", "（一）", "（二）", "（三）", "（四）"):

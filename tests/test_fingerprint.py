@@ -359,6 +359,7 @@ def test_remembered_texts_fingerprint_as_if_new(picks: list[tuple[int, str]], te
 
 
 def test_a_remembered_text_is_not_fingerprinted_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pins the calls because the memo's only effect is speed; its results are the property test above."""
     template = "各乡镇要认真贯彻落实县委县政府的决策部署，切实抓好安全生产工作"
     other = "今年全县地区生产总值增长百分之六点五，财政收入稳步增长"
     normalised_calls: list[list[str]] = []

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,17 +27,11 @@ from archiver.store.vault import Vault
 from tests.conftest import ROOT, SAMPLES, make_config
 
 SEED = ROOT / "tests" / "data" / "seed.txt"
-GOLDEN = ROOT / "tests" / "golden" / "seed.clean.txt"
-
-
-def write_config(tmp_path: Path, inbox: Path) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f'[store]\ndatabase = "archive/db.sqlite3"\nvault = "archive/objects"\n'
-        f'[run]\ninbox = ["{inbox.as_posix()}"]\nworkers = 2\nbatch_size = 4\n',
-        encoding="utf-8",
-    )
-    return path
+# The archive beside its config file, as a new user's would be; two workers over samples/.
+OVER_SAMPLES: dict[str, dict[str, object]] = {
+    "store": {"database": "archive/db.sqlite3", "vault": "archive/objects"},
+    "run": {"inbox": [str(SAMPLES)], "workers": 2, "batch_size": 4},
+}
 
 
 def counts(config: Config) -> dict[str, int]:
@@ -60,9 +55,10 @@ def counts(config: Config) -> dict[str, int]:
     return rows
 
 
-def test_run_over_samples_twice_adds_nothing_the_second_time(tmp_path: Path) -> None:
-    config_path = write_config(tmp_path, SAMPLES)
-    runner = CliRunner()
+def test_run_over_samples_twice_adds_nothing_the_second_time(
+    tmp_path: Path, runner: CliRunner, write_config: Callable[..., Path]
+) -> None:
+    config_path = write_config(**OVER_SAMPLES)
     first = runner.invoke(main, ["--config", str(config_path), "run", "--json"], catch_exceptions=False)
     assert first.exit_code == 0, first.output
     summary = json.loads(first.output)
@@ -117,8 +113,10 @@ def test_changed_file_becomes_a_new_version_and_rejected_bytes_are_kept(tmp_path
     assert [tuple(r) for r in rows] == [("v1", False), ("v2", True)]
 
 
-def test_clean_on_the_seed_matches_the_golden_report() -> None:
-    result = CliRunner().invoke(main, ["clean", str(SEED), "--json"], catch_exceptions=False)
+def test_clean_on_the_seed_matches_the_golden_report(
+    runner: CliRunner, golden: Callable[[str, str], None]
+) -> None:
+    result = runner.invoke(main, ["clean", str(SEED), "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     text = report["cleaned_text"]
@@ -133,15 +131,16 @@ def test_clean_on_the_seed_matches_the_golden_report() -> None:
     assert [re.sub(r"\W", "", n) for n in level2] == ["一", "二", "三", "四"]
     assert len(report["removed"]) >= 10 and all(r["similarity"] >= 0.9 for r in report["removed"])
     assert any(w["kind"] == "placeholder" and "20xx" in w["text"] for w in report["warnings"])
-    assert text == GOLDEN.read_text(encoding="utf-8").rstrip("\n")
+    golden("seed.clean.txt", text + "\n")
 
 
-def test_clean_writes_the_output_file_and_rejects_binary_with_a_reason(tmp_path: Path) -> None:
+def test_clean_writes_the_output_file_and_rejects_binary_with_a_reason(
+    tmp_path: Path, runner: CliRunner, golden: Callable[[str, str], None]
+) -> None:
     out = tmp_path / "seed.clean.txt"
-    runner = CliRunner()
     result = runner.invoke(main, ["clean", str(SEED), "-o", str(out)], catch_exceptions=False)
     assert result.exit_code == 0
-    assert out.read_text(encoding="utf-8").rstrip("\n") == GOLDEN.read_text(encoding="utf-8").rstrip("\n")
+    golden("seed.clean.txt", out.read_text(encoding="utf-8"))
     png = next(SAMPLES.glob("bangongshi/2024/*"))
     rejected = runner.invoke(main, ["clean", str(png)], catch_exceptions=False)
     assert rejected.exit_code == 1 and "rejected (binary)" in rejected.output
@@ -151,10 +150,12 @@ INVISIBLE_ONLY = {"zero-width.txt": b"\xe2\x80\x8b\xe2\x80\x8b\n", "controls.txt
 
 
 @pytest.mark.parametrize("name", list(INVISIBLE_ONLY))
-def test_clean_rejects_a_file_of_invisible_characters_as_empty(tmp_path: Path, name: str) -> None:
+def test_clean_rejects_a_file_of_invisible_characters_as_empty(
+    tmp_path: Path, name: str, runner: CliRunner
+) -> None:
     path = tmp_path / name
     path.write_bytes(INVISIBLE_ONLY[name])
-    result = CliRunner().invoke(main, ["clean", str(path), "--json"], catch_exceptions=False)
+    result = runner.invoke(main, ["clean", str(path), "--json"], catch_exceptions=False)
     assert result.exit_code == 1
     assert result.output.count("rejected (empty): no text after cleaning") == 1
     assert "zero-width/control characters" in result.output
@@ -173,27 +174,27 @@ def test_a_run_keeps_the_bytes_of_files_that_clean_leaves_empty(tmp_path: Path) 
         assert vault.read(f"jtj/2024/{name}", f"original/{name}") == raw
 
 
-def test_clean_warns_when_a_latin_file_is_read_by_an_unsure_code_page_guess(tmp_path: Path) -> None:
+def test_clean_warns_when_a_latin_file_is_read_by_an_unsure_code_page_guess(
+    tmp_path: Path, runner: CliRunner
+) -> None:
     path = tmp_path / "latin1.txt"
     path.write_bytes("naïve café\n".encode("latin-1"))
-    result = CliRunner().invoke(main, ["clean", str(path), "--json"], catch_exceptions=False)
+    result = runner.invoke(main, ["clean", str(path), "--json"], catch_exceptions=False)
     assert result.exit_code == 0
     warnings = json.loads(result.output)["warnings"]
     assert [(w["kind"], w["span"]) for w in warnings] == [("encoding", [2, 3])]
     assert "confidence" in warnings[0]["message"]
 
 
-def test_config_mistakes_stop_with_a_message_that_says_what_to_fix(tmp_path: Path) -> None:
+def test_config_mistakes_stop_with_a_message_that_says_what_to_fix(tmp_path: Path, runner: CliRunner) -> None:
     bad = tmp_path / "config.toml"
     bad.write_text("[match]\nremove_at = 0.3\nmatch_at = 0.5\n", encoding="utf-8")
-    result = CliRunner().invoke(main, ["--config", str(bad), "run"], catch_exceptions=False)
+    result = runner.invoke(main, ["--config", str(bad), "run"], catch_exceptions=False)
     assert result.exit_code == 1 and "match_at ≤ remove_at" in result.output
     bad.write_text("[fingerprint]\nnum_perms = 64\n", encoding="utf-8")
-    result = CliRunner().invoke(main, ["--config", str(bad), "run"], catch_exceptions=False)
+    result = runner.invoke(main, ["--config", str(bad), "run"], catch_exceptions=False)
     assert result.exit_code == 1 and "unknown key 'num_perms'" in result.output
-    missing = CliRunner().invoke(
-        main, ["--config", str(tmp_path / "nope.toml"), "run"], catch_exceptions=False
-    )
+    missing = runner.invoke(main, ["--config", str(tmp_path / "nope.toml"), "run"], catch_exceptions=False)
     assert missing.exit_code == 1 and "no such config file" in missing.output
 
 
@@ -206,12 +207,12 @@ def test_config_mistakes_stop_with_a_message_that_says_what_to_fix(tmp_path: Pat
     ],
 )
 def test_a_config_file_that_cannot_be_read_stops_with_one_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str, message: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str, message: str, runner: CliRunner
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "gbk.toml").write_bytes("# 中文注释\n[run]\nworkers = 1\n".encode("gbk"))
     (tmp_path / "folder").mkdir()
-    result = CliRunner().invoke(main, ["--config", given, "verify"], catch_exceptions=False)
+    result = runner.invoke(main, ["--config", given, "verify"], catch_exceptions=False)
     assert result.exit_code == 1 and result.output == f"Error: {message}\n"
 
 
@@ -219,10 +220,10 @@ def test_a_config_file_that_cannot_be_read_stops_with_one_line(
     "command", [["verify"], ["export", "--format", "jsonl"], ["audit"], ["reindex"], ["compact"]]
 )
 def test_commands_on_an_existing_archive_stop_at_a_mistyped_store_and_create_nothing(
-    tmp_path: Path, command: list[str]
+    tmp_path: Path, command: list[str], runner: CliRunner, write_config: Callable[..., Path]
 ) -> None:
-    config_path = write_config(tmp_path, SAMPLES)
-    result = CliRunner().invoke(main, ["--config", str(config_path), *command], catch_exceptions=False)
+    config_path = write_config(**OVER_SAMPLES)
+    result = runner.invoke(main, ["--config", str(config_path), *command], catch_exceptions=False)
     assert result.exit_code == 1
     assert re.fullmatch(
         r"Error: no archive at .*archive/\S+: check \[store\] (vault|database) in config\.toml "
@@ -244,16 +245,18 @@ def unwritable(tmp_path: Path, kind: str) -> Path:
 
 
 @pytest.mark.parametrize("kind", ["missing folder", "folder", "under a file"])
-def test_clean_and_export_to_an_unwritable_output_stop_with_one_line(tmp_path: Path, kind: str) -> None:
+def test_clean_and_export_to_an_unwritable_output_stop_with_one_line(
+    tmp_path: Path, kind: str, runner: CliRunner, write_config: Callable[..., Path]
+) -> None:
     output = unwritable(tmp_path, kind)
-    cleaned = CliRunner().invoke(main, ["clean", str(SEED), "-o", str(output)], catch_exceptions=False)
+    cleaned = runner.invoke(main, ["clean", str(SEED), "-o", str(output)], catch_exceptions=False)
     assert cleaned.exit_code == 1 and cleaned.output.count("\n") == 1
     assert cleaned.output.startswith(f"Error: cannot write {output}: ")
     assert cleaned.output.endswith("; give -o a file in an existing folder\n")
-    config_path = write_config(tmp_path, SAMPLES)
+    config_path = write_config(**OVER_SAMPLES)
     db.open_engine(f"sqlite:///{tmp_path / 'archive' / 'db.sqlite3'}").dispose()  # an empty archive
     args = ["--config", str(config_path), "export", "--format", "jsonl", "-o", str(output)]
-    exported = CliRunner().invoke(main, args, catch_exceptions=False)
+    exported = runner.invoke(main, args, catch_exceptions=False)
     assert exported.exit_code == 1 and exported.output.startswith(f"Error: cannot write {output}: ")
     assert exported.output.count("\n") == 1
 
@@ -261,23 +264,28 @@ def test_clean_and_export_to_an_unwritable_output_stop_with_one_line(tmp_path: P
 PIPELINE = [sys.executable, "pipeline.py"]
 
 
-def pipeline_beside_a_config(tmp_path: Path) -> dict[str, str]:
+@pytest.fixture
+def pipeline_beside_a_config(tmp_path: Path, write_config: Callable[..., Path]) -> dict[str, str]:
     """pipeline.py and a config of SAMPLES in ``tmp_path``; the environment to run it in."""
     shutil.copy(ROOT / "pipeline.py", tmp_path / "pipeline.py")
-    write_config(tmp_path, SAMPLES)
+    write_config(**OVER_SAMPLES)
     return {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
 
 
-def test_pipeline_script_runs_the_config_beside_it(tmp_path: Path) -> None:
-    env = pipeline_beside_a_config(tmp_path)
+def test_pipeline_script_runs_the_config_beside_it(
+    tmp_path: Path, pipeline_beside_a_config: dict[str, str]
+) -> None:
+    env = pipeline_beside_a_config
     done = subprocess.run(PIPELINE, cwd=tmp_path, capture_output=True, text=True, check=False, env=env)
     assert done.returncode == 0, done.stderr
     assert "rejected 1 (1 binary)" in done.stdout
     assert (tmp_path / "archive" / "db.sqlite3").is_file()
 
 
-def test_pipeline_script_whose_reader_went_away_ends_without_a_traceback(tmp_path: Path) -> None:
-    env = pipeline_beside_a_config(tmp_path)
+def test_pipeline_script_whose_reader_went_away_ends_without_a_traceback(
+    tmp_path: Path, pipeline_beside_a_config: dict[str, str]
+) -> None:
+    env = pipeline_beside_a_config
     job = subprocess.Popen(PIPELINE, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     assert job.stdout is not None and job.stderr is not None
     job.stdout.close()  # as `python pipeline.py | head -0` would, before the summary is printed
@@ -289,6 +297,7 @@ def test_pipeline_script_whose_reader_went_away_ends_without_a_traceback(tmp_pat
 def test_the_executable_runs_main_then_freezes_the_collector_for_its_exit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Pins a mechanism: its only effect is speed, which bench/ measures, not tests."""
     from archiver import cli
 
     calls: list[str] = []
@@ -305,6 +314,7 @@ def test_the_executable_runs_main_then_freezes_the_collector_for_its_exit(
 
 
 def test_freezing_for_exit_takes_every_tracked_object_out_of_collections() -> None:
+    """Pins a mechanism: its only effect is speed, which bench/ measures, not tests."""
     assert gc.get_freeze_count() == 0
     try:
         flow.freeze_for_exit()
@@ -314,6 +324,7 @@ def test_freezing_for_exit_takes_every_tracked_object_out_of_collections() -> No
 
 
 def test_a_run_sets_the_garbage_collector_for_itself_and_puts_it_back(tmp_path: Path) -> None:
+    """Pins the thresholds (their only effect is speed), and that the caller gets its own back."""
     before = gc.get_threshold()
     seen: list[tuple[tuple[int, int, int], int]] = []
     config = make_config(tmp_path, run={"workers": 1, "batch_size": 4})

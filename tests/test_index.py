@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -254,18 +255,16 @@ def test_incremental_nights_equal_one_run_over_everything(tmp_path: Path, bench_
     assert band_rows(nightly)[0] > 10_000 and band_rows(nightly)[1:] == (0, 0)
 
 
-def test_compaction_moves_the_recent_level_and_later_runs_find_it(tmp_path: Path) -> None:
-    config_file = tmp_path / "config.toml"
-    config_file.write_text(
-        f'[store]\ndatabase = "{tmp_path / "archive.sqlite3"}"\nvault = "{tmp_path / "objects"}"\n',
-        encoding="utf-8",
-    )
+def test_compaction_moves_the_recent_level_and_later_runs_find_it(
+    tmp_path: Path, runner: CliRunner, write_config: Callable[..., Path]
+) -> None:
+    config_file = write_config()  # the archive of make_config(tmp_path)
     config = make_config(tmp_path)
     early = {k: v for k, v in INBOX.items() if k != "town-b/2022/report.txt"}
     flow.run(config, [write_inbox(tmp_path / "early", early)])
     main_rows, recent_rows, run_rows = band_rows(config)
     assert main_rows == recent_rows == 0 and run_rows > 0  # the run's own rows wait for the next
-    merged = CliRunner().invoke(main, ["--config", str(config_file), "compact"], catch_exceptions=False)
+    merged = runner.invoke(main, ["--config", str(config_file), "compact"], catch_exceptions=False)
     assert merged.exit_code == 0, merged.output
     assert f"merged {run_rows} band rows" in merged.output
     assert band_rows(config) == (run_rows, 0, 0)
@@ -298,6 +297,7 @@ def test_a_run_leaves_its_rows_in_the_run_level_for_the_next_run_to_find_and_set
 def test_a_run_compacts_when_the_recent_level_is_full(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Counts settles because when the levels move is the mechanism; the results must not differ."""
     settled: list[int] = []  # rows moved by each settle
     settle = levels.settle
 
@@ -325,6 +325,7 @@ def test_a_run_compacts_when_the_recent_level_is_full(
 def test_a_run_merges_what_the_last_run_left_before_it_links_its_first_batch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Pins the order because its point is when the work runs; where a row sits changes no result (tested)."""
     early = {k: v for k, v in INBOX.items() if k != "town-b/2022/report.txt"}
     flow.run(make_config(tmp_path), [write_inbox(tmp_path / "early", early)])
     main_rows, recent_rows, run_rows = band_rows(make_config(tmp_path))
@@ -387,28 +388,21 @@ def test_compaction_merges_the_fullest_whole_bands_until_the_recent_level_fits(
         assert sum(recent.values()) + min(merged.values()) > limit
 
 
-def test_changed_fingerprint_settings_refuse_until_reindex(tmp_path: Path) -> None:
+def test_changed_fingerprint_settings_refuse_until_reindex(
+    tmp_path: Path, runner: CliRunner, write_config: Callable[..., Path]
+) -> None:
     inbox = write_inbox(tmp_path / "inbox", INBOX)
     flow.run(make_config(tmp_path), [inbox])
     before = snapshot(make_config(tmp_path))
     changed = make_config(tmp_path, fingerprint={"num_perm": 64, "bands": 16, "rows": 4})
     with pytest.raises(ParameterMismatch, match="archiver reindex"):
         flow.run(changed, [inbox])
-    config_file = tmp_path / "config.toml"
-    config_file.write_text(
-        f'[store]\ndatabase = "{tmp_path / "archive.sqlite3"}"\nvault = "{tmp_path / "objects"}"\n'
-        "[fingerprint]\nnum_perm = 64\nbands = 16\nrows = 4\n",
-        encoding="utf-8",
-    )
-    refused = CliRunner().invoke(
-        main, ["--config", str(config_file), "run", str(inbox)], catch_exceptions=False
-    )
+    config_file = write_config(fingerprint={"num_perm": 64, "bands": 16, "rows": 4})
+    refused = runner.invoke(main, ["--config", str(config_file), "run", str(inbox)], catch_exceptions=False)
     assert refused.exit_code == 1 and "archiver reindex" in refused.output
-    done = CliRunner().invoke(main, ["--config", str(config_file), "reindex"], catch_exceptions=False)
+    done = runner.invoke(main, ["--config", str(config_file), "reindex"], catch_exceptions=False)
     assert done.exit_code == 0, done.output
-    again = CliRunner().invoke(
-        main, ["--config", str(config_file), "run", str(inbox)], catch_exceptions=False
-    )
+    again = runner.invoke(main, ["--config", str(config_file), "run", str(inbox)], catch_exceptions=False)
     assert again.exit_code == 0, again.output
     assert snapshot(changed)[0] == before[0]  # these pairs are far from the threshold: same links
     main_rows, recent_rows, run_rows = band_rows(changed)

@@ -329,6 +329,7 @@ def failing_replace(fail_at: int) -> Callable[[Any, Any], None]:
 
 
 def test_a_version_commit_renames_three_times(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pins the renames because crash safety rests on their order (the crash tests check the outcome)."""
     vault = Vault(tmp_path)
     vault.store("doc", files(), "m")
     seen: list[str] = []
@@ -503,6 +504,7 @@ def test_only_one_batch_at_a_time(tmp_path: Path) -> None:
 
 
 def test_a_batch_fsyncs_nothing_and_syncs_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pins the counts because the group commit exists to replace per-file fsyncs by two barriers."""
     vault = Vault(tmp_path)
     fsyncs, barriers = [0], [0]
     real_fsync, real_barrier = os.fsync, vault_batch.barrier
@@ -618,6 +620,7 @@ def test_staging_is_swept_once_per_vault_and_never_the_open_batch(tmp_path: Path
 def test_a_batch_renames_only_between_its_two_barriers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Pins the order because it is the group commit's crash-safety argument (``_vault_batch``)."""
     vault = Vault(tmp_path)
     vault.store("old", files(), "m")
     events: list[str] = []
