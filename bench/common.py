@@ -44,9 +44,11 @@ PACKAGES = (
 )
 
 
-def inbox_key(scale: int, seed: int, authorities: int, years: str) -> str:
-    """The cache folder name for one set of make_inbox.py arguments."""
-    return f"inbox-scale{scale}-seed{seed}-auth{authorities}-years{years}"
+def inbox_key(scale: int, seed: int, authorities: int, years: str, mosaic: float = 0.0) -> str:
+    """The cache folder name for one set of make_inbox.py arguments (without ``--mosaic``, the
+    name it had before that option)."""
+    key = f"inbox-scale{scale}-seed{seed}-auth{authorities}-years{years}"
+    return key + (f"-mosaic{mosaic:g}" if mosaic else "")
 
 
 def make_inbox(
@@ -57,16 +59,18 @@ def make_inbox(
     work: Path | None = None,
     source: Path = CORPUS,
     quiet: bool = True,
+    mosaic: float = 0.0,
 ) -> Path:
     """OUTDIR of a make_inbox.py run (``OUTDIR/inbox``, ``OUTDIR/truth.jsonl``), generated once.
 
     The generator is deterministic for its arguments, so the cached folder is reused as long as
-    it is complete (it is written under a temporary name and renamed when finished).
+    it is complete (it is written under a temporary name and renamed when finished). ``mosaic``
+    is make_inbox.py's ``--mosaic`` (sentence mosaics and embedded paragraphs; 0: off).
     """
     if not (KIT / "make_inbox.py").is_file():
         raise SystemExit(f"{KIT}: benchmark kit not found (../shared must sit beside the repository)")
     work = work or WORK
-    out = work / inbox_key(scale, seed, authorities, years)
+    out = work / inbox_key(scale, seed, authorities, years, mosaic)
     if (out / "truth_meta.json").is_file():
         return out
     partial = out.with_name(out.name + ".partial")
@@ -87,6 +91,7 @@ def make_inbox(
         str(seed),
         "--scale",
         str(scale),
+        *(["--mosaic", f"{mosaic:g}"] if mosaic else []),
     ]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL if quiet else None)
     # truth files name paths relative to OUTDIR, so the rename keeps them valid
@@ -98,20 +103,30 @@ def inbox_bytes(inbox: Path) -> int:
     return sum(p.stat().st_size for p in inbox.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-def write_config(folder: Path, workers: int | None = None, batch_size: int | None = None) -> Path:
+def write_config(
+    folder: Path,
+    workers: int | None = None,
+    batch_size: int | None = None,
+    database: str | None = None,
+    dask_scheduler: str | None = None,
+) -> Path:
     """A copy of the repository's config.toml whose archive lives in ``folder``.
 
-    ``[store]`` points at ``folder/archive.sqlite3`` and ``folder/objects`` (relative paths in
-    the config are relative to the config file); ``[run] workers`` / ``batch_size`` are
-    overridden when given. Returns the new config's path.
+    ``[store]`` points at ``folder/archive.sqlite3`` (or the URL ``database``) and
+    ``folder/objects`` (relative paths in the config are relative to the config file);
+    ``[run] workers`` / ``batch_size`` are overridden when given, and ``dask_scheduler`` sets
+    ``executor = "dask"`` with that scheduler. Returns the new config's path.
     """
     text = (REPO / "config.toml").read_text(encoding="utf-8")
-    text = _set_key(text, "store", "database", '"archive.sqlite3"')
+    text = _set_key(text, "store", "database", json.dumps(database or "archive.sqlite3"))
     text = _set_key(text, "store", "vault", '"objects"')
     if workers is not None:
         text = _set_key(text, "run", "workers", str(workers))
     if batch_size is not None:
         text = _set_key(text, "run", "batch_size", str(batch_size))
+    if dask_scheduler is not None:
+        text = _set_key(text, "run", "executor", '"dask"')
+        text = _set_key(text, "run", "dask_scheduler", json.dumps(dask_scheduler))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "config.toml"
     path.write_text(text, encoding="utf-8")

@@ -100,3 +100,46 @@ def test_nightly_copies_are_set_aside_not_deleted(tmp_path: Path) -> None:
     night.mkdir()
     nightly_cost.set_aside(night)
     assert len(list((tmp_path / nightly_cost.TRASH).iterdir())) == 2  # a second copy, beside the first
+
+
+def test_scaleout_model_from_a_serial_runs_stage_seconds() -> None:
+    import scaleout
+
+    stages = {"decode": 1.0, "fingerprint": 2.0, "archive": 1.0, "file": 0.25, "link": 0.75, "compact": 0.0}
+    fitted = scaleout.model(stages, megabytes=2.0)
+    assert (fitted["worker_seconds_per_mb"], fitted["coordinator_seconds_per_mb"]) == (2.0, 0.5)
+    assert fitted["workers_fed"] == 4.0
+    # 2 workers make 2 × 2 MB / 4 s = 1 MB/s; from 4 on, the coordinator's 2 MB / 1 s is the limit.
+    assert fitted["modelled_mb_per_s"] == {"2": 1.0, "8": 2.0, "32": 2.0}
+
+
+def test_config_for_postgresql_and_dask(tmp_path: Path) -> None:
+    from archiver import config
+
+    url = "postgresql+psycopg://postgres@127.0.0.1:5432/x_scaleout"
+    loaded = config.load(common.write_config(tmp_path, database=url, dask_scheduler="tcp://127.0.0.1:8786"))
+    assert loaded.database_url == url
+    assert (loaded.run.executor, loaded.run.dask_scheduler) == ("dask", "tcp://127.0.0.1:8786")
+    assert common.inbox_key(20, 7, 20, "2019-2025", mosaic=0.3).endswith("years2019-2025-mosaic0.3")
+    assert common.inbox_key(1, 7, 20, "2019-2025") == "inbox-scale1-seed7-auth20-years2019-2025"
+
+
+def test_scaleout_on_samples_writes_its_model_and_compares_exports(tmp_path: Path) -> None:
+    import scaleout
+
+    from tests.conftest import SAMPLES
+
+    (tmp_path / "given").mkdir()
+    (tmp_path / "given" / "inbox").symlink_to(SAMPLES)
+    argv = ["--inbox", str(tmp_path / "given"), "--repeat", "2", "--skip-real"]
+    argv += ["--work-dir", str(tmp_path / "work"), "--results-dir", str(tmp_path / "results")]
+    assert scaleout.main(argv) == 0
+    (result_file,) = (tmp_path / "results").glob("*-scaleout-given.json")
+    result = json.loads(result_file.read_text(encoding="utf-8"))
+    runs = result["serial"]["sqlite"]
+    assert len(runs) == 2 and result["exports_identical"] is True
+    assert runs[0]["summary"]["files"] == 9 and runs[0]["summary"]["links"] > 0
+    fitted = result["model"]["sqlite"]
+    assert fitted in [run["model"] for run in runs]
+    assert fitted["worker_seconds_per_mb"] > 0 and fitted["coordinator_seconds_per_mb"] > 0
+    assert not (tmp_path / "work").exists() or not list((tmp_path / "work").glob("scaleout-*"))
