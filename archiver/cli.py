@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +27,7 @@ from archiver.stages.process import process_submission
 from archiver.stages.report import clerk_report, rejection_report
 from archiver.store import db
 from archiver.store.guard import store_paths, writing
+from archiver.store.vault import Tick
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -168,6 +169,26 @@ def run(ctx: click.Context, inbox: tuple[Path, ...], as_json: bool) -> None:
 
 
 @contextmanager
+def _bar(label: str | None) -> Iterator[Tick | None]:
+    """A progress bar on standard error for a long command, fed ``tick(done, total)``; only on a
+    terminal (never in a log or a pipe), and none for ``label`` None."""
+    if label is None or not sys.stderr.isatty():
+        yield None
+        return
+    with ExitStack() as stack:
+        bars: list[Any] = []  # click's ProgressBar, a private class
+
+        def tick(done: int, total: int) -> None:
+            if not bars:  # the total is known once the work has started
+                bars.append(
+                    stack.enter_context(click.progressbar(length=total, label=label, file=sys.stderr))
+                )
+            bars[0].update(done - bars[0].pos)
+
+        yield tick
+
+
+@contextmanager
 def _progress(inboxes: list[Path], config: config_mod.Config) -> Iterator[flow.Progress | None]:
     if not sys.stderr.isatty():
         yield None
@@ -247,39 +268,54 @@ def export(ctx: click.Context, fmt: str, output: Path | None) -> None:
 
 @main.command()
 @click.option("--full", is_flag=True, help="re-compute every stored file's sha512")
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON (exit status as without)")
 @click.pass_context
 @friendly
-def verify(ctx: click.Context, full: bool) -> None:
+def verify(ctx: click.Context, full: bool, as_json: bool) -> None:
     """Fixity of the file store, cross-checked with the database (recorded as a fixity check event)."""
     from archiver.store.fixity import verify_archive
 
-    result = verify_archive(_config(ctx), full)
-    for line in result.warnings + result.problems:
-        click.echo(line)
+    with _bar("verifying" if full else None) as tick:
+        result = verify_archive(_config(ctx), full, tick)
+    if as_json:
+        shown = {"ok": result.ok, "mode": "full" if full else "quick", "objects": result.objects}
+        click.echo(json.dumps(shown | {"problems": result.problems, "warnings": result.warnings}, indent=1))
+    else:
+        for line in result.warnings + result.problems:
+            click.echo(line)
     if result.problems:
         raise FixityError(
             f"{len(result.problems)} fixity problems; restore the named objects or files from backup"
         )
-    click.echo(
-        f"ok: {result.objects} objects verified ({'full' if full else 'quick'}), database and vault agree"
-    )
+    if not as_json:
+        click.echo(
+            f"ok: {result.objects} objects verified ({'full' if full else 'quick'}), database and vault agree"
+        )
 
 
 @main.command()
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 @click.pass_context
 @friendly
-def reindex(ctx: click.Context) -> None:
+def reindex(ctx: click.Context, as_json: bool) -> None:
     """Recompute every signature, link and cluster with the current [fingerprint] settings."""
     from archiver.reindex import reindex as rebuild
 
-    summary = rebuild(_config(ctx))
-    click.echo(f"reindexed {summary.passages} passages: {summary.signed} signatures, {summary.links} links")
+    with _bar("reindexing") as tick:
+        summary = rebuild(_config(ctx), tick)
+    if as_json:
+        click.echo(json.dumps(asdict(summary), indent=1))
+    else:
+        click.echo(
+            f"reindexed {summary.passages} passages: {summary.signed} signatures, {summary.links} links"
+        )
 
 
 @main.command()
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 @click.pass_context
 @friendly
-def compact(ctx: click.Context) -> None:
+def compact(ctx: click.Context, as_json: bool) -> None:
     """Merge the upper levels of the band index into the main one (a run merges only what it must)."""
     from archiver.index import levels
     from archiver.store.vault import Vault
@@ -290,7 +326,7 @@ def compact(ctx: click.Context) -> None:
     with writing(vault), Session(engine) as session, session.begin():
         moved = levels.compact(session)
     engine.dispose()
-    click.echo(f"merged {moved} band rows into the main index")
+    click.echo(json.dumps({"merged": moved}) if as_json else f"merged {moved} band rows into the main index")
 
 
 @main.command()

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from archiver import __version__
@@ -25,7 +25,7 @@ from archiver.stages import fingerprint
 from archiver.store import db
 from archiver.store.db import MatchRow, PassageRow, Run
 from archiver.store.guard import writing
-from archiver.store.vault import Vault
+from archiver.store.vault import Tick, Vault
 
 BATCH = 2000
 
@@ -37,7 +37,8 @@ class ReindexSummary:
     links: int = 0
 
 
-def reindex(config: Config) -> ReindexSummary:
+def reindex(config: Config, tick: Tick | None = None) -> ReindexSummary:
+    """Rebuild the cross-submission index; ``tick(done, total)`` follows the passages."""
     engine = db.open_engine(config.database_url, create=False)
     summary = ReindexSummary()
     # A run filing while the index is rebuilt would link against half an index.
@@ -53,6 +54,7 @@ def reindex(config: Config) -> ReindexSummary:
             session.execute(delete(MatchRow).where(MatchRow.kind == "cross"))
             session.execute(update(PassageRow).values(rep_id=None, canonical_id=None))
             index.set_parameters(session, fingerprint.parameters(config.fingerprint))
+            total = session.scalar(select(func.count()).select_from(PassageRow)) or 0
         last = 0
         while True:
             with session.begin():
@@ -74,6 +76,8 @@ def reindex(config: Config) -> ReindexSummary:
                     break
                 last = rows[-1].id
                 _reindex_batch(session, rows, config, summary)
+            if tick is not None:
+                tick(summary.passages, total)
         with session.begin():
             levels.compact(session)  # the rebuilt index is one level, as after `archiver compact`
             run_row.status, run_row.finished = "completed", db.utcnow()

@@ -338,3 +338,63 @@ def test_the_crontab_line_runs_the_configured_archive_from_the_root_folder(tmp_p
     assert done.returncode == 0 and done.stdout == "" and done.stderr == ""
     assert "WARNING rejected bangongshi/2024/photo.txt: binary (" in log.read_text(encoding="utf-8")
     assert (tmp_path / "archive" / "logs" / "run-1.log").is_file()
+
+
+def on_a_terminal(args: list[str], cwd: Path, **env: str) -> tuple[int, str, str]:
+    """``args`` with standard error on a pseudo-terminal (as an operator at a shell sees it)."""
+    import pty
+
+    leader, follower = pty.openpty()
+    environment = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "TERM": "xterm", **env}
+    job = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=follower, env=environment)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the follower side closed: the command ended
+            break
+        if not chunk:
+            break
+        seen += chunk
+    out = job.stdout.read() if job.stdout else b""
+    os.close(leader)
+    return job.wait(), out.decode(), seen.decode(errors="replace")
+
+
+def test_verify_full_and_reindex_show_a_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
+    config = write_config(tmp_path, SAMPLES)
+    env = {"ARCHIVER_CONFIG": str(config)}
+    assert command([*ARCHIVER, "run"], tmp_path, **env).returncode == 0
+    status, out, err = on_a_terminal([*ARCHIVER, "verify", "--full"], tmp_path, **env)
+    assert status == 0 and "verifying" in err and "100%" in err and out.startswith("ok: 9 objects")
+    status, out, err = on_a_terminal([*ARCHIVER, "reindex"], tmp_path, **env)
+    assert status == 0 and "reindexing" in err and "100%" in err and out.startswith("reindexed ")
+    quick = on_a_terminal([*ARCHIVER, "verify"], tmp_path, **env)
+    assert quick[0] == 0 and "verifying" not in quick[2]
+    piped = command([*ARCHIVER, "verify", "--full"], tmp_path, **env)
+    assert piped.returncode == 0 and piped.stderr == ""
+
+
+def test_verify_reindex_and_compact_print_json(tmp_path: Path) -> None:
+    config = write_config(tmp_path, SAMPLES)
+    runner = CliRunner()
+    args = ["--config", str(config)]
+    runner.invoke(main, [*args, "run"], catch_exceptions=False)
+    verified = json.loads(
+        runner.invoke(main, [*args, "verify", "--full", "--json"], catch_exceptions=False).output
+    )
+    assert verified == {"ok": True, "mode": "full", "objects": 9, "problems": [], "warnings": []}
+    merged = json.loads(runner.invoke(main, [*args, "compact", "--json"], catch_exceptions=False).output)
+    assert list(merged) == ["merged"] and merged["merged"] > 0  # the run's band rows
+    again = json.loads(runner.invoke(main, [*args, "compact", "--json"], catch_exceptions=False).output)
+    assert again == {"merged": 0}
+    rebuilt = json.loads(runner.invoke(main, [*args, "reindex", "--json"], catch_exceptions=False).output)
+    assert set(rebuilt) == {"passages", "signed", "links"}
+    assert rebuilt["passages"] > 500 and rebuilt["links"] == 18
+    content = next(p for p in (tmp_path / "archive" / "objects").rglob("*.txt") if "/content/" in str(p))
+    content.write_bytes(content.read_bytes() + b"!")
+    damaged = runner.invoke(main, [*args, "verify", "--full", "--json"])
+    assert damaged.exit_code == 3
+    shown = json.loads(damaged.stdout)
+    assert shown["ok"] is False and len(shown["problems"]) == 1

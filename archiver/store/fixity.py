@@ -22,7 +22,7 @@ from archiver import __version__
 from archiver.config import Config
 from archiver.store import db, ocfl
 from archiver.store.db import Document, EventRow, Run, Submission
-from archiver.store.vault import WARNING_PREFIX, Vault, is_warning
+from archiver.store.vault import WARNING_PREFIX, Tick, Vault, is_warning
 
 EVENT = "fixity check"  # the PREMIS eventType
 EXAMPLES = 20  # problems kept in the event's detail; the command prints them all
@@ -47,7 +47,7 @@ class _Filed:
     original: str  # the logical path of the original bytes in that version
 
 
-def verify_archive(config: Config, full: bool) -> Verification:
+def verify_archive(config: Config, full: bool, tick: Tick | None = None) -> Verification:
     """Check the vault and the database against each other; records a ``fixity check`` event.
 
     Raises ``StoreError`` when there is no archive at all (neither a vault nor a database)."""
@@ -67,7 +67,7 @@ def verify_archive(config: Config, full: bool) -> Verification:
                 full,
             )
         else:
-            result = _cross_check(Vault(root, sweep_staging=False, create=False), filed, full)
+            result = _cross_check(Vault(root, sweep_staging=False, create=False), filed, full, tick)
         _record(engine, result)
     finally:
         engine.dispose()
@@ -88,8 +88,10 @@ def _filed(engine: Engine) -> dict[str, list[_Filed]]:
     return found
 
 
-def _cross_check(vault: Vault, filed: dict[str, list[_Filed]], full: bool) -> Verification:
-    check = vault.check(full)
+def _cross_check(
+    vault: Vault, filed: dict[str, list[_Filed]], full: bool, tick: Tick | None = None
+) -> Verification:
+    check = vault.check(full, tick)
     lines = list(check.lines)
     for object_id, versions in filed.items():
         inv = check.inventories.get(object_id)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +40,7 @@ from archiver.store._vault_batch import Batch
 
 STAGING = ocfl.STAGING
 WARNING_PREFIX = "orphan:"
+Tick = Callable[[int, int], None]  # (done, total): how far a long check has got, for a progress bar
 # What to do about an object whose inventory cannot be trusted. Not "run `archiver verify`":
 # verify itself reports these, and running it again finds the same.
 DAMAGED = "the object is damaged: restore it from a backup copy of the vault"
@@ -329,7 +330,7 @@ class Vault:
         """Fixity check; one line per problem, ``[]`` when all is well (see ``check``)."""
         return self.check(full).lines
 
-    def check(self, full: bool = False) -> VaultCheck:
+    def check(self, full: bool = False, tick: Tick | None = None) -> VaultCheck:
         """Fixity and structure check of the whole storage root.
 
         Quick: the storage root declaration, nothing in the root that is neither layout nor
@@ -337,7 +338,7 @@ class Vault:
         inventory shape, inventory vs sidecar and vs the head version's copy, every manifest
         content path present, no unlisted content file. Full: also every content file's sha512
         and every version inventory's sidecar. Lines starting with ``orphan:`` (see
-        ``is_warning``) are interrupted writes, not damage.
+        ``is_warning``) are interrupted writes, not damage. ``tick(done, total)`` follows the objects.
         """
         lines = [] if (self.root / ocfl.ROOT_NAMASTE).is_file() else [f"storage root: no {ocfl.ROOT_NAMASTE}"]
         lines += [
@@ -346,8 +347,10 @@ class Vault:
         objects, strays = ocfl.storage_walk(self.root)
         lines += strays + ocfl.extension_problems(self.root)
         inventories: dict[str, ocfl.Inventory] = {}
-        for obj in objects:
+        for done, obj in enumerate(objects, 1):
             lines += self._verify_object(obj, full, inventories)
+            if tick is not None:
+                tick(done, len(objects))
         return VaultCheck(lines, inventories)
 
     def _verify_object(self, obj: Path, full: bool, found: dict[str, ocfl.Inventory]) -> list[str]:
