@@ -432,6 +432,7 @@ def audit(
     """Reuse across years and authorities: per document, per authority by year, and clusters."""
     import io
 
+    from archiver.audit import formula
     from archiver.audit import reuse as audit_mod
     from archiver.audit.html import write_site
 
@@ -442,7 +443,14 @@ def audit(
     engine = _archive_engine(config)
     with Session(engine) as session:
         filters = audit_mod.Filters(authority, year, since, min_share)
-        report = audit_mod.audit(session, audit_mod.load(session), config.match.match_at, filters)
+        report = audit_mod.audit(
+            session,
+            audit_mod.load(session),
+            config.match.match_at,
+            filters,
+            rules=formula.rules(session, config),
+            resubmission_at=config.audit.resubmission_at,
+        )
     if fmt == "html" and output is not None:
         with _writing(output, "a folder (made when missing)"):
             files = write_site(report, output)

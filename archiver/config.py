@@ -88,6 +88,21 @@ class RunConfig:
 
 
 @dataclass(frozen=True)
+class AuditConfig:
+    # A matched passage found in at least this many authorities is formula (a mandated opening,
+    # a prescribed heading), not substantive reuse.
+    formula_authorities: int = 5
+    # A matched passage of at most this many characters is a set phrase (the opening, a meeting
+    # date line), formula however few authorities share it.
+    formula_max_chars: int = 50
+    # Files or folders of mandated formats: archive passages that match theirs are formula.
+    templates: tuple[str, ...] = ()
+    # A document of the same authority and year sharing at least this share of its characters
+    # with an earlier arrival, and it with them, is a resubmission of it.
+    resubmission_at: float = 0.9
+
+
+@dataclass(frozen=True)
 class Config:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
@@ -98,6 +113,7 @@ class Config:
     match: MatchConfig = field(default_factory=MatchConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
     base_dir: Path = field(default_factory=Path.cwd)
 
     def resolve(self, path: str) -> Path:
@@ -268,6 +284,7 @@ def _check_consistency(config: Config, origin: str) -> None:
         raise ConfigError(
             f"{origin} [checks]: max_unpunctuated_run must be between 1 and {MAX_UNPUNCTUATED_RUN:,}"
         )
+    _check_audit(config, f"{origin} [audit]")
     if "{file}" not in config.ingest.layout:
         raise ConfigError(
             f"{origin} [ingest] layout must end in {{file}}, e.g. '{{authority}}/{{year}}/{{file}}'"
@@ -288,6 +305,24 @@ def _check_fingerprint(fp: FingerprintConfig, where: str) -> None:
         )
     if not 0 <= fp.seed <= MAX_SEED:
         raise ConfigError(f"{where}: seed must be between 0 and {MAX_SEED} (2**32 - 1)")
+
+
+def _check_audit(config: Config, where: str) -> None:
+    """ConfigError unless the formula and resubmission settings are in range and every
+    template path exists."""
+    audit = config.audit
+    if audit.formula_authorities < 2:
+        raise ConfigError(f"{where}: formula_authorities must be at least 2 (one authority is no formula)")
+    if audit.formula_max_chars < 0:
+        raise ConfigError(f"{where}: formula_max_chars must be 0 (no set phrases) or more")
+    if not 0.0 < audit.resubmission_at <= 1.0:
+        raise ConfigError(f"{where}: resubmission_at must be above 0 and at most 1")
+    for path in audit.templates:
+        if not config.resolve(path).exists():
+            raise ConfigError(
+                f"{where}: template {config.resolve(path)} does not exist; "
+                "give files or folders of mandated formats in templates"
+            )
 
 
 def _check_run(run: RunConfig, where: str) -> None:

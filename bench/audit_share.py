@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Compare ``archiver audit``'s reused_share with the truth of a make_inbox.py inbox.
+"""Compare ``archiver audit``'s total reuse (reused_share + formula_share) with the kit's truth.
 
     archiver --config CFG run OUTDIR/inbox
     archiver --config CFG audit --format json -o audit.json
@@ -55,6 +55,12 @@ def truth_shares(truth: list[dict[str, Any]], pairs: list[dict[str, Any]]) -> di
     return out
 
 
+def total(document: dict[str, Any]) -> float:
+    """The audit's total reuse: substantive plus formula (schema 2 sets formula apart; the kit's
+    truth does not tell them apart)."""
+    return float(document["reused_share"]) + float(document.get("formula_share", 0.0))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--truth", type=Path, required=True, help="the make_inbox.py OUTDIR")
@@ -64,7 +70,7 @@ def main() -> None:
     args = parser.parse_args()
     truth = truth_shares(read_jsonl(args.truth / "truth.jsonl"), read_jsonl(args.truth / "truth_pairs.jsonl"))
     audit = {d["file"]: d for d in json.loads(args.audit.read_text(encoding="utf-8"))["documents"]}
-    rows = [(abs(audit[f]["reused_share"] - t) if f in audit else 1.0, f, t) for f, t in truth.items()]
+    rows = [(abs(total(audit[f]) - t) if f in audit else 1.0, f, t) for f, t in truth.items()]
     within = sum(1 for err, _, _ in rows if err <= args.tolerance)
     missing = [f for f in truth if f not in audit]
     print(f"documents: {len(rows)} archived in truth, {len(audit)} in the audit, {len(missing)} missing")
@@ -73,7 +79,7 @@ def main() -> None:
     print(f"mean absolute error: {mean:.4f}")
     print("worst:")
     for err, file, true in sorted(rows, reverse=True)[: args.worst]:
-        got = audit[file]["reused_share"] if file in audit else None
+        got = total(audit[file]) if file in audit else None
         print(f"  {err:.3f}  truth {true:.3f}  audit {got}  {file}")
 
 

@@ -29,19 +29,22 @@ current kept passage whose canonical it is; only clusters seen in ≥ 2 submissi
 from __future__ import annotations
 
 import csv
+import dataclasses
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TextIO
 
 from sqlalchemy.orm import Session
 
+from archiver.audit.formula import Groups, Reason, Rules, formula_reason, resubmissions
 from archiver.audit.snapshot import Doc, Para, Snapshot, load
+from archiver.config import AuditConfig
 from archiver.index.pairs import pairs_of
 
 Kind = Literal["earlier", "other", "inside"]
-SCHEMA = "archiver-audit/1"
+SCHEMA = "archiver-audit/2"
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,9 @@ class DocumentReuse:
     links: tuple[Link, ...]  # every qualifying pair, kind "inside" included
     most_from: int | None  # submission id
     most_from_chars: int
+    formula_chars: int = 0  # matched characters set apart as formula (not in reused_chars)
+    formula: tuple[tuple[int, Reason], ...] = ()  # (passage id, why) of its formula passages
+    resubmission_of: int | None = None  # submission id of the earlier arrival it files again
 
     @property
     def reused_chars(self) -> int:
@@ -77,7 +83,8 @@ class DocumentReuse:
     @property
     def reused_passages(self) -> tuple[int, ...]:
         """Ids of the kept passages counted in ``reused_share`` (the report's highlights)."""
-        return tuple(sorted({k.passage_id for k in self.links if k.kind != "inside"}))
+        formula = {p for p, _ in self.formula}
+        return tuple(sorted({k.passage_id for k in self.links if k.kind != "inside"} - formula))
 
     @property
     def repeated_inside(self) -> float:
@@ -152,13 +159,20 @@ def reuse_kind(doc: Doc, other: Doc) -> Kind | None:
     return "other" if other.year <= doc.year else None
 
 
-def measure(doc: Doc, snapshot: Snapshot, links: Iterable[Link]) -> DocumentReuse:
-    """The reuse measures of ``doc`` given its qualifying links (``document_links``)."""
+def measure(
+    doc: Doc, snapshot: Snapshot, links: Iterable[Link], formula: dict[int, Reason] | None = None
+) -> DocumentReuse:
+    """The reuse measures of ``doc`` given its qualifying links (``document_links``); passages in
+    ``formula`` count as formula, not as reuse."""
+    formula = formula or {}
     links = tuple(links)
     paras = [snapshot.paras[i] for i in snapshot.by_doc.get(doc.id, ())]
     kinds: dict[int, set[str]] = defaultdict(set)
     sources: dict[int, set[int]] = defaultdict(set)
     for link in links:
+        if link.kind != "inside" and link.passage_id in formula:
+            kinds[link.passage_id].add("formula")
+            continue
         kinds[link.passage_id].add(link.kind)
         if link.kind != "inside":
             sources[link.passage_id].add(link.other_submission_id)
@@ -184,14 +198,21 @@ def measure(doc: Doc, snapshot: Snapshot, links: Iterable[Link]) -> DocumentReus
         links=links,
         most_from=most,
         most_from_chars=per_source[most] if most is not None else 0,
+        formula_chars=sum(size[p] for p, ks in kinds.items() if "formula" in ks),
+        formula=tuple(sorted((p, formula[p]) for p, ks in kinds.items() if "formula" in ks)),
     )
 
 
-def document_links(session: Session, snapshot: Snapshot, doc: Doc) -> list[Link]:
-    """Every pair of ``doc`` that counts: cross pairs by ``reuse_kind`` and kept near-repeats."""
+def document_links(
+    session: Session, snapshot: Snapshot, doc: Doc, resubmitted: Collection[int] = ()
+) -> list[Link]:
+    """Every pair of ``doc`` that counts: cross pairs by ``reuse_kind`` and kept near-repeats.
+    A resubmission (in ``resubmitted``) is no source: the earlier arrival holds its text."""
     out: list[Link] = []
     for pair in pairs_of(session, doc.id, earlier_only=False):
         other = snapshot.paras.get(pair.other_id)
+        if other is not None and other.submission_id in resubmitted:
+            continue
         kind = reuse_kind(doc, snapshot.docs[other.submission_id]) if other else None
         if other and kind:
             out.append(Link(pair.passage_id, pair.other_id, other.submission_id, pair.similarity, kind))
@@ -246,9 +267,32 @@ def keywords(text: str, count: int = 5) -> tuple[str, ...]:
     return tuple(t for t in tags if any("\u4e00" <= ch <= "\u9fff" for ch in t))[:count]
 
 
-def audit(session: Session, snapshot: Snapshot, match_at: float, filters: Filters = Filters()) -> Report:
-    """Measure every document of ``snapshot``; keep those ``filters`` select, and their clusters."""
-    measured = [measure(d, snapshot, document_links(session, snapshot, d)) for d in snapshot.docs.values()]
+DEFAULT_RULES = Rules(AuditConfig.formula_authorities, AuditConfig.formula_max_chars)
+
+
+def audit(
+    session: Session,
+    snapshot: Snapshot,
+    match_at: float,
+    filters: Filters = Filters(),
+    rules: Rules = DEFAULT_RULES,
+    resubmission_at: float = AuditConfig.resubmission_at,
+) -> Report:
+    """Measure every document of ``snapshot``; keep those ``filters`` select, and their clusters.
+
+    Matched passages that ``rules`` call formula count as formula, not reuse; resubmissions
+    (``formula.resubmissions``) are labelled and are no source of reuse."""
+    resubmitted = resubmissions(snapshot, {d.id: d.arrival for d in snapshot.docs.values()}, resubmission_at)
+    groups = Groups(snapshot)
+    measured = []
+    for d in snapshot.docs.values():
+        links = document_links(session, snapshot, d, resubmitted)
+        matched = {link.passage_id for link in links if link.kind != "inside"}
+        reasons = {p: formula_reason(snapshot.paras[p], rules, groups) for p in matched}
+        formula = {p: reason for p, reason in reasons.items() if reason is not None}
+        measured.append(
+            dataclasses.replace(measure(d, snapshot, links, formula), resubmission_of=resubmitted.get(d.id))
+        )
     kept = sorted(
         (m for m in measured if filters.keeps(m)),
         key=lambda m: (m.doc.authority or "", m.doc.year or 0, m.doc.file),
@@ -264,23 +308,27 @@ def _round(x: float) -> float:
     return round(x, 4)
 
 
-def shares(chars: int, earlier: int, other: int, inside: int, removed: int) -> dict[str, float]:
+def shares(
+    chars: int, earlier: int, other: int, inside: int, removed: int, formula: int = 0
+) -> dict[str, float]:
     """The share fields of the schema from character counts (see the module docstring)."""
     base = chars + removed
     reused = (earlier + other) / chars if chars else 0.0
+    formulaic = formula / chars if chars else 0.0
     return {
         "reused_share": _round(reused),
         "from_earlier_years": _round(earlier / chars if chars else 0.0),
         "from_other_authorities": _round(other / chars if chars else 0.0),
+        "formula_share": _round(formulaic),
         "repeated_inside": _round((inside + removed) / base if base else 0.0),
-        "new_share": _round(1.0 - reused),
+        "new_share": _round(1.0 - reused - formulaic),
     }
 
 
 def _counts(items: Sequence[DocumentReuse]) -> dict[str, Any]:
     sums = [
         sum(getattr(m, f) for m in items)
-        for f in ("chars", "earlier_chars", "other_chars", "inside_chars", "removed_chars")
+        for f in ("chars", "earlier_chars", "other_chars", "inside_chars", "removed_chars", "formula_chars")
     ]
     return {"documents": len(items), "chars": sums[0], **shares(*sums)}
 
@@ -294,10 +342,13 @@ def document_json(m: DocumentReuse, docs: dict[int, Doc]) -> dict[str, Any]:
         "year": m.doc.year,
         "title": m.doc.title,
         "chars": m.chars,
-        **shares(m.chars, m.earlier_chars, m.other_chars, m.inside_chars, m.removed_chars),
+        **shares(m.chars, m.earlier_chars, m.other_chars, m.inside_chars, m.removed_chars, m.formula_chars),
         "reused_chars": m.reused_chars,
+        "formula_chars": m.formula_chars,
         "removed_chars": m.removed_chars,
         "reused_passages": len(m.reused_passages),
+        "formula_passages": [{"id": p, "reason": reason} for p, reason in m.formula],
+        "resubmission_of": None if m.resubmission_of is None else docs[m.resubmission_of].file,
         "most_reused_from": None
         if source is None
         else {
@@ -313,7 +364,8 @@ def authority_trends(documents: Sequence[DocumentReuse]) -> list[dict[str, Any]]
     """Per authority: totals and the shares by year (character-weighted over its documents)."""
     by: dict[str | None, dict[int | None, list[DocumentReuse]]] = defaultdict(lambda: defaultdict(list))
     for m in documents:
-        by[m.doc.authority][m.doc.year].append(m)
+        if m.resubmission_of is None:  # filed again, it would count its report twice
+            by[m.doc.authority][m.doc.year].append(m)
     return [
         {
             "authority": authority,
@@ -375,13 +427,16 @@ CSV_COLUMNS = (
     "reused_share",
     "from_earlier_years",
     "from_other_authorities",
+    "formula_share",
     "repeated_inside",
     "new_share",
     "reused_chars",
+    "formula_chars",
     "removed_chars",
     "reused_passages",
     "most_reused_from",
     "most_reused_from_chars",
+    "resubmission_of",
 )
 
 

@@ -30,6 +30,7 @@ class Doc:
     year: int | None
     title: str
     text: str  # the archived cleaned text
+    arrival: int = 0  # its document's id: documents are numbered as they first arrive
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,10 @@ def load(session: Session) -> Snapshot:
             SubmissionRow.year,
             SubmissionRow.title,
             SubmissionRow.cleaned_text,
+            SubmissionRow.document_id,
         ).where(SubmissionRow.current.is_(True), SubmissionRow.status == "archived")
     ).all()
-    docs = {r[0]: Doc(r[0], r[1], r[2], r[3], r[4] or "", r[5] or "") for r in in_relpath_order(rows)}
+    docs = {r[0]: Doc(r[0], r[1], r[2], r[3], r[4] or "", r[5] or "", r[6]) for r in in_relpath_order(rows)}
     paras: dict[int, Para] = {}
     for part in chunks(list(docs)):
         paras |= _paras(session, select(PassageRow).where(PassageRow.submission_id.in_(part)))
