@@ -25,6 +25,12 @@ from archiver.errors import ConfigError
 class IngestConfig:
     layout: str = "{authority}/{year}/{file}"  # path pattern under the inbox
     follow_links: bool = False  # links inside the inbox are followed only when they stay inside it
+    min_year: int = 1949  # a year in a path or a title outside these is not taken as the year
+    max_year: int = 2100
+
+    @property
+    def years(self) -> tuple[int, int]:
+        return self.min_year, self.max_year
 
 
 @dataclass(frozen=True)
@@ -285,6 +291,8 @@ def _check_consistency(config: Config, origin: str) -> None:
             f"{origin} [checks]: max_unpunctuated_run must be between 1 and {MAX_UNPUNCTUATED_RUN:,}"
         )
     _check_audit(config, f"{origin} [audit]")
+    if not 1000 <= config.ingest.min_year <= config.ingest.max_year <= 9999:
+        raise ConfigError(f"{origin} [ingest]: need 1000 ≤ min_year ≤ max_year ≤ 9999 (years of four digits)")
     if "{file}" not in config.ingest.layout:
         raise ConfigError(
             f"{origin} [ingest] layout must end in {{file}}, e.g. '{{authority}}/{{year}}/{{file}}'"

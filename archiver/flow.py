@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from archiver import __version__, runlog
+from archiver import __version__, notes, runlog
 from archiver.config import Config
 from archiver.errors import ConfigError
 from archiver.index import levels, stars
@@ -72,6 +72,8 @@ class RunSummary:
     rejected_files: list[str] = field(default_factory=list)  # the first REJECTED_SHOWN, "path (reason)"
     warned: dict[str, int] = field(default_factory=dict)  # warning kind → files with it
     warned_files: dict[str, list[str]] = field(default_factory=dict)  # kind → the first SHOWN_NAMES
+    layout_problems: int = 0  # files the [ingest] layout takes no authority or year from
+    identical: int = 0  # new files byte-identical to a document archived under another path
     restored: int = 0  # known, unchanged files whose object was missing from the vault
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -105,6 +107,13 @@ class RunSummary:
                 f"  restored {self.restored} objects missing from the vault, from their unchanged "
                 "files in the inbox (`archiver verify` names any earlier versions lost)"
             )
+        see = f"see `archiver runs show {self.run_id}`"
+        if self.layout_problems:
+            lines.append(
+                f"  layout: {self.layout_problems} files without an authority or year from their path ({see})"
+            )
+        if self.identical:
+            lines.append(f"  identical: {self.identical} new files are copies of archived documents ({see})")
         if self.clashes:
             lines.append(f"  skipped {self.clashes}: path also in an earlier inbox (see the run's events)")
         return lines
@@ -456,6 +465,9 @@ def _file_batch(session: Session, summary: RunSummary, batch: list[Result], conf
             )
     started = time.perf_counter()
     filed = file_batch(session, summary.run_id, stored, config.fingerprint.min_chars)
+    noted = notes.note_batch(session, summary.run_id, stored, config.ingest)
+    summary.layout_problems += noted["layout"]
+    summary.identical += noted["identical"]
     summary.new += filed.new_documents
     summary.new_versions += filed.new_versions
     linking = time.perf_counter()

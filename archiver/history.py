@@ -143,5 +143,5 @@ def report(shown: dict[str, Any]) -> list[str]:
     lines += [f"  {v['file']}: {v['version']}" for v in shown["new_versions"]]
     for kind, details in shown["events"].items():
         lines.append(f"{kind} ({len(details)}):")
-        lines += ["  " + ", ".join(f"{k} {v}" for k, v in detail.items()) for detail in details]
+        lines += ["  " + ", ".join(f"{k}: {v}" for k, v in detail.items()) for detail in details]
     return lines

@@ -32,6 +32,8 @@ def test_the_shipped_config_is_the_defaults_with_paths_resolved_beside_it() -> N
         ("[match]\nmatch_at = 0\n", "0 < match_at"),
         ("[store]\nrecent_band_rows = -1\n", "recent_band_rows must be 0 or more"),
         ("[ingest]\nlayout = '{authority}/{year}'\n", "must end in {file}"),
+        ("[ingest]\nmin_year = 2000\nmax_year = 1999\n", "need 1000 ≤ min_year ≤ max_year ≤ 9999"),
+        ("[ingest]\nmin_year = 0\n", "need 1000 ≤ min_year ≤ max_year ≤ 9999"),
         ("[store\n", "not valid TOML"),
         ("[fingerprint]\nseed = -1\n", "seed must be between 0 and 4294967295"),
         ("[fingerprint]\nseed = 9223372036854775807\n", "seed must be between 0 and 4294967295"),

@@ -398,3 +398,41 @@ def test_verify_reindex_and_compact_print_json(tmp_path: Path) -> None:
     assert damaged.exit_code == 3
     shown = json.loads(damaged.stdout)
     assert shown["ok"] is False and len(shown["problems"]) == 1
+
+
+def test_layout_problems_and_identical_copies_are_named_in_the_log_and_in_runs_show(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    shutil.copytree(SAMPLES / "guowuyuan", inbox / "guowuyuan")
+    report = inbox / "guowuyuan" / "2024" / "2024-zhengfu-gongzuo-baogao.txt"
+    shutil.copy(report, inbox / "loose.txt")  # at the inbox root: no authority, no year
+    (inbox / "minguo" / "1937").mkdir(parents=True)
+    (inbox / "minguo" / "1937" / "report.txt").write_text(
+        "民国二十六年政府工作报告\n\n　　今年工作如下。\n", encoding="utf-8"
+    )
+    config = write_config(tmp_path, inbox)
+    runner = CliRunner()
+    first = runner.invoke(main, ["--config", str(config), "run"], catch_exceptions=False)
+    assert "  layout: 2 files without an authority or year from their path" in first.output
+    assert "  identical: 1 new files are copies of archived documents" in first.output
+    log = (tmp_path / "archive" / "logs" / "run-1.log").read_text(encoding="utf-8")
+    assert " WARNING loose.txt: does not fit [ingest] layout '{authority}/{year}/{file}'" in log
+    assert " WARNING minguo/1937/report.txt: '1937' in its path is not a year from 1949 to 2100" in log
+    assert f" INFO    loose.txt is byte-identical to {report.relative_to(inbox).as_posix()}" in log
+    shown = json.loads(runner.invoke(main, ["--config", str(config), "runs", "show", "1", "--json"]).output)
+    assert [e["relpath"] for e in shown["events"]["layout"]] == ["loose.txt", "minguo/1937/report.txt"]
+    assert shown["events"]["identical"] == [
+        {"relpath": "loose.txt", "identical_to": report.relative_to(inbox).as_posix()}
+    ]
+    exported = runner.invoke(main, ["--config", str(config), "export"], catch_exceptions=False).output
+    years = {line["file"]: line.get("year") for line in map(json.loads, exported.splitlines())}
+    assert years["minguo/1937/report.txt"] is None
+    # an archive of older reports says so in its config: the year is taken, and nothing is warned
+    older = tmp_path / "older"
+    older_config = write_config(older, inbox)
+    with older_config.open("a", encoding="utf-8") as handle:
+        handle.write("[ingest]\nmin_year = 1900\n")
+    again = runner.invoke(main, ["--config", str(older_config), "run"], catch_exceptions=False)
+    assert "  layout: 1 files without" in again.output
+    exported = runner.invoke(main, ["--config", str(older_config), "export"], catch_exceptions=False).output
+    years = {line["file"]: line.get("year") for line in map(json.loads, exported.splitlines())}
+    assert years["minguo/1937/report.txt"] == 1937

@@ -128,7 +128,7 @@ def read(located: Located, config: IngestConfig) -> Submission:
     ``Rejection(reason="unreadable")``.
     """
     raw = located.path.read_bytes()
-    authority, year = parse_relpath(located.relpath, config.layout)
+    authority, year = parse_relpath(located.relpath, config.layout, config.years)
     return Submission(
         path=located.path,
         relpath=located.relpath,
@@ -140,18 +140,37 @@ def read(located: Located, config: IngestConfig) -> Submission:
     )
 
 
-def parse_relpath(relpath: str, layout: str) -> tuple[str | None, int | None]:
+def parse_relpath(
+    relpath: str, layout: str, years: tuple[int, int] = (YEAR_MIN, YEAR_MAX)
+) -> tuple[str | None, int | None]:
     """(authority, year) named by ``relpath`` under ``layout``; None for what it does not name.
 
     ``{authority}`` and ``{year}`` match one path segment (or part of one), ``{file}`` the rest;
     other text must match literally.  A path that does not fit the layout (too few segments, a
-    literal that differs) names neither; a ``{year}`` that is not a plausible year is None.
+    literal that differs) names neither; a ``{year}`` that is not a year within ``years`` is None.
     """
     match = _layout_regex(layout).fullmatch(relpath)
     if match is None:
         return None, None
     found = match.groupdict()
-    return found.get("authority"), _plausible_year(found.get("year"))
+    return found.get("authority"), _plausible_year(found.get("year"), years)
+
+
+def layout_problem(relpath: str, layout: str, years: tuple[int, int] = (YEAR_MIN, YEAR_MAX)) -> str | None:
+    """Why ``relpath`` gives no authority or no year under ``layout``, for the operator; None
+    when it gives every one the layout names."""
+    match = _layout_regex(layout).fullmatch(relpath)
+    if match is None:
+        return (
+            f"does not fit [ingest] layout {layout!r}: archived without an authority or a year from its path"
+        )
+    year = match.groupdict().get("year")
+    if year is not None and _plausible_year(year, years) is None:
+        return (
+            f"{year!r} in its path is not a year from {years[0]} to {years[1]} "
+            "([ingest] min_year, max_year): archived without a year from its path"
+        )
+    return None
 
 
 def _layout_regex(layout: str) -> re.Pattern[str]:
@@ -168,22 +187,22 @@ def _layout_regex(layout: str) -> re.Pattern[str]:
     return re.compile("".join(parts), re.DOTALL)  # a file name may hold a newline
 
 
-def _plausible_year(text: str | None) -> int | None:
+def _plausible_year(text: str | None, years: tuple[int, int]) -> int | None:
     if text is None or not re.fullmatch(r"\d{4}", text, flags=re.ASCII):
         return None
     year = int(text)
-    return year if YEAR_MIN <= year <= YEAR_MAX else None
+    return year if years[0] <= year <= years[1] else None
 
 
-def year_from_title(title: str) -> int | None:
-    """The first plausible year a title names: "…2019年政府信息公开…", "2019年度…", "二〇一九年…"."""
+def year_from_title(title: str, years: tuple[int, int] = (YEAR_MIN, YEAR_MAX)) -> int | None:
+    """The first year within ``years`` a title names: "…2019年政府信息公开…", "2019年度…", "二〇一九年…"."""
     for match in _YEAR_DIGITS.finditer(title):
         year = int(match.group(1))  # int() also reads full-width digits
-        if YEAR_MIN <= year <= YEAR_MAX:
+        if years[0] <= year <= years[1]:
             return year
     for match in _YEAR_HAN.finditer(title):
         year = int("".join(str(_han_digit(ch)) for ch in match.group(1)))
-        if YEAR_MIN <= year <= YEAR_MAX:
+        if years[0] <= year <= years[1]:
             return year
     return None
 

@@ -108,7 +108,7 @@ def process_submission(submission: Submission, config: Config) -> Processed | Re
         repeats=repeats,
         text=text,
         title=title,
-        year=submission.year or ingest.year_from_title(title),
+        year=submission.year or ingest.year_from_title(title, config.ingest.years),
         timings=timings,
     )
 
