@@ -17,7 +17,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -31,14 +31,13 @@ from archiver.config import Config
 from archiver.errors import ConfigError
 from archiver.index import levels, stars
 from archiver.index import links as index
-from archiver.records import Processed, Rejection
+from archiver.records import Processed, Rejection, Result, RunSummary, Stored, Unchanged
 from archiver.stages import fingerprint, ingest
-from archiver.stages.process import Unchanged, process_chunk
+from archiver.stages.process import process_chunk
 from archiver.store import db
 from archiver.store.db import Document, EventRow, Run
 from archiver.store.filing import file_batch
 from archiver.store.guard import store_paths, writing
-from archiver.store.objects import Stored
 from archiver.store.vault import Vault
 
 Progress = Callable[[int], None]
@@ -51,72 +50,6 @@ RUN_GC_THRESHOLDS = (20_000, 50, 50)
 # (≈ 66,000 rows) never reaches it; a backlog of millions then costs what a series of nights
 # does, instead of every batch writing into an ever larger run level.
 RUN_LEVEL_SHARE = 8
-
-
-@dataclass
-class RunSummary:
-    run_id: int = 0
-    files: int = 0
-    bytes: int = 0
-    new: int = 0  # documents seen for the first time
-    new_versions: int = 0  # a changed file at a known place
-    unchanged: int = 0
-    archived: int = 0
-    rejected: dict[str, int] = field(default_factory=dict)
-    clashes: int = 0  # files skipped: the same path as a file of an earlier inbox of the run
-    repeats_removed: int = 0
-    repeats_warned: int = 0
-    passages: int = 0
-    links: int = 0
-    compacted: int = 0  # band rows merged from the recent level into the main index
-    rejected_files: list[str] = field(default_factory=list)  # the first REJECTED_SHOWN, "path (reason)"
-    warned: dict[str, int] = field(default_factory=dict)  # warning kind → files with it
-    warned_files: dict[str, list[str]] = field(default_factory=dict)  # kind → the first SHOWN_NAMES
-    layout_problems: int = 0  # files the [ingest] layout takes no authority or year from
-    identical: int = 0  # new files byte-identical to a document archived under another path
-    restored: int = 0  # known, unchanged files whose object was missing from the vault
-    seconds: float = 0.0
-    stage_seconds: dict[str, float] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["stage_seconds"] = {k: round(v, 3) for k, v in sorted(self.stage_seconds.items())}
-        data["seconds"] = round(self.seconds, 3)
-        return data
-
-    def lines(self) -> list[str]:
-        rejected = ", ".join(f"{n} {reason}" for reason, n in sorted(self.rejected.items())) or "none"
-        lines = [
-            f"run {self.run_id}: {self.files} files, {self.bytes / 1e6:.2f} MB in {self.seconds:.1f} s",
-            f"  new {self.new}, new versions {self.new_versions}, unchanged {self.unchanged}",
-            f"  archived {self.archived}, rejected {sum(self.rejected.values())} ({rejected})",
-        ]
-        if self.rejected_files:
-            see = f"see `archiver runs show {self.run_id}` or logs/run-{self.run_id}.log"
-            lines.append(
-                f"    rejected: {runlog.names(self.rejected_files, sum(self.rejected.values()), see)}"
-            )
-        lines += [
-            f"  passages {self.passages}, repeats removed {self.repeats_removed}, "
-            f"warned {self.repeats_warned}, cross links {self.links}",
-        ]
-        if self.compacted:
-            lines.append(f"  compacted the band index: {self.compacted} rows merged")
-        if self.restored:
-            lines.append(
-                f"  restored {self.restored} objects missing from the vault, from their unchanged "
-                "files in the inbox (`archiver verify` names any earlier versions lost)"
-            )
-        see = f"see `archiver runs show {self.run_id}`"
-        if self.layout_problems:
-            lines.append(
-                f"  layout: {self.layout_problems} files without an authority or year from their path ({see})"
-            )
-        if self.identical:
-            lines.append(f"  identical: {self.identical} new files are copies of archived documents ({see})")
-        if self.clashes:
-            lines.append(f"  skipped {self.clashes}: path also in an earlier inbox (see the run's events)")
-        return lines
 
 
 @contextmanager
@@ -300,9 +233,6 @@ def _first_of_each_path(
             session.add(
                 EventRow(run_id=summary.run_id, submission_id=None, kind="skipped_path_clash", detail=detail)
             )
-
-
-Result = Stored | Unchanged
 
 
 def _batches(

@@ -16,11 +16,10 @@ from sqlalchemy.orm import Session
 
 from archiver import runlog
 from archiver.config import IngestConfig
-from archiver.records import Processed
+from archiver.records import Processed, Stored
 from archiver.stages import ingest
 from archiver.store.bulk import chunks
 from archiver.store.db import Document, EventRow, table
-from archiver.store.objects import Stored
 
 
 def note_batch(session: Session, run_id: int, stored: Sequence[Stored], config: IngestConfig) -> Counter[str]:

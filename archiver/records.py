@@ -1,18 +1,25 @@
-"""The frozen records that flow between the stages.
+"""The records that flow between the stages, and the results the commands return.
 
 ingest → ``Submission``; decode → ``Decoded`` (or ``Rejection``); clean → ``Cleaned``;
 checks → ``Warning_``s; split → ``Section``s and ``Passage``s; fingerprint → ``Fingerprint``s;
-the per-submission work ends in a ``Processed`` (or a ``Rejection``), which the coordinator
-matches against the archive and files.
+the per-submission work ends in a ``Processed`` (or a ``Rejection``), which a worker stores in
+the vault (``Stored``; ``Unchanged`` when the file is already its document's head). The
+coordinator files a batch of results (``Filed``, with its ``NewParagraph``s), links them
+(``LinkStats``) and sums a run up in a ``RunSummary`` (``ReindexSummary`` for a reindex).
 
 Offsets (``start``/``end``) are Python string indices, end exclusive.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from archiver import runlog
+
+if TYPE_CHECKING:  # ingest imports this module
+    from archiver.stages.ingest import Located
 
 RejectReason = Literal["empty", "binary", "decode", "oversize_line", "unreadable"]
 PassageKind = Literal["title", "heading", "para", "meta"]
@@ -153,3 +160,132 @@ class Processed:
     @property
     def submission(self) -> Submission:
         return self.decoded.submission
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """The file's bytes are already the head version of its document: nothing to do."""
+
+    located: Located
+    sha512: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A processed submission whose object version is in the vault; its bytes stay behind."""
+
+    # Slimmed for the trip back to the coordinator (``objects._for_filing``): the submission's
+    # bytes, the decoded and repaired texts and the list of changes are in the vault, not here.
+    outcome: Processed | Rejection
+    size: int
+    version: str
+    written: bool  # False when the vault already held exactly this content
+    report: dict[str, Any] | None  # the clerk's report without its changes (archived submissions only)
+    # Its share of its group commit's wall time (staging, both barriers, the renames): the
+    # run's "archive" stage. A group commit is one unit of work, so it is split evenly.
+    archive_seconds: float = 0.0
+
+
+Result = Stored | Unchanged  # what a worker returns for each file
+
+
+@dataclass(frozen=True)
+class NewParagraph:
+    """A kept paragraph just inserted, as the linker needs it."""
+
+    id: int
+    submission_id: int
+    exact: str
+    signature: bytes | None
+    normalised: str
+    year: int | None  # the submission's: a group's canonical passage is its earliest by year
+
+
+@dataclass(frozen=True)
+class Filed:
+    new_documents: int
+    new_versions: int  # changed files at known places
+    paragraphs: tuple[NewParagraph, ...]  # kept paragraphs for the cross-submission linker
+
+
+@dataclass
+class LinkStats:
+    candidates: int = 0
+    links: int = 0
+    new_groups: int = 0
+    copies: int = 0
+    band_rows: int = 0  # added to the run level
+
+
+@dataclass
+class RunSummary:
+    run_id: int = 0
+    files: int = 0
+    bytes: int = 0
+    new: int = 0  # documents seen for the first time
+    new_versions: int = 0  # a changed file at a known place
+    unchanged: int = 0
+    archived: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    clashes: int = 0  # files skipped: the same path as a file of an earlier inbox of the run
+    repeats_removed: int = 0
+    repeats_warned: int = 0
+    passages: int = 0
+    links: int = 0
+    compacted: int = 0  # band rows merged from the recent level into the main index
+    rejected_files: list[str] = field(default_factory=list)  # the first flow.REJECTED_SHOWN, "path (reason)"
+    warned: dict[str, int] = field(default_factory=dict)  # warning kind → files with it
+    warned_files: dict[str, list[str]] = field(default_factory=dict)  # kind → the first runlog.SHOWN_NAMES
+    layout_problems: int = 0  # files the [ingest] layout takes no authority or year from
+    identical: int = 0  # new files byte-identical to a document archived under another path
+    restored: int = 0  # known, unchanged files whose object was missing from the vault
+    seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["stage_seconds"] = {k: round(v, 3) for k, v in sorted(self.stage_seconds.items())}
+        data["seconds"] = round(self.seconds, 3)
+        return data
+
+    def lines(self) -> list[str]:
+        rejected = ", ".join(f"{n} {reason}" for reason, n in sorted(self.rejected.items())) or "none"
+        lines = [
+            f"run {self.run_id}: {self.files} files, {self.bytes / 1e6:.2f} MB in {self.seconds:.1f} s",
+            f"  new {self.new}, new versions {self.new_versions}, unchanged {self.unchanged}",
+            f"  archived {self.archived}, rejected {sum(self.rejected.values())} ({rejected})",
+        ]
+        if self.rejected_files:
+            see = f"see `archiver runs show {self.run_id}` or logs/run-{self.run_id}.log"
+            lines.append(
+                f"    rejected: {runlog.names(self.rejected_files, sum(self.rejected.values()), see)}"
+            )
+        lines += [
+            f"  passages {self.passages}, repeats removed {self.repeats_removed}, "
+            f"warned {self.repeats_warned}, cross links {self.links}",
+        ]
+        if self.compacted:
+            lines.append(f"  compacted the band index: {self.compacted} rows merged")
+        if self.restored:
+            lines.append(
+                f"  restored {self.restored} objects missing from the vault, from their unchanged "
+                "files in the inbox (`archiver verify` names any earlier versions lost)"
+            )
+        see = f"see `archiver runs show {self.run_id}`"
+        if self.layout_problems:
+            lines.append(
+                f"  layout: {self.layout_problems} files without an authority or year from their path ({see})"
+            )
+        if self.identical:
+            lines.append(f"  identical: {self.identical} new files are copies of archived documents ({see})")
+        if self.clashes:
+            lines.append(f"  skipped {self.clashes}: path also in an earlier inbox (see the run's events)")
+        return lines
+
+
+@dataclass
+class ReindexSummary:
+    passages: int = 0
+    signed: int = 0
+    links: int = 0

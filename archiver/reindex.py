@@ -10,7 +10,6 @@ the same linker a nightly run uses, so a reindexed archive equals one built from
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -20,7 +19,7 @@ from archiver import __version__
 from archiver.config import Config
 from archiver.index import levels, stars
 from archiver.index import links as index
-from archiver.records import Passage
+from archiver.records import NewParagraph, Passage, ReindexSummary
 from archiver.stages import fingerprint
 from archiver.store import db
 from archiver.store.db import MatchRow, PassageRow, Run
@@ -28,13 +27,6 @@ from archiver.store.guard import writing
 from archiver.store.vault import Tick, Vault
 
 BATCH = 2000
-
-
-@dataclass
-class ReindexSummary:
-    passages: int = 0
-    signed: int = 0
-    links: int = 0
 
 
 def reindex(config: Config, tick: Tick | None = None) -> ReindexSummary:
@@ -97,7 +89,7 @@ def _reindex_batch(session: Session, rows: Sequence[Any], config: Config, summar
         ],
     )
     paragraphs = [
-        index.NewParagraph(r.id, r.submission_id, f.exact, f.signature, f.normalised, r.year)
+        NewParagraph(r.id, r.submission_id, f.exact, f.signature, f.normalised, r.year)
         for r, f in zip(rows, prints, strict=True)
         if not r.removed and index.reusable(r.kind, f.normalised_chars, config.fingerprint.min_chars)
     ]

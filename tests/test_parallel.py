@@ -17,11 +17,10 @@ from archiver import flow
 from archiver.audit.export import export_lines
 from archiver.cli import main
 from archiver.errors import ConfigError
-from archiver.records import Processed
+from archiver.records import Processed, Stored
 from archiver.stages import ingest, process
 from archiver.stages.report import clerk_report
 from archiver.store import db
-from archiver.store.objects import Stored
 from archiver.store.vault import Vault
 from tests.conftest import SAMPLES, make_config
 from tests.test_postgres import generated_inbox

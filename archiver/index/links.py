@@ -24,7 +24,6 @@ consecutive ids, filed together.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -51,6 +50,7 @@ from archiver.errors import ParameterMismatch
 from archiver.index import buckets
 from archiver.index.levels import LEVELS
 from archiver.index.stars import StarChanges, seniority
+from archiver.records import LinkStats, NewParagraph
 from archiver.stages import fingerprint as fp
 from archiver.store.bulk import array_rows, chunks, execute_plain, insert_tuples
 from archiver.store.db import MatchRow, Meta, PassageRow, RunBand, table
@@ -107,27 +107,6 @@ def reusable(kind: str, normalised_chars: int, min_chars: int) -> bool:
     """Whether a kept passage can be reuse across submissions: a paragraph long enough to
     mean something. Headings, titles, signature lines and "各位代表！" are not reuse."""
     return kind == "para" and normalised_chars >= min_chars
-
-
-@dataclass(frozen=True)
-class NewParagraph:
-    """A kept paragraph just inserted, as the linker needs it."""
-
-    id: int
-    submission_id: int
-    exact: str
-    signature: bytes | None
-    normalised: str
-    year: int | None  # the submission's: a group's canonical passage is its earliest by year
-
-
-@dataclass
-class LinkStats:
-    candidates: int = 0
-    links: int = 0
-    new_groups: int = 0
-    copies: int = 0
-    band_rows: int = 0  # added to the run level
 
 
 def link(

@@ -12,7 +12,6 @@ import dataclasses
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
 from archiver.config import Config
@@ -24,24 +23,17 @@ from archiver.records import (
     Rejection,
     Repeat,
     Section,
+    Stored,
     Submission,
+    Unchanged,
     Warning_,
 )
 from archiver.stages import checks, clean, decode, fingerprint, ingest, split
 from archiver.stages import repeats as match
-from archiver.store.objects import Stored, store_all
+from archiver.store.objects import store_all
 
 T = TypeVar("T")
 _NON_ASCII = re.compile("[^\x00-\x7f]")
-
-
-@dataclass(frozen=True)
-class Unchanged:
-    """The file's bytes are already the head version of its document: nothing to do."""
-
-    located: ingest.Located
-    sha512: str
-    size: int
 
 
 Outcome = Processed | Rejection | Unchanged

@@ -8,26 +8,17 @@ batch with a handful of statements, in the caller's transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from archiver import __version__
-from archiver.index.links import NewParagraph, reusable
-from archiver.records import Processed
+from archiver.index.links import reusable
+from archiver.records import Filed, NewParagraph, Processed, Stored
 from archiver.store.bulk import chunks, insert_tuples
 from archiver.store.db import Document, EventRow, MatchRow, PassageRow, SectionRow, table
 from archiver.store.db import Submission as SubmissionRow
-from archiver.store.objects import Stored
-
-
-@dataclass(frozen=True)
-class Filed:
-    new_documents: int
-    new_versions: int  # changed files at known places
-    paragraphs: tuple[NewParagraph, ...]  # kept paragraphs for the cross-submission linker
 
 
 def file_batch(session: Session, run_id: int, batch: Sequence[Stored], min_chars: int) -> Filed:

@@ -12,34 +12,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from archiver import __version__
 from archiver.config import Config
-from archiver.records import Processed, Rejection
+from archiver.records import Processed, Rejection, Stored
 from archiver.stages import fingerprint
 from archiver.stages.report import clerk_report
 from archiver.store.vault import Vault
 
 _VAULTS: dict[Path, Vault] = {}  # one per worker process and storage root
-
-
-@dataclass(frozen=True)
-class Stored:
-    """A processed submission whose object version is in the vault; its bytes stay behind."""
-
-    # Slimmed for the trip back to the coordinator (``_for_filing``): the submission's bytes,
-    # the decoded and repaired texts and the list of changes are in the vault, not here.
-    outcome: Processed | Rejection
-    size: int
-    version: str
-    written: bool  # False when the vault already held exactly this content
-    report: dict[str, Any] | None  # the clerk's report without its changes (archived submissions only)
-    # Its share of its group commit's wall time (staging, both barriers, the renames): the
-    # run's "archive" stage. A group commit is one unit of work, so it is split evenly.
-    archive_seconds: float = 0.0
 
 
 def object_files(
