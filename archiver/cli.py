@@ -26,7 +26,7 @@ from archiver.stages import ingest
 from archiver.stages.process import process_submission
 from archiver.stages.report import clerk_report, rejection_report
 from archiver.store import db
-from archiver.store.guard import store_paths, writing
+from archiver.store.guard import store_paths
 from archiver.store.vault import Tick
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -317,15 +317,9 @@ def reindex(ctx: click.Context, as_json: bool) -> None:
 @friendly
 def compact(ctx: click.Context, as_json: bool) -> None:
     """Merge the upper levels of the band index into the main one (a run merges only what it must)."""
-    from archiver.index import levels
-    from archiver.store.vault import Vault
+    from archiver.reindex import compact as merge
 
-    config = _config(ctx)
-    engine = _archive_engine(config)
-    vault = Vault(config.resolve(config.store.vault), create=False)
-    with writing(vault), Session(engine) as session, session.begin():
-        moved = levels.compact(session)
-    engine.dispose()
+    moved = merge(_config(ctx))
     click.echo(json.dumps({"merged": moved}) if as_json else f"merged {moved} band rows into the main index")
 
 

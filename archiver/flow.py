@@ -23,21 +23,20 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from archiver import __version__, notes, runlog
+from archiver import notes, runlog
 from archiver.config import Config
 from archiver.errors import ConfigError
-from archiver.index import levels, stars
 from archiver.index import links as index
+from archiver.index.indexer import Indexer
 from archiver.records import Processed, Rejection, Result, RunSummary, Stored, Unchanged
 from archiver.stages import fingerprint, ingest
 from archiver.stages.process import process_chunk
-from archiver.store import db
-from archiver.store.db import Document, EventRow, Run
+from archiver.store.db import Document, EventRow
 from archiver.store.filing import file_batch
-from archiver.store.guard import store_paths, writing
+from archiver.store.guard import store_paths
+from archiver.store.runs import recorded
 from archiver.store.vault import Vault
 
 Progress = Callable[[int], None]
@@ -45,11 +44,6 @@ TASK_SIZE = 8  # files per worker task (and per group commit to the vault)
 REJECTED_SHOWN = 10  # rejected files the summary names (the log and `runs show` name all)
 # The cyclic garbage collector's thresholds during a run (Python's default: 700, 10, 10).
 RUN_GC_THRESHOLDS = (20_000, 50, 50)
-# A run settles its level of the band index whenever that holds more than this share of
-# [store] recent_band_rows (and then merges, as at a run's start). A night of 200 reports
-# (≈ 66,000 rows) never reaches it; a backlog of millions then costs what a series of nights
-# does, instead of every batch writing into an ever larger run level.
-RUN_LEVEL_SHARE = 8
 
 
 @contextmanager
@@ -131,36 +125,31 @@ def run(config: Config, inboxes: Sequence[Path], progress: Progress | None = Non
 def _run(config: Config, inboxes: Sequence[Path], progress: Progress | None) -> RunSummary:
     started = time.perf_counter()
     ingest.check_inboxes(inboxes)  # before the archive is created: a wrong inbox creates nothing
-    engine = db.open_engine(config.database_url)
-    vault = Vault(config.resolve(config.store.vault))
-    with writing(vault), Session(engine, expire_on_commit=False) as session:
+
+    def pin(session: Session) -> None:
+        index.pin_parameters(session, fingerprint.parameters(config.fingerprint))
+
+    with recorded(config, "run", create=True, first=pin) as recording:
         # The coordinator clears what crashed writers left before any worker writes to the
         # vault; workers never sweep (objects.worker_vault).
-        vault.clear_staging()
-        with session.begin():
-            index.pin_parameters(session, fingerprint.parameters(config.fingerprint))
-            run_row = Run(command="run", tool_version=__version__)
-            session.add(run_row)
-        with runlog.kept(runlog.logs_folder(config) / f"run-{run_row.id}.log"):
+        recording.vault.clear_staging()
+        run_id = recording.run.id
+        with runlog.kept(runlog.logs_folder(config) / f"run-{run_id}.log"):
             runlog.event(
                 logging.INFO,
                 "started",
-                f"run {run_row.id} started: {', '.join(map(str, inboxes))}",
-                run=run_row.id,
+                f"run {run_id} started: {', '.join(map(str, inboxes))}",
+                run=run_id,
                 inboxes=[str(p) for p in inboxes],
             )
             try:
-                summary = _run_batches(config, inboxes, progress, session, run_row.id, vault)
+                summary = _run_batches(config, inboxes, progress, recording.session, run_id, recording.vault)
             except BaseException as exc:
-                _record_failure(session, run_row)
-                runlog.event(logging.ERROR, "failed", f"run {run_row.id} failed: {exc!r}", run=run_row.id)
+                runlog.event(logging.ERROR, "failed", f"run {run_id} failed: {exc!r}", run=run_id)
                 raise
-            with session.begin():
-                summary.seconds = time.perf_counter() - started
-                run_row.status, run_row.finished = "completed", db.utcnow()
-                run_row.summary = summary.as_dict()
+            summary.seconds = time.perf_counter() - started
+            recording.summary = summary.as_dict()
             _log_end(summary)
-    engine.dispose()
     return summary
 
 
@@ -174,37 +163,24 @@ def _run_batches(
 ) -> RunSummary:
     summary = RunSummary(run_id=run_id)
     lost: dict[str, Known] = {}  # known documents whose object is missing: processed and stored again
+    indexer = Indexer(session, config, summary.stage_seconds)
     located = _first_of_each_path(
         ingest.locate(inboxes, config.ingest, store_paths(config)), session, summary
     )
-    unsettled = 0  # band rows this run has put in the run level since it last settled
     with executor_for(config) as executor:
         # The last run's band rows are settled, and the merge they call for is done, while
         # the workers process the first batch: the coordinator has nothing else to do then.
         # At the end of a run, settling and merging would be the last thing everything
         # waits for, so a run leaves its own rows in the run level for the next one.
-        first_wait = partial(_settle_and_merge, session, summary, config)
+        first_wait = partial(_settle_and_merge, indexer, summary)
         for batch in _batches(session, located, config, executor, first_wait, (vault, lost)):
             with session.begin():
-                unsettled += _file_batch(session, summary, _restored(session, summary, batch, lost), config)
-            if unsettled > config.store.recent_band_rows // RUN_LEVEL_SHARE:
-                _settle(session, summary)
-                _merge(session, summary, config)
-                unsettled = 0
+                _file_batch(session, summary, _restored(session, summary, batch, lost), config, indexer)
+            if indexer.run_level_full():
+                _settle_and_merge(indexer, summary)
             if progress:
                 progress(len(batch))
     return summary
-
-
-def _record_failure(session: Session, run_row: Run) -> None:
-    """Mark a run that stopped on an error as failed rather than leave it "running" for ever;
-    when the database itself is what failed, the error that stopped the run is the one to show."""
-    try:
-        session.rollback()
-        with session.begin():
-            run_row.status, run_row.finished = "failed", db.utcnow()
-    except SQLAlchemyError:
-        pass
 
 
 def _first_of_each_path(
@@ -339,38 +315,18 @@ def _restored(
     return kept
 
 
-def _settle(session: Session, summary: RunSummary) -> None:
-    """Move the run level of the band index into the recent one."""
-    started = time.perf_counter()
-    with session.begin():
-        levels.settle(session)
-    _add_time(summary, "settle", time.perf_counter() - started)
-
-
-def _settle_and_merge(session: Session, summary: RunSummary, config: Config) -> None:
-    _settle(session, summary)
-    _merge(session, summary, config)
-
-
-def _merge(session: Session, summary: RunSummary, config: Config) -> None:
-    """Merge from the recent level of the band index into the main one what keeps it within
-    ``[store] recent_band_rows``. Between runs the recent level holds at most that, and the run
-    level at most ``recent_band_rows / RUN_LEVEL_SHARE`` rows and a batch's."""
-    started = time.perf_counter()
-    with session.begin():
-        merged = levels.compact_if_full(session, config.store.recent_band_rows)
-    if merged:  # its pages are written back now, not in the run's last commit
-        with session.begin():
-            db.write_back(session)
+def _settle_and_merge(indexer: Indexer, summary: RunSummary) -> None:
+    merged = indexer.settle_and_merge()
     summary.compacted += merged
     if merged:
         message = f"merged {merged} band rows into the main level of the index"
         runlog.event(logging.INFO, "band_merge", message, rows=merged)
-    _add_time(summary, "compact", time.perf_counter() - started)
 
 
-def _file_batch(session: Session, summary: RunSummary, batch: list[Result], config: Config) -> int:
-    """File and link one batch; returns the band rows it added to the run level."""
+def _file_batch(
+    session: Session, summary: RunSummary, batch: list[Result], config: Config, indexer: Indexer
+) -> None:
+    """File and index one batch."""
     stored: list[Stored] = []
     for result in batch:
         summary.files += 1
@@ -400,13 +356,8 @@ def _file_batch(session: Session, summary: RunSummary, batch: list[Result], conf
     summary.identical += noted["identical"]
     summary.new += filed.new_documents
     summary.new_versions += filed.new_versions
-    linking = time.perf_counter()
-    stats, changes = index.link(session, filed.paragraphs, config.fingerprint, config.match)
-    stars.update_canonicals(session, changes)
-    summary.links += stats.links
-    _add_time(summary, "file", linking - started)
-    _add_time(summary, "link", time.perf_counter() - linking)
-    return stats.band_rows
+    _add_time(summary, "file", time.perf_counter() - started)
+    summary.links += indexer.add(filed.paragraphs).links
 
 
 def _add_time(summary: RunSummary, stage: str, seconds: float) -> None:

@@ -1,5 +1,7 @@
-"""``archiver reindex``: recompute every signature, band key, link and cluster with the
-current ``[fingerprint]`` settings, from the passages already archived.
+"""``archiver reindex`` and ``archiver compact``, the commands that rewrite the index alone.
+
+``reindex`` recomputes every signature, band key, link and cluster with the current
+``[fingerprint]`` settings, from the passages already archived.
 
 The cleaned texts and the repeats removed inside submissions stay as they were filed (they do
 not depend on fingerprint settings beyond normalisation); what is rebuilt is everything that
@@ -10,37 +12,33 @@ the same linker a nightly run uses, so a reindexed archive equals one built from
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from archiver import __version__
 from archiver.config import Config
-from archiver.index import levels, stars
+from archiver.index import levels
 from archiver.index import links as index
+from archiver.index.indexer import Indexer
 from archiver.records import NewParagraph, Passage, ReindexSummary
 from archiver.stages import fingerprint
-from archiver.store import db
-from archiver.store.db import MatchRow, PassageRow, Run
-from archiver.store.guard import writing
-from archiver.store.vault import Tick, Vault
+from archiver.store.db import MatchRow, PassageRow
+from archiver.store.runs import recorded
+from archiver.store.vault import Tick
 
 BATCH = 2000
 
 
 def reindex(config: Config, tick: Tick | None = None) -> ReindexSummary:
     """Rebuild the cross-submission index; ``tick(done, total)`` follows the passages."""
-    engine = db.open_engine(config.database_url, create=False)
     summary = ReindexSummary()
-    # A run filing while the index is rebuilt would link against half an index.
-    with (
-        writing(Vault(config.resolve(config.store.vault), create=False)),
-        Session(engine, expire_on_commit=False) as session,
-    ):
+    # Under the writer lock: a run filing while the index is rebuilt would link against half an index.
+    with recorded(config, "reindex") as recording:
+        session = recording.session
+        indexer = Indexer(session, config)
         with session.begin():
-            run_row = Run(command="reindex", tool_version=__version__)
-            session.add(run_row)
             for level in levels.LEVELS:
                 session.execute(delete(level))
             session.execute(delete(MatchRow).where(MatchRow.kind == "cross"))
@@ -67,18 +65,27 @@ def reindex(config: Config, tick: Tick | None = None) -> ReindexSummary:
                 if not rows:
                     break
                 last = rows[-1].id
-                _reindex_batch(session, rows, config, summary)
+                _reindex_batch(session, rows, config, summary, indexer)
             if tick is not None:
                 tick(summary.passages, total)
         with session.begin():
-            levels.compact(session)  # the rebuilt index is one level, as after `archiver compact`
-            run_row.status, run_row.finished = "completed", db.utcnow()
-            run_row.summary = {"passages": summary.passages, "signed": summary.signed, "links": summary.links}
-    engine.dispose()
+            indexer.compact()  # the rebuilt index is one level, as after `archiver compact`
+        recording.summary = asdict(summary)
     return summary
 
 
-def _reindex_batch(session: Session, rows: Sequence[Any], config: Config, summary: ReindexSummary) -> None:
+def compact(config: Config) -> int:
+    """``archiver compact``: merge the upper levels of the band index into the main one;
+    returns the rows moved."""
+    with recorded(config, "compact") as recording, recording.session.begin():
+        moved = Indexer(recording.session, config).compact()
+        recording.summary = {"merged": moved}
+    return moved
+
+
+def _reindex_batch(
+    session: Session, rows: Sequence[Any], config: Config, summary: ReindexSummary, indexer: Indexer
+) -> None:
     passages = [Passage(r.idx, r.kind, 0, 0, r.text, 0) for r in rows]
     prints = fingerprint.fingerprint(passages, config.fingerprint)
     session.execute(
@@ -93,8 +100,7 @@ def _reindex_batch(session: Session, rows: Sequence[Any], config: Config, summar
         for r, f in zip(rows, prints, strict=True)
         if not r.removed and index.reusable(r.kind, f.normalised_chars, config.fingerprint.min_chars)
     ]
-    stats, changes = index.link(session, paragraphs, config.fingerprint, config.match)
-    stars.update_canonicals(session, changes)
+    stats = indexer.add(paragraphs)
     summary.passages += len(rows)
     summary.signed += sum(f.signature is not None for f in prints)
     summary.links += stats.links

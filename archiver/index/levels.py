@@ -37,7 +37,7 @@ def level_rows(session: Session, level: Level) -> int:
 def settle(session: Session) -> int:
     """Move the run level's rows into the recent level, in key order; returns how many.
 
-    At the start of the run after (and during a long one, ``flow.RUN_LEVEL_SHARE``): each page
+    At the start of the run after (and during a long one, ``indexer.RUN_LEVEL_SHARE``): each page
     of the recent level is then written once a night, not once per batch.
     """
     return _move(session, RunBand, RecentBand, level_rows(session, RunBand))

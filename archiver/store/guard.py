@@ -1,8 +1,8 @@
 """What keeps a run from harming its own archive: one writer at a time, and never archiving
 the archive's own files.
 
-``writing(vault)`` holds the writer lock for ``archiver run``, ``reindex`` and ``compact``;
-``store_paths(config)`` are the paths ``ingest.locate`` leaves out.
+``writing(vault)`` is the writer lock that ``archiver run``, ``reindex`` and ``compact`` hold
+(``runs.recorded`` takes it); ``store_paths(config)`` are the paths ``ingest.locate`` leaves out.
 """
 
 from __future__ import annotations

@@ -1,0 +1,77 @@
+"""Writing the cross-submission index: the one way ``run``, ``reindex`` and ``compact`` do it.
+
+``Indexer.add`` indexes a batch of new paragraphs: it links them (``links.link``) and brings the
+canonical passages of their stars up to date (``stars.update_canonicals``). ``settle_and_merge``
+and ``compact`` look after the levels of the band index (``levels``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from archiver.config import Config
+from archiver.index import levels, links, stars
+from archiver.records import LinkStats, NewParagraph
+from archiver.store import db
+
+# A run settles its level of the band index whenever that holds more than this share of
+# [store] recent_band_rows (and then merges, as at a run's start). A night of 200 reports
+# (≈ 66,000 rows) never reaches it; a backlog of millions then costs what a series of nights
+# does, instead of every batch writing into an ever larger run level.
+RUN_LEVEL_SHARE = 8
+
+
+@dataclass
+class Indexer:
+    """The index of one writing command's session."""
+
+    session: Session
+    config: Config
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # link, settle, compact
+    unsettled: int = 0  # band rows added to the run level since it was last settled
+
+    def add(self, paragraphs: Sequence[NewParagraph]) -> LinkStats:
+        """Index a batch of new paragraphs (in id order), in the caller's transaction."""
+        started = time.perf_counter()
+        stats, changes = links.link(self.session, paragraphs, self.config.fingerprint, self.config.match)
+        stars.update_canonicals(self.session, changes)
+        self.unsettled += stats.band_rows
+        self._took("link", started)
+        return stats
+
+    def run_level_full(self) -> bool:
+        """Whether the run level has outgrown its share of ``[store] recent_band_rows``."""
+        return self.unsettled > self.config.store.recent_band_rows // RUN_LEVEL_SHARE
+
+    def settle_and_merge(self) -> int:
+        """Move the run level into the recent one, then merge from the recent level into the main
+        one what keeps it within ``[store] recent_band_rows``; returns the rows merged.
+
+        Between batches: each step commits on its own. Between runs the recent level holds at
+        most ``recent_band_rows``, and the run level at most ``recent_band_rows /
+        RUN_LEVEL_SHARE`` rows and a batch's.
+        """
+        started = time.perf_counter()
+        with self.session.begin():
+            levels.settle(self.session)
+        self.unsettled = 0
+        self._took("settle", started)
+        started = time.perf_counter()
+        with self.session.begin():
+            merged = levels.compact_if_full(self.session, self.config.store.recent_band_rows)
+        if merged:  # its pages are written back now, not in the run's last commit
+            with self.session.begin():
+                db.write_back(self.session)
+        self._took("compact", started)
+        return merged
+
+    def compact(self) -> int:
+        """Merge every level into the main one, in the caller's transaction; returns the rows moved."""
+        return levels.compact(self.session)
+
+    def _took(self, stage: str, started: float) -> None:
+        self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + time.perf_counter() - started
