@@ -145,3 +145,45 @@ def test_run_export_audit_and_verify_give_the_same_bytes_on_postgresql_as_on_sql
     assert len(on_sqlite["site"]) > 20
 
     assert on_pg == on_sqlite
+
+
+def test_bulk_rows_go_in_by_copy_and_come_back_as_they_were(tmp_path: Path) -> None:
+    """``bulk.insert_tuples`` writes through COPY on PostgreSQL, in the caller's transaction: text
+    with the characters COPY's format escapes, bytes, booleans and NULLs come back exactly, as
+    from SQLite's executemany."""
+    from sqlalchemy import Boolean, Column, Integer, LargeBinary, MetaData, Table, Text, select
+
+    from archiver.store.bulk import insert_tuples
+
+    metadata = MetaData()
+    rows_table = Table(
+        "bulk_copy_check",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("text", Text),
+        Column("signature", LargeBinary),
+        Column("removed", Boolean),
+    )
+    rows = [
+        (1, "制表\t换行\n回车\r反斜杠\\N 与 \\. 和「引号」'\"", bytes(range(256)), True),
+        (2, "", b"", False),
+        (3, None, None, None),
+        (4, "\\", b"\\\x00\n", False),
+    ]
+    read: dict[str, list[tuple[Any, ...]]] = {}
+    for name, url in (("postgresql", URL), ("sqlite", f"sqlite:///{tmp_path / 'check.sqlite3'}")):
+        engine = create_engine(url)
+        metadata.drop_all(engine)
+        metadata.create_all(engine)
+        with engine.connect() as connection:
+            with connection.begin() as transaction:  # in the caller's transaction: rolled back, gone
+                insert_tuples(connection, rows_table, rows)
+                transaction.rollback()
+            assert connection.execute(select(rows_table)).all() == []
+        with engine.begin() as connection:
+            insert_tuples(connection, rows_table, rows)
+        with engine.connect() as connection:
+            read[name] = [tuple(r) for r in connection.execute(select(rows_table).order_by(rows_table.c.id))]
+        metadata.drop_all(engine)
+        engine.dispose()
+    assert read["postgresql"] == read["sqlite"] == rows

@@ -25,13 +25,22 @@ def insert_tuples(
     For the millions of narrow band-index rows, and the passages, SQLAlchemy's per-row
     parameter handling costs more than the insert itself; this is the same INSERT without that
     layer. The values must be what the driver takes as is: no JSON or other processed types.
+    On PostgreSQL through psycopg the rows go in with ``COPY … FROM STDIN`` instead, in the
+    connection's transaction: executemany sends a statement per row, and a batch's tens of
+    thousands of band rows took most of the coordinator's time there.
     """
     if not rows:
         return
     names = [c.name for c in target.columns] if columns is None else [target.c[name].name for name in columns]
     quote = connection.dialect.identifier_preparer.quote
-    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     listed = ", ".join(quote(name) for name in names)
+    if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor, cursor.copy(f"COPY {quote(target.name)} ({listed}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     markers = ", ".join([marker] * len(names))
     connection.exec_driver_sql(f"INSERT INTO {quote(target.name)} ({listed}) VALUES ({markers})", list(rows))
 
