@@ -412,6 +412,9 @@ def search(ctx: click.Context, query: str, limit: int, as_json: bool) -> None:
 @click.option("--year", type=int, help="only documents of this year")
 @click.option("--since", type=int, help="only documents of this year or later")
 @click.option("--min-share", type=float, help="only documents whose reused_share is at least this (0–1)")
+@click.option(
+    "--pairs", "pairs", is_flag=True, help="json/csv: the pairs of documents sharing substantive text instead"
+)
 @click.pass_context
 @friendly
 def audit(
@@ -422,11 +425,12 @@ def audit(
     year: int | None,
     since: int | None,
     min_share: float | None,
+    pairs: bool,
 ) -> None:
     """Reuse across years and authorities: per document, per authority by year, and clusters."""
     import io
 
-    from archiver.audit import formula
+    from archiver.audit import docpairs, formula
     from archiver.audit import reuse as audit_mod
     from archiver.audit.html import write_site
 
@@ -453,6 +457,13 @@ def audit(
     buffer = io.StringIO(newline="")
     if fmt == "csv":
         buffer.write("\ufeff")  # the BOM: Excel then reads the CSV as UTF-8
+    if pairs:
+        found = docpairs.selected(docpairs.document_pairs(report), report.filters)
+        if fmt == "csv":
+            docpairs.write_csv(found, buffer)
+        else:
+            buffer.write(json.dumps(docpairs.as_json(found, report), ensure_ascii=False, indent=1) + "\n")
+    elif fmt == "csv":
         audit_mod.write_csv(report, buffer)
     else:
         buffer.write(json.dumps(audit_mod.as_json(report), ensure_ascii=False, indent=1) + "\n")

@@ -162,3 +162,53 @@ def test_clusters_page_lists_keywords(site: tuple[Path, dict[str, Any]], page: A
     assert tags == first["keywords"]
     json.dumps(data)  # the report and the page come from the same object
     only_file_requests(page)
+
+
+def test_the_index_shows_the_documents_first_and_searches_their_texts(
+    site: tuple[Path, dict[str, Any]], page: Any
+) -> None:
+    folder, data = site
+    page.goto((folder / "index.html").as_uri())
+    table_top = page.locator("#documents").bounding_box()["y"]
+    assert table_top < page.locator("#chart").bounding_box()["y"]  # the table comes first
+    assert table_top < 400
+    # Charts only for authorities with two or more years: auth-a (2020, 2021) and auth-c (2021, 2022).
+    assert page.locator("#chart polyline").count() == 2 * 2
+    query = "与 <b>加粗</b>"  # only in x.txt's text, not in any file name
+    page.fill("#search", query)
+    visible = page.locator("#documents tbody tr:visible")
+    assert visible.count() == 1 and visible.first.locator("td").first.inner_text() == "auth-c/2022/x.txt"
+    assert "1 份文件包含" in page.locator("#search-count").inner_text()
+    p0 = data["clusters"][0]["canonical"]["text"][5:20]  # in a.txt, b.txt and c.txt
+    page.fill("#search", p0)
+    assert page.locator("#documents tbody tr:visible").count() == 3
+    page.fill("#filter", "auth-b")  # both boxes apply
+    assert page.locator("#documents tbody tr:visible").count() == 1
+    page.screenshot(path=str(ARTIFACTS / "audit-index-search.png"), full_page=True)
+    assert page.dialogs == []
+    only_file_requests(page)
+
+
+def test_the_pair_page_shows_both_texts_with_the_matches_linked(
+    site: tuple[Path, dict[str, Any]], page: Any
+) -> None:
+    folder, data = site
+    a, b = doc_of(data, "auth-a/2020/a.txt"), doc_of(data, "auth-a/2021/b.txt")
+    page.goto((folder / "pairs.html").as_uri())
+    rows = page.locator("#documents tbody tr")
+    assert rows.count() == 3
+    page.click('th:has-text("B 中共有")')
+    page.click(f'a[href="pairs/{a["id"]}-{b["id"]}.html"]')
+    sides = page.locator(".pair > section")
+    assert sides.count() == 2
+    assert "auth-a/2020/a.txt" in sides.nth(0).locator("h2").inner_text()
+    assert "auth-a/2021/b.txt" in sides.nth(1).locator("h2").inner_text()
+    left = sides.nth(0).locator("a.reuse")
+    assert left.count() == 3 and sides.nth(1).locator("a.reuse").count() == 3
+    first = left.first
+    text = first.inner_text()
+    first.click()
+    target = page.evaluate("location.hash")[1:]
+    assert target.startswith("b") and page.locator(f"#{target}").inner_text() == text
+    page.screenshot(path=str(ARTIFACTS / "audit-pair.png"), full_page=True)
+    only_file_requests(page)

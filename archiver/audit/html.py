@@ -5,6 +5,9 @@ DIR/docs/<id>.html  one per document (submission id): its cleaned text, each reu
                     highlight ``<a class="reuse" data-kind="earlier|other|inside">`` linking to the
                     earlier occurrence (``docs/<m>.html#p<passage id>``), the sources beside it
 DIR/clusters.html   the clusters with their keywords and occurrences
+DIR/pairs.html      the pairs of documents sharing substantive text (``docpairs``), sortable
+DIR/pairs/<a>-<b>.html  the two texts side by side, matching passages highlighted and linked to
+                    each other (for the ``MAX_PAIR_PAGES`` pairs sharing the most)
 
 The pages are Jinja2 templates in ``templates/`` rendered with autoescaping on, so submitted text
 (file names, authorities, titles, passages, headings) is escaped without anyone having to ask.
@@ -20,16 +23,18 @@ never pre-built HTML (``Markup``), so escaping stays automatic. Filters: ``pct``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from archiver.audit.chart import chart
+from archiver.audit.docpairs import DocPair, document_pairs, selected
 from archiver.audit.reuse import DocumentReuse, Link, Para, Report, authority_trends
 from archiver.audit.snapshot import Doc
 
@@ -37,9 +42,25 @@ KIND_LABEL = {
     "earlier": "本单位往年 earlier year",
     "other": "其他单位 other authority",
     "inside": "本文重复 inside",
+    "formula": "套话与规定格式 formula",
+}
+REASON_LABEL = {
+    "authorities": "多个单位共有 in many authorities",
+    "set_phrase": "固定短语 set phrase",
+    "template": "规定格式 template",
 }
 KINDS = ("earlier", "other", "inside")  # a passage with several kinds of link shows the first
+LEGEND = (*KINDS, "formula")
 MAX_SOURCES = 6  # linked passages listed per highlight in the side panel
+MAX_PAIR_PAGES = 300  # side-by-side pages written, for the pairs sharing the most
+RELATION_LABEL = {
+    "earlier_year": "本单位往年 earlier year",
+    "same_year_other_authority": "同年其他单位 same year, other authority",
+    "other_authority_other_year": "其他单位其他年度 other authority, other year",
+    "same_authority_same_year": "本单位同年 same authority, same year",
+    "resubmission": "重复报送 resubmission",
+    "unknown_year": "年度不明 unknown year",
+}
 
 COLUMNS = (
     ("file", "文件 file", False),
@@ -47,6 +68,7 @@ COLUMNS = (
     ("year", "年度 year", True),
     ("chars", "字数 chars", True),
     ("reused_share", "复用 reused", True),
+    ("formula_share", "套话 formula", True),
     ("from_earlier_years", "往年 earlier years", True),
     ("from_other_authorities", "其他单位 other authorities", True),
     ("repeated_inside", "本文重复 inside", True),
@@ -76,7 +98,13 @@ def environment() -> Environment:
         finalize=lambda value: "" if value is None else value,  # an unknown year prints as nothing
     )
     env.filters["pct"] = pct
-    env.globals.update(asset=_asset, kind_label=KIND_LABEL, kinds=KINDS)
+    env.globals.update(
+        asset=_asset,
+        kind_label=KIND_LABEL,
+        kinds=LEGEND,
+        reason_label=REASON_LABEL,
+        relation_label=RELATION_LABEL,
+    )
     return env
 
 
@@ -96,11 +124,15 @@ class Row:
     inside: float  # of the submitted text, removed repeats included
     new: float
     source: Doc | None  # the submission it reuses most from
+    formula: float = 0.0
+    resubmission_of: Doc | None = None  # the earlier arrival it files again
 
 
 def _row(m: DocumentReuse, report: Report) -> Row:
-    source = report.snapshot.docs.get(m.most_from) if m.most_from is not None else None
+    docs = report.snapshot.docs
+    source = docs.get(m.most_from) if m.most_from is not None else None
     reused = m.share(m.reused_chars)
+    formula = m.share(m.formula_chars)
     return Row(
         m.doc,
         m.chars,
@@ -108,9 +140,16 @@ def _row(m: DocumentReuse, report: Report) -> Row:
         m.share(m.earlier_chars),
         m.share(m.other_chars),
         m.repeated_inside,
-        1.0 - reused,
+        1.0 - reused - formula,
         source,
+        formula,
+        docs.get(m.resubmission_of) if m.resubmission_of is not None else None,
     )
+
+
+def charted(trends: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The authorities worth a chart: two or more known years (one point is no trend)."""
+    return [t for t in trends if len({r["year"] for r in t["years"] if r["year"] is not None}) >= 2]
 
 
 def index_html(report: Report) -> str:
@@ -122,7 +161,10 @@ def index_html(report: Report) -> str:
         columns=COLUMNS,
         rows=[_row(m, report) for m in report.documents],
         filters=", ".join(f"{k}={v}" for k, v in given if v is not None),
-        chart=chart(authority_trends(report.documents)),
+        chart=chart(charted(authority_trends(report.documents))),
+        # The search box looks in the cleaned texts: they travel with the page, as JSON that
+        # Jinja's tojson escapes for an HTML script element.
+        texts={str(m.doc.id): m.doc.text for m in report.documents},
     )
 
 
@@ -142,8 +184,8 @@ class Source:
 
     para: Para
     kind: str
-    items: list[tuple[Link, Para, Doc]]
-    more: int  # matches not listed
+    items: list[tuple[Link, Para, Doc]]  # the first MAX_SOURCES
+    rest: list[tuple[Link, Para, Doc]]  # the others, behind an expandable list
 
 
 def _kind(links: list[Link]) -> str:
@@ -157,42 +199,52 @@ def _target(links: list[Link], report: Report) -> Link:
     return min(links, key=lambda k: (-k.similarity, docs[k.other_submission_id].year or 0, k.other_id))
 
 
-def _passage(para: Para, links: list[Link], report: Report) -> Piece:
+def _passage(para: Para, links: list[Link], report: Report, formula: dict[int, str]) -> Piece:
     if not links:
         return Piece(para=para)
+    if para.id in formula:
+        return Piece(
+            para=para, kind="formula", target=_target([k for k in links if k.kind != "inside"], report)
+        )
     kind = _kind(links)
     return Piece(para=para, kind=kind, target=_target([k for k in links if k.kind == kind], report))
 
 
-def _lines(m: DocumentReuse, report: Report, by_passage: dict[int, list[Link]]) -> list[list[Piece]]:
-    """The cleaned text split at newlines, each passage one piece."""
+PieceT = TypeVar("PieceT", "Piece", "PairPiece")
+
+
+def _lines(
+    doc: Doc, report: Report, plain: type[PieceT], passage: Callable[[Para], PieceT]
+) -> list[list[PieceT]]:
+    """``doc``'s cleaned text split at newlines: ``plain(text)`` for the stretches between
+    passages, ``passage(para)`` for each passage."""
     snap = report.snapshot
     kept = sorted(
-        (snap.paras[i] for i in snap.by_doc.get(m.doc.id, ()) if snap.paras[i].start is not None),
+        (snap.paras[i] for i in snap.by_doc.get(doc.id, ()) if snap.paras[i].start is not None),
         key=lambda p: p.start or 0,
     )
-    text, pos = m.doc.text, 0
-    lines: list[list[Piece]] = [[]]
+    text, pos = doc.text, 0
+    lines: list[list[PieceT]] = [[]]
 
-    def plain(stretch: str) -> None:
+    def between(stretch: str) -> None:
         first, *rest = stretch.split("\n")
-        lines[-1].append(Piece(first))
-        lines.extend([Piece(line)] for line in rest)
+        lines[-1].append(plain(first))
+        lines.extend([plain(line)] for line in rest)
 
     for para in kept:
-        plain(text[pos : para.start or 0])
-        lines[-1].append(_passage(para, by_passage.get(para.id, []), report))
+        between(text[pos : para.start or 0])
+        lines[-1].append(passage(para))
         pos = para.end or 0
-    plain(text[pos:])
+    between(text[pos:])
     return lines
 
 
-def _source(para: Para, links: list[Link], report: Report) -> Source:
+def _source(para: Para, links: list[Link], report: Report, formula: dict[int, str]) -> Source:
     snap = report.snapshot
-    kind = _kind(links)
+    kind = "formula" if para.id in formula else _kind(links)
     ordered = sorted(links, key=lambda k: (k.kind != kind, -k.similarity, k.other_id))
-    items = [(k, snap.paras[k.other_id], snap.docs[k.other_submission_id]) for k in ordered[:MAX_SOURCES]]
-    return Source(para, kind, items, len(ordered) - MAX_SOURCES)
+    items = [(k, snap.paras[k.other_id], snap.docs[k.other_submission_id]) for k in ordered]
+    return Source(para, kind, items[:MAX_SOURCES], items[MAX_SOURCES:])
 
 
 def document_html(m: DocumentReuse, report: Report) -> str:
@@ -205,14 +257,61 @@ def document_html(m: DocumentReuse, report: Report) -> str:
         "document.html",
         doc=m.doc,
         row=_row(m, report),
-        lines=_lines(m, report, by_passage),
-        sources=[_source(snap.paras[i], by_passage[i], report) for i in ordered],
+        lines=_lines(
+            m.doc,
+            report,
+            Piece,
+            lambda para: _passage(para, by_passage.get(para.id, []), report, dict(m.formula)),
+        ),
+        sources=[_source(snap.paras[i], by_passage[i], report, dict(m.formula)) for i in ordered],
+        formula=dict(m.formula),
         removed=[snap.paras[i] for i in snap.by_doc.get(m.doc.id, ()) if snap.paras[i].removed],
     )
 
 
 def clusters_html(report: Report) -> str:
     return render("clusters.html", clusters=report.clusters)
+
+
+@dataclass(frozen=True)
+class PairPiece:
+    text: str = ""
+    para: Para | None = None
+    kind: str = ""
+    target: int | None = None  # the matching passage on the other side
+
+
+def _pair_piece(para: Para, counterpart: dict[int, int], kind: str) -> PairPiece:
+    """A passage of one side: highlighted and leading to its counterpart when it matches."""
+    if para.id in counterpart:
+        return PairPiece(para=para, kind=kind, target=counterpart[para.id])
+    return PairPiece(para=para)
+
+
+def pair_html(pair: DocPair, report: Report) -> str:
+    kind = "earlier" if pair.relation == "earlier_year" else "other"
+    to_b: dict[int, int] = {}
+    to_a: dict[int, int] = {}
+    for a, b in pair.passages:
+        to_b.setdefault(a, b)
+        to_a.setdefault(b, a)
+    return render(
+        "pair.html",
+        pair=pair,
+        a_lines=_lines(pair.a, report, PairPiece, partial(_pair_piece, counterpart=to_b, kind=kind)),
+        b_lines=_lines(pair.b, report, PairPiece, partial(_pair_piece, counterpart=to_a, kind=kind)),
+    )
+
+
+def pairs_html(report: Report, pairs: list[DocPair], paged: set[tuple[int, int]]) -> str:
+    f = report.filters
+    given = (("authority", f.authority), ("year", f.year), ("since", f.since))
+    return render(
+        "pairs.html",
+        pairs=pairs,
+        paged=paged,
+        filters=", ".join(f"{k}={v}" for k, v in given if v is not None),
+    )
 
 
 def pages_needed(report: Report) -> list[int]:
@@ -226,13 +325,17 @@ def pages_needed(report: Report) -> list[int]:
 def write_site(report: Report, out: Path) -> list[Path]:
     """Write the site under ``out``; returns the files written."""
     (out / "docs").mkdir(parents=True, exist_ok=True)
+    (out / "pairs").mkdir(exist_ok=True)
+    pairs = selected(document_pairs(report), report.filters)
+    paged = pairs[:MAX_PAIR_PAGES]
     written: list[tuple[Path, str]] = [
         (out / "index.html", index_html(report)),
         (out / "clusters.html", clusters_html(report)),
+        (out / "pairs.html", pairs_html(report, pairs, {(p.a.id, p.b.id) for p in paged})),
     ]
-    written += [
-        (out / "docs" / f"{i}.html", document_html(report.measured[i], report)) for i in pages_needed(report)
-    ]
+    written += [(out / "pairs" / f"{p.a.id}-{p.b.id}.html", pair_html(p, report)) for p in paged]
+    needed = sorted(set(pages_needed(report)) | {d.id for p in pairs for d in (p.a, p.b)})
+    written += [(out / "docs" / f"{i}.html", document_html(report.measured[i], report)) for i in needed]
     for path, text in written:
         path.write_text(text, encoding="utf-8")
     return [path for path, _ in written]

@@ -136,6 +136,9 @@ class Filters:
         )
 
 
+DEFAULT_RULES = Rules(AuditConfig.formula_authorities, AuditConfig.formula_max_chars)
+
+
 @dataclass(frozen=True)
 class Report:
     match_at: float
@@ -144,6 +147,7 @@ class Report:
     clusters: tuple[Cluster, ...]
     snapshot: Snapshot = field(repr=False)
     measured: dict[int, DocumentReuse] = field(repr=False, default_factory=dict)  # every document, by id
+    rules: Rules = field(repr=False, default=DEFAULT_RULES)  # the formula rules it was measured with
 
 
 # ---------------------------------------------------------------- measures
@@ -267,9 +271,6 @@ def keywords(text: str, count: int = 5) -> tuple[str, ...]:
     return tuple(t for t in tags if any("\u4e00" <= ch <= "\u9fff" for ch in t))[:count]
 
 
-DEFAULT_RULES = Rules(AuditConfig.formula_authorities, AuditConfig.formula_max_chars)
-
-
 def audit(
     session: Session,
     snapshot: Snapshot,
@@ -298,7 +299,9 @@ def audit(
         key=lambda m: (m.doc.authority or "", m.doc.year or 0, m.doc.file),
     )
     found = clusters(snapshot, {m.doc.id for m in kept})
-    return Report(match_at, filters, tuple(kept), tuple(found), snapshot, {m.doc.id: m for m in measured})
+    return Report(
+        match_at, filters, tuple(kept), tuple(found), snapshot, {m.doc.id: m for m in measured}, rules
+    )
 
 
 # ---------------------------------------------------------------- rendering: JSON and CSV

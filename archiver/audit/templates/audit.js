@@ -27,13 +27,28 @@
       th.addEventListener("click", function () { sortBy(table, th); });
     });
   }
-  function setUpFilter(input, table) {
-    input.addEventListener("input", function () {
-      var q = input.value.trim().toLowerCase();
+  // The filter box looks at the row (file, authority, year…), the search box at the document's
+  // cleaned text (the JSON in #texts); a row shows when it passes both.
+  function setUpBoxes(table) {
+    var filter = document.getElementById("filter");
+    var search = document.getElementById("search");
+    var count = document.getElementById("search-count");
+    var data = document.getElementById("texts");
+    var texts = data ? JSON.parse(data.textContent) : {};
+    function apply() {
+      var f = filter ? filter.value.trim().toLowerCase() : "";
+      var q = search ? search.value : "";
+      var found = 0;
       Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
-        row.hidden = q !== "" && row.textContent.toLowerCase().indexOf(q) < 0;
+        var text = texts[row.getAttribute("data-doc")] || "";
+        var hit = q === "" || text.indexOf(q) >= 0;
+        if (q !== "" && hit) { found += 1; }
+        row.hidden = !hit || (f !== "" && row.textContent.toLowerCase().indexOf(f) < 0);
       });
-    });
+      if (count) { count.textContent = q === "" ? "" : found + " 份文件包含 documents contain “" + q + "”"; }
+    }
+    if (filter) { filter.addEventListener("input", apply); }
+    if (search) { search.addEventListener("input", apply); }
   }
   function setUpPanel() {
     var current = null;
@@ -54,8 +69,11 @@
   document.addEventListener("DOMContentLoaded", function () {
     var table = document.getElementById("documents");
     if (table) { setUpTable(table); }
-    var input = document.getElementById("filter");
-    if (input && table) { setUpFilter(input, table); }
+    if (table) { setUpBoxes(table); }
     setUpPanel();
+  });
+  // Printed, an expandable list shows all of itself (auditors send the pages on).
+  window.addEventListener("beforeprint", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("details"), function (d) { d.open = true; });
   });
 })();
