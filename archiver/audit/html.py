@@ -23,6 +23,7 @@ never pre-built HTML (``Markup``), so escaping stays automatic. Filters: ``pct``
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, partial
@@ -176,6 +177,20 @@ class Piece:
     para: Para | None = None
     kind: str = ""
     target: Link | None = None  # where the highlight leads
+    parts: tuple[tuple[str, bool], ...] = ()  # the passage's text cut at flagged names (True)
+
+
+def parts(text: str, spans: list[tuple[int, int]]) -> tuple[tuple[str, bool], ...]:
+    """``text`` cut into (stretch, flagged) at the (start, end) ``spans`` (sorted, disjoint)."""
+    out: list[tuple[str, bool]] = []
+    pos = 0
+    for start, end in spans:
+        if start < pos:
+            continue
+        out += [(text[pos:start], False), (text[start:end], True)]
+        pos = end
+    out.append((text[pos:], False))
+    return tuple((stretch, flagged) for stretch, flagged in out if stretch)
 
 
 @dataclass(frozen=True)
@@ -249,6 +264,9 @@ def _source(para: Para, links: list[Link], report: Report, formula: dict[int, st
 
 def document_html(m: DocumentReuse, report: Report) -> str:
     snap = report.snapshot
+    flagged: dict[int, list[tuple[int, int]]] = {}
+    for name in m.foreign_names:
+        flagged.setdefault(name.passage_id, []).append((name.start, name.start + len(name.name)))
     by_passage: dict[int, list[Link]] = {}
     for link in m.links:
         by_passage.setdefault(link.passage_id, []).append(link)
@@ -261,8 +279,12 @@ def document_html(m: DocumentReuse, report: Report) -> str:
             m.doc,
             report,
             Piece,
-            lambda para: _passage(para, by_passage.get(para.id, []), report, dict(m.formula)),
+            lambda para: dataclasses.replace(
+                _passage(para, by_passage.get(para.id, []), report, dict(m.formula)),
+                parts=parts(para.text, flagged.get(para.id, [])),
+            ),
         ),
+        foreign=[(n, snap.docs[n.source_submission_id]) for n in m.foreign_names],
         sources=[_source(snap.paras[i], by_passage[i], report, dict(m.formula)) for i in ordered],
         formula=dict(m.formula),
         removed=[snap.paras[i] for i in snap.by_doc.get(m.doc.id, ()) if snap.paras[i].removed],

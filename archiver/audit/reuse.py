@@ -39,6 +39,7 @@ from typing import Any, Literal, TextIO
 from sqlalchemy.orm import Session
 
 from archiver.audit.formula import Groups, Reason, Rules, formula_reason, resubmissions
+from archiver.audit.places import Flagger, ForeignName
 from archiver.audit.snapshot import Doc, Para, Snapshot, load
 from archiver.config import AuditConfig
 from archiver.index.pairs import pairs_of
@@ -72,6 +73,7 @@ class DocumentReuse:
     formula_chars: int = 0  # matched characters set apart as formula (not in reused_chars)
     formula: tuple[tuple[int, Reason], ...] = ()  # (passage id, why) of its formula passages
     resubmission_of: int | None = None  # submission id of the earlier arrival it files again
+    foreign_names: tuple[ForeignName, ...] = ()  # another authority's names in text copied from it
 
     @property
     def reused_chars(self) -> int:
@@ -285,6 +287,7 @@ def audit(
     (``formula.resubmissions``) are labelled and are no source of reuse."""
     resubmitted = resubmissions(snapshot, {d.id: d.arrival for d in snapshot.docs.values()}, resubmission_at)
     groups = Groups(snapshot)
+    flagger = Flagger(snapshot, groups.linked)
     measured = []
     for d in snapshot.docs.values():
         links = document_links(session, snapshot, d, resubmitted)
@@ -292,7 +295,11 @@ def audit(
         reasons = {p: formula_reason(snapshot.paras[p], rules, groups) for p in matched}
         formula = {p: reason for p, reason in reasons.items() if reason is not None}
         measured.append(
-            dataclasses.replace(measure(d, snapshot, links, formula), resubmission_of=resubmitted.get(d.id))
+            dataclasses.replace(
+                measure(d, snapshot, links, formula),
+                resubmission_of=resubmitted.get(d.id),
+                foreign_names=tuple(flagger.flag(d.id, _copied(links, formula))),
+            )
         )
     kept = sorted(
         (m for m in measured if filters.keeps(m)),
@@ -302,6 +309,18 @@ def audit(
     return Report(
         match_at, filters, tuple(kept), tuple(found), snapshot, {m.doc.id: m for m in measured}, rules
     )
+
+
+def _copied(links: Iterable[Link], formula: dict[int, Reason]) -> dict[int, tuple[int, int]]:
+    """Passage → (source passage, its submission) of the substantive passages reused from another
+    authority: the most similar source, then the earliest."""
+    best: dict[int, Link] = {}
+    for link in links:
+        if link.kind == "other" and link.passage_id not in formula:
+            held = best.get(link.passage_id)
+            if held is None or (-link.similarity, link.other_id) < (-held.similarity, held.other_id):
+                best[link.passage_id] = link
+    return {p: (k.other_id, k.other_submission_id) for p, k in best.items()}
 
 
 # ---------------------------------------------------------------- rendering: JSON and CSV
@@ -352,6 +371,15 @@ def document_json(m: DocumentReuse, docs: dict[int, Doc]) -> dict[str, Any]:
         "reused_passages": len(m.reused_passages),
         "formula_passages": [{"id": p, "reason": reason} for p, reason in m.formula],
         "resubmission_of": None if m.resubmission_of is None else docs[m.resubmission_of].file,
+        "foreign_names": [
+            {
+                "name": n.name,
+                "tag": n.tag,
+                "passage": n.passage_id,
+                "source": docs[n.source_submission_id].file,
+            }
+            for n in m.foreign_names
+        ],
         "most_reused_from": None
         if source is None
         else {
@@ -440,6 +468,7 @@ CSV_COLUMNS = (
     "most_reused_from",
     "most_reused_from_chars",
     "resubmission_of",
+    "foreign_names",
 )
 
 
@@ -451,6 +480,7 @@ def write_csv(report: Report, out: TextIO) -> None:
         row = document_json(m, report.snapshot.docs)
         source = row.pop("most_reused_from") or {}
         row |= {"most_reused_from": source.get("file", ""), "most_reused_from_chars": source.get("chars", 0)}
+        row["foreign_names"] = "、".join(dict.fromkeys(n["name"] for n in row["foreign_names"]))
         writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
 
 
