@@ -27,6 +27,9 @@ class IngestConfig:
     follow_links: bool = False  # links inside the inbox are followed only when they stay inside it
     min_year: int = 1949  # a year in a path or a title outside these is not taken as the year
     max_year: int = 2100
+    # A document whose file has left the inbox stays archived and is reported; "withdraw" also
+    # takes it out of the current documents (audit, export) until the file is back.
+    on_missing: Literal["keep", "withdraw"] = "keep"
 
     @property
     def years(self) -> tuple[int, int]:

@@ -164,8 +164,9 @@ def _run_batches(
     summary = RunSummary(run_id=run_id)
     lost: dict[str, Known] = {}  # known documents whose object is missing: processed and stored again
     indexer = Indexer(session, config, summary.stage_seconds)
+    listed: dict[str, Path] = {}  # relpath → its inbox, for every file of the run
     located = _first_of_each_path(
-        ingest.locate(inboxes, config.ingest, store_paths(config)), session, summary
+        ingest.locate(inboxes, config.ingest, store_paths(config)), session, summary, listed
     )
     with executor_for(config) as executor:
         # The last run's band rows are settled, and the merge they call for is done, while
@@ -180,17 +181,20 @@ def _run_batches(
                 _settle_and_merge(indexer, summary)
             if progress:
                 progress(len(batch))
+    with session.begin():
+        summary.withdrawn, summary.returned = notes.note_missing(
+            session, run_id, listed, config.ingest.on_missing
+        )
     return summary
 
 
 def _first_of_each_path(
-    located: Iterable[ingest.Located], session: Session, summary: RunSummary
+    located: Iterable[ingest.Located], session: Session, summary: RunSummary, first_root: dict[str, Path]
 ) -> Iterator[ingest.Located]:
     """``located`` without the files whose path (their document's id) an earlier inbox of the
     run already gave: archived too, each would become a new version of the other's document
     at every run. Each one skipped is counted and written to the run's events with both paths;
-    the file itself is left where it is, untouched."""
-    first_root: dict[str, Path] = {}  # relpath → its inbox: a string per file of the run
+    the file itself is left where it is, untouched. ``first_root`` collects relpath → inbox."""
     for found in located:
         earlier = first_root.setdefault(found.relpath, found.root)
         if earlier == found.root:

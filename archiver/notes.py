@@ -1,7 +1,7 @@
 """What a run tells the operator about a file beyond filing it: a path the ``[ingest] layout``
-takes no authority or year from, and a new file byte-identical to a document archived under
-another path. Each is a line of the run's log and an event of the run (``archiver runs show``);
-the files are archived as usual.
+takes no authority or year from, a new file byte-identical to a document archived under another
+path, a document whose file has left the inbox (or come back). Each is a line of the run's log
+and an event of the run (``archiver runs show``); nothing archived is ever removed.
 """
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from archiver import runlog
@@ -20,6 +21,7 @@ from archiver.records import Processed, Stored
 from archiver.stages import ingest
 from archiver.store.bulk import chunks
 from archiver.store.db import Document, EventRow, table
+from archiver.store.db import Submission as SubmissionRow
 
 
 def note_batch(session: Session, run_id: int, stored: Sequence[Stored], config: IngestConfig) -> Counter[str]:
@@ -63,3 +65,59 @@ def _identical(session: Session, new: dict[str, str]) -> list[tuple[str, str]]:
         if earlier:
             found.append((relpath, earlier[0]))
     return found
+
+
+def note_missing(session: Session, run_id: int, listed: dict[str, Path], on_missing: str) -> tuple[int, int]:
+    """Record each document whose file is no longer among ``listed`` (this run's relpaths) as
+    ``withdrawn``, once, and each whose file is back as ``returned``; with ``on_missing =
+    "withdraw"`` the withdrawn ones stop being current. Returns (withdrawn, returned)."""
+    rows = session.execute(
+        select(Document.object_id, Document.current_submission_id).order_by(Document.id)
+    ).all()
+    current = [(object_id, sub_id) for object_id, sub_id in rows if sub_id is not None]
+    state = _last_presence(session, [sub_id for _, sub_id in current])
+    gone = [(o, s) for o, s in current if o not in listed and state.get(s) != "withdrawn"]
+    back = [(o, s) for o, s in current if o in listed and state.get(s) == "withdrawn"]
+    withdraw = on_missing == "withdraw"
+    events: list[dict[str, Any]] = []
+    for object_id, sub_id in gone:
+        what = "taken out of the current documents" if withdraw else "still a current document"
+        message = f"{object_id} has left the inbox: kept in the archive, {what} ([ingest] on_missing)"
+        runlog.event(logging.WARNING, "withdrawn", message, path=object_id, current=not withdraw)
+        events.append(
+            {
+                "submission_id": sub_id,
+                "kind": "withdrawn",
+                "detail": {"relpath": object_id, "current": not withdraw},
+            }
+        )
+    for object_id, sub_id in back:
+        runlog.event(logging.INFO, "returned", f"{object_id} is back in the inbox", path=object_id)
+        events.append({"submission_id": sub_id, "kind": "returned", "detail": {"relpath": object_id}})
+    if events:
+        session.connection().execute(insert(table(EventRow)), [e | {"run_id": run_id} for e in events])
+    _set_current(session, [s for _, s in back], True)
+    if withdraw:
+        _set_current(session, [s for _, s in gone], False)
+    return len(gone), len(back)
+
+
+def _last_presence(session: Session, submission_ids: list[int]) -> dict[int, str]:
+    """Submission id → its latest ``withdrawn`` or ``returned`` event's kind, where it has one."""
+    found: dict[int, str] = {}
+    for part in chunks(submission_ids):
+        rows = session.execute(
+            select(EventRow.submission_id, EventRow.kind)
+            .where(EventRow.submission_id.in_(part), EventRow.kind.in_(("withdrawn", "returned")))
+            .order_by(EventRow.id)
+        )
+        found.update((sub_id, kind) for sub_id, kind in rows if sub_id is not None)
+    return found
+
+
+def _set_current(session: Session, submission_ids: list[int], current: bool) -> None:
+    for part in chunks(submission_ids):
+        session.execute(
+            update(SubmissionRow).where(SubmissionRow.id.in_(part)).values(current=current),
+            execution_options={"synchronize_session": False},
+        )

@@ -239,6 +239,8 @@ class RunSummary:
     warned_files: dict[str, list[str]] = field(default_factory=dict)  # kind → the first runlog.SHOWN_NAMES
     layout_problems: int = 0  # files the [ingest] layout takes no authority or year from
     identical: int = 0  # new files byte-identical to a document archived under another path
+    withdrawn: int = 0  # documents whose file has left the inbox since the last run
+    returned: int = 0  # documents whose file is back
     restored: int = 0  # known, unchanged files whose object was missing from the vault
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -279,6 +281,8 @@ class RunSummary:
             )
         if self.identical:
             lines.append(f"  identical: {self.identical} new files are copies of archived documents ({see})")
+        if self.withdrawn or self.returned:
+            lines.append(f"  left the inbox {self.withdrawn}, back in it {self.returned} ({see})")
         if self.clashes:
             lines.append(f"  skipped {self.clashes}: path also in an earlier inbox (see the run's events)")
         return lines

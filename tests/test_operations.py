@@ -436,3 +436,43 @@ def test_layout_problems_and_identical_copies_are_named_in_the_log_and_in_runs_s
     exported = runner.invoke(main, ["--config", str(older_config), "export"], catch_exceptions=False).output
     years = {line["file"]: line.get("year") for line in map(json.loads, exported.splitlines())}
     assert years["minguo/1937/report.txt"] == 1937
+
+
+@pytest.mark.parametrize("on_missing", ["keep", "withdraw"])
+def test_a_file_that_left_the_inbox_is_reported_once_kept_and_withdrawn_only_when_asked(
+    tmp_path: Path, on_missing: str
+) -> None:
+    inbox = tmp_path / "inbox"
+    shutil.copytree(SAMPLES, inbox)
+    config = write_config(tmp_path, inbox)
+    with config.open("a", encoding="utf-8") as handle:
+        handle.write(f'[ingest]\non_missing = "{on_missing}"\n')
+    runner = CliRunner()
+
+    def run_and_export() -> tuple[str, list[str]]:
+        summary = runner.invoke(main, ["--config", str(config), "run"], catch_exceptions=False).output
+        exported = runner.invoke(main, ["--config", str(config), "export"], catch_exceptions=False).output
+        return summary, sorted(json.loads(line)["file"] for line in exported.splitlines())
+
+    _, before = run_and_export()
+    gone = "guowuyuan/2023/2023年 政府工作报告（全文）.txt"
+    moved = tmp_path / "moved.txt"
+    (inbox / gone).rename(moved)
+    summary, after = run_and_export()
+    assert "  left the inbox 1, back in it 0 (see `archiver runs show 2`)" in summary
+    assert after == (before if on_missing == "keep" else [f for f in before if f != gone])
+    audited = json.loads(
+        runner.invoke(main, ["--config", str(config), "audit"], catch_exceptions=False).output
+    )
+    assert (gone in {d["file"] for d in audited["documents"]}) == (on_missing == "keep")
+    shown = json.loads(runner.invoke(main, ["--config", str(config), "runs", "show", "2", "--json"]).output)
+    assert shown["events"]["withdrawn"] == [{"relpath": gone, "current": on_missing == "keep"}]
+    log = (tmp_path / "archive" / "logs" / "run-2.log").read_text(encoding="utf-8")
+    assert f" WARNING {gone} has left the inbox: kept in the archive, " in log
+    summary, again = run_and_export()  # reported once, not every night
+    assert "left the inbox" not in summary and again == after
+    moved.rename(inbox / gone)
+    summary, back = run_and_export()
+    assert "  left the inbox 0, back in it 1" in summary and back == before
+    audit = json.loads(runner.invoke(main, ["--config", str(config), "audit"], catch_exceptions=False).output)
+    assert gone in {d["file"] for d in audit["documents"]}
