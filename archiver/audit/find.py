@@ -2,7 +2,7 @@
 
 The text goes through the same stages as a submission (decode, clean, split, fingerprint), so a
 paragraph is found as the nightly run would link it; each paragraph that counts as reuse
-(``links.reusable``) is looked up in the persistent LSH index (``index.lookup``), never by a
+(``fingerprint.reusable``) is looked up in the persistent LSH index (``index.lookup``), never by a
 scan. A match is either way round: the archive's passage may be the source of the text or a
 copy of it.
 """
@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from archiver.config import Config
 from archiver.errors import InputError
-from archiver.index.links import reusable
 from archiver.index.lookup import Occurrence, Probe, lookup, occurrences
 from archiver.records import Passage, Processed, Submission
+from archiver.stages import fingerprint
 from archiver.stages.process import process_submission
 
 
@@ -66,7 +66,7 @@ def probes(outcome: Processed, config: Config) -> list[Probe]:
     return [
         Probe(p.index, prints[p.index].normalised, prints[p.index].exact, prints[p.index].signature)
         for p in outcome.passages
-        if reusable(p.kind, prints[p.index].normalised_chars, config.fingerprint.min_chars)
+        if fingerprint.reusable(p.kind, prints[p.index].normalised_chars, config.fingerprint.min_chars)
     ]
 
 

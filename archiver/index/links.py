@@ -103,12 +103,6 @@ def set_parameters(session: Session, parameters: dict[str, Any]) -> None:
     session.flush()
 
 
-def reusable(kind: str, normalised_chars: int, min_chars: int) -> bool:
-    """Whether a kept passage can be reuse across submissions: a paragraph long enough to
-    mean something. Headings, titles, signature lines and "各位代表！" are not reuse."""
-    return kind == "para" and normalised_chars >= min_chars
-
-
 def link(
     session: Session,
     paragraphs: Sequence[NewParagraph],

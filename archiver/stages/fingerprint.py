@@ -195,8 +195,15 @@ def _print(passage: Passage, known: _Known, signed: bool) -> Fingerprint:
     )
 
 
+def reusable(kind: str, normalised_chars: int, min_chars: int) -> bool:
+    """Whether a kept passage can be reuse across submissions (and so gets a signature): a
+    paragraph long enough to mean something. Headings, titles, signature lines and "各位代表！"
+    are not reuse."""
+    return kind == "para" and normalised_chars >= min_chars
+
+
 def _signs(passage: Passage, normalised: str, config: FingerprintConfig) -> bool:
-    return passage.kind == "para" and len(normalised) >= config.min_chars
+    return reusable(passage.kind, len(normalised), config.min_chars)
 
 
 def band_keys_bulk(sigs: Sequence[bytes], config: FingerprintConfig) -> npt.NDArray[np.int64]:

@@ -14,8 +14,8 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from archiver import __version__
-from archiver.index.links import reusable
 from archiver.records import Filed, NewParagraph, Processed, Stored
+from archiver.stages import fingerprint
 from archiver.store.bulk import chunks, insert_tuples
 from archiver.store.db import Document, EventRow, MatchRow, PassageRow, SectionRow, table
 from archiver.store.db import Submission as SubmissionRow
@@ -278,5 +278,5 @@ def _paragraphs(
             outcome.year,
         )
         for p in outcome.passages
-        if reusable(p.kind, prints[p.index].normalised_chars, min_chars)
+        if fingerprint.reusable(p.kind, prints[p.index].normalised_chars, min_chars)
     ]
