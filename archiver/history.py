@@ -49,7 +49,8 @@ def _when(moment: dt.datetime | None) -> str | None:
 def _seconds(run: Run) -> float | None:
     if run.finished is None or run.started is None:
         return None
-    return round((run.finished - run.started).total_seconds(), 1)
+    # verify writes its row when done: both times are taken then, ``finished`` first
+    return max(round((run.finished - run.started).total_seconds(), 1), 0.0)
 
 
 def show(session: Session, run_id: int) -> dict[str, Any]:

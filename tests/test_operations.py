@@ -156,7 +156,10 @@ def test_a_dash_sends_export_and_audit_to_standard_output(tmp_path: Path) -> Non
     assert len(to_dash.output.splitlines()) == 9  # the CSV: a header and the 8 archived documents
     exported = runner.invoke(main, ["--config", str(config), "export", "-o", "-"]).output.splitlines()
     assert len([json.loads(line) for line in exported]) == 9
-    assert not (tmp_path / "-").exists()
+    seed = ROOT / "tests" / "data" / "seed.txt"
+    cleaned = runner.invoke(main, ["clean", str(seed), "-o", "-"], catch_exceptions=False)
+    assert cleaned.exit_code == 0 and cleaned.output == runner.invoke(main, ["clean", str(seed)]).output
+    assert not (tmp_path / "-").exists() and not Path("-").exists()
     html = runner.invoke(main, ["--config", str(config), "audit", "--format", "html", "-o", "-"])
     assert html.exit_code == 1 and "give it with -o DIR" in html.output
 
