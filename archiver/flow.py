@@ -33,6 +33,7 @@ from archiver.index.indexer import Indexer
 from archiver.records import Processed, Rejection, Result, RunSummary, Stored, Unchanged
 from archiver.stages import fingerprint, ingest
 from archiver.stages.process import process_chunk
+from archiver.store import search_index
 from archiver.store.db import Document, EventRow
 from archiver.store.filing import file_batch
 from archiver.store.guard import store_paths
@@ -173,7 +174,8 @@ def _run_batches(
         # the workers process the first batch: the coordinator has nothing else to do then.
         # At the end of a run, settling and merging would be the last thing everything
         # waits for, so a run leaves its own rows in the run level for the next one.
-        first_wait = partial(_settle_and_merge, indexer, summary)
+        # The search index catches up with the last run's texts then too (audit.search).
+        first_wait = partial(_first_wait, session, indexer, summary)
         for batch in _batches(session, located, config, executor, first_wait, (vault, lost)):
             with session.begin():
                 _file_batch(session, summary, _restored(session, summary, batch, lost), config, indexer)
@@ -317,6 +319,14 @@ def _restored(
             summary.bytes += result.size
             summary.unchanged += 1
     return kept
+
+
+def _first_wait(session: Session, indexer: Indexer, summary: RunSummary) -> None:
+    _settle_and_merge(indexer, summary)
+    started = time.perf_counter()
+    with session.begin():
+        search_index.catch_up(session)
+    summary.stage_seconds["search"] = summary.stage_seconds.get("search", 0.0) + time.perf_counter() - started
 
 
 def _settle_and_merge(indexer: Indexer, summary: RunSummary) -> None:

@@ -43,7 +43,7 @@ import common
 from measure import measure
 from run_bench import STAGES, _check
 
-COORDINATOR = ("file", "link", "settle", "compact")
+COORDINATOR = ("file", "link", "settle", "compact", "search")
 MODELLED = (2, 8, 32)
 
 

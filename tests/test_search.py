@@ -22,6 +22,7 @@ from archiver.cli import main
 from archiver.config import Config
 from archiver.errors import InputError
 from archiver.store import db
+from archiver.store.search_index import indexed_through
 from tests.conftest import SAMPLES, make_config
 from tests.test_db import _alembic_config
 from tests.test_index import write_inbox
@@ -229,3 +230,33 @@ def test_an_empty_query_is_an_input_error(on_sqlite: Config) -> None:
     with Session(engine) as session, pytest.raises(InputError):
         search(session, "")
     engine.dispose()
+
+
+def test_the_index_catches_up_at_the_next_run_and_answers_stay_exact_in_between(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+
+    def indexed() -> tuple[int, int]:
+        """(texts in the FTS index with 政府工作, meta indexed_through)."""
+        engine = db.open_engine(config.database_url)
+        with Session(engine) as session:
+            count = session.execute(
+                text("SELECT count(*) FROM submission_search WHERE cleaned_text GLOB '*政府工作*'")
+            ).scalar()
+            through = indexed_through(session)
+        engine.dispose()
+        return int(count or 0), through
+
+    first = flow.run(config, [write_inbox(tmp_path / "n1", FILES)])
+    assert indexed() == (0, 0)  # filed, not yet indexed: not on the batches' path
+    assert found(config, "政府工作") == {
+        "jia/2023/a.txt",
+        "jia/2024/b.txt",
+        "yi/2024/c.txt",
+        "bing/2024/d.txt",
+    }
+    second = flow.run(config, [write_inbox(tmp_path / "n2", {**FILES, **CHANGED})])
+    assert indexed() == (4, len(FILES))  # the first run's texts, caught up by the second
+    assert second.stage_seconds["search"] > 0 and first.files == len(FILES)
+    texts = current_texts(config)
+    for query in ("政府工作", "修订", "请予审议", "ABC"):
+        assert found(config, query) == {file for file, cleaned in texts.items() if query in cleaned}

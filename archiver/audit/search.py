@@ -7,7 +7,9 @@ candidates with its trigram index (migration 0006) and checks the substring itse
 - SQLite: FTS5 ``trigram`` answers GLOB on the query's runs of three or more characters
   without GLOB's special characters (``*?[`` cannot be escaped without losing the index);
   ``instr`` then checks the whole query. A query with no such run (one or two characters)
-  reads every current text, as a trigram index cannot help it.
+  reads every current text, as a trigram index cannot help it. The index holds the submissions
+  up to ``meta`` ``search`` ``indexed_through``; the later ones (the last run's, until the next
+  run's ``catch_up``) are read directly.
 - PostgreSQL: ``LIKE '%…%'`` (pg_trgm's GIN index when present) and ``strpos``.
 
 Snippets and counts are computed here, from the texts found, the same way on both.
@@ -20,12 +22,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal_column, select, text
+from sqlalchemy import Select, and_, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session
 
 from archiver.errors import InputError
 from archiver.store.db import SEARCH_INDEX
 from archiver.store.db import Submission as SubmissionRow
+from archiver.store.search_index import has_search_index, indexed_through
 
 TRIGRAM = 3
 GLOB_SPECIAL = re.compile(r"[*?\[]")
@@ -85,12 +88,13 @@ def _candidates(session: Session, query: str) -> Candidates:
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
         runs = glob_runs(query)
-        if runs and _has_search_index(session):
+        if runs and has_search_index(session):
             globbed = [literal_column("cleaned_text").op("GLOB")(f"*{run}*") for run in runs]
             ids: Select[Any] = (
                 select(literal_column("rowid")).select_from(text(SEARCH_INDEX)).where(and_(*globbed))
             )
-            statement = statement.where(s.id.in_(ids))
+            # Texts filed since the index last caught up are read directly.
+            statement = statement.where(or_(s.id.in_(ids), s.id > indexed_through(session)))
         return statement.where(func.instr(s.cleaned_text, query) > 0)
     if dialect == "postgresql":
         statement = statement.where(s.cleaned_text.like(f"%{like_escape(query)}%", escape="\\"))
@@ -106,14 +110,6 @@ def glob_runs(query: str) -> list[str]:
 
 def like_escape(query: str) -> str:
     return query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _has_search_index(session: Session) -> bool:
-    """Whether the FTS5 table is there (migration 0006 leaves it out before SQLite 3.34)."""
-    present = session.execute(
-        text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name"), {"name": SEARCH_INDEX}
-    ).first()
-    return present is not None
 
 
 def _found(row: Sequence[Any], query: str) -> Found:

@@ -14,8 +14,9 @@ recent_bands    the newest band rows, same shape: merged into passage_bands by c
 run_bands       the band rows of the latest run, same shape: moved into recent_bands as the next starts
 matches         verified links: kind "intra" between passages of one submission (removed or
                 warned repeats), kind "cross" between representatives of different submissions
-submission_search  (SQLite) the FTS5 trigram index of current and old cleaned texts, kept up by
-                triggers; on PostgreSQL, the pg_trgm index ix_submissions_cleaned_trgm (migration 0006)
+submission_search  (SQLite) the FTS5 trigram index of current and old cleaned texts, caught up at
+                the start of each run (``search_index``); on PostgreSQL, the pg_trgm index
+                ix_submissions_cleaned_trgm (migrations 0006, 0007)
 events          provenance: what was done to what, by which tool version with which parameters
 meta            key/value: the pinned fingerprint parameters
 """
