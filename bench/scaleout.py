@@ -10,7 +10,7 @@ Dask run.
    created and dropped here; the named one is not touched), ``--repeat`` times each, interleaved;
 2. from each run's ``stage_seconds``: the workers' seconds per MB (decode, clean, split,
    fingerprint, match, checks, archive: the per-submission stages) and the coordinator's (file,
-   link, settle, compact), the number of workers the coordinator can feed (worker seconds /
+   link, settle, compact, search), the number of workers the coordinator can feed (worker seconds /
    coordinator seconds) and the modelled throughput of 2, 8 and 32 workers,
    ``min(n × MB / worker seconds, MB / coordinator seconds)``: the workers in parallel, the
    coordinator one process filing what they send (the median run of each backend);
