@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 from archiver import __version__, flow, runlog
 from archiver import config as config_mod
 from archiver.errors import ArchiverError, ConfigError, FixityError, InputError, describe
-from archiver.records import Rejection
+from archiver.records import Processed, Rejection
 from archiver.stages import ingest
 from archiver.stages.process import process_submission
-from archiver.stages.report import clerk_report, rejection_report
+from archiver.stages.report import clerk_report, rejection_report, warning_lines
 from archiver.store import db
 from archiver.store.guard import store_paths
 from archiver.store.vault import Tick
@@ -198,45 +198,111 @@ def _progress(inboxes: list[Path], config: config_mod.Config) -> Iterator[flow.P
         yield bar.update
 
 
+STDIN = "-"
+
+
 @main.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, allow_dash=True))
 @click.option(
     "-o",
     "--output",
     type=click.Path(path_type=Path, allow_dash=True),
-    help="write the cleaned text here (-: stdout)",
+    help="write the cleaned text here (- for stdout; a folder, made when missing, for several files)",
 )
 @click.option("--json", "as_json", is_flag=True, help="print the full report as JSON")
 @click.pass_context
 @friendly
-def clean(ctx: click.Context, file: Path, output: Path | None, as_json: bool) -> None:
-    """Clean one FILE without touching the archive; report what changed and why."""
+def clean(ctx: click.Context, files: tuple[Path, ...], output: Path | None, as_json: bool) -> None:
+    """Clean FILE... (- for standard input) without touching the archive; report what changed
+    and list the warnings (in Chinese) on standard error."""
     config = _config(ctx)
-    if not file.is_file():
-        raise InputError(f"{file}: no such file; give the path of a submission to clean")
-    located = ingest.Located(file.resolve(), file.resolve().parent, ingest.storable_name(file.name), 0)
-    submission = ingest.read(located, config.ingest)
-    outcome = process_submission(submission, config)
-    if isinstance(outcome, Rejection):
-        if as_json:
-            click.echo(json.dumps(rejection_report(outcome), ensure_ascii=False, indent=1))
-        raise click.ClickException(f"{file}: rejected ({outcome.reason}): {outcome.detail}")
-    output = _file(output)
-    if output is not None:
-        with _writing(output):
-            output.write_text(outcome.text + "\n", encoding="utf-8")
+    several = len(files) > 1
+    if several and (output is None or str(output) == STDIN):
+        raise InputError(f"{len(files)} files: give -o DIR, the folder to write each cleaned file into")
+    missing = [str(f) for f in files if str(f) != STDIN and not f.is_file()]
+    if missing:
+        raise InputError(f"{', '.join(missing)}: no such file; give the path of a submission to clean")
+    if files.count(Path(STDIN)) > 1:
+        raise InputError("standard input (-) can be cleaned only once per call")
+    targets = _clean_targets(files, output) if several and output else {files[0]: _file(output)}
+    reports: list[dict[str, Any]] = []
+    rejected: list[str] = []
+    for file, target in targets.items():
+        outcome = _clean_outcome(file, config)
+        if isinstance(outcome, Rejection):
+            rejected.append(f"{_shown(file)}: rejected ({outcome.reason}): {outcome.detail}")
+            reports.append(rejection_report(outcome))
+            if several:
+                click.echo(rejected[-1], err=True)
+            continue
+        report = clerk_report(outcome, original_offsets=as_json)
+        reports.append(report | {"cleaned_text": outcome.text} if as_json else report)
+        if target is not None:
+            with _writing(target):
+                target.write_text(outcome.text + "\n", encoding="utf-8")
+        elif not as_json:
+            click.echo(outcome.text)
+        _say_what_changed(file, report, target)
     if as_json:
-        report = clerk_report(outcome) | {"cleaned_text": outcome.text}
-        click.echo(json.dumps(report, ensure_ascii=False, indent=1))
-    elif output is None:
-        click.echo(outcome.text)
-    else:
-        report = clerk_report(outcome)
-        click.echo(
-            f"{file}: {report['encoding']}, {len(report['changes'])} changes, "
-            f"{len(report['removed'])} repeats removed, {len(report['warnings'])} warnings → {output}",
-            err=True,
+        click.echo(json.dumps(reports if several else reports[0], ensure_ascii=False, indent=1))
+    if rejected:
+        raise click.ClickException(
+            f"{len(rejected)} of {len(files)} files rejected" if several else rejected[0]
         )
+
+
+def _shown(file: Path) -> str:
+    return "(standard input)" if str(file) == STDIN else str(file)
+
+
+def _clean_targets(files: tuple[Path, ...], folder: Path) -> dict[Path, Path | None]:
+    """Where each of several files' cleaned text goes: ``folder``/its name; names must differ."""
+    names: dict[str, Path] = {}
+    for file in files:
+        name = "stdin.txt" if str(file) == STDIN else file.name
+        if name in names:
+            raise InputError(
+                f"{names[name]} and {file} have the same name {name}: clean them into different folders"
+            )
+        names[name] = file
+    with _writing(folder, "a folder (made when missing)"):
+        folder.mkdir(parents=True, exist_ok=True)
+    return {file: folder / name for name, file in names.items()}
+
+
+def _clean_outcome(file: Path, config: config_mod.Config) -> Processed | Rejection:
+    if str(file) == STDIN:
+        raw = sys.stdin.buffer.read()
+        submission = ingest.submission_of(raw, Path(STDIN), STDIN, config.ingest)
+    else:
+        located = ingest.Located(file.resolve(), file.resolve().parent, ingest.storable_name(file.name), 0)
+        submission = ingest.read(located, config.ingest)
+    return process_submission(submission, config)
+
+
+def _say_what_changed(file: Path, report: dict[str, Any], target: Path | None) -> None:
+    """The clerk's summary on standard error: counts, where the text went, every warning."""
+    kinds = "，".join(f"{_KIND_ZH.get(k, k)} {n}" for k, n in report["changes_by_kind"].items())
+    written = f" → {target}" if target is not None else ""
+    click.echo(
+        f"{_shown(file)}：{report['encoding']}，修改 {len(report['changes'])} 处（{kinds or '无'}），"
+        f"删除重复段落 {len(report['removed'])} 段，警告 {len(report['warnings'])} 条{written}",
+        err=True,
+    )
+    for line in warning_lines(report):
+        click.echo(line, err=True)
+
+
+_KIND_ZH = {
+    "pinyin": "拼音",
+    "t2s": "繁转简",
+    "punctuation": "标点",
+    "nfc": "字形规范",
+    "invisible": "不可见字符",
+    "newline": "换行符",
+    "indent": "空白与缩进",
+    "heading_split": "标题分行",
+}
 
 
 @main.command()

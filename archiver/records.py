@@ -91,13 +91,19 @@ class Cleaned:
 
 @dataclass(frozen=True)
 class Warning_:
-    """A pre-filing warning for the clerk; never an edit."""
+    """A pre-filing warning for the clerk; never an edit.
 
-    kind: str  # "placeholder", "no_punctuation", "numbering", "mojibake"
+    ``message`` is English, for tools and logs; ``message_zh`` says in Chinese what was found
+    and ``advice_zh`` what the clerk should do about it.
+    """
+
+    kind: str  # "placeholder", "no_punctuation", "numbering", "mojibake", "script", "chrome", ...
     message: str
     text: str
     start: int
     end: int
+    message_zh: str = ""
+    advice_zh: str = ""
 
 
 @dataclass(frozen=True)

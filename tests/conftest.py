@@ -21,7 +21,7 @@ from archiver import config as config_mod
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
-SHARED = ROOT.parent / "shared"
+SHARED = Path(os.environ.get("ARCHIVER_SHARED", ROOT.parent / "shared"))
 GOLDEN = ROOT / "tests" / "golden"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared (corpus and bench kit) not present")
 

@@ -118,7 +118,7 @@ def test_clean_on_the_seed_matches_the_golden_report(
 ) -> None:
     result = runner.invoke(main, ["clean", str(SEED), "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     text = report["cleaned_text"]
     assert not re.search(r"\([a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]+\)", text), "a pinyin annotation is left"
     import opencc
@@ -181,7 +181,7 @@ def test_clean_warns_when_a_latin_file_is_read_by_an_unsure_code_page_guess(
     path.write_bytes("naïve café\n".encode("latin-1"))
     result = runner.invoke(main, ["clean", str(path), "--json"], catch_exceptions=False)
     assert result.exit_code == 0
-    warnings = json.loads(result.output)["warnings"]
+    warnings = json.loads(result.stdout)["warnings"]
     assert [(w["kind"], w["span"]) for w in warnings] == [("encoding", [2, 3])]
     assert "confidence" in warnings[0]["message"]
 

@@ -22,7 +22,9 @@ from archiver.records import Section, Warning_
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _PLACEHOLDER = re.compile(
     r"(?<![A-Za-z0-9])20[xX]{2}(?![A-Za-z])|(?<![A-Za-z])[xX]{2,}(?=[年月日个万元人次件项家名%％])"
-    r"|[×Ｘ]{2,}|[＿_]{2,}|○{2,}"
+    r"|[×Ｘ]{2,}|[＿_]{2,}"
+    # ○ is also the zero of Chinese numerals (二○○○年): a run touching a numeral is a number.
+    r"|(?<![一二三四五六七八九十百〇零○])○{2,}(?![一二三四五六七八九十百〇零])"
 )
 _HAN_RUN = re.compile(f"[{_HAN}]+")
 _MOJIBAKE = re.compile(
@@ -49,22 +51,34 @@ def check(text: str, sections: Sequence[Section], config: ChecksConfig) -> tuple
     return tuple(sorted(found, key=lambda w: (w.start, w.kind)))
 
 
-def _warn(kind: str, message: str, m: re.Match[str]) -> Warning_:
-    return Warning_(kind=kind, message=message, text=m.group(), start=m.start(), end=m.end())
+def _warn(kind: str, message: str, m: re.Match[str], message_zh: str, advice_zh: str) -> Warning_:
+    return Warning_(kind, message, m.group(), m.start(), m.end(), message_zh, advice_zh)
 
 
 def _placeholders(text: str) -> Iterator[Warning_]:
     if not _MAYBE_PLACEHOLDER.search(text):
         return
     for m in _PLACEHOLDER.finditer(text):
-        yield _warn("placeholder", f"template placeholder {m.group()!r} left in: fill in the real value", m)
+        yield _warn(
+            "placeholder",
+            f"template placeholder {m.group()!r} left in: fill in the real value",
+            m,
+            f"模板占位符“{m.group()}”没有填写",
+            "填上实际的年份、数字或名称后再归档。",
+        )
 
 
 def _unpunctuated(text: str, limit: int) -> Iterator[Warning_]:
     """Runs of Han characters (digits and Latin may sit inside) longer than ``limit`` without punctuation."""
     for m in _unpunctuated_run(limit).finditer(text):
         if sum(len(run) for run in _HAN_RUN.findall(m.group())) > limit:
-            yield _warn("no_punctuation", f"{len(m.group())} characters without punctuation: commas lost?", m)
+            yield _warn(
+                "no_punctuation",
+                f"{len(m.group())} characters without punctuation: commas lost?",
+                m,
+                f"连续{len(m.group())}个字没有标点，可能丢了逗号句号",
+                "对照原件补上标点。",
+            )
 
 
 @functools.cache
@@ -86,9 +100,13 @@ def _mojibake(text: str) -> Iterator[Warning_]:
         found = m.group()
         if found.startswith("\ufffd"):  # from a damaged byte sequence as often as a wrong encoding
             cause = f"{len(found)} character(s) that could not be read (U+FFFD)"
+            zh = f"有{len(found)}个字无法读出（显示为“\ufffd”）"
+            advice = "对照原件补上这几个字。"
         else:
             cause = f"garbled text {found[:20]!r}: decoded with the wrong encoding"
-        yield _warn("mojibake", f"{cause}; check the original file", m)
+            zh = f"乱码“{found[:20]}”：文件的编码可能读错了"
+            advice = "核对原件；无法辨认时请报送单位以 UTF-8 重新报送。"
+        yield _warn("mojibake", f"{cause}; check the original file", m, zh, advice)
 
 
 def number_value(number: str) -> int | None:
@@ -107,20 +125,26 @@ def number_value(number: str) -> int | None:
 def _numbering(sections: Sequence[Section]) -> Iterator[Warning_]:
     """Sections whose number does not follow the previous sibling's (restart at 1 under a new parent)."""
     last: dict[int, int] = {}  # level -> last number seen under the current parent
+    written: dict[int, str] = {}  # level -> that number as written
     for sec in sections:
         if sec.level == 0:
             continue
         for deeper in [lvl for lvl in last if lvl > sec.level]:
             del last[deeper]
+            written.pop(deeper, None)
         value = number_value(sec.number)
         if value is None:
             continue
         expected = last.get(sec.level, 0) + 1
         if value != expected:
-            message = f"heading number {sec.number} follows {_previous(last, sec.level)}: expected {expected}"
-            yield Warning_("numbering", message, sec.heading, sec.start, sec.start + len(sec.heading))
+            before = written.get(sec.level)
+            previous = before or "the start of its parent"
+            message = f"heading number {sec.number} follows {previous}: expected number {expected}"
+            after = f"接在“{before}”之后" if before else "是这一级的第一个序号"
+            missing = "缺了前面的序号" if value > expected else "与前面的序号重复或倒退"
+            zh = f"标题序号“{sec.number}”{after}，{missing}（应为第{expected}个）"
+            advice = "核对是否漏了一节、重复粘贴了一节，或序号写错。"
+            end = sec.start + len(sec.heading)
+            yield Warning_("numbering", message, sec.heading, sec.start, end, zh, advice)
         last[sec.level] = value
-
-
-def _previous(last: dict[int, int], level: int) -> str:
-    return str(last[level]) if level in last else "the start of its parent"
+        written[sec.level] = sec.number

@@ -18,7 +18,8 @@ Every codec may drop an incomplete multi-byte character at the very end
 character, each with its repair.  Decoded text that
 looks like random bytes is ``binary``; empty-after-decoding text is ``empty`` (``decode`` when
 it is empty only because an incomplete last character was dropped); a line longer
-than ``max_line_chars`` is ``oversize_line``.
+than ``max_line_chars`` is ``oversize_line``.  Bytes that would be rejected as ``binary`` or
+``decode`` but are well-formed EUC-TW are rejected as ``decode`` saying that EUC-TW is not supported.
 """
 
 from __future__ import annotations
@@ -84,6 +85,14 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
 }
 _UNICODE = ("utf-8", "utf-16", "utf-32")
 _ASCII_BYTES = bytes(range(128))
+# EUC-TW (CNS 11643): ASCII, two bytes A1–FE, or SS2 8E, a plane byte A1–B0 and two bytes A1–FE.
+# Python has no codec for it and chardet does not name it; read as GB18030 its frequent rows
+# (A4–AF) are kana, Greek and unassigned codes, which is how such a file reaches a rejection.
+_EUC_TW = re.compile(rb"(?:[\x00-\x7f]+|[\xa1-\xfe]{2}|\x8e[\xa1-\xb0][\xa1-\xfe]{2})*")
+EUC_TW_MIN_CHARS = 4
+EUC_TW_UNSUPPORTED = (
+    "EUC-TW is not supported: convert the file to UTF-8 (iconv -f EUC-TW -t UTF-8) and submit it again"
+)
 _JUNK = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ue000-\uf8ff\ufffd]")
 
 
@@ -107,6 +116,8 @@ def decode(
     found = _Fail("empty", "the file has 0 bytes") if not raw else _decode_bytes(raw, detect)
     if isinstance(found, _Text):
         found = _vet(found, raw, config)
+    if isinstance(found, _Fail) and found.reason in ("binary", "decode") and is_euc_tw(raw):
+        found = _Fail("decode", EUC_TW_UNSUPPORTED)
     if isinstance(found, _Fail):
         return Rejection(submission, found.reason, found.detail)
     return Decoded(submission, found.text, found.encoding, found.confidence, found.repairs)
@@ -302,6 +313,13 @@ def _codecs_for(name: str) -> tuple[str, ...]:
     if codec.startswith(_UNICODE) and codec.endswith("-sig"):
         return (codec.removesuffix("-sig"),)
     return (codec,)
+
+
+def is_euc_tw(raw: bytes) -> bool:
+    """True when every non-ASCII byte of ``raw`` is part of an EUC-TW character and there are at
+    least ``EUC_TW_MIN_CHARS`` of them (a byte or two fit too many encodings to name one)."""
+    high = len(raw.translate(None, _ASCII_BYTES))
+    return high >= 2 * EUC_TW_MIN_CHARS and _EUC_TW.fullmatch(raw) is not None
 
 
 def _looks_random(text: str) -> bool:

@@ -127,16 +127,20 @@ def read(located: Located, config: IngestConfig) -> Submission:
     Raises ``OSError`` when the file cannot be read; the flow turns that into a
     ``Rejection(reason="unreadable")``.
     """
-    raw = located.path.read_bytes()
-    authority, year = parse_relpath(located.relpath, config.layout, config.years)
+    return submission_of(located.path.read_bytes(), located.path, located.relpath, config, located.order)
+
+
+def submission_of(raw: bytes, path: Path, relpath: str, config: IngestConfig, order: int = 0) -> Submission:
+    """The submission of bytes ``raw`` found at ``relpath`` (standard input has no file to read)."""
+    authority, year = parse_relpath(relpath, config.layout, config.years)
     return Submission(
-        path=located.path,
-        relpath=located.relpath,
+        path=path,
+        relpath=relpath,
         raw=raw,
         sha512=hashlib.sha512(raw).hexdigest(),
         authority=authority,
         year=year,
-        order=located.order,
+        order=order,
     )
 
 

@@ -146,20 +146,25 @@ def _encoding_warnings(decoded: Decoded, text: str) -> tuple[Warning_, ...]:
     if first is None or not decode.unsure_single_byte(decoded):
         return ()
     message = f"read as {decoded.encoding} at confidence {decoded.confidence:.2f}, a guess; check the letters"
-    return (Warning_("encoding", message, first.group(), first.start(), first.end()),)
+    zh = f"文件按 {decoded.encoding} 编码读取，只是推测（把握 {decoded.confidence:.0%}）"
+    advice = "核对文中的字母和符号是否与原件一致。"
+    return (Warning_("encoding", message, first.group(), first.start(), first.end(), zh, advice),)
 
 
 def _repeat_warnings(repeats: Sequence[Repeat], passages: Sequence[Passage]) -> tuple[Warning_, ...]:
     """A warning for every near repeat that was kept (spans in the archived text): the clerk decides."""
     by_index = {p.index: p for p in passages}
-    return tuple(
-        Warning_(
-            "near_repeat",
-            f"passage {r.passage} is {r.similarity:.0%} similar to passage {r.of}; kept, check it",
-            by_index[r.passage].text,
-            by_index[r.passage].start,
-            by_index[r.passage].end,
-        )
-        for r in repeats
-        if not r.removed
+    return tuple(_near_repeat(r, by_index[r.passage], by_index[r.of]) for r in repeats if not r.removed)
+
+
+def _near_repeat(repeat: Repeat, passage: Passage, of: Passage) -> Warning_:
+    quote = of.text if len(of.text) <= 20 else of.text[:20] + "…"
+    return Warning_(
+        "near_repeat",
+        f"passage {repeat.passage} is {repeat.similarity:.0%} similar to passage {repeat.of}; kept, check it",
+        passage.text,
+        passage.start,
+        passage.end,
+        f"这一段与前文“{quote}”有{repeat.similarity:.0%}相同，两段都保留了",
+        "确认是否重复粘贴；如是，删去多余的一段。",
     )

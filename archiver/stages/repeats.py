@@ -174,17 +174,54 @@ def remove_repeats(text: str, passages: Sequence[Passage], repeats: Sequence[Rep
     removed = {r.passage for r in repeats if r.removed}
     if not removed:
         return text
-    pieces: list[str] = []
-    cursor = 0
-    for passage in passages:
-        if passage.index not in removed:
-            continue
-        pieces.append(text[cursor : passage.start])
-        cursor = passage.end
-        # Drop the line break that would otherwise leave a blank line behind.
-        if pieces[-1].endswith("\n") and (cursor == len(text) or text[cursor] == "\n"):
-            pieces[-1] = pieces[-1][:-1]
-        elif not pieces[-1] and cursor < len(text) and text[cursor] == "\n":
-            cursor += 1
+    spans = removal_spans(text, [p for p in passages if p.index in removed])
+    pieces, cursor = [], 0
+    for start, end in spans:
+        pieces.append(text[cursor:start])
+        cursor = end
     pieces.append(text[cursor:])
-    return "".join(pieces).strip("\n")
+    return "".join(pieces)
+
+
+def removal_spans(text: str, removed: Sequence[Passage]) -> list[tuple[int, int]]:
+    """The spans of ``text`` that removing the ``removed`` passages cuts, in order: each
+    passage, the line break that would leave a blank line behind, and line breaks left at the
+    ends of the text."""
+    if not removed:
+        return []
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for passage in sorted(removed, key=lambda p: p.start):
+        start, end = passage.start, passage.end
+        if start > cursor and text[start - 1] == "\n" and (end == len(text) or text[end] == "\n"):
+            start -= 1
+        elif start == cursor and end < len(text) and text[end] == "\n":
+            end += 1
+        spans.append((start, end))
+        cursor = end
+    return _strip_newlines(text, spans)
+
+
+def _strip_newlines(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``spans`` and the line breaks at either end of what they leave of ``text``, merged."""
+    kept, cursor = [], 0
+    for start, end in spans:
+        kept.append((cursor, start))
+        cursor = end
+    kept.append((cursor, len(text)))
+    cut = list(spans)
+    for order, strip in ((kept, str.lstrip), (kept[::-1], str.rstrip)):
+        for start, end in order:
+            piece = text[start:end]
+            n = len(piece) - len(strip(piece, "\n"))
+            if n:
+                cut.append((start, start + n) if strip is str.lstrip else (end - n, end))
+            if n < end - start:
+                break
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(cut):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged

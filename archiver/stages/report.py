@@ -7,13 +7,41 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from archiver.records import Passage, Processed, Rejection
+from archiver.records import Passage, Processed, Rejection, Warning_
+from archiver.stages.origin import Origin, line_of
+
+QUOTE_CHARS = 30
 
 
-def clerk_report(outcome: Processed) -> dict[str, Any]:
+def clerk_report(outcome: Processed, *, original_offsets: bool = False) -> dict[str, Any]:
+    """The report; with ``original_offsets`` every change and removed repeat also carries
+    ``original_span``, its span in the file as submitted (the decoded text), and so does every
+    warning. Warnings always carry the line of the submitted file they point at."""
     decoded, cleaned = outcome.decoded, outcome.cleaned
+    origin = Origin.of(outcome) if original_offsets or outcome.warnings else None
     passages = {p.index: p for p in (*outcome.passages, *outcome.removed)}
     original = {p.index: p for p in outcome.removed}
+    changes = [
+        {"kind": c.kind, "step": c.step, "span": [c.start, c.end], "before": c.before, "after": c.after}
+        for c in cleaned.changes
+    ]
+    removed: list[dict[str, Any]] = [
+        {
+            "text": passages[r.passage].text,
+            "span": _span(original[r.passage]),
+            "repeats": {"passage": r.of, "text": passages[r.of].text},
+            "similarity": r.similarity,
+        }
+        for r in outcome.repeats
+        if r.removed
+    ]
+    if original_offsets and origin is not None:
+        for change, c in zip(changes, cleaned.changes, strict=True):
+            change["original_span"] = list(origin.change(c))
+        for repeat, passage in zip(
+            removed, (original[r.passage] for r in outcome.repeats if r.removed), strict=True
+        ):
+            repeat["original_span"] = list(origin.cleaned(passage.start, passage.end))
     return {
         "file": decoded.submission.relpath,
         "status": "archived",
@@ -24,30 +52,51 @@ def clerk_report(outcome: Processed) -> dict[str, Any]:
         "repairs": [{"kind": r.kind, "detail": r.detail, "line": r.line} for r in decoded.repairs],
         "converted_script": cleaned.converted_script,
         "changes_by_kind": dict(sorted(Counter(c.kind for c in cleaned.changes).items())),
-        "changes": [
-            {"kind": c.kind, "step": c.step, "span": [c.start, c.end], "before": c.before, "after": c.after}
-            for c in cleaned.changes
-        ],
-        "removed": [
-            {
-                "text": passages[r.passage].text,
-                "span": _span(original[r.passage]),
-                "repeats": {"passage": r.of, "text": passages[r.of].text},
-                "similarity": r.similarity,
-            }
-            for r in outcome.repeats
-            if r.removed
-        ],
-        "warnings": [
-            {"kind": w.kind, "message": w.message, "text": w.text, "span": [w.start, w.end]}
-            for w in outcome.warnings
-        ],
+        "changes": changes,
+        "removed": removed,
+        "warnings": [_warning(w, outcome, origin, original_offsets) for w in outcome.warnings],
         "sections": [
             {"level": s.level, "number": s.number, "heading": s.heading, "span": [s.start, s.end]}
             for s in outcome.sections
         ],
         "passages": len(outcome.passages),
     }
+
+
+def _warning(
+    w: Warning_, outcome: Processed, origin: Origin | None, original_offsets: bool
+) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "kind": w.kind,
+        "message": w.message,
+        "message_en": w.message,
+        "message_zh": w.message_zh,
+        "advice_zh": w.advice_zh,
+        "text": w.text,
+        "quote": quote(w.text),
+        "span": [w.start, w.end],
+    }
+    if origin is not None:
+        start, end = origin.archived(w.start, w.end)
+        found["line"] = line_of(outcome.decoded.text, start)
+        if original_offsets:
+            found["original_span"] = [start, end]
+    return found
+
+
+def quote(text: str) -> str:
+    """The first ``QUOTE_CHARS`` characters of ``text`` on one line, … when cut."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= QUOTE_CHARS else flat[:QUOTE_CHARS] + "…"
+
+
+def warning_lines(report: dict[str, Any]) -> list[str]:
+    """The warnings of ``clerk_report`` as the clerk reads them, one per line, in Chinese."""
+    lines = []
+    for w in report["warnings"]:
+        where = f"第{w['line']}行" if "line" in w else ""
+        lines.append(f"  {where}「{w['quote']}」：{w['message_zh'] or w['message']}。{w['advice_zh']}")
+    return lines
 
 
 def _span(passage: Passage) -> list[int]:
