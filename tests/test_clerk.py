@@ -55,10 +55,15 @@ def test_removed_repeats_and_warnings_point_into_the_original() -> None:
         cleaned = _PINYIN.sub("", original[start:end])
         assert 13 <= original.count("\n", 0, start) + 1 <= 23  # lines 13–23 paste lines 2–12 again
         assert len(cleaned) >= len(removed["text"]) * 0.9
-    for warning in report["warnings"]:  # type: ignore[attr-defined]
+    placeholders = [w for w in report["warnings"] if w["kind"] == "placeholder"]  # type: ignore[attr-defined]
+    assert len(placeholders) == 2
+    for warning in placeholders:
         start, end = warning["original_span"]
         assert original[start:end] == warning["text"] == "20xx"
         assert "20xx" in lines[warning["line"] - 1]
+    (script,) = [w for w in report["warnings"] if w["kind"] == "script"]  # type: ignore[attr-defined]
+    start, end = script["original_span"]
+    assert _PINYIN.sub("", original[start:end]) == "我鄉著眼于" and script["line"] == 2
 
 
 def test_an_offset_map_over_a_repeat_removal_and_a_layout_change() -> None:
@@ -96,10 +101,12 @@ def test_clean_prints_its_warnings_in_chinese_with_the_line(tmp_path: Path) -> N
     assert out.read_text(encoding="utf-8") == GOLDEN.read_text(encoding="utf-8")
     lines = result.stderr.splitlines()
     assert "修改 1327 处（标题分行 10，拼音 574，标点 105，繁转简 638）" in lines[0]
-    assert "删除重复段落 16 段，警告 2 条" in lines[0]
+    assert "删除重复段落 16 段，警告 3 条" in lines[0]
     assert lines[1:] == [
         "  第4行「20xx」：模板占位符“20xx”没有填写。填上实际的年份、数字或名称后再归档。",
         "  第12行「20xx」：模板占位符“20xx”没有填写。填上实际的年份、数字或名称后再归档。",
+        "  第2行「我乡着眼于」：“著”转成了“着”（在此处）：“著”在简体中也用（人名、地名、固定用法）。"
+        "逐处核对原件：原文若是“著”，请改回。",
     ]
 
 

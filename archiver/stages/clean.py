@@ -9,7 +9,8 @@ it stood when that step ran. Cleaning is idempotent: ``clean_text(clean_text(x))
 2. ``pinyin``: ``X(pīnyīn)`` / ``X（pinyin）`` removed only where the Latin text is a reading of the
    Han character X before it (``pinyin.is_reading``; X may be Traditional).
 3. ``script``: Traditional → Simplified with OpenCC ``tw2s`` (its phrase tables restore 着 from
-   著 in 著眼 etc., which ``t2s`` gets wrong). Mode ``traditional``:
+   著 in 著眼 etc., which ``t2s`` gets wrong); a risky character keeps its form where it makes a
+   known word (见微知著, see ``risky.keep_known``). Mode ``traditional``:
    "always", "never", or "auto", which converts only when the damage shows the text was
    machine-converted from Simplified:
      (a) step 2 removed at least one pinyin annotation (annotated Traditional is the seed's
@@ -36,9 +37,10 @@ import numpy as np
 from archiver.config import CleanConfig
 from archiver.records import Change, Cleaned, Decoded
 from archiver.stages import pinyin as py
+from archiver.stages import risky
 
 STEPS: tuple[str, ...] = ("invisible", "nfc", "pinyin", "script", "punctuation", "whitespace", "headings")
-SCRIPT_CONVERTER = "tw2s"
+SCRIPT_CONVERTER = risky.CONVERTER
 
 _INVISIBLE = re.compile("\r\n?|[\ufeff\u200b-\u200d\u2060\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
 _MAYBE_INVISIBLE = re.compile("[\r\ufeff\u200b-\u200d\u2060\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
@@ -189,6 +191,11 @@ def _wants_script(text: str, mode: str, stripped: int) -> bool:
     return _mismatches(han, back) <= len(han) // 1000
 
 
+def has_traditional(text: str) -> bool:
+    """True when ``text`` has a character the script step could convert."""
+    return py.trad_pattern(SCRIPT_CONVERTER).search(text) is not None
+
+
 def _mismatches(a: str, b: str) -> int:
     """How many positions differ between two strings of equal length."""
     return sum(end - start for start, end, _ in _diff(a, b))
@@ -198,17 +205,23 @@ def _script(text: str) -> list[Edit]:
     """Runs of characters that OpenCC changes, line by line when the conversion changes length."""
     new = py.convert(SCRIPT_CONVERTER, text)
     if len(new) == len(text):
-        return list(_diff(text, new))
+        return list(_diff(text, _keep_known(text, new)))
     edits: list[Edit] = []
     pos = 0
     for line in text.split("\n"):
         fixed = py.convert(SCRIPT_CONVERTER, line)
         if len(fixed) == len(line):
-            edits += [(s + pos, e + pos, a) for s, e, a in _diff(line, fixed)]
+            edits += [(s + pos, e + pos, a) for s, e, a in _diff(line, _keep_known(line, fixed))]
         elif fixed != line:
             edits.append((pos, pos + len(line), fixed))
         pos += len(line) + 1
     return edits
+
+
+def _keep_known(text: str, converted: str) -> str:
+    """``converted`` with the known words that keep a Traditional form restored (``risky``)."""
+    changed = (i for start, end, _ in _diff(text, converted) for i in range(start, end))
+    return risky.keep_known(text, converted, changed)
 
 
 def _diff(old: str, new: str) -> Iterator[Edit]:

@@ -51,6 +51,15 @@ class StepMap:
             return pos
         return self.in_end[i - 1] + pos - self.out_end[i - 1]
 
+    def forward(self, pos: int) -> int | None:
+        """The output position of input position ``pos``; None when an edit replaced it."""
+        i = bisect.bisect_right(self.in_start, pos) - 1
+        if i < 0:
+            return pos
+        if pos < self.in_end[i]:
+            return None
+        return self.out_end[i] + pos - self.in_end[i]
+
 
 class Origin:
     """Maps spans of a submission's texts back to its decoded text (see the module docstring)."""
@@ -61,6 +70,10 @@ class Origin:
             by_step[c.step].append((c.start, c.end, len(c.after)))
         self.steps = [StepMap(by_step[step]) for step in STEPS]
         self.removal = StepMap((s, e, 0) for s, e in removed)
+
+    @staticmethod
+    def step_index(step: str) -> int:
+        return STEPS.index(step)
 
     @classmethod
     def of(cls, outcome: Processed) -> Origin:
@@ -83,6 +96,17 @@ class Origin:
     def archived(self, start: int, end: int) -> tuple[int, int]:
         """The decoded-text span of a span of the archived text (repeats removed)."""
         return self.cleaned(*self._through(self.removal, start, end))
+
+    def ahead(self, step: str | None, start: int, end: int) -> tuple[int, int] | None:
+        """The archived-text span of a span of the text ``step`` produced (None: of the decoded
+        text); None when a later step or the repeat removal replaced or cut a character of it."""
+        later = self.steps[STEPS.index(step) + 1 :] if step else self.steps
+        for m in [*later, self.removal]:
+            first, last = m.forward(start), m.forward(end - 1) if end > start else None
+            if first is None or (end > start and last is None):
+                return None
+            start, end = first, (last + 1 if last is not None else first)
+        return start, end
 
     @staticmethod
     def _through(m: StepMap, start: int, end: int) -> tuple[int, int]:

@@ -28,8 +28,9 @@ from archiver.records import (
     Unchanged,
     Warning_,
 )
-from archiver.stages import checks, clean, decode, fingerprint, ingest, split
+from archiver.stages import checks, clean, decode, fingerprint, ingest, script_checks, split
 from archiver.stages import repeats as match
+from archiver.stages.origin import Origin
 from archiver.store.objects import store_all
 
 T = TypeVar("T")
@@ -88,6 +89,8 @@ def process_submission(submission: Submission, config: Config) -> Processed | Re
     warnings = timed("checks", lambda: checks.check(text, sections, config.checks))
     warnings += _repeat_warnings(repeats, kept)  # both copies of a warned repeat are kept
     warnings += _encoding_warnings(decoded, text)
+    removed_passages = [p for p in passages if p.index in removed]
+    warnings += timed("checks", lambda: _script_warnings(cleaned, removed_passages, text))
     title = split.title_of(passages)
     return Processed(
         decoded=decoded,
@@ -137,6 +140,15 @@ def _deepest(sections: Sequence[Section], last_started: int, offset: int) -> int
         if sections[index].start <= offset < sections[index].end:
             return index
     return max(last_started, 0)
+
+
+def _script_warnings(cleaned: Cleaned, removed: Sequence[Passage], text: str) -> tuple[Warning_, ...]:
+    """``script_checks``' warnings, when the text could have any (the offset maps cost a pass)."""
+    legacy_question = "?" in cleaned.decoded.text and not cleaned.decoded.encoding.startswith("utf")
+    if not (cleaned.converted_script or legacy_question or clean.has_traditional(text)):
+        return ()
+    origin = Origin(cleaned.changes, match.removal_spans(cleaned.text, removed))
+    return script_checks.script_warnings(cleaned, origin, text)
 
 
 def _encoding_warnings(decoded: Decoded, text: str) -> tuple[Warning_, ...]:

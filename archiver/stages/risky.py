@@ -1,0 +1,125 @@
+"""risky: Traditional → Simplified conversions a clerk must check, and known words that keep a form.
+
+A conversion is risky when the Traditional character is also written in Simplified text, so the
+Simplified original may have had it: ``乾`` (乾坤) or ``干``, ``於`` (a surname) or ``于``,
+``昇`` (昇腾, a brand) or ``升``, ``拚`` (拚命) or ``拼``, ``著`` (见微知著) or ``着``.
+OpenCC's own dictionaries say which: ``risky_chars`` is every character ``tw2s`` converts that is
+one of its own Simplified forms in ``TSCharacters`` (乾 → 干 乾) or occurs in a Simplified phrase
+of ``STPhrases`` (拚命, 於菟), plus ``著``, which ``tw2s`` converts only inside phrases. The
+table ships as ``data/opencc_risky.tsv`` (``write_table`` regenerates it from the installed
+package's binary ``.ocd2`` dictionaries with the package's ``opencc_dict``; a test compares).
+
+``keep_known`` reverts a risky conversion where the Traditional form makes a word of jieba's
+dictionary clearly more frequent than the converted one (见微知著 7 against 见微知着 3; 乾坤
+against 干坤): idioms and names that dictionary knows keep their form.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from archiver.stages import pinyin as py
+
+CONVERTER = "tw2s"  # clean's Traditional → Simplified conversion
+LEFT_CONVERTER = "t2s"  # what counts as a Traditional character left in Simplified output
+TABLE = Path(__file__).with_name("data") / "opencc_risky.tsv"
+PHRASE_ONLY = frozenset("著")
+_WORD_MAX = 4
+# jieba's dictionary holds some Traditional-script entries at low frequency (标志著 3): a
+# form is kept only for a word seen at least this often and twice as often as the converted one.
+KEEP_MIN_FREQ = 5
+
+
+@functools.cache
+def risky_forms() -> dict[str, tuple[str, ...]]:
+    """{Traditional character: its Simplified forms in TSCharacters} for the risky characters."""
+    found: dict[str, tuple[str, ...]] = {}
+    for line in TABLE.read_text(encoding="utf-8").splitlines():
+        key, _, values = line.partition("\t")
+        found[key] = tuple(values.split())
+    return found
+
+
+@functools.cache
+def risky_chars() -> frozenset[str]:
+    return frozenset(risky_forms()) | PHRASE_ONLY
+
+
+def is_traditional(char: str) -> bool:
+    """True when OpenCC ``t2s`` converts ``char`` on its own: a Traditional form in any region
+    (``tw2s`` also turns Taiwan variants, e.g. 么 → 幺, which Simplified text writes)."""
+    return char in py.changed_chars(LEFT_CONVERTER) and py.convert(LEFT_CONVERTER, char) != char
+
+
+def keep_known(source: str, converted: str, changed: Iterable[int]) -> str:
+    """``converted`` (same length as ``source``, differing at the positions ``changed``) with
+    the risky conversions reverted where the Traditional form makes a more frequent dictionary
+    word than the converted one."""
+    chars: list[str] | None = None
+    for i in changed:
+        before = source[i]
+        if before not in risky_chars():
+            continue
+        chars = chars or list(converted)
+        if _keeps(chars, i, before, converted[i]):
+            chars[i] = before
+    return converted if chars is None else "".join(chars)
+
+
+def _keeps(chars: list[str], i: int, before: str, after: str) -> bool:
+    words = _words()
+    best_before = best_after = 0
+    for size in range(2, _WORD_MAX + 1):
+        for start in range(max(0, i - size + 1), min(i, len(chars) - size) + 1):
+            around = chars[start : start + size]
+            around[i - start] = after
+            best_after = max(best_after, words.get("".join(around), 0))
+            around[i - start] = before
+            best_before = max(best_before, words.get("".join(around), 0))
+    return best_before >= KEEP_MIN_FREQ and best_before > 2 * best_after
+
+
+@functools.cache
+def _words() -> dict[str, int]:
+    """jieba's dictionary: word → frequency (its prefix entries, frequency 0, left out)."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)  # the dictionary-loading chatter would reach stderr
+    jieba.initialize()
+    return {w: f for w, f in jieba.dt.FREQ.items() if f > 0}
+
+
+def opencc_dictionary(name: str) -> list[tuple[str, list[str]]]:
+    """The entries of the installed OpenCC dictionary ``name`` (e.g. "TSCharacters"), read
+    from its ``.ocd2`` file with the package's ``opencc_dict``."""
+    import opencc
+
+    clib = Path(opencc.__file__).parent / "clib"
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / f"{name}.txt"
+        args = [str(clib / "bin" / "opencc_dict"), "-i", str(clib / "share" / "opencc" / f"{name}.ocd2")]
+        env = {**os.environ, "LD_LIBRARY_PATH": str(clib / "lib64")}
+        subprocess.run([*args, "-o", str(out), "-f", "ocd2", "-t", "text"], check=True, env=env)
+        lines = out.read_text(encoding="utf-8").splitlines()
+    return [(key, values.split()) for key, _, values in (line.partition("\t") for line in lines)]
+
+
+def table_lines() -> list[str]:
+    """The lines of ``TABLE`` as the installed OpenCC's dictionaries give them."""
+    characters = opencc_dictionary("TSCharacters")
+    in_simplified = {c for key, _ in opencc_dictionary("STPhrases") for c in key}
+    return [
+        f"{key}\t{' '.join(values)}"
+        for key, values in sorted(characters)
+        if (key in values or key in in_simplified) and py.convert(CONVERTER, key) != key
+    ]
+
+
+def write_table() -> None:
+    TABLE.write_text("".join(line + "\n" for line in table_lines()), encoding="utf-8")

@@ -1,0 +1,142 @@
+"""script_checks: warnings about what Traditional → Simplified conversion and legacy encodings
+may have got wrong; never edits. Spans are in the archived text.
+
+- ``script``: a risky character converted (``risky.risky_chars``: 乾 → 干 where 乾坤 was meant),
+  one warning per pair of characters at its first place, with the number of places;
+- ``script_left``: a Traditional character left in Simplified output (用於);
+- ``lost_char``: a ``?`` between Han characters of a file in a legacy encoding, where the
+  encoder put one for a character the encoding cannot hold;
+- ``legacy_charset``: a Big5 file converted to Simplified: characters Big5 cannot hold
+  (〇, 勠, 礴, …) were lost when it was saved, at places nothing marks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from archiver.records import Cleaned, Warning_
+from archiver.stages import pinyin as py
+from archiver.stages import risky
+from archiver.stages.origin import Origin
+
+CONTEXT = 2  # characters of context either side of a flagged character, within its line
+_QUESTION = re.compile(f"(?<=[{py.HAN}])\\?+(?=[{py.HAN}])")
+_BIG5 = ("big5", "cp950", "big5hkscs")
+# Below this share of Traditional characters a text is Simplified with a few strays (clean's rule).
+_SIMPLIFIED_SHARE = 0.02
+_TRADITIONAL_MIN = 5
+
+
+def script_warnings(cleaned: Cleaned, origin: Origin, text: str) -> tuple[Warning_, ...]:
+    """Every warning above for the archived ``text`` of ``cleaned``."""
+    found = [*_risky(cleaned, origin, text), *_left(cleaned, text), *_lost(cleaned, origin, text)]
+    decoded = cleaned.decoded
+    if cleaned.converted_script and decoded.encoding.startswith(_BIG5):
+        found.append(
+            Warning_(
+                "legacy_charset",
+                f"the file is {decoded.encoding}, which cannot hold every Simplified character "
+                "(〇, 勠, 礴, …): any such character of the original was lost unmarked; compare with it",
+                "",
+                0,
+                0,
+                f"文件是 {decoded.encoding} 编码，存不下部分简体字（如“〇”“勠”“礴”），"
+                "原文中的这些字在保存时已丢失，且没有标记",
+                "对照简体原件通读一遍，补上缺字。",
+            )
+        )
+    return tuple(found)
+
+
+def _around(text: str, start: int, end: int) -> tuple[int, int]:
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    return max(line_start, start - CONTEXT), min(line_end, end + CONTEXT)
+
+
+def _warning(kind: str, text: str, at: tuple[int, int], en: str, zh: str, advice: str) -> Warning_:
+    start, end = _around(text, *at)
+    return Warning_(kind, en, text[start:end], start, end, zh, advice)
+
+
+def _risky(cleaned: Cleaned, origin: Origin, text: str) -> Iterator[Warning_]:
+    """One warning per (Traditional, Simplified) pair converted, at its first place kept in the
+    archived text, with the number of places (the review page marks each)."""
+    chars = risky.risky_chars()
+    script = origin.steps[origin.step_index("script")]
+    edits = [c for c in cleaned.changes if c.step == "script"]
+    places: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for change, out_start in zip(edits, script.out_start, strict=True):
+        if len(change.before) != len(change.after) or not any(c in chars for c in change.before):
+            continue
+        for i, (before, after) in enumerate(zip(change.before, change.after, strict=True)):
+            if before in chars and before != after:
+                at = origin.ahead("script", out_start + i, out_start + i + 1)
+                if at is not None:
+                    places.setdefault((before, after), []).append(at)
+    for (before, after), spans in places.items():
+        count = f"{len(spans)} places, the first here" if len(spans) > 1 else "here"
+        count_zh = f"共{len(spans)}处，这是第一处" if len(spans) > 1 else "在此处"
+        yield _warning(
+            "script",
+            text,
+            spans[0],
+            f"{before!r} converted to {after!r} ({count}): {before} is also written in Simplified "
+            "(a name, a place, an idiom); check the original",
+            f"“{before}”转成了“{after}”（{count_zh}）：“{before}”在简体中也用（人名、地名、固定用法）",
+            f"逐处核对原件：原文若是“{before}”，请改回。",
+        )
+
+
+def _left(cleaned: Cleaned, text: str) -> Iterator[Warning_]:
+    pattern = py.trad_pattern(risky.LEFT_CONVERTER)
+    if not pattern.search(text):
+        return
+    found = [m for m in pattern.finditer(text) if risky.is_traditional(m.group())]
+    if not cleaned.converted_script and len(found) >= max(_SIMPLIFIED_SHARE * len(text), _TRADITIONAL_MIN):
+        return  # a Traditional text kept as written
+    for m in found:
+        char = m.group()
+        simplified = py.convert(risky.LEFT_CONVERTER, char)
+        yield _warning(
+            "script_left",
+            text,
+            (m.start(), m.end()),
+            f"Traditional {char!r} left in Simplified text (Simplified {simplified!r}); check it",
+            f"简体文本中留有繁体字“{char}”（简体作“{simplified}”）",
+            f"核对原件：如应为“{simplified}”，请改正。",
+        )
+
+
+def _lost(cleaned: Cleaned, origin: Origin, text: str) -> Iterator[Warning_]:
+    decoded = cleaned.decoded
+    if decoded.encoding.startswith(("utf-", "utf_")) or "?" not in decoded.text:
+        return
+    for m in _QUESTION.finditer(decoded.text):
+        at = origin.ahead(None, m.start(), m.end())
+        if at is None:
+            at = _punctuated(origin, m.start(), m.end())
+        if at is None:
+            continue
+        yield _warning(
+            "lost_char",
+            text,
+            at,
+            f"{len(m.group())} '?' between Han characters in a {decoded.encoding} file: "
+            "characters the encoding could not hold?",
+            f"汉字之间有{len(m.group())}个“?”：可能是 {decoded.encoding} 编码存不下的字被换成了问号",
+            "对照原件补上缺字。",
+        )
+
+
+def _punctuated(origin: Origin, start: int, end: int) -> tuple[int, int] | None:
+    """The archived span of a decoded-text span that the punctuation step made full width."""
+    punct = origin.step_index("punctuation")
+    for m in origin.steps[:punct]:
+        first = m.forward(start)
+        if first is None:
+            return None
+        start, end = first, first + (end - start)
+    return origin.ahead("punctuation", start, end)

@@ -1,0 +1,110 @@
+"""Risky Traditional → Simplified conversions, Traditional characters left, characters lost in
+a legacy encoding: flagged for the clerk; known words keep their form."""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import re
+import shutil
+import unicodedata
+from pathlib import Path
+
+import opencc
+import pytest
+
+from archiver.config import CleanConfig, Config
+from archiver.records import Processed
+from archiver.stages import ingest, risky
+from archiver.stages.clean import clean_text
+from archiver.stages.process import process_submission
+from tests.conftest import SHARED, needs_shared
+
+CONFIG = Config()
+ENCODED = SHARED / "corpus" / "encoded"
+REPORTS = SHARED / "corpus" / "reports"
+_T2S = opencc.OpenCC("t2s")
+
+
+def processed(raw: bytes, name: str = "a.txt") -> Processed:
+    outcome = process_submission(ingest.submission_of(raw, Path(name), name, CONFIG.ingest), CONFIG)
+    assert isinstance(outcome, Processed)
+    return outcome
+
+
+def test_the_risky_table_is_what_the_installed_opencc_says() -> None:
+    tool = Path(opencc.__file__).parent / "clib" / "bin" / "opencc_dict"
+    if not tool.is_file() or shutil.which(str(tool)) is None:
+        pytest.skip("this OpenCC package ships no opencc_dict to read its dictionaries with")
+    assert risky.TABLE.read_text(encoding="utf-8").splitlines() == risky.table_lines()
+    forms = risky.risky_forms()
+    assert forms["乾"] == ("干", "乾") and forms["於"] == ("于", "於") and forms["昇"] == ("升", "昇")
+    assert "拚" in forms and "戰" not in forms and "發" not in forms
+
+
+def test_a_known_idiom_keeps_its_form_and_ordinary_phrases_convert() -> None:
+    text, _, _ = clean_text("見微知著，著眼於未來，標誌著成就，拚命幹。", CleanConfig(traditional="always"))
+    assert text == "见微知著，着眼于未来，标志着成就，拼命干。"
+
+
+def test_risky_conversions_are_warned_once_per_pair_with_their_count() -> None:
+    raw = "見微知著(zhù)。用於發展,用於生產。拚命工作。".encode()  # annotated: auto converts
+    outcome = processed(raw)
+    assert outcome.text == "见微知著。用于发展，用于生产。拼命工作。"
+    script = {w.message_zh.split("（")[0]: w for w in outcome.warnings if w.kind == "script"}
+    assert set(script) == {"“於”转成了“于”", "“拚”转成了“拼”"}
+    assert "共2处" in script["“於”转成了“于”"].message_zh
+    assert all(outcome.text[w.start : w.end] == w.text for w in outcome.warnings)
+    assert "于" in script["“於”转成了“于”"].text and "拼" in script["“拚”转成了“拼”"].text
+
+
+def test_a_traditional_character_left_in_simplified_text_is_warned() -> None:
+    outcome = processed("今年的经费主要用於基础设施建设和民生保障。\n".encode())
+    left = [w for w in outcome.warnings if w.kind == "script_left"]
+    assert [(w.message_zh, outcome.text[w.start : w.end]) for w in left] == [
+        ("简体文本中留有繁体字“於”（简体作“于”）", "要用於基础")
+    ]
+
+
+def test_a_question_mark_between_han_in_a_legacy_file_is_a_lost_character() -> None:
+    raw = "政府工作报告\n会议指出，要凝聚磅?力量，推动发展。\n".encode("gb18030")
+    outcome = processed(raw)
+    lost = [w for w in outcome.warnings if w.kind == "lost_char"]
+    assert len(lost) == 1 and "磅？力" in lost[0].text
+    assert "编码存不下的字" in lost[0].message_zh
+
+
+def _differences(original: str, cleaned: str) -> list[tuple[str, str]]:
+    """What differs between the Simplified original and the cleaned text, ignoring layout,
+    invisible characters and the width of punctuation (all recorded repairs)."""
+
+    def norm(text: str) -> str:
+        return re.sub(r"[\s\u200b-\u200d\ufeff]", "", unicodedata.normalize("NFKC", text))
+
+    a, b = norm(original), norm(cleaned)
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    return [(a[i1:i2], b[j1:j2]) for op, i1, i2, j1, j2 in matcher.get_opcodes() if op != "equal"]
+
+
+@needs_shared
+def test_big5_and_traditional_copies_of_real_reports() -> None:
+    rows = list(csv.DictReader((ENCODED / "TRUTH.tsv").open(encoding="utf-8"), delimiter="\t"))
+    traditional = [r for r in rows if r["true_encoding"] == "big5"]
+    assert len(traditional) >= 6
+    flagged = 0
+    for row in traditional:
+        outcome = processed((ENCODED / row["filename"]).read_bytes(), row["filename"])
+        original = (REPORTS / row["source_doc"]).read_text(encoding="utf-8")
+        trad_left = {c for c in outcome.text if _T2S.convert(c) != c} - set(original)
+        assert not trad_left, (row["filename"], trad_left)
+        pairs = {w.message_zh.split("（")[0] for w in outcome.warnings if w.kind == "script"}
+        kinds = {w.kind for w in outcome.warnings}
+        for before, after in _differences(original, outcome.text):
+            flagged += 1
+            if not after:  # lost when the file was saved in Big5
+                assert "legacy_charset" in kinds, (row["filename"], before)
+                continue
+            assert len(before) == len(after), (row["filename"], before, after)
+            for s, t in zip(before, after, strict=True):
+                assert f"“{s}”转成了“{t}”" in pairs, (row["filename"], s, t)
+    assert flagged > 0
