@@ -210,9 +210,17 @@ STDIN = "-"
     help="write the cleaned text here (- for stdout; a folder, made when missing, for several files)",
 )
 @click.option("--json", "as_json", is_flag=True, help="print the full report as JSON")
+@click.option(
+    "--html",
+    "html",
+    type=click.Path(path_type=Path),
+    help="write the review page here: the file as submitted beside the cleaned text (a folder for several)",
+)
 @click.pass_context
 @friendly
-def clean(ctx: click.Context, files: tuple[Path, ...], output: Path | None, as_json: bool) -> None:
+def clean(
+    ctx: click.Context, files: tuple[Path, ...], output: Path | None, as_json: bool, html: Path | None
+) -> None:
     """Clean FILE... (- for standard input) without touching the archive; report what changed
     and list the warnings (in Chinese) on standard error."""
     config = _config(ctx)
@@ -242,6 +250,8 @@ def clean(ctx: click.Context, files: tuple[Path, ...], output: Path | None, as_j
                 target.write_text(outcome.text + "\n", encoding="utf-8")
         elif not as_json:
             click.echo(outcome.text)
+        if html is not None:
+            _write_review(outcome, html / f"{Path(_shown(file)).stem}.html" if several else html)
         _say_what_changed(file, report, target)
     if as_json:
         click.echo(json.dumps(reports if several else reports[0], ensure_ascii=False, indent=1))
@@ -249,6 +259,14 @@ def clean(ctx: click.Context, files: tuple[Path, ...], output: Path | None, as_j
         raise click.ClickException(
             f"{len(rejected)} of {len(files)} files rejected" if several else rejected[0]
         )
+
+
+def _write_review(outcome: Processed, page: Path) -> None:
+    from archiver.audit.review import review_html
+
+    with _writing(page, "a file in an existing folder (a folder for several files)"):
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(review_html(outcome), encoding="utf-8")
 
 
 def _shown(file: Path) -> str:

@@ -22,7 +22,9 @@ if TYPE_CHECKING:  # ingest imports this module
     from archiver.stages.ingest import Located
 
 RejectReason = Literal["empty", "binary", "decode", "oversize_line", "unreadable"]
-PassageKind = Literal["title", "heading", "para", "meta"]
+# "chrome": a web-page leftover line (buttons, 原文链接：…, breadcrumbs, URLs), not content: it is
+# never fingerprinted, so it never counts as reuse (see ``split.is_chrome``).
+PassageKind = Literal["title", "heading", "para", "meta", "chrome"]
 
 
 @dataclass(frozen=True)

@@ -59,11 +59,13 @@ def test_risky_conversions_are_warned_once_per_pair_with_their_count() -> None:
 
 
 def test_a_traditional_character_left_in_simplified_text_is_warned() -> None:
-    outcome = processed("今年的经费主要用於基础设施建设和民生保障。\n".encode())
+    outcome = processed("今年的经费主要用于基礎设施建设，我们要拚命工作。\n".encode())
     left = [w for w in outcome.warnings if w.kind == "script_left"]
     assert [(w.message_zh, outcome.text[w.start : w.end]) for w in left] == [
-        ("简体文本中留有繁体字“於”（简体作“于”）", "要用於基础")
-    ]
+        ("简体文本中留有繁体字“礎”（简体作“础”）", "于基礎设施")
+    ]  # 拚 (拚命) is also Simplified: no warning in text that was not converted
+    converted = processed("見微知著(zhù)，於菟。\n".encode())  # OpenCC keeps 於 in 於菟
+    assert [w.text for w in converted.warnings if w.kind == "script_left"] == ["著，於菟。"]
 
 
 def test_a_question_mark_between_han_in_a_legacy_file_is_a_lost_character() -> None:

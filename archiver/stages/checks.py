@@ -7,7 +7,10 @@
   punctuation between them (the comma-loss damage);
 - ``numbering``: a heading number that does not follow the previous one of its level under the
   same parent (一 then 三; （一）（二）（二）);
-- ``mojibake``: ``锟斤拷``, U+FFFD, or runs of Latin-1 letters that are GBK/UTF-8 bytes misread.
+- ``mojibake``: ``锟斤拷``, U+FFFD, or runs of Latin-1 letters that are GBK/UTF-8 bytes misread;
+- ``chrome``: a web-page leftover line (``split.is_chrome``: 下载 打印, 原文链接：…);
+- ``flattened``: a line of ``split.FLAT_LINE`` characters or more, a report whose paragraph
+  breaks were lost; ``flattened_table``: labels and numbers run together (规章000规范性文件898989).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Iterator, Sequence
 
 from archiver.config import ChecksConfig
 from archiver.records import Section, Warning_
+from archiver.stages import split
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _PLACEHOLDER = re.compile(
@@ -38,6 +42,12 @@ _MOJIBAKE = re.compile(
 _MAYBE_PLACEHOLDER = re.compile("[xX×Ｘ＿_○]{2}")
 _MAYBE_MOJIBAKE = re.compile("[\u00c0-\u00ff锟烫屯\ufffd]")
 _CN_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九", start=0)}
+_LINE = re.compile(r"[^\n]+")
+# A table row pasted as text: labels and numbers with nothing between them (规章000规范性文件898989);
+# a number followed by a unit or a date word is ordinary prose (2023年, 300万元).
+_CELL = f"[{_HAN}]{{2,}}\\d{{3,}}(?![\\d年月日号%％万亿元个件项人次余多.．])"
+_FLAT_TABLE = re.compile(f"(?:{_CELL}){{2,}}")
+_MAYBE_TABLE = re.compile(r"\d{3}")
 
 
 def check(text: str, sections: Sequence[Section], config: ChecksConfig) -> tuple[Warning_, ...]:
@@ -47,6 +57,9 @@ def check(text: str, sections: Sequence[Section], config: ChecksConfig) -> tuple
         *_unpunctuated(text, config.max_unpunctuated_run),
         *_numbering(sections),
         *_mojibake(text),
+        *_chrome(text),
+        *_flattened(text, sections),
+        *_flattened_tables(text),
     ]
     return tuple(sorted(found, key=lambda w: (w.start, w.kind)))
 
@@ -107,6 +120,53 @@ def _mojibake(text: str) -> Iterator[Warning_]:
             zh = f"乱码“{found[:20]}”：文件的编码可能读错了"
             advice = "核对原件；无法辨认时请报送单位以 UTF-8 重新报送。"
         yield _warn("mojibake", f"{cause}; check the original file", m, zh, advice)
+
+
+def _chrome(text: str) -> Iterator[Warning_]:
+    """Web-page leftover lines (``split.is_chrome``): kept, but not content."""
+    for m in _LINE.finditer(text):
+        if split.is_chrome(m.group()):
+            yield _warn(
+                "chrome",
+                f"web-page leftover {m.group()[:30]!r}: not content (not the title, not reuse); delete it",
+                m,
+                f"网页残留“{m.group()[:30]}”：不是正文，已排除在标题和复用统计之外",
+                "归档前删去这一行。",
+            )
+
+
+def _flattened(text: str, sections: Sequence[Section]) -> Iterator[Warning_]:
+    """A report flattened into one line (its paragraph breaks lost on the way)."""
+    for m in _LINE.finditer(text):
+        if len(m.group()) < split.FLAT_LINE:
+            continue
+        inside = sum(1 for s in sections if s.level and m.start() < s.start < m.end())
+        found = f"一行{len(m.group())}字：原文的分段丢失了" + (
+            f"（行内识别出{inside}个标题）" if inside else ""
+        )
+        yield Warning_(
+            "flattened",
+            f"one line of {len(m.group())} characters: the paragraph breaks were lost"
+            + (f" ({inside} headings found inside it)" if inside else ""),
+            m.group()[:20],
+            m.start(),
+            m.start() + min(20, len(m.group())),
+            found,
+            "对照原件恢复分段后再归档。",
+        )
+
+
+def _flattened_tables(text: str) -> Iterator[Warning_]:
+    if not _MAYBE_TABLE.search(text):
+        return
+    for m in _FLAT_TABLE.finditer(text):
+        yield _warn(
+            "flattened_table",
+            f"table flattened into digits {m.group()[:30]!r}: the cells ran together",
+            m,
+            f"表格被压成一串数字“{m.group()[:30]}”：格子之间的分隔丢了",
+            "对照原件核对表格里的数字。",
+        )
 
 
 def number_value(number: str) -> int | None:

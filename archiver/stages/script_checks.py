@@ -3,7 +3,8 @@ may have got wrong; never edits. Spans are in the archived text.
 
 - ``script``: a risky character converted (``risky.risky_chars``: 乾 → 干 where 乾坤 was meant),
   one warning per pair of characters at its first place, with the number of places;
-- ``script_left``: a Traditional character left in Simplified output (用於);
+- ``script_left``: a Traditional character left in Simplified output (用於 after a conversion; in
+  text that was not converted, only characters Simplified never writes: 發展);
 - ``lost_char``: a ``?`` between Han characters of a file in a legacy encoding, where the
   encoder put one for a character the encoding cannot hold;
 - ``legacy_charset``: a Big5 file converted to Simplified: characters Big5 cannot hold
@@ -94,7 +95,9 @@ def _left(cleaned: Cleaned, text: str) -> Iterator[Warning_]:
     pattern = py.trad_pattern(risky.LEFT_CONVERTER)
     if not pattern.search(text):
         return
-    found = [m for m in pattern.finditer(text) if risky.is_traditional(m.group())]
+    # In text that was not converted, a character Simplified also writes (拚命) is no stray.
+    keep = frozenset() if cleaned.converted_script else risky.risky_chars()
+    found = [m for m in pattern.finditer(text) if risky.is_traditional(m.group()) and m.group() not in keep]
     if not cleaned.converted_script and len(found) >= max(_SIMPLIFIED_SHARE * len(text), _TRADITIONAL_MIN):
         return  # a Traditional text kept as written
     for m in found:

@@ -9,9 +9,12 @@ start of the next section of the same or a higher level (or the text end). ``sec
 always the level-0 preamble, from 0 to the first level-1 heading (empty when the text starts with
 one), so the level-0 and level-1 sections tile the text exactly.
 
-Passages: one per non-empty line, kind "title" (the first line when it reads like a title),
-"heading" (a numbered line of ≤ 30 characters), "meta" (short lines without 。 after the last
-paragraph: signature, date, （此页无正文）) or "para". A paragraph longer than
+Passages: one per non-empty line, kind "chrome" (web-page leftovers: 下载 打印 【字号：大 中 小】,
+原文链接：…, breadcrumbs, URLs; never fingerprinted, so never counted as reuse), "title" (among the
+first lines that are not chrome, the first ending in a document type such as 报告/总结/情况, else
+the first when it reads like a title and is not a salutation such as 同志们：), "heading" (a
+numbered line of ≤ 30 characters), "meta" (short lines without 。 after the last paragraph:
+signature, date, （此页无正文）) or "para". A paragraph longer than
 ``config.max_passage_chars`` is cut at sentence ends into pieces of about equal size, none longer
 than the limit. ``Passage.section`` is the index of the deepest section containing its start.
 """
@@ -40,6 +43,35 @@ _LINE = re.compile(r"[^\n]+")
 _SENTENCE_END = re.compile(r"[。！？；][”’」』）)]*")
 _CLAUSE_END = re.compile(r"[，、：,:][”’」』]*")
 _TITLE_WORDS = re.compile("报告|总结|决议|计划|通知|公告|方案|意见|决定|办法|规划|要点")
+# A title ends in the document type, maybe followed by a bracketed note: …工作报告（摘要）.
+_TITLE_END = re.compile(
+    "(?:报告|总结|情况|决议|计划|通知|公告|方案|意见|决定|办法|规划|要点|纪要|讲话|说明|年报|公报)"
+    r"(?:[（(][^）)]{1,12}[）)])?\s*$"
+)
+_SALUTATION = re.compile(r"^.{1,12}[:：!！]\s*$")  # 同志们： 各位代表！
+TITLE_LINES = 8  # the title is looked for among the first lines that are not page chrome
+
+# Web-page leftovers: a line of buttons and switches, a metadata line, a breadcrumb, a URL.
+_CHROME_TOKEN = (
+    "下载|打印|全屏|收藏|关闭|关闭窗口|分享|分享到|返回|返回顶部|顶部|字号|大|中|小|默认|"
+    "微信|微博|QQ空间|QQ|扫一扫|打印本页|关闭本页|我要纠错|纠错|繁體|繁体|简体|无障碍|保存|"
+    "复制链接|链接|在手机上打开|视力保护色|朗读"
+)
+_CHROME_BUTTONS = re.compile(
+    rf"^[\s【】\[\]|｜:：/·•>＞]*(?:(?:{_CHROME_TOKEN})[\s【】\[\]|｜:：/·•>＞]*){{2,}}$"
+)
+_CHROME_META = re.compile(
+    r"^\s*(?:原文链接|原文地址|来源|信息来源|文章来源|发布机构|发文机关|发布时间|发布日期|成文日期|"
+    r"索引号|主题分类|主题词|文号|发文字号|浏览次数|访问次数|阅读次数|点击数|责任编辑|编辑|作者|"
+    r"当前位置|您当前的位置|您的位置|所在位置)\s*[:：]"
+)
+_CHROME_CRUMBS = re.compile(r"^\s*首页\s*[>＞》→/]")
+_CHROME_URL = re.compile(r"^\s*(?:https?://|www\.)\S+\s*$")
+CHROME_MAX = 120  # a longer line is text, whatever it starts with
+# A line this long is a report flattened into one line: level-1 headings (一、二、…, in order,
+# each after a sentence end) are looked for inside it too.
+FLAT_LINE = 3000
+_INLINE_HEADING = re.compile(f"(?<=[。！？；])[^\\S\n]*([{_CN}]{{1,3}})、")
 _SENTENCE_PUNCT = re.compile("[。！？；]")
 _HEADING_MAX = 30
 _META_MAX = 40
@@ -64,11 +96,13 @@ def split(text: str, config: SplitConfig) -> tuple[tuple[Section, ...], tuple[Pa
 
 
 def title_of(passages: tuple[Passage, ...] | list[Passage]) -> str:
-    """The text of the title passage; else the first passage's text; "" for none."""
+    """The text of the title passage; else the first passage's that is neither page chrome nor
+    a salutation (同志们：), else the first passage's; "" for none."""
     for p in passages:
         if p.kind == "title":
             return p.text
-    return passages[0].text if passages else ""
+    plain = (p.text for p in passages if p.kind != "chrome" and not _SALUTATION.search(p.text))
+    return next(plain, passages[0].text if passages else "")
 
 
 def _sections(text: str) -> tuple[Section, ...]:
@@ -77,6 +111,9 @@ def _sections(text: str) -> tuple[Section, ...]:
         found = heading_of(m.group())
         if found:
             heads.append((found[0], found[1], m.group(), m.start()))
+        if len(m.group()) >= FLAT_LINE:
+            heads.extend(_inline_headings(text, m.start(), m.end()))
+    heads.sort(key=lambda head: head[3])
     # From the last heading back: nearest[v] is the start of the nearest later heading of
     # level v, so a section ends at the nearest later one of its level or higher (levels ≤ 4).
     nearest = [len(text)] * 5
@@ -88,6 +125,19 @@ def _sections(text: str) -> tuple[Section, ...]:
         Section(level=level, number=number, heading=heading, start=start, end=end)
         for (level, number, heading, start), end in zip(heads, reversed(ends), strict=True)
     )
+
+
+def _inline_headings(text: str, start: int, end: int) -> Iterator[tuple[int, str, str, int]]:
+    """Level-1 headings inside a flattened line: 一、 then 二、 … in order, each after a sentence end;
+    the heading runs to the next sentence end."""
+    expected = 1
+    for m in _INLINE_HEADING.finditer(text, start, end):
+        if _CN.find(m.group(1)) + 1 != expected or len(m.group(1)) != 1:
+            continue
+        stop = _SENTENCE_PUNCT.search(text, m.end(), min(end, m.end() + _HEADING_MAX))
+        heading_end = stop.end() if stop else min(end, m.end() + _HEADING_MAX)
+        expected += 1
+        yield 1, m.group(1), text[m.start(1) : heading_end], m.start(1)
 
 
 def _passages(text: str, sections: tuple[Section, ...], limit: int) -> tuple[Passage, ...]:
@@ -103,21 +153,61 @@ def _passages(text: str, sections: tuple[Section, ...], limit: int) -> tuple[Pas
     return tuple(out)
 
 
+def is_chrome(line: str) -> bool:
+    """True for a web-page leftover line: buttons and switches (下载 打印 【字号：大 中 小】),
+    a metadata line (原文链接：…, 发布机构：…), a breadcrumb (首页 > …) or a bare URL."""
+    if len(line) > CHROME_MAX:
+        return False
+    return bool(
+        _CHROME_BUTTONS.match(line)
+        or _CHROME_META.match(line)
+        or _CHROME_CRUMBS.match(line)
+        or _CHROME_URL.match(line)
+    )
+
+
 def _kinds(lines: list[str]) -> list[PassageKind]:
     """The kind of each non-empty line (see the module docstring)."""
     kinds: list[PassageKind] = [
-        "heading" if heading_of(line) and len(line) <= _HEADING_MAX else "para" for line in lines
+        "chrome"
+        if is_chrome(line)
+        else "heading"
+        if heading_of(line) and len(line) <= _HEADING_MAX
+        else "para"
+        for line in lines
     ]
-    if lines and kinds[0] == "para" and _looks_like_title(lines[0]):
-        kinds[0] = "title"
+    title = _title_line(lines, kinds)
+    if title is not None:
+        kinds[title] = "title"
     for i in range(len(lines) - 1, 0, -1):
+        if kinds[i] == "chrome":
+            continue
         if kinds[i] != "para" or not _looks_like_meta(lines[i]):
             break
         kinds[i] = "meta"
     return kinds
 
 
+def _title_line(lines: list[str], kinds: list[PassageKind]) -> int | None:
+    """The title: among the first ``TITLE_LINES`` lines that are not chrome, the first that ends
+    in a document type (…工作报告), else the first of them when it reads like a title."""
+    near = [i for i, kind in enumerate(kinds) if kind != "chrome"][:TITLE_LINES]
+    for i in near:
+        if (
+            kinds[i] == "para"
+            and len(lines[i]) <= 80
+            and _TITLE_END.search(lines[i])
+            and "。" not in lines[i]
+        ):
+            return i
+    if near and kinds[near[0]] == "para" and _looks_like_title(lines[near[0]]):
+        return near[0]
+    return None
+
+
 def _looks_like_title(line: str) -> bool:
+    if _SALUTATION.search(line):
+        return False
     short = len(line) <= _META_MAX and not _SENTENCE_PUNCT.search(line)
     return short or (len(line) <= 80 and bool(_TITLE_WORDS.search(line)) and "。" not in line)
 

@@ -1,0 +1,183 @@
+"""The clerk's review page of one cleaned submission: ``review_html(outcome) -> str``.
+
+The file as submitted and the cleaned text side by side, one row per paragraph of the cleaned
+text (and one per removed repeat, in the place it had), each change marked by kind (pinyin
+removed, script, punctuation, layout; a risky conversion also as ``risky``) with its before →
+after on hover and click, the warnings in the margin of the row they point at, and each removed
+repeat linked to the row of the passage it repeats. Rendered from ``templates/review.html`` with
+the audit site's environment (autoescaping on), self-contained like every page of it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from archiver.audit.html import render
+from archiver.records import Change, Passage, Processed, Warning_
+from archiver.stages import risky
+from archiver.stages.clean import STEPS
+from archiver.stages.origin import Origin, line_of
+from archiver.stages.repeats import removal_spans
+
+KIND_OF = {
+    "pinyin": "pinyin",
+    "t2s": "script",
+    "punctuation": "punctuation",
+    "indent": "layout",
+    "newline": "layout",
+    "heading_split": "layout",
+    "invisible": "layout",
+    "nfc": "layout",
+}
+KIND_LABEL = {
+    "pinyin": "删除拼音 pinyin removed",
+    "script": "繁转简 script",
+    "risky": "需核对的繁转简 risky script",
+    "punctuation": "标点 punctuation",
+    "layout": "版式 layout",
+    "repeat": "删除的重复段落 repeat removed",
+}
+
+
+@dataclass(frozen=True)
+class Mark:
+    change: int  # index of the change in ``Cleaned.changes``
+    start: int
+    end: int
+    kind: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class Piece:
+    text: str
+    mark: Mark | None = None
+
+
+@dataclass
+class Row:
+    anchor: str
+    original_start: int
+    line: int
+    original: list[Piece]
+    cleaned: list[Piece]
+    removed: bool = False
+    repeats: str = ""  # anchor of the row a removed repeat repeats
+    repeats_text: str = ""
+    similarity: float = 0.0
+    warnings: list[Warning_] = field(default_factory=list)
+
+
+def review_html(outcome: Processed) -> str:
+    cleaned = outcome.cleaned
+    spans = removal_spans(cleaned.text, outcome.removed)
+    origin = Origin(cleaned.changes, spans)
+    source = outcome.decoded.text
+    left, right = _marks(cleaned.changes, origin)
+    anchors = {p.index: f"r{p.index}" for p in (*outcome.passages, *outcome.removed)}
+    rows = [
+        _row(p, origin.archived(p.start, p.end), source, outcome.text, left, right, anchors)
+        for p in outcome.passages
+    ]
+    removed_of = {r.passage: r for r in outcome.repeats if r.removed}
+    by_index = {p.index: p for p in (*outcome.passages, *outcome.removed)}
+    for p in outcome.removed:
+        row = _row(p, origin.cleaned(p.start, p.end), source, "", left, [], anchors)
+        repeat = removed_of[p.index]
+        row.removed, row.repeats, row.similarity = True, anchors[repeat.of], repeat.similarity
+        row.repeats_text = by_index[repeat.of].text
+        rows.append(row)
+    rows.sort(key=lambda r: r.original_start)
+    general = _place_warnings(outcome.warnings, outcome.passages, rows)
+    counts = Counter(KIND_OF.get(c.kind, "layout") for c in cleaned.changes)
+    return render(
+        "review.html",
+        title=f"审阅 {outcome.submission.relpath}",
+        outcome=outcome,
+        rows=rows,
+        general=general,
+        counts=counts,
+        removed=len(outcome.removed),
+        review_label=KIND_LABEL,
+    )
+
+
+def _marks(changes: tuple[Change, ...], origin: Origin) -> tuple[list[Mark], list[Mark]]:
+    """Every change as a mark on the submitted text, and on the archived text where it left
+    characters that are still there."""
+    chars = risky.risky_chars()
+    left: list[Mark] = []
+    right: list[Mark] = []
+    seen: dict[str, int] = {}
+    for number, change in enumerate(changes):
+        step = origin.steps[STEPS.index(change.step)]
+        i = seen.get(change.step, 0)
+        seen[change.step] = i + 1
+        if change.before.isspace() and (not change.after or change.after.isspace()):
+            continue  # layout whitespace: counted, not drawn
+        kind = KIND_OF.get(change.kind, "layout")
+        if kind == "script" and any(c in chars and c not in change.after for c in change.before):
+            kind = "risky"
+        start, end = origin.change(change)
+        left.append(Mark(number, start, end, kind, change.before, change.after))
+        if change.after and not change.after.isspace():
+            out = origin.ahead(change.step, step.out_start[i], step.out_end[i])
+            if out is not None:
+                right.append(Mark(number, out[0], out[1], kind, change.before, change.after))
+    return left, right
+
+
+def _row(
+    passage: Passage,
+    original: tuple[int, int],
+    source: str,
+    text: str,
+    left: list[Mark],
+    right: list[Mark],
+    anchors: dict[int, str],
+) -> Row:
+    start, end = original
+    cleaned = _pieces(text, passage.start, passage.end, right) if text else []
+    return Row(
+        anchor=anchors[passage.index],
+        original_start=start,
+        line=line_of(source, start),
+        original=_pieces(source, start, end, left),
+        cleaned=cleaned,
+    )
+
+
+def _pieces(text: str, start: int, end: int, marks: list[Mark]) -> list[Piece]:
+    """``text[start:end]`` in pieces, each character under the narrowest mark covering it."""
+    best: list[Mark | None] = [None] * (end - start)
+    for mark in marks:
+        if mark.end <= start or mark.start >= end:
+            continue
+        for i in range(max(mark.start, start), min(mark.end, end)):
+            held = best[i - start]
+            if held is None or (held.end - held.start) > (mark.end - mark.start):
+                best[i - start] = mark
+    pieces: list[Piece] = []
+    run = start
+    for i in range(start + 1, end + 1):
+        if i == end or best[i - start] is not best[run - start]:
+            pieces.append(Piece(text[run:i], best[run - start]))
+            run = i
+    return pieces
+
+
+def _place_warnings(
+    warnings: tuple[Warning_, ...], passages: tuple[Passage, ...], rows: list[Row]
+) -> list[Warning_]:
+    """Attach each warning to the row of the passage it starts in; the rest are for the page."""
+    by_anchor = {row.anchor: row for row in rows}
+    general: list[Warning_] = []
+    for warning in warnings:
+        holder = next((p for p in passages if p.start <= warning.start < p.end), None)
+        if holder is None or warning.end <= warning.start:
+            general.append(warning)
+        else:
+            by_anchor[f"r{holder.index}"].warnings.append(warning)
+    return general
