@@ -164,3 +164,12 @@ def test_euc_tw_is_rejected_as_an_unsupported_encoding() -> None:
     result = CliRunner().invoke(main, ["clean", str(EUC_TW)], catch_exceptions=False)
     assert result.exit_code == 1
     assert result.output == f"Error: {EUC_TW}: rejected (decode): {EUC_TW_UNSUPPORTED}\n"
+
+
+def test_a_big5_file_is_warned_that_characters_may_be_lost(tmp_path: Path) -> None:
+    big5 = ROOT / "tests" / "data" / "encoded" / "enc-025.txt"
+    result = CliRunner().invoke(
+        main, ["clean", str(big5), "-o", str(tmp_path / "out.txt")], catch_exceptions=False
+    )
+    assert result.exit_code == 0
+    assert "  第1行：文件是 big5 编码，存不下部分简体字（如“〇”“勠”“礴”）" in result.stderr

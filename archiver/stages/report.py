@@ -95,7 +95,8 @@ def warning_lines(report: dict[str, Any]) -> list[str]:
     lines = []
     for w in report["warnings"]:
         where = f"第{w['line']}行" if "line" in w else ""
-        lines.append(f"  {where}「{w['quote']}」：{w['message_zh'] or w['message']}。{w['advice_zh']}")
+        quoted = f"「{w['quote']}」" if w["quote"] else ""
+        lines.append(f"  {where}{quoted}：{w['message_zh'] or w['message']}。{w['advice_zh']}")
     return lines
 
 
