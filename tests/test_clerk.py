@@ -13,7 +13,7 @@ from archiver.cli import main
 from archiver.config import Config
 from archiver.records import Passage, Processed
 from archiver.stages import ingest
-from archiver.stages.decode import EUC_TW_UNSUPPORTED
+from archiver.stages.decode import EUC_TW_UNSUPPORTED, is_euc_tw
 from archiver.stages.origin import Origin
 from archiver.stages.process import process_submission
 from archiver.stages.repeats import removal_spans
@@ -173,3 +173,10 @@ def test_a_big5_file_is_warned_that_characters_may_be_lost(tmp_path: Path) -> No
     )
     assert result.exit_code == 0
     assert "  第1行：文件是 big5 编码，存不下部分简体字（如“〇”“勠”“礴”）" in result.stderr
+
+
+def test_euc_tw_is_recognised_only_when_every_high_byte_fits_it() -> None:
+    assert is_euc_tw(EUC_TW.read_bytes())
+    assert not is_euc_tw(b"PK\x03\x04" + bytes(range(256)) * 4)  # a ZIP: bytes 80-A0 are no EUC-TW
+    # ASCII runs before a byte that fits nothing: the pattern must not retry every way to split them
+    assert not is_euc_tw(b"report " * 40 + "中文".encode("big5") * 4 + b"\x8e\xff")

@@ -88,7 +88,9 @@ _ASCII_BYTES = bytes(range(128))
 # EUC-TW (CNS 11643): ASCII, two bytes A1–FE, or SS2 8E, a plane byte A1–B0 and two bytes A1–FE.
 # Python has no codec for it and chardet does not name it; read as GB18030 its frequent rows
 # (A4–AF) are kana, Greek and unassigned codes, which is how such a file reaches a rejection.
-_EUC_TW = re.compile(rb"(?:[\x00-\x7f]+|[\xa1-\xfe]{2}|\x8e[\xa1-\xb0][\xa1-\xfe]{2})*")
+# The first byte tells the three apart, and the repetition is possessive: no backtracking.
+_EUC_TW = re.compile(rb"(?:[\x00-\x7f]|[\xa1-\xfe]{2}|\x8e[\xa1-\xb0][\xa1-\xfe]{2})*+")
+_NOT_EUC_TW = bytes(b for b in range(0x80, 0xA1) if b != 0x8E) + b"\xff"
 EUC_TW_MIN_CHARS = 4
 EUC_TW_UNSUPPORTED = (
     "EUC-TW is not supported: convert the file to UTF-8 (iconv -f EUC-TW -t UTF-8) and submit it again"
@@ -319,7 +321,9 @@ def is_euc_tw(raw: bytes) -> bool:
     """True when every non-ASCII byte of ``raw`` is part of an EUC-TW character and there are at
     least ``EUC_TW_MIN_CHARS`` of them (a byte or two fit too many encodings to name one)."""
     high = len(raw.translate(None, _ASCII_BYTES))
-    return high >= 2 * EUC_TW_MIN_CHARS and _EUC_TW.fullmatch(raw) is not None
+    if high < 2 * EUC_TW_MIN_CHARS or len(raw.translate(None, _NOT_EUC_TW)) < len(raw):
+        return False
+    return _EUC_TW.fullmatch(raw) is not None
 
 
 def _looks_random(text: str) -> bool:

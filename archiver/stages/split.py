@@ -10,9 +10,9 @@ always the level-0 preamble, from 0 to the first level-1 heading (empty when the
 one), so the level-0 and level-1 sections tile the text exactly.
 
 Passages: one per non-empty line, kind "chrome" (web-page leftovers: 下载 打印 【字号：大 中 小】,
-原文链接：…, breadcrumbs, URLs; never fingerprinted, so never counted as reuse), "title" (among the
-first lines that are not chrome, the first ending in a document type such as 报告/总结/情况, else
-the first when it reads like a title and is not a salutation such as 同志们：), "heading" (a
+原文链接：…, breadcrumbs, URLs; never fingerprinted, so never counted as reuse), "title" (the first
+line that is not chrome when it reads like a title and is not a salutation such as 同志们：, else
+the first of the next few that ends in a document type such as 报告/总结/情况), "heading" (a
 numbered line of ≤ 30 characters), "meta" (short lines without 。 after the last paragraph:
 signature, date, （此页无正文）) or "para". A paragraph longer than
 ``config.max_passage_chars`` is cut at sentence ends into pieces of about equal size, none longer
@@ -96,13 +96,13 @@ def split(text: str, config: SplitConfig) -> tuple[tuple[Section, ...], tuple[Pa
 
 
 def title_of(passages: tuple[Passage, ...] | list[Passage]) -> str:
-    """The text of the title passage; else the first passage's that is neither page chrome nor
-    a salutation (同志们：), else the first passage's; "" for none."""
+    """The text of the title passage; else the first passage's that is neither page chrome nor a
+    salutation (同志们：) when it is a line a title could be (no 。, at most 80 characters); else ""."""
     for p in passages:
         if p.kind == "title":
             return p.text
-    plain = (p.text for p in passages if p.kind != "chrome" and not _SALUTATION.search(p.text))
-    return next(plain, passages[0].text if passages else "")
+    plain = next((p.text for p in passages if p.kind != "chrome" and not _SALUTATION.search(p.text)), "")
+    return plain if len(plain) <= 80 and "。" not in plain else ""
 
 
 def _sections(text: str) -> tuple[Section, ...]:
@@ -189,19 +189,15 @@ def _kinds(lines: list[str]) -> list[PassageKind]:
 
 
 def _title_line(lines: list[str], kinds: list[PassageKind]) -> int | None:
-    """The title: among the first ``TITLE_LINES`` lines that are not chrome, the first that ends
-    in a document type (…工作报告), else the first of them when it reads like a title."""
+    """The title: the first line that is not chrome when it reads like a title, else the first
+    of the first ``TITLE_LINES`` such lines that ends in a document type (…工作报告)."""
     near = [i for i, kind in enumerate(kinds) if kind != "chrome"][:TITLE_LINES]
-    for i in near:
-        if (
-            kinds[i] == "para"
-            and len(lines[i]) <= 80
-            and _TITLE_END.search(lines[i])
-            and "。" not in lines[i]
-        ):
-            return i
     if near and kinds[near[0]] == "para" and _looks_like_title(lines[near[0]]):
         return near[0]
+    for i in near:
+        line = lines[i]
+        if kinds[i] == "para" and len(line) <= 80 and _TITLE_END.search(line) and "。" not in line:
+            return i
     return None
 
 
