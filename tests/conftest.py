@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -32,6 +32,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="rewrite tests/golden/* from what the code produces now (then review git diff tests/golden)",
     )
+
+
+@pytest.fixture(autouse=True)
+def ocfl_valid(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test, ocfl-py validates every storage root the test wrote under its
+    ``tmp_path`` (every object, with its digests): 0 errors. A test that damages a vault on
+    purpose says so with ``@pytest.mark.ocfl_damaged``."""
+    if "tmp_path" not in request.fixturenames or request.node.get_closest_marker("ocfl_damaged"):
+        yield
+        return
+    top = request.getfixturevalue("tmp_path")  # set up first, so torn down after this check
+    yield
+    from tests import ocfl_validator
+
+    found = [line for root in ocfl_validator.storage_roots(top) for line in ocfl_validator.errors(root)]
+    assert found == [], "ocfl-py finds errors in a storage root the test wrote"
 
 
 def config_tables(tmp_path: Path, **overrides: dict[str, object]) -> dict[str, dict[str, object]]:

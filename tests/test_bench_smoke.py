@@ -83,6 +83,7 @@ def test_tiny_run_writes_result_json(tmp_path: Path) -> None:
     assert result["machine"]["nproc"] >= 1 and "peer" not in result
 
 
+@pytest.mark.ocfl_damaged
 def test_nightly_copies_are_set_aside_not_deleted(tmp_path: Path) -> None:
     import nightly_cost
 

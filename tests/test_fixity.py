@@ -153,6 +153,7 @@ DAMAGES: dict[str, tuple[Callable[[Path], None], bool, list[str]]] = {
 }
 
 
+@pytest.mark.ocfl_damaged
 def test_an_undamaged_archive_verifies_and_every_check_is_a_fixity_event(archive: Path) -> None:
     quick, full = cli(archive, "verify"), cli(archive, "verify", "--full")
     assert (
@@ -178,6 +179,7 @@ def test_an_undamaged_archive_verifies_and_every_check_is_a_fixity_event(archive
     assert DOC in events[-1][2]["examples"][0] and ORIGINAL in events[-1][2]["examples"][0]
 
 
+@pytest.mark.ocfl_damaged
 @pytest.mark.parametrize("damage", list(DAMAGES))
 def test_each_damage_is_named_with_a_non_zero_exit(archive: Path, damage: str) -> None:
     harm, quick, named = DAMAGES[damage]

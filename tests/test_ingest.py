@@ -183,6 +183,7 @@ def test_storable_names_are_utf8_and_give_back_the_name_on_disk(raw: bytes) -> N
     assert unescaped == raw
 
 
+@pytest.mark.ocfl_damaged
 def test_the_archive_s_own_files_are_never_listed(tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     make(inbox, "a/2024/report.txt")

@@ -246,7 +246,7 @@ def test_inventory_has_the_ocfl_shape(tmp_path: Path) -> None:
         assert [sha512((obj / p).read_bytes()) for p in paths] == [digest]
     v1 = inv["versions"]["v1"]
     assert v1["created"] == "2024-03-01T08:30:00Z" and v1["message"] == "first filing"
-    assert v1["user"] == {"name": "archiver"}
+    assert v1["user"] == {"name": "archiver", "address": "info:archiver"}  # OCFL W008: an address
     assert v1["state"][sha512(RAW)] == [f"original/{NAME}"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", inv["versions"]["v2"]["created"])
     # the head version's own inventory is the root one; v1's stays as it was written
@@ -269,6 +269,7 @@ def test_inventory_has_the_ocfl_shape(tmp_path: Path) -> None:
 # ---- verify -----------------------------------------------------------------------------
 
 
+@pytest.mark.ocfl_damaged
 def test_full_verify_finds_a_flipped_byte(tmp_path: Path) -> None:
     vault = Vault(tmp_path)
     sv = vault.store("doc", files(), "m")
@@ -283,6 +284,7 @@ def test_full_verify_finds_a_flipped_byte(tmp_path: Path) -> None:
         vault.read("doc", f"original/{NAME}")
 
 
+@pytest.mark.ocfl_damaged
 def test_quick_verify_finds_a_deleted_content_file(tmp_path: Path) -> None:
     vault = Vault(tmp_path)
     sv = vault.store("doc", files(), "m")
@@ -291,6 +293,7 @@ def test_quick_verify_finds_a_deleted_content_file(tmp_path: Path) -> None:
     assert len(found) == 1 and "is missing" in found[0]
 
 
+@pytest.mark.ocfl_damaged
 def test_verify_finds_a_tampered_inventory_and_an_unlisted_file(tmp_path: Path) -> None:
     vault = Vault(tmp_path)
     obj = vault.store("doc", files(), "m").object_path
@@ -301,6 +304,7 @@ def test_verify_finds_a_tampered_inventory_and_an_unlisted_file(tmp_path: Path) 
     assert any("does not match its sidecar" in line for line in problems(vault))
 
 
+@pytest.mark.ocfl_damaged
 def test_a_corrupt_inventory_says_to_restore_the_object_not_to_run_verify_again(tmp_path: Path) -> None:
     vault = Vault(tmp_path)
     obj = vault.store("doc", files(), "m").object_path

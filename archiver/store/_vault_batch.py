@@ -107,7 +107,7 @@ def write_alone(root: Path, obj: Path, inv: ocfl.Inventory, content: Mapping[str
 def _commit_new(root: Path, staged: Path, obj: Path) -> None:
     """Rename a fully staged object root into the layout (one atomic rename), fsync the parents."""
     _make_parents(root, obj)
-    os.replace(staged, obj)
+    _rename_new(root, staged, obj)
     for d in (obj.parent, obj.parent.parent, obj.parent.parent.parent, root):
         ocfl.fsync_dir(d)
 
@@ -272,12 +272,26 @@ class Batch:
         """The renames of one object, in the order a lone ``store()`` makes them."""
         if pending.new_object:
             _make_parents(root, pending.obj)
-            os.replace(pending.sroot, pending.obj)
+            _rename_new(root, pending.sroot, pending.obj)
             return
         for version in pending.versions:
             os.replace(pending.sroot / version, pending.obj / version)
         os.replace(pending.stage / ocfl.INVENTORY, pending.obj / ocfl.INVENTORY)
         os.replace(pending.stage / ocfl.SIDECAR, pending.obj / ocfl.SIDECAR)
+
+
+def _rename_new(root: Path, staged: Path, obj: Path) -> None:
+    """Rename a new object's root into place; when that fails, the layout folders made for it
+    go again (an empty folder is an OCFL error, E073). Only a hard crash leaves them."""
+    try:
+        os.replace(staged, obj)
+    except OSError:
+        folder = obj.parent
+        with contextlib.suppress(OSError):
+            while folder != root:
+                folder.rmdir()  # fails, and stops, at the first folder that holds anything
+                folder = folder.parent
+        raise
 
 
 def _make_parents(root: Path, obj: Path) -> None:

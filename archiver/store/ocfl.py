@@ -47,6 +47,8 @@ LAYOUT_CONFIG = {
     "numberOfTuples": 3,
     "shortObjectRoot": False,
 }
+# The version user's address (OCFL W008: a URI). The tool writes every version; no person signs.
+USER_ADDRESS = "info:archiver"
 # Content stored under a name that is not the logical path (see ``content_path``).
 MAPPED_DIR = "mapped"
 _VERSION_RE = re.compile(r"v([1-9][0-9]*)")
@@ -207,7 +209,12 @@ def add_version(
             manifest[digest] = [cpath]
             new[cpath] = logical
     versions = dict(inv["versions"])
-    versions[version] = {"created": created, "message": message, "user": {"name": user}, "state": state}
+    versions[version] = {
+        "created": created,
+        "message": message,
+        "user": {"name": user, "address": USER_ADDRESS},
+        "state": state,
+    }
     return {**inv, "head": version, "manifest": manifest, "versions": versions}, new
 
 
@@ -252,14 +259,31 @@ def shape_problems(inv: Any) -> list[str]:
     names = sorted(inv["versions"], key=lambda v: version_number(v) or 0)
     if names != [f"v{i}" for i in range(1, len(names) + 1)] or not names or inv["head"] != names[-1]:
         probs.append(f"versions {names} / head {inv['head']!r} are not v1..vN with head = vN")
+    used: set[str] = set()
     for name in names:
         v = inv["versions"][name]
+        if not isinstance(v, dict) or not isinstance(v.get("state", {}), dict):
+            probs.append(f"{name} or its state is not a JSON object")
+            continue
         probs += [f"{name} lacks {k!r}" for k in ("created", "state") if k not in v]
         probs += [
             f"{name} state digest {d[:16]}… is not in the manifest"
             for d in v.get("state", {})
             if d not in inv["manifest"]
         ]
+        used |= set(v.get("state", {}))
+        logical = [p for paths in v.get("state", {}).values() for p in paths]
+        if len(set(logical)) != len(logical):
+            probs.append(f"{name} state lists a logical path twice (OCFL E095)")
+        try:
+            check_no_file_dir_clash(logical)
+        except StoreError as exc:
+            probs.append(f"{name} state: {exc} (OCFL E095)")
+    probs += [
+        f"manifest digest {d[:16]}… is in no version's state (OCFL E107)"
+        for d in inv["manifest"]
+        if d not in used
+    ]
     return probs
 
 
@@ -272,21 +296,26 @@ _TUPLE = re.compile(r"[0-9a-f]{3}")
 _ROOT_DIGEST = re.compile(r"[0-9a-f]{64}")
 _ROOT_ENTRIES = {ROOT_NAMASTE: False, LAYOUT_FILE: False, "extensions": True}  # name: is a folder
 _OBJECT_ENTRIES = {OBJECT_NAMASTE: False, INVENTORY: False, SIDECAR: False, "extensions": True, "logs": True}
-_VERSION_ENTRIES = {INVENTORY: False, SIDECAR: False, CONTENT_DIR: True}
 
 
-def storage_walk(root: Path) -> tuple[list[Path], list[str]]:
-    """(object roots, problems) of a storage root laid out by extension 0004 (3 tuples of 3).
+def storage_walk(root: Path) -> tuple[list[Path], list[str], list[Path]]:
+    """(object roots, problems, empty tuple folders) of a storage root laid out by extension
+    0004 (3 tuples of 3).
 
     A problem is anything else: a file or folder that is neither the root's own files, a tuple
     folder nor an object root, and an object root without its declaration (OCFL E003, or the
-    declaration deleted). Empty tuple folders are fine (a crash between ``mkdir`` and rename).
+    declaration deleted). An empty tuple folder (OCFL E073) is what a crash between making a new
+    object's parents and renaming it in leaves: not damage, and ``Vault.recover`` removes it.
     """
     objects: list[Path] = []
     problems: list[str] = []
+    empty: list[Path] = []
 
     def walk(folder: Path, depth: int) -> None:
-        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        if depth and not entries:
+            empty.append(folder)
+        for entry in entries:
             path, is_dir = Path(entry.path), entry.is_dir(follow_symlinks=False)
             name = path.relative_to(root).as_posix()
             if depth == 0 and entry.name in _ROOT_ENTRIES:
@@ -306,7 +335,7 @@ def storage_walk(root: Path) -> tuple[list[Path], list[str]]:
                 problems.append(f"storage root: stray folder {name} (not part of the layout)")
 
     walk(root, 0)
-    return objects, problems
+    return objects, problems, empty
 
 
 def extension_problems(root: Path) -> list[str]:
@@ -318,7 +347,7 @@ def extension_problems(root: Path) -> list[str]:
 
 
 def stray_entries(obj: Path, inv: Inventory) -> list[str]:
-    """Entries of an object root or of its versions that OCFL does not allow (E001, E015).
+    """Entries of an object root or of its versions that OCFL does not allow (E001, E015, E067).
 
     Version folders the inventory does not list are not counted here: they are an interrupted
     store's leftovers (``orphan:`` warnings)."""
@@ -329,13 +358,21 @@ def stray_entries(obj: Path, inv: Inventory) -> list[str]:
             continue
         if wanted is None or wanted != entry.is_dir():
             lines.append(f"{label}: {entry.name} does not belong in the object root (OCFL E001)")
+    extensions = obj / "extensions"
+    if extensions.is_dir():
+        lines += [
+            f"{label}: extensions/{p.name} is a file (OCFL E067: only folders)"
+            for p in sorted(extensions.iterdir())
+            if not p.is_dir()
+        ]
+    allowed = {INVENTORY: False, SIDECAR: False, inv.get("contentDirectory", CONTENT_DIR): True}
     for version in inv["versions"]:
         folder = obj / version
         if not folder.is_dir():
             lines.append(f"{label}: version folder {version}/ is missing")
             continue
         for entry in sorted(folder.iterdir()):
-            if _VERSION_ENTRIES.get(entry.name) != entry.is_dir():
+            if allowed.get(entry.name) != entry.is_dir():
                 lines.append(
                     f"{label}: {version}/{entry.name} does not belong in a version folder (OCFL E015)"
                 )
@@ -360,10 +397,10 @@ def content_problems(obj: Path, inv: Inventory, full: bool) -> list[str]:
     for cpath, digest in sorted(listed.items()):
         if not (obj / cpath).is_file():
             lines.append(f"{label}: content {cpath} is missing")
-        elif full and sha512_file(obj / cpath) != digest:
+        elif full and sha512_file(obj / cpath) != digest.lower():  # OCFL digests may be any case
             lines.append(f"{label}: content {cpath} does not match its sha512")
     for vname in inv["versions"]:
-        top = obj / vname / CONTENT_DIR
+        top = obj / vname / inv.get("contentDirectory", CONTENT_DIR)
         present = sorted(p.relative_to(obj).as_posix() for p in top.rglob("*") if p.is_file())
         lines += [f"{label}: content {c} is not in the manifest" for c in present if c not in listed]
         vinv = obj / vname / INVENTORY

@@ -264,9 +264,15 @@ class Vault:
         """Finish or undo every interrupted write; returns what was done, one line each."""
         done = [f"removed staging {p.name}" for p in self._staging_dirs()]
         self._clear_staging()
-        for obj in list(ocfl.object_roots(self.root)):
+        objects, _strays, empty = ocfl.storage_walk(self.root)
+        for obj in objects:
             done += self._recover_report(obj)
             self._recover(obj)
+        for folder in empty:
+            while folder != self.root and not any(folder.iterdir()):
+                folder.rmdir()
+                done.append(f"removed empty folder {folder.relative_to(self.root)}")
+                folder = folder.parent
         return done
 
     def _recover(self, obj: Path) -> ocfl.Inventory | None:
@@ -344,8 +350,12 @@ class Vault:
         lines += [
             f"{WARNING_PREFIX} staging {p.name} left by an interrupted store" for p in self._staging_dirs()
         ]
-        objects, strays = ocfl.storage_walk(self.root)
+        objects, strays, empty = ocfl.storage_walk(self.root)
         lines += strays + ocfl.extension_problems(self.root)
+        lines += [
+            f"{WARNING_PREFIX} empty folder {p.relative_to(self.root)} left by an interrupted store"
+            for p in empty
+        ]
         inventories: dict[str, ocfl.Inventory] = {}
         for done, obj in enumerate(objects, 1):
             lines += self._verify_object(obj, full, inventories)

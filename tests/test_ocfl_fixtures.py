@@ -1,0 +1,65 @@
+"""`archiver verify`'s vault check over the OCFL community's fixture objects (tests/data/ocfl):
+good objects pass, bad ones are reported. And the storage root this store writes passes ocfl-py."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from archiver.store.guard import LEGACY_LOCK_FILE, writing
+from archiver.store.vault import Vault, is_warning
+from tests import ocfl_validator
+from tests.conftest import ROOT
+
+FIXTURES = ROOT / "tests" / "data" / "ocfl"
+
+
+def names(kind: str) -> list[str]:
+    return sorted(p.name for p in (FIXTURES / kind).iterdir())
+
+
+def verify_fixture(tmp_path: Path, fixture: Path) -> list[str]:
+    """The fixture object placed in a new storage root at its layout path, then checked (full)."""
+    vault = Vault(tmp_path / "root")
+    try:
+        object_id = json.loads((fixture / "inventory.json").read_bytes())["id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        object_id = fixture.name  # no readable id: any place in the layout will do
+    target = vault.object_path(object_id if isinstance(object_id, str) and object_id else fixture.name)
+    target.parent.mkdir(parents=True)
+    shutil.copytree(fixture, target)
+    return [line for line in vault.verify(full=True) if not is_warning(line)]
+
+
+@pytest.mark.parametrize("name", names("good-objects") + names("warn-objects"))
+def test_a_valid_community_fixture_verifies_clean(tmp_path: Path, name: str) -> None:
+    kind = "good-objects" if (FIXTURES / "good-objects" / name).is_dir() else "warn-objects"
+    assert verify_fixture(tmp_path, FIXTURES / kind / name) == []
+
+
+@pytest.mark.ocfl_damaged
+@pytest.mark.parametrize("name", names("bad-objects"))
+def test_a_bad_community_fixture_is_reported(tmp_path: Path, name: str) -> None:
+    assert verify_fixture(tmp_path, FIXTURES / "bad-objects" / name) != []
+
+
+@pytest.mark.ocfl_damaged
+def test_ocfl_py_finds_the_errors_its_fixtures_are_named_for(tmp_path: Path) -> None:
+    """The validator the test suite relies on does reject a bad object and a stray lock file."""
+    bad = FIXTURES / "bad-objects" / "E058_no_sidecar"
+    assert any("E058" in line for line in ocfl_validator.object_errors(bad))
+    assert ocfl_validator.object_errors(FIXTURES / "good-objects" / "spec-ex-full") == []
+    vault = Vault(tmp_path / "root")
+    (vault.root / LEGACY_LOCK_FILE).write_bytes(b"")
+    assert any("E086" in line for line in ocfl_validator.errors(vault.root))
+
+
+def test_taking_the_lock_leaves_no_file_directly_in_extensions(tmp_path: Path) -> None:
+    vault = Vault(tmp_path / "root")
+    (vault.root / LEGACY_LOCK_FILE).write_bytes(b"")  # where archiver before 0.2 kept it
+    with writing(vault):
+        assert [p for p in (vault.root / "extensions").iterdir() if not p.is_dir()] == []
+    assert ocfl_validator.errors(vault.root) == []
