@@ -161,7 +161,7 @@ def test_an_undamaged_archive_verifies_and_every_check_is_a_fixity_event(archive
     )
     assert full.exit_code == 0 and "ok: 9 objects verified (full)" in full.output
     flip_byte(obj(archive) / "v1" / "content" / ORIGINAL)
-    assert cli(archive, "verify", "--full").exit_code != 0
+    assert cli(archive, "verify", "--full").exit_code == 3
     engine = db.open_engine(f"sqlite:///{archive / 'archive' / 'db.sqlite3'}", create=False)
     with Session(engine) as session:
         events = session.execute(
@@ -185,11 +185,11 @@ def test_each_damage_is_named_with_a_non_zero_exit(archive: Path, damage: str) -
     harm, quick, named = DAMAGES[damage]
     harm(archive)
     result = cli(archive, "verify", "--full")
-    assert result.exit_code != 0, result.output
+    assert result.exit_code == 3, result.output  # FixityError's exit status
     assert all(part in result.output for part in named), result.output
     assert "fixity problems; restore the named objects or files from backup" in result.output
     assert "Traceback" not in result.output
-    assert (cli(archive, "verify").exit_code != 0) == quick
+    assert cli(archive, "verify").exit_code == (3 if quick else 0)
 
 
 def test_run_restores_a_missing_object_from_its_unchanged_inbox_file(archive: Path) -> None:
@@ -224,5 +224,5 @@ def test_a_restored_object_with_earlier_versions_lost_is_filed_and_verify_names_
     summary = json.loads(cli(archive, "run", "--json").output)
     assert summary["restored"] == 1 and vault(archive).versions(DOC) == ["v1"]
     result = cli(archive, "verify")
-    assert result.exit_code != 0
+    assert result.exit_code == 3
     assert f"{DOC}: v2 is in the database, not in the object (head v1)" in result.output

@@ -106,6 +106,7 @@ def test_a_wrong_input_stops_the_run_before_any_archive_file_or_folder_is_made(
     assert everything_under(tmp_path) == before
 
 
+@pytest.mark.ocfl_damaged  # flips a byte to get the fixity status
 def test_exit_statuses_done_error_usage_fixity_and_busy_come_from_real_situations(tmp_path: Path) -> None:
     config = write_config(tmp_path, SAMPLES)
     env = {"ARCHIVER_CONFIG": str(config)}
