@@ -22,6 +22,7 @@ from archiver import __version__, flow, runlog
 from archiver import config as config_mod
 from archiver.errors import ArchiverError, ConfigError, FixityError, InputError, describe
 from archiver.records import Processed, Rejection
+from archiver.reindex import refuse_if_pending
 from archiver.stages import ingest
 from archiver.stages.process import process_submission
 from archiver.stages.report import clerk_report, rejection_report, warning_lines
@@ -339,6 +340,7 @@ def export(ctx: click.Context, fmt: str, output: Path | None) -> None:
 
     engine = _archive_engine(_config(ctx))
     with Session(engine) as session:
+        refuse_if_pending(session)
         lines = export_lines(session)
         output = _file(output)
         if output is None:
@@ -524,6 +526,7 @@ def audit(
     config = _config(ctx)
     engine = _archive_engine(config)
     with Session(engine) as session:
+        refuse_if_pending(session)
         filters = audit_mod.Filters(authority, year, since, min_share)
         report = audit_mod.audit(
             session,

@@ -23,17 +23,19 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from archiver import notes, runlog
 from archiver.config import Config
-from archiver.errors import ConfigError
+from archiver.errors import ConfigError, StoreError, describe
 from archiver.index import links as index
 from archiver.index.indexer import Indexer
 from archiver.records import Processed, Rejection, Result, RunSummary, Stored, Unchanged
+from archiver.reindex import refuse_if_pending
 from archiver.stages import fingerprint, ingest
 from archiver.stages.process import process_chunk
-from archiver.store import search_index
+from archiver.store import db, search_index
 from archiver.store.db import Document, EventRow
 from archiver.store.filing import file_batch
 from archiver.store.guard import store_paths
@@ -120,7 +122,23 @@ def _dask_client(address: str) -> Any:
 def run(config: Config, inboxes: Sequence[Path], progress: Progress | None = None) -> RunSummary:
     """Archive every file under ``inboxes``; returns the summary. Raises ArchiverError."""
     with collector_for_a_run():
-        return _run(config, inboxes, progress)
+        try:
+            return _run(config, inboxes, progress)
+        except (OSError, SQLAlchemyError) as exc:
+            raise StoreError(
+                f"the run stopped: {_failure(exc, config)}; free space on the store or make it writable, "
+                "then run again (what was not finished is done again, nothing half-written is kept)"
+            ) from exc
+
+
+def _failure(exc: BaseException, config: Config) -> str:
+    """One line on what stopped a run, never with SQL parameters (passages of submitted text)
+    or a traceback: the OS's message and file, or the database driver's own message."""
+    if isinstance(exc, SQLAlchemyError):
+        return f"database {db.shown(config.database_url)}: {db.reason(exc)}"
+    if isinstance(exc, OSError):
+        return describe(exc)
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
 
 
 def _run(config: Config, inboxes: Sequence[Path], progress: Progress | None) -> RunSummary:
@@ -128,6 +146,7 @@ def _run(config: Config, inboxes: Sequence[Path], progress: Progress | None) -> 
     ingest.check_inboxes(inboxes)  # before the archive is created: a wrong inbox creates nothing
 
     def pin(session: Session) -> None:
+        refuse_if_pending(session)
         index.pin_parameters(session, fingerprint.parameters(config.fingerprint))
 
     with recorded(config, "run", create=True, first=pin) as recording:
@@ -146,7 +165,8 @@ def _run(config: Config, inboxes: Sequence[Path], progress: Progress | None) -> 
             try:
                 summary = _run_batches(config, inboxes, progress, recording.session, run_id, recording.vault)
             except BaseException as exc:
-                runlog.event(logging.ERROR, "failed", f"run {run_id} failed: {exc!r}", run=run_id)
+                why = _failure(exc, config)
+                runlog.event(logging.ERROR, "failed", f"run {run_id} failed: {why}", run=run_id)
                 raise
             summary.seconds = time.perf_counter() - started
             recording.summary = summary.as_dict()

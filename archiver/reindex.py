@@ -24,11 +24,16 @@ from archiver.index import links as index
 from archiver.index.indexer import Indexer
 from archiver.records import NewParagraph, Passage, ReindexSummary
 from archiver.stages import fingerprint
-from archiver.store.db import MatchRow, PassageRow
+from archiver.errors import StoreError
+from archiver.store import db
+from archiver.store.db import MatchRow, Meta, PassageRow
 from archiver.store.runs import recorded
 from archiver.store.vault import Tick
 
 BATCH = 2000
+# Set with the new settings in reindex's first transaction and removed in its last: while it is
+# there the index is half rebuilt, and run, export and audit refuse (``refuse_if_pending``).
+PENDING = "reindex_pending"
 
 
 def reindex(config: Config, tick: Tick | None = None) -> ReindexSummary:
@@ -44,6 +49,7 @@ def reindex(config: Config, tick: Tick | None = None) -> ReindexSummary:
             session.execute(delete(MatchRow).where(MatchRow.kind == "cross"))
             session.execute(update(PassageRow).values(rep_id=None, canonical_id=None))
             index.set_parameters(session, fingerprint.parameters(config.fingerprint))
+            session.merge(Meta(key=PENDING, value={"since": db.utcnow().isoformat()}))
             total = session.scalar(select(func.count()).select_from(PassageRow)) or 0
         last = 0
         while True:
@@ -70,8 +76,19 @@ def reindex(config: Config, tick: Tick | None = None) -> ReindexSummary:
                 tick(summary.passages, total)
         with session.begin():
             indexer.compact()  # the rebuilt index is one level, as after `archiver compact`
+            session.execute(delete(Meta).where(Meta.key == PENDING))
         recording.summary = asdict(summary)
     return summary
+
+
+def refuse_if_pending(session: Session) -> None:
+    """StoreError when a reindex was interrupted: the index is then half rebuilt, and a run
+    linking against it, or an export or audit reading it, would miss links without a word."""
+    if session.get(Meta, PENDING) is not None:
+        raise StoreError(
+            "an `archiver reindex` was interrupted and the index is half rebuilt: "
+            "run `archiver reindex` again to finish it"
+        )
 
 
 def compact(config: Config) -> int:

@@ -380,6 +380,7 @@ def test_verify_full_and_reindex_show_a_progress_bar_on_a_terminal_only(tmp_path
     assert piped.returncode == 0 and piped.stderr == ""
 
 
+@pytest.mark.ocfl_damaged  # damages a content file to show verify's JSON problems
 def test_verify_reindex_and_compact_print_json(tmp_path: Path) -> None:
     config = write_config(tmp_path, SAMPLES)
     runner = CliRunner()

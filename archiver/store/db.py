@@ -276,7 +276,7 @@ def write_back(session: Session) -> None:
         session.connection().exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
-def open_engine(url: str, *, create: bool = True) -> Engine:
+def open_engine(url: str, *, create: bool = True, migrated: bool = True) -> Engine:
     """An engine for ``url`` with the schema migrated to head (Alembic).
 
     ``create=False`` is for the commands that only read: a database that holds no archive is
@@ -289,7 +289,8 @@ def open_engine(url: str, *, create: bool = True) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     if not create:
         _require_archive(engine)
-    migrate(engine)
+    if migrated:  # else the caller migrates, once it holds the writer lock
+        migrate(engine)
     return engine
 
 
@@ -298,7 +299,7 @@ def _engine(url: str) -> Engine:
         return create_engine(url)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise StoreError(
-            f"cannot open database {_shown(url)}: {_reason(exc)}; check [store] database in config.toml"
+            f"cannot open database {shown(url)}: {reason(exc)}; check [store] database in config.toml"
         ) from exc
 
 
@@ -330,7 +331,7 @@ def _require_archive(engine: Engine) -> None:
         raise _unusable(engine, "cannot open", exc) from exc
     if not present:
         raise StoreError(
-            f"no archive in database {_shown(engine.url)}: check [store] database in config.toml "
+            f"no archive in database {shown(engine.url)}: check [store] database in config.toml "
             "or run `archiver run` first"
         )
 
@@ -357,10 +358,10 @@ def probe(url: str) -> str:
     except StoreError as exc:
         if "no archive in database" not in str(exc):
             raise
-        return f"an empty database at {_shown(engine.url)}: a run creates the archive in it"
+        return f"an empty database at {shown(engine.url)}: a run creates the archive in it"
     finally:
         engine.dispose()
-    return f"an archive at {_shown(engine.url)}"
+    return f"an archive at {shown(engine.url)}"
 
 
 def migrate(engine: Engine) -> None:
@@ -380,18 +381,18 @@ def migrate(engine: Engine) -> None:
     except CommandError as exc:
         # The one such error upgrading meets: a revision this version of archiver does not have.
         raise StoreError(
-            f"cannot prepare database {_shown(engine.url)}: {exc}; it was made by a newer archiver, "
+            f"cannot prepare database {shown(engine.url)}: {exc}; it was made by a newer archiver, "
             "so upgrade archiver (or check [store] database in config.toml)"
         ) from exc
 
 
 def _unusable(engine: Engine, what: str, exc: SQLAlchemyError) -> StoreError:
     return StoreError(
-        f"{what} database {_shown(engine.url)}: {_reason(exc)}; check [store] database in config.toml"
+        f"{what} database {shown(engine.url)}: {reason(exc)}; check [store] database in config.toml"
     )
 
 
-def _shown(url: str | URL) -> str:
+def shown(url: str | URL) -> str:
     """``url`` as it may be printed: the password masked."""
     try:
         return (make_url(url) if isinstance(url, str) else url).render_as_string(hide_password=True)
@@ -399,7 +400,7 @@ def _shown(url: str | URL) -> str:
         return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", str(url))
 
 
-def _reason(exc: BaseException) -> str:
+def reason(exc: BaseException) -> str:
     """The driver's own message of a database error on one line: not SQLAlchemy's wrapping of it,
     which adds the statement and a line with a link to its documentation."""
     orig = getattr(exc, "orig", None)

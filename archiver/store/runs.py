@@ -44,10 +44,12 @@ def recorded(
     ``create`` lets ``archiver run`` create a missing archive (the others need one). ``first``
     runs in the transaction that adds the row: when it raises, no row is left.
     """
-    engine = db.open_engine(config.database_url, create=create)
+    engine = db.open_engine(config.database_url, create=create, migrated=False)
     try:
         vault = Vault(config.resolve(config.store.vault), create=create)
         with writing(vault), Session(engine, expire_on_commit=False) as session:
+            # Under the lock: of two first runs, one migrates and the other finds it done.
+            db.migrate(engine)
             with session.begin():
                 if first is not None:
                     first(session)

@@ -27,6 +27,7 @@ behind two file-system barriers; the same states after a crash, see ``vault_batc
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -105,21 +106,29 @@ class Vault:
     def _create_root(self) -> None:
         if self.root.exists() and not self.root.is_dir():
             raise StoreError(f"{self.root} is a file, not a storage root: set [store] vault to a directory")
-        if self.root.is_dir() and {p.name for p in self.root.iterdir()} - {ocfl.LAYOUT_FILE, "extensions"}:
+        present = {p.name for p in self.root.iterdir()} if self.root.is_dir() else set()
+        if ocfl.ROOT_NAMASTE in present:  # another process made it since this one looked
+            return
+        if present - {ocfl.LAYOUT_FILE, "extensions"}:
             raise StoreError(
                 f"{self.root} exists and is not an OCFL 1.1 storage root (no {ocfl.ROOT_NAMASTE}): "
                 "point [store] vault at an empty or new directory"
             )
         config_dir = self.root / "extensions" / ocfl.LAYOUT_NAME
         config_dir.mkdir(parents=True, exist_ok=True)
-        for path, doc in (
-            (config_dir / "config.json", ocfl.LAYOUT_CONFIG),
-            (self.root / ocfl.LAYOUT_FILE, ocfl.LAYOUT_DOC),
+        # Each file is written aside and renamed in: two first runs may make the root at once.
+        aside = self.root / STAGING / f"root-{os.getpid()}"
+        aside.mkdir(parents=True, exist_ok=True)
+        for path, data in (
+            (config_dir / "config.json", (json.dumps(ocfl.LAYOUT_CONFIG, indent=2) + "\n").encode()),
+            (self.root / ocfl.LAYOUT_FILE, (json.dumps(ocfl.LAYOUT_DOC, indent=2) + "\n").encode()),
+            # The declaration goes last: a root without it is still "being created".
+            (self.root / ocfl.ROOT_NAMASTE, ocfl.ROOT_NAMASTE_TEXT.encode()),
         ):
-            path.unlink(missing_ok=True)
-            ocfl.write_synced(path, (json.dumps(doc, indent=2) + "\n").encode())
-        # The declaration goes last: a root without it is still "being created".
-        ocfl.write_synced(self.root / ocfl.ROOT_NAMASTE, ocfl.ROOT_NAMASTE_TEXT.encode())
+            (aside / path.name).unlink(missing_ok=True)
+            ocfl.write_synced(aside / path.name, data)
+            os.replace(aside / path.name, path)
+        shutil.rmtree(aside, ignore_errors=True)
         ocfl.fsync_tree(self.root)
 
     # ---- reading -----------------------------------------------------------------------
