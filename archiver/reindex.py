@@ -19,12 +19,12 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from archiver.config import Config
+from archiver.errors import StoreError
 from archiver.index import levels
 from archiver.index import links as index
 from archiver.index.indexer import Indexer
 from archiver.records import NewParagraph, Passage, ReindexSummary
 from archiver.stages import fingerprint
-from archiver.errors import StoreError
 from archiver.store import db
 from archiver.store.db import MatchRow, Meta, PassageRow
 from archiver.store.runs import recorded
