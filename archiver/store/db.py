@@ -289,8 +289,14 @@ def open_engine(url: str, *, create: bool = True, migrated: bool = True) -> Engi
         event.listen(engine, "connect", _sqlite_pragmas)
     if not create:
         _require_archive(engine)
-    if migrated:  # else the caller migrates, once it holds the writer lock
+    if migrated:
         migrate(engine)
+    else:  # the caller migrates once it holds the writer lock; a server that is not there stops now
+        try:
+            with engine.connect():
+                pass
+        except SQLAlchemyError as exc:
+            raise _unusable(engine, "cannot open", exc) from exc
     return engine
 
 
