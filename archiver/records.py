@@ -224,6 +224,7 @@ class LinkStats:
     new_groups: int = 0
     copies: int = 0
     band_rows: int = 0  # added to the run level
+    spans: int = 0  # aligned regions of pairs (linked or not)
 
 
 @dataclass

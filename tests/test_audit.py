@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from archiver import flow
 from archiver.audit import reuse as audit
 from archiver.audit.chart import chart
+from archiver.audit.export import export_lines
 from archiver.audit.html import environment, render, write_site
 from archiver.cli import main
 from archiver.config import Config
@@ -306,3 +307,49 @@ def test_shares_partition_the_text(new: int, earlier: int, other: int, removed: 
     assert s["reused_share"] + s["new_share"] == pytest.approx(1.0, abs=1e-3)
     assert s["from_earlier_years"] + s["from_other_authorities"] == pytest.approx(s["reused_share"], abs=1e-3)
     assert 0 <= s["repeated_inside"] <= 1
+
+
+def test_a_sentence_copied_twice_counts_in_characters_both_ways(tmp_path: Path) -> None:
+    p = paragraphs()
+    sentence = max((s + "。" for s in p[0].split("。") if s), key=len)
+    first = "今年以来，我局认真谋划，狠抓落实，各项工作取得新的成效。" + sentence + "干部职工面貌一新。"
+    second = sentence + "下一步将建立工作台账，实行清单化管理，逐项抓好落实，确保按期完成。"
+    texts = {
+        "auth-x/2020/a.txt": ["戊局2020年工作总结", p[0]],
+        "auth-y/2021/b.txt": ["己局2021年工作总结", first, second],
+    }
+    for relpath, lines in texts.items():
+        (tmp_path / "inbox" / relpath).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "inbox" / relpath).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = make_config(tmp_path)
+    flow.run(config, [tmp_path / "inbox"])
+    b = report_of(config)["auth-y/2021/b.txt"]
+    total = chars(texts["auth-y/2021/b.txt"])
+    assert b["reused_share"] == pytest.approx(2 * len(sentence) / total, abs=1e-4)
+    assert b["from_other_authorities"] == b["reused_share"] and b["from_earlier_years"] == 0
+    assert b["reused_passages"] == 2
+    longest = len(sentence) - sum(not c.isalnum() for c in sentence)  # normalised: no punctuation
+    assert b["sources"] == [
+        {
+            "file": "auth-x/2020/a.txt",
+            "authority": "auth-x",
+            "year": 2020,
+            "kind": "other_authority",
+            "chars": 2 * len(sentence),  # of b: the sentence twice
+            "other_chars": len(sentence),  # of a: the sentence once
+            "longest_run": longest,
+        }
+    ]
+    a = report_of(config)["auth-x/2020/a.txt"]
+    assert a["reused_share"] == 0 and a["sources"] == []  # a later year is not a source
+    # The export's `reused` field (the bench kit's): the same spans, offsets in cleaned_text.
+    engine = db.open_engine(config.database_url)
+    with Session(engine) as session:
+        records = {r["file"]: r for r in (json.loads(line) for line in export_lines(session))}
+    engine.dispose()
+    text = records["auth-y/2021/b.txt"]["cleaned_text"]
+    starts = [text.index(sentence), text.rindex(sentence)]
+    assert records["auth-y/2021/b.txt"]["reused"] == [
+        {"start": s, "end": s + len(sentence), "other_file": "auth-x/2020/a.txt"} for s in starts
+    ]
+    assert records["auth-x/2020/a.txt"]["reused"] == []

@@ -59,7 +59,11 @@ def test_the_mandated_opening_and_the_date_line_are_never_substantive(tmp_path: 
     flow.run(config, [inbox])
     report = run_audit(config)
     substantive, formulaic = texts_of(report, "guowuyuan/2024/report.txt")
-    assert substantive == {COPIED}  # the real copy is still reuse
+    # The real copy is still reuse, and so is 2022's sentence of statistics with 2024's figures
+    # (reuse is counted in characters: that sentence, not the rest of its paragraph).
+    (stats,) = [line for line in OPENING_2024.splitlines() if line.endswith("国际收支基本平衡。")]
+    sentence = stats[stats.index("城镇新增就业") :]
+    assert substantive == {COPIED, stats}
     assert formulaic.get(MANDATED) == "set_phrase"  # matched, and set apart
     for line in OPENING_2024.splitlines():
         if line.startswith("——2024年") or line.startswith("现在，我代表"):
@@ -67,7 +71,7 @@ def test_the_mandated_opening_and_the_date_line_are_never_substantive(tmp_path: 
     (m,) = [m for m in report.documents if m.doc.file == "guowuyuan/2024/report.txt"]
     as_json = audit.document_json(m, report.snapshot.docs)
     assert as_json["formula_share"] == round(m.formula_chars / m.chars, 4) > 0
-    assert as_json["reused_share"] == round(len(COPIED) / m.chars, 4)
+    assert as_json["reused_share"] == round((len(COPIED) + len(sentence)) / m.chars, 4)
     assert as_json["new_share"] == round(1 - as_json["reused_share"] - as_json["formula_share"], 4)
 
 

@@ -108,6 +108,72 @@ def snapshot(
     return pairs, clusters
 
 
+def copied(config: Config) -> set[tuple[str, int, int, str, int, int]]:
+    """Every copied span of every current submission (``spans.copied_of``) in path terms."""
+    from archiver.index.spans import copied_of
+
+    engine = db.open_engine(config.database_url)
+    with Session(engine) as session:
+        rows = session.execute(select(db.Submission.id, db.Submission.relpath))
+        relpath: dict[int, str] = {i: r for i, r in rows}
+        found = {
+            (relpath[sub_id], c.start, c.end, relpath[c.other_submission_id], c.other_start, c.other_end)
+            for sub_id in session.scalars(select(db.Submission.id).where(db.Submission.current.is_(True)))
+            for c in copied_of(session, sub_id)
+        }
+    engine.dispose()
+    return found
+
+
+# Sentences of P1, P2 and P4 lifted into new paragraphs of other reports (a sentence mosaic),
+# and P3 embedded whole in a longer one.
+MOSAIC = (
+    "今年以来，我局紧紧围绕县委县政府中心工作，认真谋划，狠抓落实，各项工作取得新成效。"
+    "关键核心技术攻关成果丰硕，航空发动机、燃气轮机、第四代核电机组等高端装备研制取得长足进展，"
+    "人工智能、量子技术等前沿领域创新成果不断涌现。干部职工精神面貌焕然一新。"
+)
+EMBEDDED = (
+    "围绕高质量发展这一首要任务，我局召开专题会议研究部署，明确责任分工和时间节点。"
+    + P3
+    + "下一步将建立工作台账，实行清单化管理，逐项抓好落实，确保各项任务按期完成、取得实效。"
+)
+SENTENCES = {
+    "county/2020/report.txt": report("县政府2020年工作报告", P1, P2),
+    "town-a/2021/report.txt": report("甲镇2021年工作报告", MOSAIC, P4),
+    "town-b/2021/report.txt": report("乙镇2021年工作报告", P3),
+    "town-b/2022/report.txt": report("乙镇2022年工作报告", EMBEDDED),
+}
+
+
+def test_copied_sentences_and_embedded_paragraphs_are_spans_and_nights_equal_one_run(tmp_path: Path) -> None:
+    inbox = write_inbox(tmp_path / "inbox", SENTENCES)
+    whole = make_config(tmp_path / "whole")
+    flow.run(whole, [inbox])
+    found = copied(whole)
+    text = (inbox / "town-a/2021/report.txt").read_text(encoding="utf-8")
+    lifted = (
+        "关键核心技术攻关成果丰硕，航空发动机、燃气轮机、第四代核电机组等高端装备研制取得长足进展，"
+        "人工智能、量子技术等前沿领域创新成果不断涌现。"
+    )
+    start = text.index(lifted)
+    assert ("town-a/2021/report.txt", start, start + len(lifted), "county/2020/report.txt") in {
+        f[:4] for f in found
+    }
+    later = (inbox / "town-b/2022/report.txt").read_text(encoding="utf-8")
+    start = later.index(P3)
+    embedded = ("town-b/2022/report.txt", start, start + len(P3), "town-b/2021/report.txt")
+    assert embedded in {f[:4] for f in found}
+    # Neither is a paragraph match: the pairs stay out of `matches`.
+    assert not any(p[0] == "town-b/2022/report.txt" for p in snapshot(whole)[0])
+
+    nightly = make_config(tmp_path / "nightly", store={"recent_band_rows": 0})
+    for year in ("2020", "2021", "2022"):
+        files = {k: v for k, v in SENTENCES.items() if f"/{year}/" in k}
+        night = write_inbox(tmp_path / "nights" / year, files)
+        flow.run(nightly, [night])
+    assert copied(nightly) == found
+
+
 def test_links_are_verified_and_clusters_are_stars(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     flow.run(config, [write_inbox(tmp_path / "inbox", INBOX)])
@@ -251,6 +317,7 @@ def test_incremental_nights_equal_one_run_over_everything(tmp_path: Path, bench_
     assert len(whole_pairs) > 500
     assert night_pairs == whole_pairs
     assert night_clusters == whole_clusters
+    assert copied(nightly) == copied(whole)
     assert band_rows(whole) == (0, 0, band_rows(nightly)[0])
     assert band_rows(nightly)[0] > 10_000 and band_rows(nightly)[1:] == (0, 0)
 
@@ -426,6 +493,7 @@ def test_the_same_index_code_runs_on_postgresql(tmp_path: Path) -> None:
     assert first.links > 0
     assert first.compacted == sum(band_rows(on_sqlite)) > 0 and band_rows(on_pg) == (first.compacted, 0, 0)
     assert snapshot(on_pg) == snapshot(on_sqlite)
+    assert copied(on_pg) == copied(on_sqlite)
     assert flow.run(on_pg, [inbox]).unchanged == len(INBOX)
 
 

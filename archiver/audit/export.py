@@ -11,7 +11,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from archiver.audit.reuse import source_kind
 from archiver.index.pairs import pairs_of
+from archiver.index.spans import copied_of
 from archiver.store.bulk import chunks
 from archiver.store.db import MatchRow, PassageRow, in_relpath_order
 from archiver.store.db import Submission as SubmissionRow
@@ -63,7 +65,31 @@ def export_record(session: Session, submission_id: int) -> dict[str, Any]:
         )
     ]
     record["matches"] = _matches(session, submission_id)
+    record["reused"] = _reused(session, row)
     return record
+
+
+def _reused(session: Session, row: SubmissionRow) -> list[dict[str, Any]]:
+    """The character ranges of the cleaned text copied from an eligible submission, each with
+    the file it is shared with (the kit's ``reused`` field)."""
+    copied = copied_of(session, row.id)
+    others = {c.other_submission_id for c in copied}
+    where: dict[int, tuple[str, int | None, str | None]] = {}
+    for part in chunks(sorted(others)):
+        for id_, relpath, year, authority in session.execute(
+            select(
+                SubmissionRow.id, SubmissionRow.relpath, SubmissionRow.year, SubmissionRow.authority
+            ).where(SubmissionRow.id.in_(part))
+        ):
+            where[id_] = (relpath, year, authority)
+    spans = sorted(
+        {
+            (c.start, c.end, where[c.other_submission_id][0])
+            for c in copied
+            if source_kind(row.year, row.authority, *where[c.other_submission_id][1:])
+        }
+    )
+    return [{"start": a, "end": b, "other_file": f} for a, b, f in spans]
 
 
 def _matches(session: Session, submission_id: int) -> list[dict[str, Any]]:

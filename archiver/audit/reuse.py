@@ -5,22 +5,29 @@ match_at, filters)`` measures every document and builds the clusters; ``as_json`
 render the result (``audit_html.write_site`` renders it as a static site).
 
 Measures of one document (its current archived submission), all by characters, with
-``chars`` = characters of the cleaned text without newlines and a passage counting
-``len(passage.text)`` characters, each passage once however many others it matches:
+``chars`` = characters of the cleaned text without newlines. Reused characters are those inside
+the spans aligned with another current submission (``spans.copied_of``: copied sentences,
+embedded and edited paragraphs, identical passages), each character once however many sources
+it has (the union of the spans); a resubmission (``formula.resubmissions``) is no source:
 
-reused_share            chars of kept passages that match (any pair of ``pairs.pairs_of``, so a
-                        verified similarity ≥ ``match_at``) a passage of another submission from
-                        an earlier year, or of another authority in the same year; ÷ chars
-from_earlier_years      the part of it matched in the same authority's earlier years
-from_other_authorities  the rest: matched only in other authorities (same or earlier year); so
+reused_share            characters shared with a submission of an earlier year, or of another
+                        authority in the same year; ÷ chars
+from_earlier_years      the part of it shared with the same authority's earlier years
+from_other_authorities  the rest: shared only with other authorities (same or earlier year); so
                         reused_share = from_earlier_years + from_other_authorities
-new_share               1 − reused_share: the cleaned text found in no earlier year and in no
-                        other authority's report of the same year
+formula_share           characters shared with a source but in passages the formula rules set
+                        apart (``formula.formula_reason``): not reuse
+new_share               1 − reused_share − formula_share: the cleaned text found in no earlier
+                        year and in no other authority's report of the same year
 repeated_inside         chars that repeat an earlier passage of the same submission — repeats
                         removed by cleaning plus near-repeats kept with a warning — ÷ (chars +
                         removed chars): the share of the *submitted* text that repeated itself.
                         Its base is not ``chars``, and it overlaps new_share for kept near-repeats.
-most_reused_from        the submission that holds matches for the most of these characters
+sources                 per source submission: the characters of this document shared with it,
+                        the characters of the source shared with this document (the two
+                        directions differ: a sentence copied twice, a paragraph cut down), and
+                        the longest run of equal characters
+most_reused_from        the source sharing the most characters
 
 A cluster is the star of ``passages.canonical_id``: its canonical passage (the earliest) and every
 current kept passage whose canonical it is; only clusters seen in ≥ 2 submissions are reported.
@@ -43,9 +50,10 @@ from archiver.audit.places import Flagger, ForeignName
 from archiver.audit.snapshot import Doc, Para, Snapshot, load
 from archiver.config import AuditConfig
 from archiver.index.pairs import pairs_of
+from archiver.index.spans import Copied, copied_of
 
 Kind = Literal["earlier", "other", "inside"]
-SCHEMA = "archiver-audit/2"
+SCHEMA = "archiver-audit/3"
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,25 @@ class Link:
     other_id: int
     other_submission_id: int
     similarity: float
+    kind: Kind
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a document shares with one source submission, in characters."""
+
+    submission_id: int
+    kind: Kind  # "earlier" or "other"
+    chars: int  # of the document, in spans shared with the source
+    other_chars: int  # of the source, in spans shared with the document
+    longest: int  # the longest run of equal (normalised) characters
+
+
+@dataclass(frozen=True)
+class Reused:
+    """A span of the document shared with a source (offsets in its cleaned text)."""
+
+    copied: Copied
     kind: Kind
 
 
@@ -74,6 +101,8 @@ class DocumentReuse:
     formula: tuple[tuple[int, Reason], ...] = ()  # (passage id, why) of its formula passages
     resubmission_of: int | None = None  # submission id of the earlier arrival it files again
     foreign_names: tuple[ForeignName, ...] = ()  # another authority's names in text copied from it
+    spans: tuple[Reused, ...] = ()  # every span shared with a source that counts (formula left out)
+    sources: tuple[Source, ...] = ()  # most characters first
 
     @property
     def reused_chars(self) -> int:
@@ -84,9 +113,8 @@ class DocumentReuse:
 
     @property
     def reused_passages(self) -> tuple[int, ...]:
-        """Ids of the kept passages counted in ``reused_share`` (the report's highlights)."""
-        formula = {p for p, _ in self.formula}
-        return tuple(sorted({k.passage_id for k in self.links if k.kind != "inside"} - formula))
+        """Ids of the kept passages holding characters counted in ``reused_share``."""
+        return tuple(sorted({r.copied.passage_id for r in self.spans}))
 
     @property
     def repeated_inside(self) -> float:
@@ -158,54 +186,104 @@ class Report:
 def reuse_kind(doc: Doc, other: Doc) -> Kind | None:
     """How ``other`` counts for ``doc``: its authority's earlier year, another authority's same or
     earlier year, or not at all (later years, the same authority's same year, unknown years)."""
-    if doc.year is None or other.year is None or other.id == doc.id:
+    if other.id == doc.id:
         return None
-    if other.authority == doc.authority:
-        return "earlier" if other.year < doc.year else None
-    return "other" if other.year <= doc.year else None
+    return source_kind(doc.year, doc.authority, other.year, other.authority)
+
+
+def source_kind(
+    year: int | None, authority: str | None, other_year: int | None, other_authority: str | None
+) -> Kind | None:
+    """How a submission of (``other_year``, ``other_authority``) counts for a document of
+    (``year``, ``authority``): ``reuse_kind`` on the fields alone."""
+    if year is None or other_year is None:
+        return None
+    if other_authority == authority:
+        return "earlier" if other_year < year else None
+    return "other" if other_year <= year else None
+
+
+def text_chars(text: str, spans: Iterable[tuple[int, int]]) -> int:
+    """Characters of ``text`` (newlines not counted) inside the union of ``spans``."""
+    total, reach = 0, 0
+    for start, end in sorted(spans):
+        start = max(start, reach)
+        if end > start:
+            total += end - start - text.count("\n", start, end)
+            reach = end
+    return total
 
 
 def measure(
-    doc: Doc, snapshot: Snapshot, links: Iterable[Link], formula: dict[int, Reason] | None = None
+    doc: Doc,
+    snapshot: Snapshot,
+    links: Iterable[Link],
+    copied: Iterable[Copied] = (),
+    formula: dict[int, Reason] | None = None,
+    resubmitted: Collection[int] = (),
 ) -> DocumentReuse:
-    """The reuse measures of ``doc`` given its qualifying links (``document_links``); passages in
-    ``formula`` count as formula, not as reuse."""
+    """The reuse measures of ``doc`` given its qualifying links (``document_links``) and the
+    spans it shares with other submissions (``spans.copied_of``); spans in passages of
+    ``formula`` count as formula, not as reuse; a submission in ``resubmitted`` is no source."""
     formula = formula or {}
     links = tuple(links)
     paras = [snapshot.paras[i] for i in snapshot.by_doc.get(doc.id, ())]
-    kinds: dict[int, set[str]] = defaultdict(set)
-    sources: dict[int, set[int]] = defaultdict(set)
-    for link in links:
-        if link.kind != "inside" and link.passage_id in formula:
-            kinds[link.passage_id].add("formula")
+    spans: list[Reused] = []
+    set_apart: list[tuple[int, int]] = []
+    formulaic: set[int] = set()
+    for c in copied:
+        other = snapshot.docs.get(c.other_submission_id)
+        kind = reuse_kind(doc, other) if other and c.other_submission_id not in resubmitted else None
+        if kind is None:
             continue
-        kinds[link.passage_id].add(link.kind)
-        if link.kind != "inside":
-            sources[link.passage_id].add(link.other_submission_id)
-    size = {p.id: len(p.text) for p in paras}
-    earlier = sum(size[p] for p, ks in kinds.items() if "earlier" in ks)
-    other = sum(size[p] for p, ks in kinds.items() if "other" in ks and "earlier" not in ks)
-    per_source: dict[int, int] = defaultdict(int)
-    for passage, subs in sources.items():
-        for sub in subs:
-            per_source[sub] += size[passage]
-    most = min(
-        per_source,
-        key=lambda s: (-per_source[s], snapshot.docs[s].year or 0, snapshot.docs[s].file),
-        default=None,
-    )
+        if c.passage_id in formula:
+            set_apart.append((c.start, c.end))
+            formulaic.add(c.passage_id)
+        else:
+            spans.append(Reused(c, kind))
+    reused = text_chars(doc.text, [(r.copied.start, r.copied.end) for r in spans])
+    earlier = text_chars(doc.text, [(r.copied.start, r.copied.end) for r in spans if r.kind == "earlier"])
+    sources = _sources(doc, spans, snapshot)
+    inside = {link.passage_id for link in links if link.kind == "inside"}
     return DocumentReuse(
         doc=doc,
         chars=len(doc.text.replace("\n", "")),
         earlier_chars=earlier,
-        other_chars=other,
-        inside_chars=sum(size[p] for p, ks in kinds.items() if "inside" in ks),
+        other_chars=reused - earlier,
+        inside_chars=sum(len(p.text) for p in paras if p.id in inside),
         removed_chars=sum(len(p.text) for p in paras if p.removed),
         links=links,
-        most_from=most,
-        most_from_chars=per_source[most] if most is not None else 0,
-        formula_chars=sum(size[p] for p, ks in kinds.items() if "formula" in ks),
-        formula=tuple(sorted((p, formula[p]) for p, ks in kinds.items() if "formula" in ks)),
+        most_from=sources[0].submission_id if sources else None,
+        most_from_chars=sources[0].chars if sources else 0,
+        formula_chars=text_chars(doc.text, set_apart),
+        formula=tuple(sorted((p, formula[p]) for p in formulaic)),
+        spans=tuple(spans),
+        sources=tuple(sources),
+    )
+
+
+def _sources(doc: Doc, spans: Sequence[Reused], snapshot: Snapshot) -> list[Source]:
+    """Per source submission, the characters shared in both directions; most first."""
+    by: dict[int, list[Reused]] = defaultdict(list)
+    for r in spans:
+        by[r.copied.other_submission_id].append(r)
+    out = [
+        Source(
+            sub,
+            shared[0].kind,
+            text_chars(doc.text, [(r.copied.start, r.copied.end) for r in shared]),
+            text_chars(snapshot.docs[sub].text, [(r.copied.other_start, r.copied.other_end) for r in shared]),
+            max(r.copied.longest for r in shared),
+        )
+        for sub, shared in by.items()
+    ]
+    return sorted(
+        out,
+        key=lambda s: (
+            -s.chars,
+            snapshot.docs[s.submission_id].year or 0,
+            snapshot.docs[s.submission_id].file,
+        ),
     )
 
 
@@ -291,12 +369,15 @@ def audit(
     measured = []
     for d in snapshot.docs.values():
         links = document_links(session, snapshot, d, resubmitted)
-        matched = {link.passage_id for link in links if link.kind != "inside"}
+        copied = copied_of(session, d.id)
+        matched = {link.passage_id for link in links if link.kind != "inside"} | {
+            c.passage_id for c in copied
+        }
         reasons = {p: formula_reason(snapshot.paras[p], rules, groups) for p in matched}
         formula = {p: reason for p, reason in reasons.items() if reason is not None}
         measured.append(
             dataclasses.replace(
-                measure(d, snapshot, links, formula),
+                measure(d, snapshot, links, copied, formula, resubmitted),
                 resubmission_of=resubmitted.get(d.id),
                 foreign_names=tuple(flagger.flag(d.id, _copied(links, formula))),
             )
@@ -355,8 +436,9 @@ def _counts(items: Sequence[DocumentReuse]) -> dict[str, Any]:
     return {"documents": len(items), "chars": sums[0], **shares(*sums)}
 
 
-def document_json(m: DocumentReuse, docs: dict[int, Doc]) -> dict[str, Any]:
+def document_json(m: DocumentReuse, docs: dict[int, Doc], sources: bool = True) -> dict[str, Any]:
     source = docs[m.most_from] if m.most_from is not None else None
+    listed = {"sources": [source_json(s, docs) for s in m.sources]} if sources else {}
     return {
         "id": m.doc.id,
         "file": m.doc.file,
@@ -388,6 +470,20 @@ def document_json(m: DocumentReuse, docs: dict[int, Doc]) -> dict[str, Any]:
             "year": source.year,
             "chars": m.most_from_chars,
         },
+        **listed,
+    }
+
+
+def source_json(s: Source, docs: dict[int, Doc]) -> dict[str, Any]:
+    other = docs[s.submission_id]
+    return {
+        "file": other.file,
+        "authority": other.authority,
+        "year": other.year,
+        "kind": "earlier_year" if s.kind == "earlier" else "other_authority",
+        "chars": s.chars,
+        "other_chars": s.other_chars,
+        "longest_run": s.longest,
     }
 
 
@@ -477,7 +573,7 @@ def write_csv(report: Report, out: TextIO) -> None:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for m in report.documents:
-        row = document_json(m, report.snapshot.docs)
+        row = document_json(m, report.snapshot.docs, sources=False)
         source = row.pop("most_reused_from") or {}
         row |= {"most_reused_from": source.get("file", ""), "most_reused_from_chars": source.get("chars", 0)}
         row["foreign_names"] = "、".join(dict.fromkeys(n["name"] for n in row["foreign_names"]))
@@ -493,7 +589,9 @@ __all__ = [
     "Occurrence",
     "Para",
     "Report",
+    "Reused",
     "Snapshot",
+    "Source",
     "as_json",
     "audit",
     "authority_trends",
@@ -504,5 +602,6 @@ __all__ = [
     "measure",
     "reuse_kind",
     "shares",
+    "source_kind",
     "write_csv",
 ]

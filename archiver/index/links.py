@@ -36,6 +36,7 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -47,13 +48,13 @@ from sqlalchemy.orm import Session
 
 from archiver.config import FingerprintConfig, MatchConfig
 from archiver.errors import ParameterMismatch
-from archiver.index import buckets
+from archiver.index import align, buckets
 from archiver.index.levels import LEVELS
 from archiver.index.stars import StarChanges, seniority
 from archiver.records import LinkStats, NewParagraph
 from archiver.stages import fingerprint as fp
 from archiver.store.bulk import array_rows, chunks, execute_plain, insert_tuples
-from archiver.store.db import MatchRow, Meta, PassageRow, RunBand, table
+from archiver.store.db import MatchRow, Meta, PassageRow, RunBand, SpanRow, table
 
 _temp_metadata = MetaData()
 NIGHT_BANDS = Table(
@@ -125,11 +126,13 @@ def link(
     stats.new_groups = len(new_reps)
     indexed = [p for p in new_reps if p.signature is not None]
     stats.band_rows = _insert_bands(session, indexed, config, match.max_candidates)
-    pairs = _candidates(session, indexed, match.max_candidates)
-    stats.candidates = len(pairs)
-    links = _verify(session, pairs, {p.id: p for p in indexed}, config, match)
+    pairs, anchored = _candidates(session, indexed, match.max_candidates, config.bands)
+    stats.candidates = len(set(pairs) | set(anchored))
+    links, spans = _verify(session, pairs, anchored, {p.id: p for p in indexed}, config, match)
     if links:
         session.execute(insert(table(MatchRow)), links)
+    insert_tuples(session.connection(), table(SpanRow), spans, SPAN_COLUMNS)
+    stats.spans = len(spans)
     stats.links = len(links)
     linked = {row["passage_id"] for row in links} | {row["other_id"] for row in links}
     alone = {p.id for p in new_reps} - linked
@@ -201,7 +204,13 @@ def _insert_bands(
     """Add to the index the band rows whose bucket has room, and fill the night's table with
     the rows that can find a candidate there (most keys of new text are in no other bucket).
     Returns the rows added to the index."""
-    rows = buckets.band_rows([(p.id, p.signature) for p in paragraphs if p.signature is not None], config)
+    signed = [p for p in paragraphs if p.signature is not None]
+    rows = np.concatenate(
+        [
+            buckets.band_rows([(p.id, p.signature) for p in signed if p.signature is not None], config),
+            buckets.anchor_rows([(p.id, p.normalised) for p in signed], config),
+        ]
+    )
     connection = session.connection()
     for temporary in (NIGHT_ROWS, NIGHT_BANDS):
         temporary.create(connection, checkfirst=True)
@@ -265,40 +274,62 @@ def _bucket_sizes(session: Session) -> dict[tuple[int, int], int]:
 
 
 def _candidates(
-    session: Session, paragraphs: Sequence[NewParagraph], per_passage: int
-) -> list[tuple[int, int]]:
-    """(new, earlier) representative pairs from other submissions that share a band key: for each
-    new passage, the ``per_passage`` sharing the most bands (ties: the earliest)."""
+    session: Session, paragraphs: Sequence[NewParagraph], per_passage: int, bands: int
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """(new, earlier) representative pairs from other submissions that share a band key, and
+    those that share an anchor (``buckets.anchor_rows``): for each new passage, the
+    ``per_passage`` of each sharing the most keys (ties: the earliest)."""
     if not paragraphs:
-        return []
+        return [], []
     night = NIGHT_BANDS
     shared_by_new: dict[int, dict[int, int]] = {}
+    anchored_by_new: dict[int, dict[int, int]] = {}
+    is_band = night.c.band < bands
     for level in LEVELS:
         query = (
-            select(night.c.passage_id, level.passage_id, func.count())
+            select(
+                night.c.passage_id,
+                level.passage_id,
+                func.sum(case((is_band, 1), else_=0)),
+                func.sum(case((is_band, 0), else_=1)),
+            )
             .join(level, (level.band == night.c.band) & (level.key == night.c.key))
             .where(level.passage_id < night.c.first_id)
             .group_by(night.c.passage_id, level.passage_id)
         )
-        for new, other, count in session.execute(query):
-            shared = shared_by_new.setdefault(int(new), {})
-            shared[int(other)] = shared.get(int(other), 0) + int(count)
+        for new, other, in_bands, in_anchors in session.execute(query):
+            for found, count in ((shared_by_new, in_bands), (anchored_by_new, in_anchors)):
+                if count:
+                    shared = found.setdefault(int(new), {})
+                    shared[int(other)] = shared.get(int(other), 0) + int(count)
     session.execute(delete(NIGHT_BANDS))
     session.execute(delete(NIGHT_ROWS))
+    return _most_shared(shared_by_new, per_passage), _most_shared(anchored_by_new, per_passage)
+
+
+def _most_shared(shared_by_new: dict[int, dict[int, int]], per_passage: int) -> list[tuple[int, int]]:
     return sorted(
         (new, other) for new, shared in shared_by_new.items() for other in fp.most_shared(shared, per_passage)
     )
 
 
+SPAN_COLUMNS = ("passage_id", "other_id", "start", "end", "other_start", "other_end", "matched", "longest")
+
+
 def _verify(
     session: Session,
     pairs: Sequence[tuple[int, int]],
+    anchored: Sequence[tuple[int, int]],
     new: dict[int, NewParagraph],
     config: FingerprintConfig,
     match: MatchConfig,
-) -> list[dict[str, Any]]:
-    """Link rows for the candidate pairs whose exact shingle Jaccard reaches ``match_at``."""
-    others = _load(session, sorted({b for _, b in pairs} - set(new)))
+) -> tuple[list[dict[str, Any]], list[tuple[int, ...]]]:
+    """Link rows for the band candidates whose exact shingle Jaccard reaches ``match_at``, and
+    the aligned regions (``align.align``) of every candidate pair, linked or not: a copied
+    sentence is a region of a pair far below ``match_at``."""
+    sharing = set(anchored)
+    every = sorted(set(pairs) | sharing)
+    others = _load(session, sorted({b for _, b in every} - set(new)))
     texts = {pid: (p.submission_id, p.normalised) for pid, p in new.items()} | others
     # The candidates' shingle sets, hashed in bulk: most passages are in several pairs. Held
     # like ``texts``, for at most (the batch's new paragraphs × max_candidates) passages.
@@ -306,6 +337,7 @@ def _verify(
     shingles = dict(zip(involved, fp.shingle_sets([texts[pid][1] for pid in involved], config), strict=True))
 
     rows: list[dict[str, Any]] = []
+    spans: list[tuple[int, ...]] = []
     for a, b in pairs:
         if texts[a][0] == texts[b][0]:
             continue  # same submission: judged by match.find_repeats
@@ -320,7 +352,22 @@ def _verify(
                     "action": "linked",
                 }
             )
-    return rows
+    linked = {(row["passage_id"], row["other_id"]) for row in rows}
+    for a, b in every:
+        is_link = (a, b) in linked
+        if texts[a][0] == texts[b][0] or not (is_link or (a, b) in sharing):
+            # No anchor shared: no long run in common. A band match short of match_at is
+            # not aligned.
+            continue
+        (_, mine), (_, other) = texts[a], texts[b]
+        regions = align.align(mine, other)
+        if regions and not is_link and align.whole_paragraph(regions, len(mine), len(other)):
+            # A copy of the whole paragraph is reuse when it passes match_at, as a paragraph
+            # match always was; below it the copy was rewritten beyond what counts as one.
+            continue
+        for r in regions:
+            spans.append((a, b, r.start, r.end, r.other_start, r.other_end, r.matched, r.longest))
+    return rows, spans
 
 
 def _load(session: Session, ids: Sequence[int]) -> dict[int, tuple[int, str]]:

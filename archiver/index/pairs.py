@@ -66,13 +66,7 @@ def pairs_of(session: Session, submission_id: int, earlier_only: bool = True) ->
             )
             if group is not None
         ]
-    current: set[int] = set()
-    for part in chunks(sorted({sub_id for _, _, sub_id in found})):
-        current.update(
-            session.scalars(
-                select(SubmissionRow.id).where(SubmissionRow.id.in_(part), SubmissionRow.current.is_(True))
-            )
-        )
+    current = current_of(session, {sub_id for _, _, sub_id in found})
     members: dict[int, list[int]] = {}
     for group, id_, sub_id in found:
         if sub_id in current:
@@ -85,4 +79,16 @@ def pairs_of(session: Session, submission_id: int, earlier_only: bool = True) ->
                     yield Pair(passage_id, other_id, linked[group])
 
 
-__all__ = ["Pair", "pairs_of"]
+def current_of(session: Session, submission_ids: set[int]) -> set[int]:
+    """Those of ``submission_ids`` that are the current version of their document."""
+    current: set[int] = set()
+    for part in chunks(sorted(submission_ids)):
+        current.update(
+            session.scalars(
+                select(SubmissionRow.id).where(SubmissionRow.id.in_(part), SubmissionRow.current.is_(True))
+            )
+        )
+    return current
+
+
+__all__ = ["Pair", "current_of", "pairs_of"]

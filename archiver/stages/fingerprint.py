@@ -70,6 +70,16 @@ __all__ = [
 MINHASH_SCHEME = "datasketch-affine32"
 BAND_KEY_NAME = "splitmix64-chain-int64"
 BAND_KEY_VERSION = 1
+# Anchors (``buckets.anchor_rows``): winnowed character 6-grams (Schleimer, Wilkerson and
+# Aiken's winnowing). In every window of 12 consecutive 6-grams the least hash is kept, so two
+# texts that share a run of 6 + 12 - 1 = 17 normalised characters share an anchor (shorter
+# runs often do), and about 2 / 13 of a text's positions are kept. They find the copied sentence or
+# embedded paragraph that the MinHash bands, which see whole paragraphs, cannot. Their rows live
+# in the same index under band numbers after the MinHash bands (one of ANCHOR_BANDS by key), so
+# the levels, the bucket cap and compaction treat them as they treat the bands.
+ANCHOR_K = 6
+ANCHOR_WINDOW = 12
+ANCHOR_BANDS = 8
 CHUNK_BYTES = 64 << 20  # bound on the (shingles × num_perm) permutation matrix of one step
 _EMPTY = np.uint32(0xFFFFFFFF)  # datasketch's "no value yet"
 
@@ -276,4 +286,13 @@ def parameters(config: FingerprintConfig) -> dict[str, str | int]:
         "minhash_scheme": MINHASH_SCHEME,
         "band_key": BAND_KEY_NAME,
         "band_key_version": BAND_KEY_VERSION,
+        "anchors": f"winnow-k{ANCHOR_K}-w{ANCHOR_WINDOW}-bands{ANCHOR_BANDS}",
+        "alignment": align_parameters(),
     }
+
+
+def align_parameters() -> str:
+    """The alignment settings the stored spans were made with (``index.align``)."""
+    from archiver.index import align
+
+    return f"seed{align.SEED}-gap{align.GAP}-min{align.MIN_MATCHED}"

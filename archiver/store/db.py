@@ -12,6 +12,8 @@ passages        paragraphs / headings of the cleaned text; ``rep_id`` is the fir
 passage_bands   the LSH index: (band, key, passage_id), representatives only
 recent_bands    the newest band rows, same shape: merged into passage_bands by compaction
 run_bands       the band rows of the latest run, same shape: moved into recent_bands as the next starts
+spans           aligned character regions of cross pairs (copied sentences, embedded and edited
+                paragraphs), in normalised offsets; representatives only, like matches
 matches         verified links: kind "intra" between passages of one submission (removed or
                 warned repeats), kind "cross" between representatives of different submissions
 submission_search  (SQLite) the FTS5 trigram index of current and old cleaned texts, caught up at
@@ -201,6 +203,24 @@ class MatchRow(Base):
     kind: Mapped[str] = mapped_column(String(8))  # intra | cross
     action: Mapped[str] = mapped_column(String(8))  # removed | warned | linked
     __table_args__ = (UniqueConstraint("passage_id", "other_id", name="uq_match_pair"),)
+
+
+class SpanRow(Base):
+    """An aligned region of a pair of representatives from different submissions
+    (``align.align``): what of the later passage (``start``…``end``) is copied from the earlier
+    one (``other_start``…``other_end``). Offsets are in the normalised text, which every member
+    of a group shares; ``align.norm_offsets`` maps them onto each member's cleaned text."""
+
+    __tablename__ = "spans"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    passage_id: Mapped[int] = mapped_column(Integer, index=True)  # the later representative
+    other_id: Mapped[int] = mapped_column(Integer, index=True)  # the earlier one
+    start: Mapped[int] = mapped_column(Integer)
+    end: Mapped[int] = mapped_column(Integer)
+    other_start: Mapped[int] = mapped_column(Integer)
+    other_end: Mapped[int] = mapped_column(Integer)
+    matched: Mapped[int] = mapped_column(Integer)  # equal characters in the region
+    longest: Mapped[int] = mapped_column(Integer)  # its longest run of equal characters
 
 
 class EventRow(Base):

@@ -1,0 +1,152 @@
+"""Character alignment (``index.align``): copied spans found through light edits, moved
+sentences found where they went, set phrases not counted, offsets mapped back onto the cleaned
+text; the anchors that make such pairs candidates."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from archiver.index import align, buckets
+from archiver.stages.shingle import normalise
+
+# Real sentences, verbatim from the 2024 government work report (as in tests/test_index.py).
+S1 = "国家实验室体系建设有力推进。"
+S2 = "关键核心技术攻关成果丰硕，航空发动机、燃气轮机、第四代核电机组等高端装备研制取得长足进展。"
+S3 = "技术合同成交额增长28.6%。"
+S4 = "推进中国－东盟自贸区3.0版谈判，推动加入《数字经济伙伴关系协定》。"
+FRESH = "全县上下团结一心，克服困难，各项工作稳步推进，群众满意度明显提高。"
+DATED = "2023年全县完成植树造林1.2万亩，森林覆盖率达到45.3%，比上年提高1.1个百分点。"
+
+
+def regions(a: str, b: str) -> list[align.Region]:
+    return align.align(normalise(a), normalise(b))
+
+
+def cleaned(text: str, region: align.Region) -> str:
+    lo, hi = align.cleaned_span(text, align.norm_offsets(text), region.start, region.end)
+    return text[lo:hi]
+
+
+def test_a_changed_date_and_figures_stay_inside_one_region() -> None:
+    edited = DATED.replace("2023年", "2024年").replace("1.2万亩", "1.5万亩").replace("45.3%", "46.8%")
+    found = regions(edited, DATED)
+    assert len(found) == 1
+    assert found[0].matched < found[0].end - found[0].start  # the changed figures are bridged
+    # the date at the very start is within SNAP characters of the sentence's start: all of it
+    assert cleaned(edited, found[0]) == edited
+
+
+def test_a_changed_place_name_stays_inside_one_region() -> None:
+    a = "川林县坚持生态优先，全面推行河长制，完成水土流失治理面积三十平方公里。"
+    b = a.replace("川林县坚持", "青峰县坚持")
+    found = regions(b, a)
+    assert len(found) == 1 and cleaned(b, found[0]) == b
+
+
+def test_copied_sentences_in_a_new_paragraph_are_found_and_the_fresh_ones_are_not() -> None:
+    source = S1 + S2 + S3
+    mosaic = FRESH + S2
+    found = regions(mosaic, source)
+    assert len(found) == 1
+    start = len(normalise(FRESH))
+    assert (found[0].start, found[0].end) == (start, start + len(normalise(S2)))
+    other = len(normalise(S1))
+    assert (found[0].other_start, found[0].other_end) == (other, other + len(normalise(S2)))
+
+
+def test_a_moved_sentence_is_a_region_of_its_own() -> None:
+    source = S2 + FRESH + S4
+    moved = S4 + S2  # S4 moved before S2, FRESH dropped
+    found = regions(moved, source)
+    n2, nf, n4 = (len(normalise(s)) for s in (S2, FRESH, S4))
+    assert [(r.start, r.end, r.other_start, r.other_end) for r in found] == [
+        (0, n4, n2 + nf, n2 + nf + n4),
+        (n4, n4 + n2, 0, n2),
+    ]
+
+
+def test_an_embedded_paragraph_is_found_inside_the_longer_one() -> None:
+    inner = S1 + S2
+    outer = FRESH + inner + S4
+    found = regions(outer, inner)
+    start = len(normalise(FRESH))
+    assert [(r.start, r.end) for r in found] == [(start, start + len(normalise(inner)))]
+
+
+def test_a_set_phrase_shorter_than_the_minimum_is_not_a_region() -> None:
+    phrase = "全面贯彻党的二十大精神"  # 11 characters, in two unrelated sentences
+    a = f"我们要{phrase}，扎实推进乡村振兴各项重点任务。"
+    b = f"各部门{phrase}，持续优化营商环境。"
+    assert regions(a, b) == []
+
+
+def test_unrelated_passages_have_no_region() -> None:
+    assert regions(S2 + S3, FRESH + S4) == []
+
+
+HAN = "的一是了我不人在他有这个上们来到时大地为子中你说生国年着就那和要她出也得里后自以会"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=HAN, min_size=13))
+def test_a_passage_aligned_with_itself_is_one_full_span(text: str) -> None:
+    assert align.align(text, text) == [align.Region(0, len(text), 0, len(text), len(text), len(text))]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.text(alphabet="的一是了我不人在他有这个上们来到时大地为子中", min_size=13, max_size=80),
+    st.text(alphabet="ABCDEFGH", max_size=20),
+    st.text(alphabet="XYZ", max_size=20),
+)
+def test_a_passage_inside_another_is_found_whole(text: str, before: str, after: str) -> None:
+    """Without the fast path for equal texts: the same text between foreign characters."""
+    found = align.align(before + text + after, text)
+    assert sum(r.end - r.start for r in found) == len(text)
+    assert found[0].start == len(before) and found[-1].end == len(before) + len(text)
+
+
+def test_offsets_map_normalised_characters_back_onto_the_cleaned_text() -> None:
+    text = "（一）加強(qiáng)生態保護。２０２４年，全縣植樹１２萬株！"
+    offsets = align.norm_offsets(text)
+    normalised = normalise(text)
+    assert len(offsets) == len(normalised)
+    for k, at in enumerate(offsets):
+        assert normalise(text[at]) == normalised[k] or text[at].isascii()
+    # a span of the normalised text becomes the cleaned text's span, with its sentence's end
+    start = normalised.index("2024")
+    lo, hi = align.cleaned_span(text, offsets, start, len(normalised))
+    assert text[lo:hi] == "２０２４年，全縣植樹１２萬株！"
+
+
+def test_a_span_is_widened_to_its_sentence_only_across_a_few_characters() -> None:
+    text = "甲乙丙丁戊己庚辛壬癸子丑。寅卯辰巳午未申酉戌亥天地玄黄宇宙洪荒。"
+    offsets = align.norm_offsets(text)
+    # three characters short of the first sentence's start and end: widened to the sentence
+    assert align.cleaned_span(text, offsets, 3, 9) == (0, 13)
+    # more than SNAP characters away: left as aligned
+    assert align.cleaned_span(text, offsets, 18, 24) == (19, 25)
+    assert align.whole_sentences(text, 0, 13) and not align.whole_sentences(text, 19, 25)
+
+
+def test_anchors_of_two_texts_sharing_a_long_run_meet() -> None:
+    shared = normalise(S2)
+    assert len(shared) >= 17  # the winnowing guarantee: 6 + 12 - 1 characters
+    a, b = normalise(FRESH) + shared, shared + normalise(S4)
+    hashes, owner = buckets.anchors([a, b, "短"])
+    assert set(owner.tolist()) == {0, 1}  # a text shorter than a 6-gram has none
+    assert np.intersect1d(hashes[owner == 0], hashes[owner == 1]).size >= 1
+    # about 2 / (window + 1) of the positions, never more than one per position
+    assert hashes[owner == 0].size <= len(a) - 5
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(alphabet=HAN[:8], max_size=60), st.text(alphabet=HAN[:8], max_size=60))
+def test_alignment_is_the_same_whichever_side_came_first(a: str, b: str) -> None:
+    swapped = [
+        align.Region(r.other_start, r.other_end, r.start, r.end, r.matched, r.longest)
+        for r in align.align(b, a)
+    ]
+    assert align.align(a, b) == sorted(swapped)
