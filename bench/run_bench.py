@@ -1,9 +1,11 @@
 """archiver against the naive peer on one generated inbox: throughput, memory, quality, stages.
 
-    /work/venv/bin/python bench/run_bench.py [--scale N] [--seed S] [--workers W] [--skip-peer]
-                                             [--profile] [--keep]
+    /work/venv/bin/python bench/run_bench.py [--scale N] [--seed S] [--mosaic F] [--workers W]
+                                             [--skip-peer] [--profile] [--keep]
 
-1. generates (or reuses, from bench/work/) an inbox with ../shared/bench/make_inbox.py;
+1. generates (or reuses, from bench/work/) an inbox with ../shared/bench/make_inbox.py (with
+   ``--mosaic F``: sentence mosaics and embedded paragraphs, and the span truth that scores the
+   export's ``reused`` characters);
 2. runs ``archiver run --json`` on a fresh archive, then ``archiver export --format jsonl``,
    and ``../shared/bench/naive_peer.py`` (as shipped: jieba) on the same inbox, each as a child
    process measured by ``measure.py`` (wall seconds, peak RSS of the largest process and of
@@ -39,7 +41,15 @@ QUALITY = (
     "pair_precision",
     "pair_recall_script_damaged",
     "pair_recall_both_simplified",
+    "span_recall",
+    "span_precision",
+    "span_recall_paragraph",
+    "span_recall_sentence",
+    "span_recall_embedded",
+    "span_recall_script_damaged",
+    "span_share_within_005",
 )
+SPAN_KEYS = ("span_recall", "span_precision", "span_share_within_005", "span_share_error_mean")
 # Higher is better for every quality figure above.
 # Summed over the pool workers; "archive" is the vault's group commits (objects.store_all).
 STAGES = ("decode", "clean", "split", "fingerprint", "match", "checks", "archive")
@@ -49,6 +59,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scale", type=int, default=1, help="make_inbox.py --scale (1 ≈ 3.4 MB, 8 ≈ 25 MB)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument(
+        "--mosaic",
+        type=float,
+        default=0.0,
+        help="make_inbox.py --mosaic F (0: none; 0.3 for issue 20's figures)",
+    )
     ap.add_argument("--authorities", type=int, default=20)
     ap.add_argument("--years", default="2019-2025")
     ap.add_argument(
@@ -88,6 +104,15 @@ def quality(metrics: dict[str, Any]) -> dict[str, Any]:
     out["pair_counts"] = metrics.get("pair_counts")
     out["pairs_reported"] = metrics.get("pairs_reported")
     out["intra_removed_fp"] = metrics.get("intra_removed_fp")
+    if "span_recall" in metrics:  # a --mosaic inbox: the characters of `reused`
+        out |= {k: metrics.get(k) for k in SPAN_KEYS}
+        kinds, damage = metrics.get("span_recall_by_kind", {}), metrics.get("span_recall_by_damage", {})
+        out |= {f"span_recall_{k}": kinds.get(k) for k in ("paragraph", "sentence", "embedded")}
+        out["span_recall_script_damaged"] = damage.get("script-damaged")
+        out["span_recall_by"] = metrics.get("span_recall_by")
+        out["span_docs"] = {
+            k: metrics.get(k) for k in ("span_docs_scored", "span_docs_aligned", "span_docs_skipped")
+        }
     return out
 
 
@@ -228,7 +253,8 @@ def print_report(result: dict[str, Any]) -> None:
     arch, peer = result["archiver"], result.get("peer")
     inbox = result["inbox"]
     print(
-        f"\ninbox: scale {inbox['scale']} seed {inbox['seed']}: {inbox['files']} files, "
+        f"\ninbox: scale {inbox['scale']} seed {inbox['seed']} mosaic {inbox.get('mosaic', 0)}: "
+        f"{inbox['files']} files, "
         f"{inbox['bytes'] / 1e6:.2f} MB ({inbox['path']})"
     )
     rows = [
@@ -246,6 +272,8 @@ def print_report(result: dict[str, Any]) -> None:
         print(f"{label:34}{_fmt(a):>12}{_fmt(p):>12}{r:>9}")
     for key in QUALITY:
         a, p = arch["quality"].get(key), peer["quality"].get(key) if peer else None
+        if a is None and p is None:
+            continue  # span figures: only on a --mosaic inbox
         flag = "" if p is None or a is None or a >= p else "  < peer"
         print(f"{key:34}{_fmt(a):>12}{_fmt(p):>12}{flag}")
     stages = result["archiver_stages"]
@@ -275,7 +303,9 @@ def print_report(result: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    outdir = common.make_inbox(args.scale, args.seed, args.authorities, args.years, work=args.work_dir)
+    outdir = common.make_inbox(
+        args.scale, args.seed, args.authorities, args.years, work=args.work_dir, mosaic=args.mosaic
+    )
     inbox = outdir / "inbox"
     size = common.inbox_bytes(inbox)
     files = sum(1 for p in inbox.rglob("*") if p.is_file())
@@ -291,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
                 "seed": args.seed,
                 "authorities": args.authorities,
                 "years": args.years,
+                "mosaic": args.mosaic,
                 "files": files,
                 "bytes": size,
             },
@@ -307,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
             }
         if args.profile:
             result["profile"] = run_profile(outdir, tmp, args)
-        name = f"{dt.date.today().isoformat()}-scale{args.scale}-seed{args.seed}.json"
+        mosaic = f"-mosaic{args.mosaic}" if args.mosaic else ""
+        name = f"{dt.date.today().isoformat()}-scale{args.scale}-seed{args.seed}{mosaic}.json"
         result["results_file"] = str(args.results_dir / name)
         common.dump_json(args.results_dir / name, result)
         print_report(result)
