@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
+from archiver import flow
 from archiver.audit import reuse as audit
 from archiver.audit.html import write_site
 from archiver.store import db
-from tests.conftest import ROOT
+from tests.conftest import ROOT, make_config
 from tests.test_audit import build_archive
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -211,4 +212,82 @@ def test_the_pair_page_shows_both_texts_with_the_matches_linked(
     target = page.evaluate("location.hash")[1:]
     assert target.startswith("b") and page.locator(f"#{target}").inner_text() == text
     page.screenshot(path=str(ARTIFACTS / "audit-pair.png"), full_page=True)
+    only_file_requests(page)
+
+
+SOURCE = (
+    "2023年，全县完成植树造林1.2万亩，森林覆盖率达到45.3%，比上年提高1.1个百分点。"
+    "关键核心技术攻关成果丰硕，航空发动机、燃气轮机、第四代核电机组等高端装备研制取得长足进展。"
+    "全年新建农村公路120公里，改造危桥8座，城乡交通条件明显改善。"
+)
+LIFTED = "关键核心技术攻关成果丰硕，航空发动机、燃气轮机、第四代核电机组等高端装备研制取得长足进展。"
+EDITED = (
+    SOURCE.replace("2023年", "2024年")
+    .replace("1.2万亩", "1.5万亩")
+    .replace("45.3%", "46.8%")
+    .replace("120公里", "135公里")
+)
+MOSAIC = (
+    "今年以来，我局紧紧围绕中心工作，认真谋划，狠抓落实。"
+    + LIFTED
+    + "干部职工精神面貌焕然一新，服务群众能力不断提升。"
+)
+
+
+@pytest.fixture(scope="module")
+def copies(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """A site over an edited copy of last year's paragraph and a sentence lifted into another's."""
+    root = tmp_path_factory.mktemp("audit-spans")
+    texts = {
+        "auth-x/2023/a.txt": "戊局2023年工作总结\n" + SOURCE,
+        "auth-x/2024/b.txt": "戊局2024年工作总结\n" + EDITED,
+        "auth-y/2024/c.txt": "己局2024年工作总结\n" + MOSAIC,
+    }
+    for relpath, text in texts.items():
+        (root / "inbox" / relpath).parent.mkdir(parents=True, exist_ok=True)
+        (root / "inbox" / relpath).write_text(text + "\n", encoding="utf-8")
+    config = make_config(root)
+    flow.run(config, [root / "inbox"])
+    engine = db.open_engine(config.database_url)
+    with Session(engine) as session:
+        report = audit.audit(session, audit.load(session), config.match.match_at)
+    engine.dispose()
+    write_site(report, root / "site")
+    return root / "site", audit.as_json(report)
+
+
+def test_a_lifted_sentence_is_highlighted_alone(copies: tuple[Path, dict[str, Any]], page: Any) -> None:
+    folder, data = copies
+    c = doc_of(data, "auth-y/2024/c.txt")
+    page.goto((folder / "docs" / f"{c['id']}.html").as_uri())
+    highlights = page.locator("a.reuse")
+    assert highlights.all_inner_texts() == [LIFTED]
+    passage = page.locator("span.passage").filter(has_text=LIFTED)
+    assert passage.inner_text() == MOSAIC  # the fresh sentences around it are there, not highlighted
+    assert c["reused_chars"] == len(LIFTED)
+    page.screenshot(path=str(ARTIFACTS / "audit-sentence.png"), full_page=True)
+    highlights.first.click()
+    page.wait_for_load_state()
+    assert page.url.split("#")[0].endswith(f"/docs/{doc_of(data, 'auth-x/2023/a.txt')['id']}.html")
+    assert page.locator(f"#{page.url.split('#')[1]}").inner_text() == SOURCE
+    only_file_requests(page)
+
+
+def test_beside_an_edited_copy_the_changed_dates_and_figures_are_marked(
+    copies: tuple[Path, dict[str, Any]], page: Any
+) -> None:
+    folder, data = copies
+    b = doc_of(data, "auth-x/2024/b.txt")
+    page.goto((folder / "docs" / f"{b['id']}.html").as_uri())
+    assert page.locator("a.reuse").all_inner_texts() == [EDITED]  # an edited copy counts whole
+    assert b["reused_chars"] == len(EDITED)
+    page.locator("a.reuse").first.hover()
+    entry = page.locator("aside.panel section.source.active")
+    assert entry.count() == 1
+    # 2023 → 2024, 1.2 → 1.5, 45.3 → 46.8, 120 → 135: only the characters that changed are marked
+    assert entry.locator("p.diff ins").all_inner_texts() == ["4", "5", "6", "8", "35"]
+    assert entry.locator("p.diff del").all_inner_texts() == ["3", "2", "5", "3", "20"]
+    diff_text = entry.locator("p.diff").inner_text()
+    assert "森林覆盖率达到" in diff_text and "城乡交通条件明显改善" in diff_text
+    page.screenshot(path=str(ARTIFACTS / "audit-changes.png"), full_page=True)
     only_file_requests(page)

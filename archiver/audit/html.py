@@ -1,9 +1,11 @@
 """The audit as a static, self-contained site: ``write_site(report, DIR)``.
 
 DIR/index.html      the documents table (sortable, filterable) and the reuse chart by year
-DIR/docs/<id>.html  one per document (submission id): its cleaned text, each reused passage a
-                    highlight ``<a class="reuse" data-kind="earlier|other|inside">`` linking to the
-                    earlier occurrence (``docs/<m>.html#p<passage id>``), the sources beside it
+DIR/docs/<id>.html  one per document (submission id): its cleaned text, each span shared with a
+                    source (or each linked passage, without spans) a highlight ``<a class="reuse"
+                    data-kind="earlier|other|inside|formula">`` linking to the source passage
+                    (``docs/<m>.html#p<passage id>``); the sources beside it, the first with its
+                    character diff (``<ins>``: the document's new dates and figures)
 DIR/clusters.html   the clusters with their keywords and occurrences
 DIR/pairs.html      the pairs of documents sharing substantive text (``docpairs``), sortable
 DIR/pairs/<a>-<b>.html  the two texts side by side, matching passages highlighted and linked to
@@ -24,6 +26,7 @@ never pre-built HTML (``Markup``), so escaping stays automatic. Filters: ``pct``
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, partial
@@ -36,7 +39,7 @@ from markupsafe import Markup
 
 from archiver.audit.chart import chart
 from archiver.audit.docpairs import DocPair, document_pairs, selected
-from archiver.audit.reuse import DocumentReuse, Link, Para, Report, authority_trends
+from archiver.audit.reuse import DocumentReuse, Link, Para, Report, Reused, authority_trends, text_chars
 from archiver.audit.snapshot import Doc
 
 KIND_LABEL = {
@@ -170,6 +173,36 @@ def index_html(report: Report) -> str:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """A stretch of a passage: plain, or shared with a source (highlighted, leading to it)."""
+
+    parts: tuple[tuple[str, bool], ...]  # its text cut at flagged names, as ``Piece.parts``
+    kind: str = ""  # earlier | other; "" when plain
+    doc: int = 0  # the source's submission id
+    passage: int = 0  # the source passage's id
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Change:
+    """A stretch of the character diff from a source's text to the document's."""
+
+    op: str  # equal | ins (new in the document: a changed date or figure) | del (only in the source)
+    text: str
+
+
+@dataclass(frozen=True)
+class Shared:
+    """A source of a passage's shared spans, in the side panel."""
+
+    kind: str
+    other: Para
+    doc: Doc
+    chars: int  # characters of the passage shared with it
+    diff: tuple[tuple[Change, ...], ...] = ()  # per shared span, for the first source only
+
+
+@dataclass(frozen=True)
 class Piece:
     """A stretch of one line of the cleaned text: plain text, or a passage (highlighted when linked)."""
 
@@ -178,6 +211,7 @@ class Piece:
     kind: str = ""
     target: Link | None = None  # where the highlight leads
     parts: tuple[tuple[str, bool], ...] = ()  # the passage's text cut at flagged names (True)
+    segments: tuple[Segment, ...] = ()  # the passage cut at its shared spans (when it has any)
 
 
 def parts(text: str, spans: list[tuple[int, int]]) -> tuple[tuple[str, bool], ...]:
@@ -201,6 +235,7 @@ class Source:
     kind: str
     items: list[tuple[Link, Para, Doc]]  # the first MAX_SOURCES
     rest: list[tuple[Link, Para, Doc]]  # the others, behind an expandable list
+    shared: list[Shared] = dataclasses.field(default_factory=list)  # sources of its spans
 
 
 def _kind(links: list[Link]) -> str:
@@ -262,6 +297,87 @@ def _source(para: Para, links: list[Link], report: Report, formula: dict[int, st
     return Source(para, kind, items[:MAX_SOURCES], items[MAX_SOURCES:])
 
 
+def _rank(r: Reused) -> tuple[int, int, int]:
+    """Which span a highlight leads to, least first: the authority's earlier year before another
+    authority, then the most equal characters, then the first archived."""
+    return (KINDS.index(r.kind), -r.copied.matched, r.copied.other_id)
+
+
+def _segments(
+    para: Para, text: str, spans: list[Reused], flagged: list[tuple[int, int]]
+) -> tuple[Segment, ...]:
+    """The passage cut where its shared spans begin and end (each character shown with its best
+    span), and each stretch at the flagged names."""
+    start = para.start or 0
+    body = text[start : para.end or start]
+    cover: list[Reused | None] = [None] * len(body)
+    for span in sorted(spans, key=_rank, reverse=True):  # the best span is written last
+        for at in range(max(span.copied.start - start, 0), min(span.copied.end - start, len(body))):
+            cover[at] = span
+    out: list[Segment] = []
+    k = 0
+    while k < len(body):
+        here, end = cover[k], k
+        while end < len(body) and cover[end] is here:
+            end += 1
+        names = [(max(a, k) - k, min(b, end) - k) for a, b in flagged if a < end and b > k]
+        cut = parts(body[k:end], names)
+        if here is None:
+            out.append(Segment(cut))
+        else:
+            c = here.copied
+            title = f"{KIND_LABEL[here.kind]} · {c.matched} 字相同 equal · 最长 longest {c.longest}"
+            out.append(Segment(cut, here.kind, c.other_submission_id, c.other_id, title))
+        k = end
+    return tuple(out)
+
+
+def diff(source: str, copy: str) -> tuple[Change, ...]:
+    """What changed from ``source`` to ``copy``, character by character: ins marks what the copy
+    has instead (the new dates and figures), del what it left out."""
+    out: list[Change] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, source, copy, autojunk=False).get_opcodes():
+        if op == "equal":
+            out.append(Change("equal", copy[j1:j2]))
+            continue
+        if i2 > i1:
+            out.append(Change("del", source[i1:i2]))
+        if j2 > j1:
+            out.append(Change("ins", copy[j1:j2]))
+    return tuple(out)
+
+
+def _shared(m: DocumentReuse, spans: list[Reused], report: Report) -> list[Shared]:
+    """The sources of a passage's spans, the authority's earlier years first, then most shared
+    characters; the first with the character diff of each span from it."""
+    snap = report.snapshot
+    by_other: dict[int, list[Reused]] = {}
+    for r in spans:
+        by_other.setdefault(r.copied.other_id, []).append(r)
+
+    def chars(rs: list[Reused]) -> int:
+        return text_chars(m.doc.text, [(r.copied.start, r.copied.end) for r in rs])
+
+    ranked = sorted(
+        by_other.values(), key=lambda rs: (min(_rank(r) for r in rs)[0], -chars(rs), rs[0].copied.other_id)
+    )
+    out: list[Shared] = []
+    for n, rs in enumerate(ranked):
+        c = rs[0].copied
+        other_doc = snap.docs[c.other_submission_id]
+        changes: tuple[tuple[Change, ...], ...] = ()
+        if n == 0:
+            changes = tuple(
+                diff(
+                    other_doc.text[r.copied.other_start : r.copied.other_end],
+                    m.doc.text[r.copied.start : r.copied.end],
+                )
+                for r in sorted(rs, key=lambda r: r.copied.start)
+            )
+        out.append(Shared(min(rs, key=_rank).kind, snap.paras[c.other_id], other_doc, chars(rs), changes))
+    return out
+
+
 def document_html(m: DocumentReuse, report: Report) -> str:
     snap = report.snapshot
     flagged: dict[int, list[tuple[int, int]]] = {}
@@ -270,22 +386,34 @@ def document_html(m: DocumentReuse, report: Report) -> str:
     by_passage: dict[int, list[Link]] = {}
     for link in m.links:
         by_passage.setdefault(link.passage_id, []).append(link)
-    ordered = sorted(by_passage, key=lambda i: snap.paras[i].start or 0)
+    spans: dict[int, list[Reused]] = {}
+    for r in m.spans:
+        spans.setdefault(r.copied.passage_id, []).append(r)
+    ordered = sorted(set(by_passage) | set(spans), key=lambda i: snap.paras[i].start or 0)
+
+    def piece(para: Para) -> Piece:
+        found = dataclasses.replace(
+            _passage(para, by_passage.get(para.id, []), report, dict(m.formula)),
+            parts=parts(para.text, flagged.get(para.id, [])),
+        )
+        if para.id in spans:  # the shared spans themselves, not the whole passage
+            cut = _segments(para, m.doc.text, spans[para.id], flagged.get(para.id, []))
+            return dataclasses.replace(found, target=None, segments=cut)
+        return found
+
+    def source(i: int) -> Source:
+        if i not in spans:
+            return _source(snap.paras[i], by_passage[i], report, dict(m.formula))
+        # Its sources by shared characters, not by paragraph link: the spans say more.
+        return Source(snap.paras[i], min(spans[i], key=_rank).kind, [], [], _shared(m, spans[i], report))
+
     return render(
         "document.html",
         doc=m.doc,
         row=_row(m, report),
-        lines=_lines(
-            m.doc,
-            report,
-            Piece,
-            lambda para: dataclasses.replace(
-                _passage(para, by_passage.get(para.id, []), report, dict(m.formula)),
-                parts=parts(para.text, flagged.get(para.id, [])),
-            ),
-        ),
+        lines=_lines(m.doc, report, Piece, piece),
         foreign=[(n, snap.docs[n.source_submission_id]) for n in m.foreign_names],
-        sources=[_source(snap.paras[i], by_passage[i], report, dict(m.formula)) for i in ordered],
+        sources=[source(i) for i in ordered],
         formula=dict(m.formula),
         removed=[snap.paras[i] for i in snap.by_doc.get(m.doc.id, ()) if snap.paras[i].removed],
     )

@@ -189,6 +189,12 @@ def whole_paragraph(regions: Sequence[Region], length: int, other_length: int) -
 _NONWORD = re.compile(r"[\W_]+")
 
 
+@lru_cache(maxsize=65536)
+def _piece(ch: str) -> str:
+    """What normalisation makes of one character on its own (before t2s)."""
+    return _NONWORD.sub("", unicodedata.normalize("NFKC", ch).casefold())
+
+
 def norm_offsets(text: str) -> list[int]:
     """For each character of ``normalise(text)``, the index in ``text`` it comes from.
 
@@ -196,12 +202,8 @@ def norm_offsets(text: str) -> list[int]:
     which keep the length; when a text is the exception, the two forms are aligned instead.
     """
     target = normalise(text)
-    starts: list[int] = []
-    pieces: list[str] = []
-    for index, ch in enumerate(text):
-        piece = _NONWORD.sub("", unicodedata.normalize("NFKC", ch).casefold())
-        pieces.append(piece)
-        starts.extend([index] * len(piece))
+    pieces = [_piece(ch) for ch in text]
+    starts = [index for index, piece in enumerate(pieces) for _ in piece]
     if len(starts) == len(target):
         return starts
     own = t2s("".join(pieces))

@@ -23,6 +23,7 @@ consecutive ids, filed together.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -324,9 +325,10 @@ def _verify(
     config: FingerprintConfig,
     match: MatchConfig,
 ) -> tuple[list[dict[str, Any]], list[tuple[int, ...]]]:
-    """Link rows for the band candidates whose exact shingle Jaccard reaches ``match_at``, and
-    the aligned regions (``align.align``) of every candidate pair, linked or not: a copied
-    sentence is a region of a pair far below ``match_at``."""
+    """Link rows for the candidates whose exact shingle Jaccard reaches ``match_at`` (the band
+    candidates, and anchor candidates aligned over most of both), and the aligned regions
+    (``align.align``) of every candidate pair, linked or not: a copied sentence is a region of a
+    pair far below ``match_at``."""
     sharing = set(anchored)
     every = sorted(set(pairs) | sharing)
     others = _load(session, sorted({b for _, b in every} - set(new)))
@@ -338,21 +340,15 @@ def _verify(
 
     rows: list[dict[str, Any]] = []
     spans: list[tuple[int, ...]] = []
+    scores: dict[tuple[int, int], float] = {}
     for a, b in pairs:
         if texts[a][0] == texts[b][0]:
             continue  # same submission: judged by match.find_repeats
-        score = fp.jaccard(shingles[a], shingles[b])
+        scores[a, b] = score = fp.jaccard(shingles[a], shingles[b])
         if score >= match.match_at:
-            rows.append(
-                {
-                    "passage_id": a,
-                    "other_id": b,
-                    "similarity": round(score, 4),
-                    "kind": "cross",
-                    "action": "linked",
-                }
-            )
+            rows.append(_link_row(a, b, score))
     linked = {(row["passage_id"], row["other_id"]) for row in rows}
+    per_passage = Counter(a for a, _ in linked)  # links stay within max_candidates per passage
     for a, b in every:
         is_link = (a, b) in linked
         if texts[a][0] == texts[b][0] or not (is_link or (a, b) in sharing):
@@ -363,11 +359,24 @@ def _verify(
         regions = align.align(mine, other)
         if regions and not is_link and align.whole_paragraph(regions, len(mine), len(other)):
             # A copy of the whole paragraph is reuse when it passes match_at, as a paragraph
-            # match always was; below it the copy was rewritten beyond what counts as one.
-            continue
+            # match always was (one the bands missed is linked here); below it the copy was
+            # rewritten beyond what counts as one.
+            if (a, b) not in scores:
+                scores[a, b] = fp.jaccard(*fp.shingle_sets([mine, other], config))
+            if scores[a, b] < match.match_at:
+                continue
+            if per_passage[a] < match.max_candidates:
+                per_passage[a] += 1
+                rows.append(_link_row(a, b, scores[a, b]))
         for r in regions:
             spans.append((a, b, r.start, r.end, r.other_start, r.other_end, r.matched, r.longest))
     return rows, spans
+
+
+def _link_row(a: int, b: int, score: float) -> dict[str, Any]:
+    """A verified cross link from ``a`` (the new representative) to ``b`` (the earlier one)."""
+    similarity = round(score, 4)
+    return {"passage_id": a, "other_id": b, "similarity": similarity, "kind": "cross", "action": "linked"}
 
 
 def _load(session: Session, ids: Sequence[int]) -> dict[int, tuple[int, str]]:

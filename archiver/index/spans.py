@@ -71,9 +71,19 @@ def copied_of(session: Session, submission_id: int) -> list[Copied]:
     regions: dict[tuple[int, int], list[tuple[int, int, int, int, int, int]]] = defaultdict(list)
     wanted = set(groups)
     for part in chunks(groups):
+        columns = (
+            SpanRow.passage_id,
+            SpanRow.other_id,
+            SpanRow.start,
+            SpanRow.end,
+            SpanRow.other_start,
+            SpanRow.other_end,
+            SpanRow.matched,
+            SpanRow.longest,
+        )
         rows = session.execute(
-            select(SpanRow).where(or_(SpanRow.passage_id.in_(part), SpanRow.other_id.in_(part)))
-        ).scalars()
+            select(*columns).where(or_(SpanRow.passage_id.in_(part), SpanRow.other_id.in_(part)))
+        )
         for r in rows:
             if r.passage_id in wanted:
                 regions[r.passage_id, r.other_id].append(

@@ -54,7 +54,7 @@
     var current = null;
     Array.prototype.forEach.call(document.querySelectorAll("a.reuse"), function (a) {
       function show() {
-        var entry = document.getElementById("s" + a.id.slice(1));
+        var entry = document.getElementById("s" + (a.dataset.passage || a.id.slice(1)));
         if (!entry) { return; }
         if (current) { current.classList.remove("active"); }
         entry.classList.add("active");
