@@ -1,16 +1,16 @@
 """spans: the aligned character regions of cross pairs (copied sentences, embedded and edited
 paragraphs), so that reuse is counted in characters.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-06 20:40:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
