@@ -396,7 +396,7 @@ def test_verify_reindex_and_compact_print_json(tmp_path: Path) -> None:
     assert again == {"merged": 0}
     rebuilt = json.loads(runner.invoke(main, [*args, "reindex", "--json"], catch_exceptions=False).output)
     assert set(rebuilt) == {"passages", "signed", "links"}
-    assert rebuilt["passages"] > 500 and rebuilt["links"] == 18
+    assert rebuilt["passages"] > 500 and rebuilt["links"] == 19
     content = next(p for p in (tmp_path / "archive" / "objects").rglob("*.txt") if "/content/" in str(p))
     content.write_bytes(content.read_bytes() + b"!")
     damaged = runner.invoke(main, [*args, "verify", "--full", "--json"])
