@@ -1,4 +1,4 @@
-"""Character alignment (``index.align``): copied spans found through light edits, moved
+"""Character alignment (``stages.align``): copied spans found through light edits, moved
 sentences found where they went, set phrases not counted, offsets mapped back onto the cleaned
 text; the anchors that make such pairs candidates."""
 
@@ -8,7 +8,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver.index import align, buckets
+from archiver.index import buckets
+from archiver.stages import align
 from archiver.stages.shingle import normalise
 
 # Real sentences, verbatim from the 2024 government work report (as in tests/test_index.py).

@@ -49,10 +49,11 @@ from sqlalchemy.orm import Session
 
 from archiver.config import FingerprintConfig, MatchConfig
 from archiver.errors import ParameterMismatch
-from archiver.index import align, buckets
+from archiver.index import buckets
 from archiver.index.levels import LEVELS
 from archiver.index.stars import StarChanges, seniority
 from archiver.records import LinkStats, NewParagraph
+from archiver.stages import align
 from archiver.stages import fingerprint as fp
 from archiver.store.bulk import array_rows, chunks, execute_plain, insert_tuples
 from archiver.store.db import MatchRow, Meta, PassageRow, RunBand, SpanRow, table

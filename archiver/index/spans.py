@@ -17,8 +17,8 @@ from functools import lru_cache
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from archiver.index import align
 from archiver.index.pairs import current_of
+from archiver.stages import align
 from archiver.store.bulk import chunks
 from archiver.store.db import PassageRow, SpanRow
 

@@ -292,7 +292,7 @@ def parameters(config: FingerprintConfig) -> dict[str, str | int]:
 
 
 def align_parameters() -> str:
-    """The alignment settings the stored spans were made with (``index.align``)."""
-    from archiver.index import align
+    """The alignment settings the stored spans were made with (``stages.align``)."""
+    from archiver.stages import align
 
     return f"seed{align.SEED}-gap{align.GAP}-min{align.MIN_MATCHED}"
