@@ -34,13 +34,13 @@ from archiver.index.indexer import Indexer
 from archiver.records import Processed, Rejection, Result, RunSummary, Stored, Unchanged
 from archiver.reindex import refuse_if_pending
 from archiver.stages import fingerprint, ingest
-from archiver.stages.process import process_chunk
 from archiver.store import db, search_index
 from archiver.store.db import Document, EventRow
 from archiver.store.filing import file_batch
 from archiver.store.guard import store_paths
 from archiver.store.runs import recorded
 from archiver.store.vault import Vault
+from archiver.store.worker import process_chunk
 
 Progress = Callable[[int], None]
 TASK_SIZE = 8  # files per worker task (and per group commit to the vault)

@@ -20,7 +20,7 @@ from archiver.errors import ConfigError
 from archiver.records import Processed, Stored
 from archiver.stages import ingest, process
 from archiver.stages.report import clerk_report
-from archiver.store import db
+from archiver.store import db, worker
 from archiver.store.vault import Vault
 from tests.conftest import SAMPLES, make_config
 from tests.test_postgres import generated_inbox
@@ -135,7 +135,7 @@ def test_a_worker_sends_back_what_the_coordinator_files_and_leaves_the_rest_in_t
 ) -> None:
     config = make_config(tmp_path)
     located = list(ingest.locate([SAMPLES], config.ingest))
-    results = process.process_chunk([(loc, None) for loc in located], config)
+    results = worker.process_chunk([(loc, None) for loc in located], config)
     vault = Vault(config.resolve(config.store.vault))
     archived = changes_seen = 0
     for loc, result in zip(located, results, strict=True):

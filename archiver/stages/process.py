@@ -1,8 +1,8 @@
 """The per-submission stages, ingest → repeats, as one pure function a worker can run.
 
-``process_submission`` touches nothing outside its arguments; ``process_chunk``, the worker's
-entry point, also stores the chunk's object versions in the vault (``objects.store_all``). The
-results go back to the coordinator (``flow.py``), which indexes them in the database.
+``process_submission`` touches nothing outside its arguments; ``process_located`` also reads the
+file. A worker runs them over a chunk of files and stores the results in the vault
+(``store.worker.process_chunk``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from archiver.records import (
     Rejection,
     Repeat,
     Section,
-    Stored,
     Submission,
     Unchanged,
     Warning_,
@@ -31,7 +30,6 @@ from archiver.records import (
 from archiver.stages import checks, clean, decode, fingerprint, ingest, script_checks, split
 from archiver.stages import repeats as match
 from archiver.stages.origin import Origin
-from archiver.store.objects import store_all
 
 T = TypeVar("T")
 _NON_ASCII = re.compile("[^\x00-\x7f]")
@@ -40,17 +38,8 @@ _NON_ASCII = re.compile("[^\x00-\x7f]")
 Outcome = Processed | Rejection | Unchanged
 
 
-def process_chunk(
-    tasks: Sequence[tuple[ingest.Located, str | None]], config: Config
-) -> list[Stored | Unchanged]:
-    """Process each (file, sha512 of its document's head or None), store the changed ones."""
-    outcomes = [process_located(located, config, known) for located, known in tasks]
-    stored = iter(store_all([o for o in outcomes if not isinstance(o, Unchanged)], config))
-    return [o if isinstance(o, Unchanged) else next(stored) for o in outcomes]
-
-
 def process_located(located: ingest.Located, config: Config, known_sha512: str | None = None) -> Outcome:
-    """Read one file and run every per-submission stage on it (the worker's entry point)."""
+    """Read one file and run every per-submission stage on it."""
     try:
         submission = ingest.read(located, config.ingest)
     except OSError as exc:
