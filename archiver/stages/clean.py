@@ -36,7 +36,7 @@ import numpy as np
 
 from archiver.config import CleanConfig
 from archiver.records import Change, Cleaned, Decoded
-from archiver.stages import pinyin as py
+from archiver.stages import _pinyin as py
 from archiver.stages import risky
 
 STEPS: tuple[str, ...] = ("invisible", "nfc", "pinyin", "script", "punctuation", "whitespace", "headings")

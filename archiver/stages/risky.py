@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from archiver.stages import pinyin as py
+from archiver.stages import _pinyin as py
 
 CONVERTER = "tw2s"  # clean's Traditional → Simplified conversion
 LEFT_CONVERTER = "t2s"  # what counts as a Traditional character left in Simplified output

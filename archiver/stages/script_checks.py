@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 
 from archiver.records import Cleaned, Warning_
-from archiver.stages import pinyin as py
+from archiver.stages import _pinyin as py
 from archiver.stages import risky
 from archiver.stages.origin import Origin
 
