@@ -49,7 +49,7 @@ from sqlalchemy.orm import Session
 
 from archiver.config import FingerprintConfig, MatchConfig
 from archiver.errors import ParameterMismatch
-from archiver.index import buckets
+from archiver.index import _buckets as buckets
 from archiver.index.levels import LEVELS
 from archiver.index.stars import StarChanges, seniority
 from archiver.records import LinkStats, NewParagraph
