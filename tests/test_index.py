@@ -23,7 +23,8 @@ from archiver.cli import main
 from archiver.config import Config
 from archiver.errors import ParameterMismatch
 from archiver.index import _buckets as buckets
-from archiver.index import levels, stars
+from archiver.index import _stars as stars
+from archiver.index import levels
 from archiver.index import links as index
 from archiver.store import bulk, db
 from tests.conftest import make_config, near_alike_lines

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from archiver.config import Config
-from archiver.index import levels, links, stars
+from archiver.index import _stars as stars
+from archiver.index import levels, links
 from archiver.records import LinkStats, NewParagraph
 from archiver.store import db
 

@@ -50,8 +50,8 @@ from sqlalchemy.orm import Session
 from archiver.config import FingerprintConfig, MatchConfig
 from archiver.errors import ParameterMismatch
 from archiver.index import _buckets as buckets
+from archiver.index._stars import StarChanges, seniority
 from archiver.index.levels import LEVELS
-from archiver.index.stars import StarChanges, seniority
 from archiver.records import LinkStats, NewParagraph
 from archiver.stages import align
 from archiver.stages import fingerprint as fp
