@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from archiver import flow
 from archiver.audit import reuse as audit
-from archiver.audit.chart import chart
+from archiver.audit._chart import chart
 from archiver.audit.export import export_lines
 from archiver.audit.html import environment, render, write_site
 from archiver.cli import main

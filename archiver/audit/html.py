@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from archiver.audit.chart import chart
+from archiver.audit._chart import chart
 from archiver.audit.docpairs import DocPair, document_pairs, selected
 from archiver.audit.reuse import DocumentReuse, Link, Para, Report, Reused, authority_trends, text_chars
 from archiver.audit.snapshot import Doc
