@@ -19,9 +19,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from archiver.audit._snapshot import Doc, Para, Snapshot
 from archiver.audit.formula import Groups, formula_reason
 from archiver.audit.reuse import Filters, Report
-from archiver.audit.snapshot import Doc, Para, Snapshot
 
 SCHEMA = "archiver-pairs/1"
 

@@ -25,7 +25,7 @@ from typing import Literal
 
 from sqlalchemy.orm import Session
 
-from archiver.audit.snapshot import Doc, Para, Snapshot
+from archiver.audit._snapshot import Doc, Para, Snapshot
 from archiver.config import Config
 from archiver.errors import ConfigError, InputError
 

@@ -38,9 +38,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from archiver.audit._chart import chart
+from archiver.audit._snapshot import Doc
 from archiver.audit.docpairs import DocPair, document_pairs, selected
 from archiver.audit.reuse import DocumentReuse, Link, Para, Report, Reused, authority_trends, text_chars
-from archiver.audit.snapshot import Doc
 
 KIND_LABEL = {
     "earlier": "本单位往年 earlier year",

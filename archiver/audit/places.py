@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 
-from archiver.audit.snapshot import Para, Snapshot
+from archiver.audit._snapshot import Para, Snapshot
 
 TAGS = frozenset({"ns", "nt"})
 MIN_NAME = 2  # characters: jieba tags single characters as places too (京, 沪)
