@@ -12,7 +12,7 @@ from archiver.config import Config
 from archiver.records import Stored, Unchanged
 from archiver.stages import ingest
 from archiver.stages.process import process_located
-from archiver.store.objects import store_all
+from archiver.store._objects import store_all
 
 
 def process_chunk(
