@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 
 from archiver import flow
 from archiver.audit import reuse as audit
+from archiver.audit._places import names
 from archiver.audit.html import document_html
-from archiver.audit.places import names
 from archiver.store import db
 from tests.conftest import make_config
 from tests.test_index import write_inbox

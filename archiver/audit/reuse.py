@@ -45,9 +45,9 @@ from typing import Any, Literal, TextIO
 
 from sqlalchemy.orm import Session
 
+from archiver.audit._places import Flagger, ForeignName
 from archiver.audit._snapshot import Doc, Para, Snapshot, load
 from archiver.audit.formula import Groups, Reason, Rules, formula_reason, resubmissions
-from archiver.audit.places import Flagger, ForeignName
 from archiver.config import AuditConfig
 from archiver.index.pairs import pairs_of
 from archiver.index.spans import Copied, copied_of
