@@ -1,10 +1,12 @@
-"""The stages are pure: nothing under ``archiver/stages`` imports the store, the index, the audit,
-a database driver or an entry point, so the only I/O a stage does is reading its input file.
-(A worker's writing to the vault is ``store.worker``'s.)"""
+"""The layers: each subpackage names its public modules (``__all__``), and the stages are pure:
+nothing under ``archiver/stages`` imports the store, the index, the audit, a database driver or
+an entry point, so the only I/O a stage does is reading its input file (a worker's writing to
+the vault is ``store.worker``'s)."""
 
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 from tests.conftest import ROOT
@@ -41,3 +43,13 @@ def test_no_stage_imports_the_store_the_index_the_audit_or_an_entry_point() -> N
         if any(name == f or name.startswith(f + ".") for f in FORBIDDEN)
     }
     assert not offending, sorted(offending)
+
+
+def test_each_subpackage_names_its_public_modules_and_only_those() -> None:
+    for package in ("audit", "index", "stages", "store"):
+        folder = ROOT / "archiver" / package
+        public = {p.stem for p in folder.glob("*.py") if not p.stem.startswith("_")}
+        named = importlib.import_module(f"archiver.{package}").__all__
+        assert sorted(named) == sorted(public), package
+        for name in named:
+            importlib.import_module(f"archiver.{package}.{name}")

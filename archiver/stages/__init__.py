@@ -1,1 +1,24 @@
-"""Pure stages over typed records: read one file, return what it holds."""
+"""Pure stages over typed records (``archiver.records``): read one file, return what it holds.
+
+``ingest`` lists and reads the files; ``decode`` → ``clean`` → ``split`` → ``fingerprint`` →
+``repeats`` → ``checks`` (and ``script_checks``, ``risky``) each take records and return records,
+chained by ``process`` (``process_submission``); ``origin`` maps offsets back to the submitted
+file; ``report`` is the clerk's report of the result. Modules whose name
+starts with ``_`` are helpers of these, private to the package. Nothing here imports the store,
+the index or the audit (``tests/test_layers.py``): a worker's writing is ``store.worker``'s.
+"""
+
+__all__ = [
+    "checks",
+    "clean",
+    "decode",
+    "fingerprint",
+    "ingest",
+    "origin",
+    "process",
+    "repeats",
+    "report",
+    "risky",
+    "script_checks",
+    "split",
+]
