@@ -24,8 +24,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "index": VOCABULARY | {"stages", "store"},
     "audit": VOCABULARY | {"stages", "store", "index"},
 }
-# The worker's entry point hands its results to the vault writer (docs/architecture.md).
-EXCEPTIONS = {("archiver/stages/process.py", "store.objects")}
+EXCEPTIONS: set[tuple[str, str]] = set()  # (module, import) pairs allowed against the table: none
 
 
 def package_of(path: Path) -> str:
