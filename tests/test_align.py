@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver.index import buckets
+from archiver.index import _buckets as buckets
 from archiver.stages import align
 from archiver.stages.shingle import normalise
 

@@ -3,12 +3,14 @@
 ``ingest`` lists and reads the files; ``decode`` → ``clean`` → ``split`` → ``fingerprint`` →
 ``repeats`` → ``checks`` (and ``script_checks``, ``risky``) each take records and return records,
 chained by ``process`` (``process_submission``); ``origin`` maps offsets back to the submitted
-file; ``report`` is the clerk's report of the result. Modules whose name
+file; ``report`` is the clerk's report of the result; ``shingle`` (the shingles and their hashes)
+and ``align`` (two texts' common character regions) serve the index too. Modules whose name
 starts with ``_`` are helpers of these, private to the package. Nothing here imports the store,
 the index or the audit (``tests/test_layers.py``): a worker's writing is ``store.worker``'s.
 """
 
 __all__ = [
+    "align",
     "checks",
     "clean",
     "decode",
@@ -20,5 +22,6 @@ __all__ = [
     "report",
     "risky",
     "script_checks",
+    "shingle",
     "split",
 ]
