@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -75,6 +76,18 @@ def toml_text(tables: dict[str, dict[str, object]]) -> str:
         lines.append(f"[{name}]")
         lines += [f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in values.items()]
     return "\n".join(lines) + "\n"
+
+
+def samples_folder(folder: Path, **run: object) -> Path:
+    """``folder`` with a copy of samples/ as ``inbox`` and a ``config.toml`` (paths relative to
+    it) that archives it into ``folder/archive`` with one worker; ``run`` adds ``[run]`` keys."""
+    shutil.copytree(SAMPLES, folder / "inbox")
+    tables: dict[str, dict[str, object]] = {
+        "store": {"database": "archive/db.sqlite3", "vault": "archive/objects"},
+        "run": {"inbox": ["inbox"], "workers": 1, **run},
+    }
+    (folder / "config.toml").write_text(toml_text(tables), encoding="utf-8")
+    return folder
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from archiver import flow
 from archiver.cli import main
 from archiver.store import db, ocfl
 from archiver.store.vault import Vault
-from tests.conftest import SAMPLES
+from tests.conftest import samples_folder
 
 DOC = "guowuyuan/2024/2024-zhengfu-gongzuo-baogao.txt"
 ORIGINAL = "original/2024-zhengfu-gongzuo-baogao.txt"
@@ -27,13 +27,7 @@ ORIGINAL = "original/2024-zhengfu-gongzuo-baogao.txt"
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An archive of samples/ (config.toml, inbox, archive/), made once and copied per test."""
-    base = tmp_path_factory.mktemp("built")
-    shutil.copytree(SAMPLES, base / "inbox")
-    (base / "config.toml").write_text(
-        '[store]\ndatabase = "archive/db.sqlite3"\nvault = "archive/objects"\n'
-        '[run]\ninbox = ["inbox"]\nworkers = 1\nbatch_size = 4\n',
-        encoding="utf-8",
-    )
+    base = samples_folder(tmp_path_factory.mktemp("built"), batch_size=4)
     flow.run(config_mod.load(base / "config.toml"), [base / "inbox"])
     return base
 

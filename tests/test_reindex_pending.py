@@ -3,7 +3,6 @@ and say to finish it; the finished reindex equals one never interrupted."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +11,11 @@ from click.testing import CliRunner
 
 from archiver import reindex
 from archiver.cli import main
-from tests.conftest import SAMPLES
+from tests.conftest import samples_folder
 
 
 def archive_of_samples(tmp_path: Path, name: str) -> Path:
-    folder = tmp_path / name
-    shutil.copytree(SAMPLES, folder / "inbox")
-    (folder / "config.toml").write_text(
-        '[store]\ndatabase = "archive/db.sqlite3"\nvault = "archive/objects"\n'
-        '[run]\ninbox = ["inbox"]\nworkers = 1\n',
-        encoding="utf-8",
-    )
+    folder = samples_folder(tmp_path / name)
     assert cli(folder, "run").exit_code == 0
     # The operator changes the fingerprint settings: the archive needs a reindex.
     with (folder / "config.toml").open("a", encoding="utf-8") as config:

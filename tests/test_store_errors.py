@@ -5,7 +5,6 @@ was never stopped."""
 from __future__ import annotations
 
 import errno
-import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -16,20 +15,13 @@ from sqlalchemy.exc import OperationalError
 
 from archiver.cli import main
 from archiver.store import filing, ocfl
-from tests.conftest import SAMPLES
+from tests.conftest import samples_folder
 
 SUBMITTED = "政府工作报告"  # in every sample's text: must never reach the message
 
 
 def archive(tmp_path: Path, name: str) -> Path:
-    folder = tmp_path / name
-    shutil.copytree(SAMPLES, folder / "inbox")
-    (folder / "config.toml").write_text(
-        '[store]\ndatabase = "archive/db.sqlite3"\nvault = "archive/objects"\n'
-        '[run]\ninbox = ["inbox"]\nworkers = 1\nbatch_size = 4\n',
-        encoding="utf-8",
-    )
-    return folder
+    return samples_folder(tmp_path / name, batch_size=4)
 
 
 def cli(folder: Path, *args: str) -> Result:
