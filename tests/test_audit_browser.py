@@ -291,3 +291,28 @@ def test_beside_an_edited_copy_the_changed_dates_and_figures_are_marked(
     assert "森林覆盖率达到" in diff_text and "城乡交通条件明显改善" in diff_text
     page.screenshot(path=str(ARTIFACTS / "audit-changes.png"), full_page=True)
     only_file_requests(page)
+
+
+def test_the_pair_page_highlights_the_shared_spans_and_marks_what_changed(
+    copies: tuple[Path, dict[str, Any]], page: Any
+) -> None:
+    folder, data = copies
+    a, b, c = (doc_of(data, f) for f in ("auth-x/2023/a.txt", "auth-x/2024/b.txt", "auth-y/2024/c.txt"))
+    page.goto((folder / "pairs" / f"{a['id']}-{c['id']}.html").as_uri())
+    sides = page.locator(".pair > section")
+    # one copied sentence: that sentence is highlighted on both sides, not its paragraphs
+    assert sides.nth(0).locator("a.reuse").all_inner_texts() == [LIFTED]
+    assert sides.nth(1).locator("a.reuse").all_inner_texts() == [LIFTED]
+    assert f"{len(LIFTED)} / {a['chars']} chars shared" in sides.nth(0).inner_text()
+    assert f"{len(LIFTED)} / {c['chars']} chars shared" in sides.nth(1).inner_text()
+    sides.nth(1).locator("a.reuse").first.click()
+    assert page.evaluate("location.hash") == "#a-s0"
+    assert page.locator("#a-s0").inner_text() == LIFTED
+    assert page.locator("#changes p.diff").count() == 0  # copied as it was: no change to list
+    page.screenshot(path=str(ARTIFACTS / "audit-pair-sentence.png"), full_page=True)
+    page.goto((folder / "pairs" / f"{a['id']}-{b['id']}.html").as_uri())
+    assert page.locator(".pair > section").nth(1).locator("a.reuse").all_inner_texts() == [EDITED]
+    assert page.locator("#changes p.diff ins").all_inner_texts() == ["4", "5", "6", "8", "35"]
+    assert page.locator("#changes p.diff del").all_inner_texts() == ["3", "2", "5", "3", "20"]
+    page.screenshot(path=str(ARTIFACTS / "audit-pair-changes.png"), full_page=True)
+    only_file_requests(page)

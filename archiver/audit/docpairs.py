@@ -1,11 +1,11 @@
 """Pairs of documents that share substantive text: ``archiver audit --pairs``.
 
-For every two current documents with a kept passage of one matching a kept passage of the other
-(the same group, or linked groups: verified Jaccard ≥ ``match_at``), not formula (``formula``),
-both directions are measured: the characters of A in passages matching B's, and of B in
-passages matching A's, each over its document's characters; the longest run is the most
-characters of consecutive matching passages on either side. Passage-level: a matching passage
-counts whole.
+For every two current documents sharing aligned character spans (``index.spans``: a copied
+sentence, an edited or identical paragraph) outside formula passages (``formula``) on either
+side, both directions are measured: the characters of A inside spans shared with B, and of B
+inside spans shared with A, each over its document's characters (each character once), and the
+longest run of equal characters in any of the spans. A copied sentence counts its characters,
+not its paragraph's.
 
 Relation: ``earlier_year`` (same authority, other years), ``same_year_other_authority``,
 ``other_authority_other_year``, ``same_authority_same_year`` (``resubmission`` when one files
@@ -19,9 +19,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from archiver.audit._snapshot import Doc, Para, Snapshot
-from archiver.audit.formula import Groups, formula_reason
-from archiver.audit.reuse import Filters, Report
+from archiver.audit._snapshot import Doc
+from archiver.audit.reuse import Filters, Report, text_chars
+from archiver.index.spans import Copied
 
 SCHEMA = "archiver-pairs/1"
 
@@ -36,7 +36,8 @@ class DocPair:
     a_total: int  # a's characters (newlines excluded)
     b_total: int
     longest_run: int
-    passages: tuple[tuple[int, int], ...]  # (a passage, b passage) that match
+    passages: tuple[tuple[int, int], ...]  # (a passage, b passage) sharing characters
+    spans: tuple[Copied, ...] = ()  # the shared spans, A's side first (``other_*``: B's side)
 
     @property
     def a_share(self) -> float:
@@ -80,62 +81,61 @@ def _order(doc: Doc) -> tuple[int, int, str]:
     return (doc.year if doc.year is not None else 9999, doc.arrival, doc.file)
 
 
-def _kept(snapshot: Snapshot, doc: Doc) -> list[Para]:
-    paras = (snapshot.paras[i] for i in snapshot.by_doc.get(doc.id, ()))
-    return sorted((p for p in paras if not p.removed and p.start is not None), key=lambda p: p.start or 0)
+def _flip(c: Copied, submission_id: int) -> Copied:
+    """``c`` seen from the other side (``submission_id``: the side ``c`` starts from)."""
+    return Copied(
+        c.other_start,
+        c.other_end,
+        c.other_id,
+        c.passage_id,
+        submission_id,
+        c.start,
+        c.end,
+        c.matched,
+        c.longest,
+    )
 
 
 def document_pairs(report: Report) -> list[DocPair]:
-    """Every pair of current documents sharing substantive passages, most shared first."""
+    """Every pair of current documents sharing substantive spans, most shared first."""
     snapshot = report.snapshot
-    groups = Groups(snapshot)
-    members: dict[int, list[Para]] = defaultdict(list)  # rep → its current kept passages
-    for doc in snapshot.docs.values():
-        for para in _kept(snapshot, doc):
-            if para.rep_id is not None:
-                members[para.rep_id].append(para)
-    matches: dict[tuple[int, int], set[tuple[int, int]]] = defaultdict(set)
-    for rep, paras in members.items():
-        if formula_reason(paras[0], report.rules, groups) is not None:
-            continue
-        others = [q for r in {rep, *groups.linked.get(rep, ())} for q in members.get(r, ())]
-        for p in paras:
-            for q in others:
-                if p.submission_id < q.submission_id:
-                    matches[p.submission_id, q.submission_id].add((p.id, q.id))
-    resubmitted = {m.doc.id: m.resubmission_of for m in report.measured.values() if m.resubmission_of}
-    out = []
-    for (x, y), pairs in matches.items():
-        a, b = sorted((snapshot.docs[x], snapshot.docs[y]), key=_order)
-        if a.id != x:
-            pairs = {(q, p) for p, q in pairs}
-        out.append(_measure(snapshot, a, b, pairs, relation(a, b, resubmitted)))
+    measured = report.measured
+    set_apart = frozenset().union(*(m.set_apart for m in measured.values()))
+    found: dict[tuple[int, int], set[Copied]] = defaultdict(set)  # (a, b) → spans from a to b
+    for doc_id, m in measured.items():
+        for c in m.shared:
+            other = c.other_submission_id
+            if other not in snapshot.docs or c.other_id in set_apart:
+                continue
+            a, b = sorted((snapshot.docs[doc_id], snapshot.docs[other]), key=_order)
+            found[a.id, b.id].add(c if a.id == doc_id else _flip(c, doc_id))
+    resubmitted = {m.doc.id: m.resubmission_of for m in measured.values() if m.resubmission_of}
+    out = [
+        _measure(
+            snapshot.docs[a],
+            snapshot.docs[b],
+            spans,
+            relation(snapshot.docs[a], snapshot.docs[b], resubmitted),
+        )
+        for (a, b), spans in found.items()
+    ]
     return sorted(out, key=lambda p: (-max(p.a_share, p.b_share), p.a.file, p.b.file))
 
 
-def _measure(snapshot: Snapshot, a: Doc, b: Doc, pairs: set[tuple[int, int]], rel: str) -> DocPair:
-    in_a = {p for p, _ in pairs}
-    in_b = {q for _, q in pairs}
+def _measure(a: Doc, b: Doc, spans: set[Copied], rel: str) -> DocPair:
+    ordered = tuple(sorted(spans))
     return DocPair(
         a,
         b,
         rel,
-        sum(len(snapshot.paras[p].text) for p in in_a),
-        sum(len(snapshot.paras[q].text) for q in in_b),
+        text_chars(a.text, [(c.start, c.end) for c in ordered]),
+        text_chars(b.text, [(c.other_start, c.other_end) for c in ordered]),
         len(a.text.replace("\n", "")),
         len(b.text.replace("\n", "")),
-        max(_longest_run(_kept(snapshot, a), in_a), _longest_run(_kept(snapshot, b), in_b)),
-        tuple(sorted(pairs)),
+        max(c.longest for c in ordered),
+        tuple(sorted({(c.passage_id, c.other_id) for c in ordered})),
+        ordered,
     )
-
-
-def _longest_run(paras: list[Para], matched: set[int]) -> int:
-    """The most characters of consecutive passages (in text order) all in ``matched``."""
-    best = run = 0
-    for para in paras:
-        run = run + len(para.text) if para.id in matched else 0
-        best = max(best, run)
-    return best
 
 
 def selected(pairs: list[DocPair], filters: Filters) -> list[DocPair]:

@@ -8,8 +8,9 @@ DIR/docs/<id>.html  one per document (submission id): its cleaned text, each spa
                     character diff (``<ins>``: the document's new dates and figures)
 DIR/clusters.html   the clusters with their keywords and occurrences
 DIR/pairs.html      the pairs of documents sharing substantive text (``docpairs``), sortable
-DIR/pairs/<a>-<b>.html  the two texts side by side, matching passages highlighted and linked to
-                    each other (for the ``MAX_PAIR_PAGES`` pairs sharing the most)
+DIR/pairs/<a>-<b>.html  the two texts side by side, each shared span highlighted and linked to
+                    its counterpart, and the character diff of the spans that differ (for the
+                    ``MAX_PAIR_PAGES`` pairs sharing the most)
 
 The pages are Jinja2 templates in ``templates/`` rendered with autoescaping on, so submitted text
 (file names, authorities, titles, passages, headings) is escaped without anyone having to ask.
@@ -303,6 +304,27 @@ def _rank(r: Reused) -> tuple[int, int, int]:
     return (KINDS.index(r.kind), -r.copied.matched, r.copied.other_id)
 
 
+T = TypeVar("T")
+
+
+def _runs(length: int, ranges: list[tuple[int, int, T]]) -> list[tuple[int, int, T | None]]:
+    """``0…length`` cut where ``ranges`` (start, end, item) begin and end: (start, end, the item
+    covering it or None); where ranges overlap, the later in ``ranges`` wins."""
+    cover: list[T | None] = [None] * length
+    for lo, hi, item in ranges:
+        for at in range(max(lo, 0), min(hi, length)):
+            cover[at] = item
+    out: list[tuple[int, int, T | None]] = []
+    k = 0
+    while k < length:
+        here, end = cover[k], k
+        while end < length and cover[end] is here:
+            end += 1
+        out.append((k, end, here))
+        k = end
+    return out
+
+
 def _segments(
     para: Para, text: str, spans: list[Reused], flagged: list[tuple[int, int]]
 ) -> tuple[Segment, ...]:
@@ -310,16 +332,9 @@ def _segments(
     span), and each stretch at the flagged names."""
     start = para.start or 0
     body = text[start : para.end or start]
-    cover: list[Reused | None] = [None] * len(body)
-    for span in sorted(spans, key=_rank, reverse=True):  # the best span is written last
-        for at in range(max(span.copied.start - start, 0), min(span.copied.end - start, len(body))):
-            cover[at] = span
+    ranked = sorted(spans, key=_rank, reverse=True)  # the best span is written last
     out: list[Segment] = []
-    k = 0
-    while k < len(body):
-        here, end = cover[k], k
-        while end < len(body) and cover[end] is here:
-            end += 1
+    for k, end, here in _runs(len(body), [(r.copied.start - start, r.copied.end - start, r) for r in ranked]):
         names = [(max(a, k) - k, min(b, end) - k) for a, b in flagged if a < end and b > k]
         cut = parts(body[k:end], names)
         if here is None:
@@ -328,7 +343,6 @@ def _segments(
             c = here.copied
             title = f"{KIND_LABEL[here.kind]} · {c.matched} 字相同 equal · 最长 longest {c.longest}"
             out.append(Segment(cut, here.kind, c.other_submission_id, c.other_id, title))
-        k = end
     return tuple(out)
 
 
@@ -424,32 +438,56 @@ def clusters_html(report: Report) -> str:
 
 
 @dataclass(frozen=True)
+class PairSegment:
+    """A stretch of a passage on one side of a pair: plain, or in a shared span (its index in
+    ``DocPair.spans``; ``first`` on the span's first stretch, which carries its anchor)."""
+
+    text: str
+    span: int | None = None
+    first: bool = False
+
+
+@dataclass(frozen=True)
 class PairPiece:
     text: str = ""
     para: Para | None = None
-    kind: str = ""
-    target: int | None = None  # the matching passage on the other side
+    segments: tuple[PairSegment, ...] = ()
 
 
-def _pair_piece(para: Para, counterpart: dict[int, int], kind: str) -> PairPiece:
-    """A passage of one side: highlighted and leading to its counterpart when it matches."""
-    if para.id in counterpart:
-        return PairPiece(para=para, kind=kind, target=counterpart[para.id])
-    return PairPiece(para=para)
+def _pair_piece(para: Para, text: str, spans: list[tuple[int, int, int]]) -> PairPiece:
+    """A passage of one side cut at the (start, end, span index) ``spans`` it holds (the span
+    with the most characters shows where two overlap)."""
+    start = para.start or 0
+    body = text[start : para.end or start]
+    mine = sorted(
+        ((lo - start, hi - start, n) for lo, hi, n in spans if lo < (para.end or 0) and hi > start),
+        key=lambda r: -(r[1] - r[0]),
+    )
+    seen: set[int] = set()
+    out: list[PairSegment] = []
+    for k, end, n in _runs(len(body), [(lo, hi, n) for lo, hi, n in mine]):
+        out.append(PairSegment(body[k:end], n, n is not None and n not in seen))
+        if n is not None:
+            seen.add(n)
+    return PairPiece(para=para, segments=tuple(out))
 
 
 def pair_html(pair: DocPair, report: Report) -> str:
     kind = "earlier" if pair.relation == "earlier_year" else "other"
-    to_b: dict[int, int] = {}
-    to_a: dict[int, int] = {}
-    for a, b in pair.passages:
-        to_b.setdefault(a, b)
-        to_a.setdefault(b, a)
+    a_spans = [(c.start, c.end, n) for n, c in enumerate(pair.spans)]
+    b_spans = [(c.other_start, c.other_end, n) for n, c in enumerate(pair.spans)]
+    changes = [
+        (n, diff(pair.a.text[c.start : c.end], pair.b.text[c.other_start : c.other_end]))
+        for n, c in enumerate(pair.spans)
+        if pair.a.text[c.start : c.end] != pair.b.text[c.other_start : c.other_end]
+    ]
     return render(
         "pair.html",
         pair=pair,
-        a_lines=_lines(pair.a, report, PairPiece, partial(_pair_piece, counterpart=to_b, kind=kind)),
-        b_lines=_lines(pair.b, report, PairPiece, partial(_pair_piece, counterpart=to_a, kind=kind)),
+        kind=kind,
+        a_lines=_lines(pair.a, report, PairPiece, partial(_pair_piece, text=pair.a.text, spans=a_spans)),
+        b_lines=_lines(pair.b, report, PairPiece, partial(_pair_piece, text=pair.b.text, spans=b_spans)),
+        changes=changes,
     )
 
 

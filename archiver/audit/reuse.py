@@ -103,6 +103,10 @@ class DocumentReuse:
     foreign_names: tuple[ForeignName, ...] = ()  # another authority's names in text copied from it
     spans: tuple[Reused, ...] = ()  # every span shared with a source that counts (formula left out)
     sources: tuple[Source, ...] = ()  # most characters first
+    # Every span shared with any current submission (any year, resubmissions too) outside
+    # formula, and every passage set apart as formula: what ``docpairs`` pairs documents by.
+    shared: tuple[Copied, ...] = ()
+    set_apart: frozenset[int] = frozenset()
 
     @property
     def reused_chars(self) -> int:
@@ -380,6 +384,8 @@ def audit(
                 measure(d, snapshot, links, copied, formula, resubmitted),
                 resubmission_of=resubmitted.get(d.id),
                 foreign_names=tuple(flagger.flag(d.id, _copied(links, formula))),
+                shared=tuple(c for c in copied if c.passage_id not in formula),
+                set_apart=frozenset(formula),
             )
         )
     kept = sorted(
