@@ -449,7 +449,8 @@ def find(ctx: click.Context, file: Path | None, given: str | None, as_json: bool
         click.echo(f"\n[{item.passage.start}–{item.passage.end}] {shown}")
         for o in item.occurrences:
             where = " ".join(str(part) for part in (o.authority, o.year) if part is not None)
-            click.echo(f"    {o.similarity:.2f}  {o.file}  {where}  [{o.start}–{o.end}]")
+            spans = " ".join(f"[{s.other_start}–{s.other_end}]" for s in o.spans) or f"[{o.start}–{o.end}]"
+            click.echo(f"    {o.similarity:.2f}  {o.file}  {where}  {spans}")
 
 
 @main.command()

@@ -1,6 +1,7 @@
 """How fast `archiver find` and `archiver search` answer on an archive.
 
     .venv/bin/python bench/find_speed.py --inbox /tmp/base/inbox7/inbox [--archive DIR] [--count 200]
+        [--truth /tmp/base/mosaic7/truth.jsonl]
 
 Builds an archive of ``--inbox`` in ``--archive`` (kept there, reused when it exists), then
 times, in this process with warm caches:
@@ -8,6 +9,8 @@ times, in this process with warm caches:
 - ``find`` of ``--count`` paragraphs drawn (seeded) from the archived passages, one call each
   as the command makes it: the text through decode, clean, split and fingerprint, then the
   lookup in the LSH index and the occurrences; and the share of them that list their own file;
+- with ``--truth`` (a ``--mosaic`` inbox's truth.jsonl), ``find`` of ``--count`` copied sentences
+  drawn from it, each alone, and the share of them that list the file they were copied from;
 - ``search`` of substrings of 1 to 8 characters drawn from the same paragraphs.
 
 Prints the medians, 95th percentiles and maxima as JSON (``-o`` also writes them to a file).
@@ -20,6 +23,7 @@ import json
 import random
 import statistics
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +34,7 @@ from archiver import config as config_mod
 from archiver import flow
 from archiver.audit.find import find, prepare
 from archiver.audit.search import search
+from archiver.stages.shingle import normalise
 from archiver.store import db
 
 
@@ -42,23 +47,52 @@ def summary(seconds: list[float]) -> dict[str, float]:
     }
 
 
+def archive_config(folder: Path) -> config_mod.Config:
+    """The config of the archive in ``folder`` (``archive.sqlite3`` and ``objects/``)."""
+    store = {"database": str(folder / "archive.sqlite3"), "vault": str(folder / "objects")}
+    return config_mod.from_mapping({"store": store}, base_dir=folder)
+
+
+def timed_finds(
+    session: Session, config: config_mod.Config, probes: Sequence[tuple[str, str]]
+) -> tuple[list[float], int]:
+    """The seconds of ``find`` for each (text, file) of ``probes``, and how many list their file."""
+    seconds: list[float] = []
+    hits = 0
+    for text, file in probes:
+        started = time.perf_counter()
+        found = find(session, prepare(text.encode("utf-8"), "probe", config), config)
+        seconds.append(time.perf_counter() - started)
+        hits += any(o.file == file for f in found for o in f.occurrences)
+    return seconds, hits
+
+
+def copied_sentences(truth: Path, rng: random.Random, count: int, min_chars: int) -> list[tuple[str, str]]:
+    """(sentence, the file it was copied from) for ``count`` copied sentences of the truth
+    (``kind`` sentence) of at least ``min_chars`` normalised characters (``find`` looks up no
+    shorter paragraph)."""
+    found = []
+    with truth.open(encoding="utf-8") as lines:
+        for line in lines:
+            record = json.loads(line)
+            for item in record.get("items", []):
+                for span in item.get("spans") or []:
+                    text = item["text"][span["start"] : span["end"]]
+                    if span["kind"] == "sentence" and len(normalise(text)) >= min_chars:
+                        found.append((text, span["from"].split("#")[0].removeprefix("inbox/")))
+    return rng.sample(found, min(count, len(found)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--inbox", type=Path, required=True)
     parser.add_argument("--archive", type=Path, default=Path("/tmp/find-speed-archive"))
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--truth", type=Path, help="truth.jsonl of a --mosaic inbox: copied sentences")
     parser.add_argument("-o", "--output", type=Path)
     args = parser.parse_args()
-    config = config_mod.from_mapping(
-        {
-            "store": {
-                "database": str(args.archive / "archive.sqlite3"),
-                "vault": str(args.archive / "objects"),
-            }
-        },
-        base_dir=args.archive,
-    )
+    config = archive_config(args.archive)
     built = None
     if not (args.archive / "archive.sqlite3").exists():
         started = time.perf_counter()
@@ -74,13 +108,11 @@ def main() -> None:
             .where(s.current.is_(True), p.kind == "para", p.removed.is_(False), p.chars >= 20)
         ).all()
         drawn = rng.sample(rows, min(args.count, len(rows)))
-        find_times: list[float] = []
-        own = 0
-        for text, relpath in drawn:
-            started = time.perf_counter()
-            found = find(session, prepare(text.encode("utf-8"), "probe", config), config)
-            find_times.append(time.perf_counter() - started)
-            own += any(o.file == relpath for f in found for o in f.occurrences)
+        find_times, own = timed_finds(session, config, drawn)
+        sentences = (
+            copied_sentences(args.truth, rng, args.count, config.fingerprint.min_chars) if args.truth else []
+        )
+        sentence_times, from_source = timed_finds(session, config, sentences)
         search_times: list[float] = []
         for text, _ in drawn:
             size = rng.randint(1, 8)
@@ -97,6 +129,12 @@ def main() -> None:
         "find": {"count": len(drawn), "found_own_file": own, **summary(find_times)},
         "search": {"count": len(drawn), **summary(search_times)},
     }
+    if sentences:
+        result["sentences"] = {
+            "count": len(sentences),
+            "found_source": from_source,
+            **summary(sentence_times),
+        }
     print(json.dumps(result, indent=1))
     if args.output:
         args.output.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")

@@ -176,10 +176,14 @@ def test_the_index_shows_the_documents_first_and_searches_their_texts(
     # Charts only for authorities with two or more years: auth-a (2020, 2021) and auth-c (2021, 2022).
     assert page.locator("#chart polyline").count() == 2 * 2
     query = "与 <b>加粗</b>"  # only in x.txt's text, not in any file name
+    # The texts are not in the page: the search box loads them from their own file when used.
+    assert "加粗" not in (folder / "index.html").read_text(encoding="utf-8")
+    assert not any(url.endswith("/search/texts.js") for url in page.requests)
     page.fill("#search", query)
+    sync_api.expect(page.locator("#search-count")).to_contain_text("1 份文件包含")
+    assert any(url.endswith("/search/texts.js") for url in page.requests)
     visible = page.locator("#documents tbody tr:visible")
     assert visible.count() == 1 and visible.first.locator("td").first.inner_text() == "auth-c/2022/x.txt"
-    assert "1 份文件包含" in page.locator("#search-count").inner_text()
     p0 = data["clusters"][0]["canonical"]["text"][5:20]  # in a.txt, b.txt and c.txt
     page.fill("#search", p0)
     assert page.locator("#documents tbody tr:visible").count() == 3

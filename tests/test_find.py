@@ -58,6 +58,29 @@ def test_an_edited_copy_is_found_with_its_similarity(small: Config) -> None:
         assert o.start is not None and o.end is not None and o.end - o.start == len(o.text)
 
 
+def sentences(text: str) -> list[str]:
+    return [part + "。" for part in text.split("。") if part]
+
+
+def test_a_copied_sentence_is_found_with_its_span_either_way_round(small: Config) -> None:
+    """A sentence of an archived paragraph, alone or inside a new paragraph, is found in that
+    paragraph's file, far below match_at as a whole: the spans are the sentence on both sides."""
+    sentence = max(sentences(LINES[10]), key=len)
+    assert len(sentence) >= 30 and len(sentence) < len(LINES[10]) / 2
+    fresh = "今年我们新建了三座桥梁和两所学校，群众出行和上学更加方便。"
+    archived = FILES["yi/2024/c.txt"]
+    engine = db.open_engine(small.database_url)
+    with Session(engine) as session:
+        for probe in (sentence, fresh + sentence + "下一步还要继续努力，把实事办实办好办到群众心坎上。"):
+            (item,) = find(session, prepare(probe.encode(), "probe", small), small)
+            (o,) = item.occurrences
+            assert o.file == "yi/2024/c.txt" and o.similarity < small.match.match_at
+            (span,) = o.spans
+            assert probe[span.start : span.end] == sentence
+            assert archived[span.other_start : span.other_end] == sentence
+    engine.dispose()
+
+
 def test_the_command_reads_a_file_stdin_or_text(small: Config, tmp_path: Path) -> None:
     config_file = tmp_path / "config.toml"
     config_file.write_text(

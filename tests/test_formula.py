@@ -16,6 +16,7 @@ from archiver.store import db
 from tests.conftest import make_config
 from tests.test_index import write_inbox
 from tests.test_search import LINES
+from tests.test_structure import PAGE_BOTTOM, report
 
 DATA = Path(__file__).parent / "data" / "formula"
 OPENING_2022 = (DATA / "state-council_2022_opening.txt").read_text(encoding="utf-8")
@@ -172,3 +173,39 @@ def test_a_document_sharing_only_part_of_an_earlier_one_is_no_resubmission(tmp_p
     flow.run(config, [write_inbox(tmp_path / "n2", {"jia/2024/b.txt": "\n".join(half)})])
     report = run_audit(config)
     assert all(m.resubmission_of is None for m in report.documents)
+
+
+def portal_copy(year: int, session: int) -> str:
+    """A real NPC resolution as copied from a portal page: buttons, breadcrumb, 原文链接, 发布机构
+    above it, the site's URL and share buttons below (``test_structure``'s page leftovers)."""
+    return (
+        "下载 打印 全屏 收藏 【字号：大 中 小】\n首页 > 信息公开 > 决议决定\n"
+        f"原文链接：http://www.npc.gov.cn/zgrdw/npc/xinwen/{year}-03/14/content_15{session}4736.htm\n"
+        "发布机构：全国人民代表大会\n"
+        f"第十一届全国人民代表大会第{'三四'[session - 3]}次会议关于政府工作报告的决议\n"
+        + report(f"npc-resolution-on-gwr_{year}_wikisource.txt")
+        + PAGE_BOTTOM
+    )
+
+
+def test_page_leftovers_of_real_reports_are_never_reuse_nor_formula(tmp_path: Path) -> None:
+    """The 原文链接, 发布机构 and URL lines of two real reports match each other's, and the two
+    resolutions share real phrases: only the phrases count, substantive or formula."""
+    files = {
+        "npc/2010/resolution.txt": portal_copy(2010, 3),
+        "npc/2011/resolution.txt": portal_copy(2011, 4),
+        "npc-site/2011/resolution.txt": portal_copy(2011, 4).replace("npc.gov.cn/zgrdw", "gov.cn/xinwen"),
+    }
+    config = make_config(tmp_path)
+    flow.run(config, [write_inbox(tmp_path / "in", files)])
+    report_ = run_audit(config)
+    paras = report_.snapshot.paras
+    chrome = {p.id for p in paras.values() if p.kind == "chrome"}
+    assert len(chrome) == 3 * 7  # the four lines above and three below each text, all kept
+    measured = list(report_.measured.values())
+    assert sum(m.reused_chars for m in measured) > 0  # the resolutions' shared phrases are reuse
+    for m in measured:
+        assert chrome.isdisjoint(r.copied.passage_id for r in m.spans)
+        assert chrome.isdisjoint(p for p, _ in m.formula)
+        assert chrome.isdisjoint(c.passage_id for c in m.shared)
+        assert chrome.isdisjoint(link.passage_id for link in m.links)

@@ -1,6 +1,7 @@
 """The audit as a static, self-contained site: ``write_site(report, DIR)``.
 
 DIR/index.html      the documents table (sortable, filterable) and the reuse chart by year
+DIR/search/texts.js the documents' cleaned texts, loaded by the index's search box when used
 DIR/docs/<id>.html  one per document (submission id): its cleaned text, each span shared with a
                     source (or each linked passage, without spans) a highlight ``<a class="reuse"
                     data-kind="earlier|other|inside|formula">`` linking to the source passage
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, partial
@@ -167,10 +169,19 @@ def index_html(report: Report) -> str:
         rows=[_row(m, report) for m in report.documents],
         filters=", ".join(f"{k}={v}" for k, v in given if v is not None),
         chart=chart(charted(authority_trends(report.documents))),
-        # The search box looks in the cleaned texts: they travel with the page, as JSON that
-        # Jinja's tojson escapes for an HTML script element.
-        texts={str(m.doc.id): m.doc.text for m in report.documents},
+        texts=TEXTS,
     )
+
+
+TEXTS = "search/texts.js"  # the search box's texts, beside index.html
+
+
+def texts_js(report: Report) -> str:
+    """The cleaned texts of the selected documents as a script the index page loads when its
+    search box is first used: the page stays small however large the archive, and a script
+    element (unlike fetch) loads from file:// too. JSON is a JavaScript expression."""
+    texts = {str(m.doc.id): m.doc.text for m in report.documents}
+    return "window.archiverTexts = " + json.dumps(texts, ensure_ascii=False) + ";\n"
 
 
 @dataclass(frozen=True)
@@ -514,10 +525,12 @@ def write_site(report: Report, out: Path) -> list[Path]:
     """Write the site under ``out``; returns the files written."""
     (out / "docs").mkdir(parents=True, exist_ok=True)
     (out / "pairs").mkdir(exist_ok=True)
+    (out / TEXTS).parent.mkdir(exist_ok=True)
     pairs = selected(document_pairs(report), report.filters)
     paged = pairs[:MAX_PAIR_PAGES]
     written: list[tuple[Path, str]] = [
         (out / "index.html", index_html(report)),
+        (out / TEXTS, texts_js(report)),
         (out / "clusters.html", clusters_html(report)),
         (out / "pairs.html", pairs_html(report, pairs, {(p.a.id, p.b.id) for p in paged})),
     ]

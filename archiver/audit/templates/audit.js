@@ -28,19 +28,34 @@
     });
   }
   // The filter box looks at the row (file, authority, year…), the search box at the document's
-  // cleaned text (the JSON in #texts); a row shows when it passes both.
+  // cleaned text; a row shows when it passes both. The texts are a script of their own
+  // (data-texts), loaded when the search box is first used: the page stays small.
   function setUpBoxes(table) {
     var filter = document.getElementById("filter");
     var search = document.getElementById("search");
     var count = document.getElementById("search-count");
-    var data = document.getElementById("texts");
-    var texts = data ? JSON.parse(data.textContent) : {};
+    var loading = false;
+    function texts() {
+      if (window.archiverTexts || loading || !search || !search.dataset.texts) { return window.archiverTexts; }
+      loading = true;
+      if (count) { count.textContent = "载入全文… loading the texts…"; }
+      var script = document.createElement("script");
+      script.src = search.dataset.texts;
+      script.onload = apply;
+      script.onerror = function () {
+        if (count) { count.textContent = "无法载入全文 cannot load " + search.dataset.texts; }
+      };
+      document.head.appendChild(script);
+      return undefined;
+    }
     function apply() {
       var f = filter ? filter.value.trim().toLowerCase() : "";
       var q = search ? search.value : "";
+      var all = q === "" ? {} : texts();
+      if (q !== "" && !all) { return; }  // apply() runs again once they are loaded
       var found = 0;
       Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
-        var text = texts[row.getAttribute("data-doc")] || "";
+        var text = all[row.getAttribute("data-doc")] || "";
         var hit = q === "" || text.indexOf(q) >= 0;
         if (q !== "" && hit) { found += 1; }
         row.hidden = !hit || (f !== "" && row.textContent.toLowerCase().indexOf(f) < 0);
