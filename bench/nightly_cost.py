@@ -18,10 +18,12 @@ with 1M archived passages. For each size this script
 4. when the archive holds more band rows than ``[store] recent_band_rows``, also times the
    *steady* night, the one every night is once an archive has outgrown the recent level of
    the band index, as the night before leaves it: the run level holds that night's rows (here
-   the history run's) and the recent level what makes it half a night over its limit once they
-   are settled, each band holding rows of the nights since it was last merged (rows of the
-   newest synthetic passages moved into it), so that the night starts by settling the run
-   level and merging the recent level's fullest band into the main level. It also times a full
+   the history run's) and the recent level what makes it a night's rows over its limit once
+   they are settled, less half the fullest band (the last night's merge left it under the limit
+   by that on average), each band holding rows of the nights since it was last merged (rows of
+   the newest synthetic passages moved into it), so that the night starts by settling the run
+   level and merging the recent level's fullest bands into the main level, as many rows as a
+   night adds (what a steady night merges on average). It also times a full
    ``archiver compact`` on that state, which no night runs (for the record).
 
 Random signatures never collide with real ones, so the filler adds size (deeper B-trees, bigger
@@ -46,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -58,7 +60,7 @@ from archiver import flow
 from archiver.index import levels
 from archiver.index import links as index
 from archiver.stages import fingerprint
-from archiver.store import bulk, db
+from archiver.store import bulk, db, search_index
 
 BATCH = 50_000  # passages per insert batch
 TRASH = "set-aside"  # old copies of the archive, deleted at the end (``set_aside``)
@@ -114,7 +116,7 @@ def synthesise(url: str, count: int, cfg: config_mod.Config, seed: int = 5) -> d
     with Session(engine) as session, session.begin():
         index.pin_parameters(session, fingerprint.parameters(cfg.fingerprint))  # as flow.run does
     tables = {t.name: t for t in db.Base.metadata.sorted_tables}
-    keys: list[np.ndarray] = []
+    keys: list[tuple[int, np.ndarray]] = []  # (first passage id, its batch's (n, bands) band keys)
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA synchronous=OFF")
         conn.exec_driver_sql("PRAGMA cache_size=-2000000")  # 2 GB of page cache while synthesising
@@ -126,14 +128,31 @@ def synthesise(url: str, count: int, cfg: config_mod.Config, seed: int = 5) -> d
         conn.commit()  # SQLAlchemy 2.0 connections autobegin: one commit per batch below
         for lo in range(0, count, BATCH):
             n = min(BATCH, count - lo)
-            keys.append(_batch(conn, tables, rng, source, cfg, n, (pid, sid, did), run_id))
+            keys.append((pid, _batch(conn, tables, rng, source, cfg, n, (pid, sid, did), run_id)))
             conn.commit()
             subs = -(-n // PER_SUBMISSION)
             pid, sid, did = pid + n, sid + subs, did + subs
-        rows = _insert_bands(conn, np.concatenate(keys) if keys else np.empty((0, 3), np.int64))
+        rows = _insert_bands(conn, keys)
+        _skip_search_index(conn, sid - 1)
+        conn.commit()
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
-    return {"passages": count, "band_rows": rows, "seconds": round(time.perf_counter() - started, 1)}
+    seconds = round(time.perf_counter() - started, 1)
+    return {"passages": count, "band_rows": rows, "last_passage_id": pid - 1, "seconds": seconds}
+
+
+def _skip_search_index(conn: Connection, last_submission: int) -> None:
+    """Mark the filler's texts as in the search index without indexing them.
+
+    Trigram-indexing them would take the build about 7 minutes per million passages, and a
+    night then indexes only the last run's texts (the history's, at every size): so the night
+    does the same search work at every size, into an index that holds the history's texts only.
+    """
+    meta = db.table(db.Meta)
+    conn.execute(delete(meta).where(meta.c.key == search_index.SEARCH_META))
+    conn.execute(
+        insert(meta).values(key=search_index.SEARCH_META, value={"indexed_through": last_submission})
+    )
 
 
 def _batch(
@@ -217,19 +236,27 @@ def _batch(
         for i, t in enumerate(texts)
     ]
     conn.execute(insert(tables["passages"]), passages)
-    band_keys = fingerprint.band_keys_bulk(sig_bytes, cfg.fingerprint)  # (n, bands) int64
-    bands = np.broadcast_to(np.arange(band_keys.shape[1]), band_keys.shape)
-    ids = np.broadcast_to((pid + np.arange(n))[:, None], band_keys.shape)
-    return np.stack([bands.ravel(), band_keys.ravel(), ids.ravel()], axis=1).astype(np.int64)
+    return fingerprint.band_keys_bulk(sig_bytes, cfg.fingerprint)  # (n, bands) int64
 
 
-def _insert_bands(conn: Connection, rows: np.ndarray, chunk: int = 1_000_000) -> int:
-    """All band rows in primary-key order: appends to the B-tree instead of random inserts."""
-    rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
-    for lo in range(0, len(rows), chunk):
-        bulk.insert_tuples(conn, db.table(db.PassageBand), bulk.array_rows(rows[lo : lo + chunk]))
-        conn.commit()
-    return len(rows)
+def _insert_bands(conn: Connection, batches: list[tuple[int, np.ndarray]], chunk: int = 1_000_000) -> int:
+    """All band rows in primary-key order: appends to the B-tree instead of random inserts.
+
+    A band at a time, so that only the keys (8 bytes a row) are held, not the rows sorted
+    whole (24 bytes a row and the sort's index: 10 GB at 10M passages)."""
+    if not batches:
+        return 0
+    ids = np.concatenate([first + np.arange(len(k), dtype=np.int64) for first, k in batches])
+    total = 0
+    for band in range(batches[0][1].shape[1]):
+        keys = np.concatenate([k[:, band] for _, k in batches])
+        order = np.lexsort((ids, keys))
+        rows = np.column_stack([np.full(len(keys), band, np.int64), keys[order], ids[order]])
+        for lo in range(0, len(rows), chunk):
+            bulk.insert_tuples(conn, db.table(db.PassageBand), bulk.array_rows(rows[lo : lo + chunk]))
+            conn.commit()
+        total += len(rows)
+    return total
 
 
 def count_passages(url: str) -> int:
@@ -240,12 +267,15 @@ def count_passages(url: str) -> int:
     return n
 
 
-def night(folder: Path, pristine: Path, night_inbox: Path) -> dict[str, Any]:
-    """One timed night on a fresh copy of the archive in ``pristine``, in a fresh process.
+def night(folder: Path, pristine: Path, night_inbox: Path, in_place: bool = False) -> dict[str, Any]:
+    """One timed night on a fresh copy of the archive in ``pristine`` (``in_place``: on it), in
+    a fresh process.
 
     A fresh process, as the nightly job is: no warm caches (jieba, OpenCC, lru caches) carried
     from the history run or from an earlier night, so the first size measured is not penalised.
     """
+    if in_place:
+        return _child(pristine, "--night-child", str(night_inbox))
     return _child_on_copy(pristine, folder, "--night-child", str(night_inbox))
 
 
@@ -254,6 +284,11 @@ def _child_on_copy(pristine: Path, folder: Path, flag: str, *args: str) -> dict[
     fresh process; returns the JSON the child prints last."""
     set_aside(folder)
     shutil.copytree(pristine, folder)
+    return _child(folder, flag, *args)
+
+
+def _child(folder: Path, flag: str, *args: str) -> dict[str, Any]:
+    """Run this script's child ``flag`` on the archive in ``folder`` in a fresh process."""
     os.sync()  # else the copy's dirty pages are written back during the timing, against its fsyncs
     out = subprocess.run(
         [sys.executable, __file__, flag, str(folder), *args], check=True, capture_output=True, text=True
@@ -321,12 +356,12 @@ def _level_rows(url: str, level: type[db.RecentBand | db.RunBand]) -> int:
     return rows
 
 
-def fill_recent(folder: Path, target: int) -> dict[str, Any]:
-    """Move band rows of the newest synthetic passages from the main level of the index to the
-    recent one until it holds about ``target`` rows once the run level's rows are settled into
-    it (as the next night does first), spread over the bands as a steady stream of nights
-    leaves them: ``levels.compact_if_full`` merges the fullest band when a night
-    starts over the limit, so the band merged k nights ago holds k nights of rows. Here band b
+def fill_recent(folder: Path, target: int, newest: int) -> dict[str, Any]:
+    """Move band rows of the newest synthetic passages (``newest`` and the ids before it) from
+    the main level of the index to the recent one until it holds about ``target`` rows once the
+    run level's rows are settled into it (as the next night does first), spread over the bands
+    as a steady stream of nights leaves them: ``levels.compact_if_full`` merges the fullest band
+    when a night starts over the limit, so the band merged k nights ago holds k nights of rows. Here band b
     holds a share ∝ b + 1 (band ``bands - 1`` is the fullest). The archive's size is unchanged.
     """
     started = time.perf_counter()
@@ -336,7 +371,6 @@ def fill_recent(folder: Path, target: int) -> dict[str, Any]:
     missing = max(target - recent_rows(url) - run_rows(url), 0)
     engine = db.open_engine(url)
     with engine.begin() as conn:
-        newest = int(conn.execute(text("SELECT max(id) FROM passages")).scalar() or 0)
         for band in range(bands):
             # Synthetic passages have a row in every band: k passages are k rows of a band.
             share = missing * (band + 1) // (bands * (bands + 1) // 2)
@@ -371,21 +405,43 @@ def compaction(folder: Path, pristine: Path) -> dict[str, Any]:
 
 
 def build(size: int, folder: Path, history: Path, workers: int | None) -> dict[str, Any]:
-    """The pristine archive of ``size`` passages in ``folder``: real history + synthetic filler."""
+    """The pristine archive of ``size`` passages in ``folder``: synthetic filler, then the real
+    history filed onto it, so that the night indexes the history's texts for search at every
+    size (``_skip_search_index``)."""
     config = common.write_config(folder, workers)
     cfg = config_mod.load(config)
+    history_passages = count_history(history, cfg)
+    filler = synthesise(cfg.database_url, max(size - history_passages, 0), cfg)
     started = time.perf_counter()
     flow.run(cfg, [history])
     hist_seconds = time.perf_counter() - started
-    real = count_passages(cfg.database_url)
-    filler = synthesise(cfg.database_url, max(size - real, 0), cfg)
     return {
-        "history_passages": real,
+        "history_passages": count_passages(cfg.database_url) - filler["passages"],
         "history_seconds": round(hist_seconds, 1),
         "filler": filler,
         "passages": count_passages(cfg.database_url),
         "db_mb": round(sum(p.stat().st_size for p in folder.glob("archive.sqlite3*")) / 1e6, 1),
     }
+
+
+HISTORY_PASSAGES = "history-passages.json"  # beside the history inbox: its count, filed once
+
+
+def count_history(history: Path, cfg: config_mod.Config) -> int:
+    """The passages the history files into an empty archive (filed once into a scratch archive,
+    remembered beside the inbox), so that the filler brings the archive to the size asked."""
+    known = history.parent / HISTORY_PASSAGES
+    if known.is_file():
+        return int(json.loads(known.read_text())["passages"])
+    scratch = Path(tempfile.mkdtemp(prefix="history-", dir=history.parent))
+    try:
+        scratch_cfg = config_mod.load(common.write_config(scratch, cfg.run.workers or None))
+        flow.run(scratch_cfg, [history])
+        passages = count_passages(scratch_cfg.database_url)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    known.write_text(json.dumps({"passages": passages}) + "\n")
+    return passages
 
 
 def cfg_url(folder: Path) -> str:
@@ -397,17 +453,17 @@ def summarise(result: dict[str, Any], sizes: list[int]) -> None:
     level nearly empty (a new or just compacted archive) and in the steady state."""
     small, large = result["sizes"][str(sizes[0])], result["sizes"][str(sizes[-1])]
     base = small["night_seconds_median"]
-    result["ratio_largest_over_smallest"] = round(large["night_seconds_median"] / base, 3)
-    ratio = result["ratio_largest_over_smallest"]
-    line = f"night seconds (median): {base} → {large['night_seconds_median']}; ratio {ratio}"
+    line = f"night seconds (median): {base}"
+    if "night_seconds_median" in large:  # absent with --steady-only
+        result["ratio_largest_over_smallest"] = round(large["night_seconds_median"] / base, 3)
+        line += f" → {large['night_seconds_median']}; ratio {result['ratio_largest_over_smallest']}"
     steady = large.get("steady")
     if steady:
         result["ratio_steady"] = round(steady["night_seconds_median"] / base, 3)
-        line += (
-            f"; steady state (merges a band): {steady['night_seconds_median']} s, ratio "
-            f"{result['ratio_steady']}; a full `archiver compact` (no night runs one) "
-            f"{steady['compaction']['seconds']} s"
-        )
+        seconds = steady["night_seconds_median"]
+        line += f"; steady state (merges a band): {seconds} s, ratio {result['ratio_steady']}"
+        if "compaction" in steady:
+            line += f"; a full `archiver compact` (no night runs one) {steady['compaction']['seconds']} s"
     print(line + " (target ≤ 1.3)")
 
 
@@ -427,10 +483,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="nights timed per size (each on a fresh copy)")
     ap.add_argument("--workers", type=int, default=None, help="[run] workers (default: config.toml's)")
     ap.add_argument("--keep", action="store_true", help="keep the archives")
+    ap.add_argument(
+        "--steady-only",
+        action="store_true",
+        help="the largest archive: only its steady night, on the archive itself (no copy; --repeat 1)",
+    )
     ap.add_argument("--work-dir", type=Path, default=common.WORK)
     ap.add_argument("--results-dir", type=Path, default=common.RESULTS)
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
+    if args.steady_only and args.repeat != 1:
+        raise SystemExit("--steady-only times one night on the archive itself: use --repeat 1")
     outdir = common.make_inbox(args.scale, args.seed, work=args.work_dir)
     night_inbox, history = split_inbox(
         outdir, args.work_dir / f"nightly-scale{args.scale}-seed{args.seed}", 2025, 2024, args.night_files
@@ -468,11 +531,16 @@ def main(argv: list[str] | None = None) -> int:
         largest = result["sizes"][str(sizes[-1])]
         if largest["filler"]["band_rows"] > cap:
             # The steady state, as the night before leaves it: its rows in the run level, which
-            # the night settles first, putting the recent level half a night over its limit,
-            # so that it then merges the fullest band.
+            # the night settles first, putting the recent level a night's rows over its limit
+            # less half the fullest band (≈ 2 / (bands + 1) of the limit), so that it then merges
+            # the fullest bands, on average a night's rows.
             steady = tmp / f"archive-{sizes[-1]}-steady"
-            shutil.copytree(states[str(sizes[-1])], steady)
-            filled = fill_recent(steady, cap + night_rows // 2)
+            if args.steady_only:  # too large to copy: the archive itself becomes the steady state
+                states.pop(str(sizes[-1])).rename(steady)
+            else:
+                shutil.copytree(states[str(sizes[-1])], steady)
+            over = night_rows - cap // (config_mod.load(smallest / "config.toml").fingerprint.bands + 1)
+            filled = fill_recent(steady, cap + max(over, 0), largest["filler"]["last_passage_id"])
             print(
                 f"recent level of the largest filled to {filled['recent_rows']:,} rows "
                 f"(and the run level's {filled['run_rows']:,}) "
@@ -482,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
             states["steady"] = steady
         for round_ in range(args.repeat):
             for label, folder in states.items():
-                timed = night(tmp / "night", folder, night_inbox)
+                timed = night(tmp / "night", folder, night_inbox, args.steady_only and label == "steady")
                 entry = largest["steady"] if label == "steady" else result["sizes"][label]
                 entry["nights"].append(timed)
                 print(
@@ -496,11 +564,11 @@ def main(argv: list[str] | None = None) -> int:
                 if label == "steady" and not timed["compacted"]:
                     raise SystemExit("the steady night merged no band: it is not the steady state")
         for entry in [*result["sizes"].values(), largest.get("steady")]:
-            if entry:
+            if entry and entry["nights"]:
                 entry["night_seconds_median"] = round(
                     statistics.median(n["seconds"] for n in entry["nights"]), 2
                 )
-        if "steady" in states:
+        if "steady" in states and not args.steady_only:
             largest["steady"]["compaction"] = compaction(tmp / "night", states["steady"])
             print(f"a full compaction of the steady state: {largest['steady']['compaction']}")
         if not args.keep:

@@ -146,3 +146,34 @@ def test_scaleout_on_samples_writes_its_model_and_compares_exports(tmp_path: Pat
     assert fitted in [run["model"] for run in runs]
     assert fitted["worker_seconds_per_mb"] > 0 and fitted["coordinator_seconds_per_mb"] > 0
     assert not (tmp_path / "work").exists() or not list((tmp_path / "work").glob("scaleout-*"))
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared (corpus) not present")
+def test_nightly_filler_is_indexed_in_key_order_and_skipped_by_search(tmp_path: Path) -> None:
+    import nightly_cost
+    import numpy as np
+    from sqlalchemy import text
+
+    from archiver import config
+    from archiver.stages import fingerprint
+    from archiver.store import db, search_index
+
+    cfg = config.load(common.write_config(tmp_path))
+    filler = nightly_cost.synthesise(cfg.database_url, 45, cfg)
+    assert (filler["passages"], filler["last_passage_id"]) == (45, 45)
+    engine = db.open_engine(cfg.database_url)
+    with engine.connect() as conn:
+        signatures = [bytes(s) for (s,) in conn.execute(text("SELECT signature FROM passages ORDER BY id"))]
+        rows = conn.execute(text("SELECT band, key, passage_id FROM passage_bands")).all()
+        last_submission = conn.execute(text("SELECT max(id) FROM submissions")).scalar_one()
+        caught_up = conn.execute(
+            text("SELECT value FROM meta WHERE key = :k"), {"k": search_index.SEARCH_META}
+        )
+        watermark = json.loads(caught_up.scalar_one())
+    engine.dispose()
+    keys = fingerprint.band_keys_bulk(signatures, cfg.fingerprint)
+    expected = sorted((b, int(keys[i, b]), i + 1) for i in range(45) for b in range(keys.shape[1]))
+    assert [tuple(r) for r in rows] == expected and filler["band_rows"] == len(expected) == 45 * 32
+    assert np.unique(keys).size > 1  # random signatures: the rows are not all one bucket
+    # The texts count as in the search index, so a night indexes only the last run's.
+    assert watermark == {"indexed_through": last_submission} and last_submission == 3
