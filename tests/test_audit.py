@@ -353,3 +353,46 @@ def test_a_sentence_copied_twice_counts_in_characters_both_ways(tmp_path: Path) 
         {"start": s, "end": s + len(sentence), "other_file": "auth-x/2020/a.txt"} for s in starts
     ]
     assert records["auth-x/2020/a.txt"]["reused"] == []
+
+
+def test_within_one_year_the_shape_of_a_copy_tells_who_took_it(tmp_path: Path) -> None:
+    """Two authorities' reports of one year give no order: a sentence lifted into a paragraph
+    written around it, or a paragraph embedded whole in a longer one, counts for the side that
+    took it; a paragraph both hold whole counts for both. The export's `reused` agrees."""
+    p = paragraphs()
+    sentence = max((s + "。" for s in p[0].split("。") if s), key=len)
+    fresh = "下一步将建立工作台账，实行清单化管理，逐项抓好落实，确保按期完成。"
+    texts = {
+        "auth-s/2021/s.txt": ["庚局2021年工作总结", p[0], p[3], p[4]],
+        "auth-t/2021/t.txt": ["辛局2021年工作总结", sentence + fresh],
+        "auth-u/2021/u.txt": [
+            "壬局2021年工作总结",
+            "今年以来，我局认真谋划，狠抓落实，各项工作取得新的成效。" + p[3] + "干部职工面貌一新。",
+        ],
+        "auth-v/2021/v.txt": ["癸局2021年工作总结", p[4]],
+    }
+    for relpath, lines in texts.items():
+        (tmp_path / "inbox" / relpath).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "inbox" / relpath).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = make_config(tmp_path)
+    flow.run(config, [tmp_path / "inbox"])
+    report = report_of(config)
+    taken = {
+        "auth-s/2021/s.txt": p[4],
+        "auth-t/2021/t.txt": sentence,
+        "auth-u/2021/u.txt": p[3],
+        "auth-v/2021/v.txt": p[4],
+    }
+    engine = db.open_engine(config.database_url)
+    with Session(engine) as session:
+        records = {r["file"]: r for r in (json.loads(line) for line in export_lines(session))}
+    engine.dispose()
+    for file, shared in taken.items():
+        total = chars(texts[file])
+        assert report[file]["reused_share"] == pytest.approx(len(shared) / total, abs=1e-4), file
+        text = records[file]["cleaned_text"]
+        start = text.index(shared)
+        assert [(r["start"], r["end"]) for r in records[file]["reused"]] == [(start, start + len(shared))], (
+            file
+        )
+    assert {r["other_file"] for r in records["auth-s/2021/s.txt"]["reused"]} == {"auth-v/2021/v.txt"}

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from archiver.audit.reuse import source_kind
+from archiver.audit.reuse import copy_kind
 from archiver.index.pairs import pairs_of
 from archiver.index.spans import copied_of
 from archiver.store.bulk import chunks
@@ -86,7 +86,7 @@ def _reused(session: Session, row: SubmissionRow) -> list[dict[str, Any]]:
         {
             (c.start, c.end, where[c.other_submission_id][0])
             for c in copied
-            if source_kind(row.year, row.authority, *where[c.other_submission_id][1:])
+            if copy_kind(row.year, row.authority, *where[c.other_submission_id][1:], c)
         }
     )
     return [{"start": a, "end": b, "other_file": f} for a, b, f in spans]

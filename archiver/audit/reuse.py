@@ -207,6 +207,22 @@ def source_kind(
     return "other" if other_year <= year else None
 
 
+def copy_kind(
+    year: int | None,
+    authority: str | None,
+    other_year: int | None,
+    other_authority: str | None,
+    copied: Copied,
+) -> Kind | None:
+    """``source_kind`` for one shared region: two authorities' reports of one year give no
+    order, so a region shared within a year counts only on the side that took it, as its shape
+    tells (``Copied.taken_from_here``); a paragraph shared whole counts on both."""
+    kind = source_kind(year, authority, other_year, other_authority)
+    if kind == "other" and year == other_year and copied.taken_from_here():
+        return None
+    return kind
+
+
 def text_chars(text: str, spans: Iterable[tuple[int, int]]) -> int:
     """Characters of ``text`` (newlines not counted) inside the union of ``spans``."""
     total, reach = 0, 0
@@ -237,7 +253,9 @@ def measure(
     formulaic: set[int] = set()
     for c in copied:
         other = snapshot.docs.get(c.other_submission_id)
-        kind = reuse_kind(doc, other) if other and c.other_submission_id not in resubmitted else None
+        if other is None or other.id == doc.id or c.other_submission_id in resubmitted:
+            continue
+        kind = copy_kind(doc.year, doc.authority, other.year, other.authority, c)
         if kind is None:
             continue
         if c.passage_id in formula:
@@ -602,6 +620,7 @@ __all__ = [
     "audit",
     "authority_trends",
     "clusters",
+    "copy_kind",
     "document_links",
     "keywords",
     "load",

@@ -22,6 +22,10 @@ from archiver.stages import align
 from archiver.store.bulk import chunks
 from archiver.store.db import PassageRow, SpanRow
 
+# A passage whose normalised characters are this much inside a region is held whole by it
+# (the rest: a copier's light edits at its edges).
+CONTAINED = 0.9
+
 
 @dataclass(frozen=True, order=True)
 class Copied:
@@ -36,6 +40,18 @@ class Copied:
     other_end: int
     matched: int  # equal normalised characters
     longest: int  # the longest run of them
+    share: float  # the region's part of this passage's normalised characters
+    other_share: float  # and of the other passage's
+
+    def taken_from_here(self) -> bool:
+        """Whether, by its shape alone, the other passage took this region from this one: this
+        passage is held whole inside a longer one (an embedded paragraph), or, neither being
+        whole, the region is the smaller part of this passage (sentences lifted out of it into
+        a paragraph written around them). Only a region shared within one year needs this:
+        across years the earlier side is the source."""
+        if self.share >= CONTAINED or self.other_share >= CONTAINED:
+            return self.share >= CONTAINED > self.other_share
+        return self.share < self.other_share
 
 
 @dataclass(frozen=True)
@@ -129,7 +145,11 @@ def _copied(p: _Passage, q: _Passage, region: tuple[int, int, int, int, int, int
     start, end, other_start, other_end, matched, longest = region
     lo, hi = _cleaned(p, start, end)
     other_lo, other_hi = _cleaned(q, other_start, other_end)
-    return Copied(lo, hi, p.id, q.id, q.submission_id, other_lo, other_hi, matched, longest)
+    share = (end - start) / max(len(_offsets(p.text)), 1)
+    other_share = (other_end - other_start) / max(len(_offsets(q.text)), 1)
+    return Copied(
+        lo, hi, p.id, q.id, q.submission_id, other_lo, other_hi, matched, longest, share, other_share
+    )
 
 
 def _passages(session: Session, where: Iterable[object]) -> list[_Passage]:
