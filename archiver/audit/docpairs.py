@@ -93,6 +93,8 @@ def _flip(c: Copied, submission_id: int) -> Copied:
         c.end,
         c.matched,
         c.longest,
+        c.other_share,
+        c.share,
     )
 
 
