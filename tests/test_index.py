@@ -176,6 +176,26 @@ def test_copied_sentences_and_embedded_paragraphs_are_spans_and_nights_equal_one
     assert copied(nightly) == found
 
 
+def test_spans_read_in_batches_are_those_read_one_by_one(tmp_path: Path) -> None:
+    """``copied_of_many`` (the export's and the audit's batches) gives each submission exactly
+    what ``copied_of`` gives it alone, whichever batch its sources fall in."""
+    from archiver.index.spans import copied_of, copied_of_many
+
+    config = make_config(tmp_path / "archive")
+    flow.run(config, [write_inbox(tmp_path / "inbox", SENTENCES)])
+    engine = db.open_engine(config.database_url)
+    with Session(engine) as session:
+        ids = sorted(session.scalars(select(db.Submission.id).where(db.Submission.current.is_(True))))
+        alone = {i: copied_of(session, i) for i in ids}
+        assert sum(map(len, alone.values())) > 0
+        for size in (1, 2, len(ids)):
+            batched: dict[int, list[object]] = {}
+            for start in range(0, len(ids), size):
+                batched |= copied_of_many(session, ids[start : start + size])
+            assert batched == alone, size
+    engine.dispose()
+
+
 def test_links_are_verified_and_clusters_are_stars(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     flow.run(config, [write_inbox(tmp_path / "inbox", INBOX)])

@@ -50,7 +50,7 @@ from archiver.audit._snapshot import Doc, Para, Snapshot, load
 from archiver.audit.formula import Groups, Reason, Rules, formula_reason, resubmissions
 from archiver.config import AuditConfig
 from archiver.index.pairs import pairs_of
-from archiver.index.spans import Copied, copied_of
+from archiver.index.spans import BATCH, Copied, copied_of_many
 
 Kind = Literal["earlier", "other", "inside"]
 SCHEMA = "archiver-audit/3"
@@ -389,9 +389,13 @@ def audit(
     groups = Groups(snapshot)
     flagger = Flagger(snapshot, groups.linked)
     measured = []
-    for d in snapshot.docs.values():
+    docs = list(snapshot.docs.values())
+    copied_by: dict[int, list[Copied]] = {}
+    for i, d in enumerate(docs):
+        if d.id not in copied_by:  # the next batch's spans, read together (``copied_of_many``)
+            copied_by = copied_of_many(session, [e.id for e in docs[i : i + BATCH]])
         links = document_links(session, snapshot, d, resubmitted)
-        copied = copied_of(session, d.id)
+        copied = copied_by[d.id]
         matched = {link.passage_id for link in links if link.kind != "inside"} | {
             c.passage_id for c in copied
         }

@@ -9,8 +9,9 @@ archived text of its submission.
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -25,6 +26,9 @@ from archiver.store.db import PassageRow, SpanRow
 # A passage whose normalised characters are this much inside a region is held whole by it
 # (the rest: a copier's light edits at its edges).
 CONTAINED = 0.9
+# Submissions whose spans are read together (``copied_of_many``): a batch's passages and the
+# members of their groups are held at once.
+BATCH = 200
 
 
 @dataclass(frozen=True, order=True)
@@ -63,101 +67,159 @@ class _Passage:
     text: str
 
 
-@lru_cache(maxsize=4096)
-def _offsets(text: str) -> tuple[int, ...]:
-    return tuple(align.norm_offsets(text))
+@lru_cache(maxsize=32768)
+def _offsets(text: str) -> array[int]:
+    """``align.norm_offsets``, remembered across batches (a bounded number, compactly): the
+    passages of large groups are the other side of pairs in most batches."""
+    return array("I", align.norm_offsets(text))
 
 
-def _cleaned(p: _Passage, start: int, end: int) -> tuple[int, int]:
-    offsets = _offsets(p.text)
-    if not offsets:
-        return p.start, p.start
-    lo, hi = align.cleaned_span(p.text, offsets, min(start, len(offsets) - 1), min(end, len(offsets)))
-    return p.start + lo, p.start + hi
+class _Mapped:
+    """Normalised ranges mapped onto cleaned text (``align.norm_offsets``), each text and each
+    (text, range) once: in a batch one passage is the other side of many pairs, and members of
+    a group mostly share their cleaned text."""
+
+    def __init__(self) -> None:
+        self._cleaned: dict[tuple[str, int, int], tuple[int, int]] = {}
+        self._whole: dict[tuple[str, int, int], bool] = {}
+
+    def offsets(self, text: str) -> Sequence[int]:
+        return _offsets(text)
+
+    def cleaned(self, p: _Passage, start: int, end: int) -> tuple[int, int]:
+        """The normalised range ``start``…``end`` of ``p`` as offsets of its submission's text."""
+        key = (p.text, start, end)
+        found = self._cleaned.get(key)
+        if found is None:
+            offsets = self.offsets(p.text)
+            if not offsets:
+                found = (0, 0)
+            else:
+                found = align.cleaned_span(
+                    p.text,
+                    offsets,
+                    min(start, len(offsets) - 1),
+                    min(end, len(offsets)),
+                )
+            self._cleaned[key] = found
+        return p.start + found[0], p.start + found[1]
+
+    def whole_sentences(self, p: _Passage, lo: int, hi: int) -> bool:
+        key = (p.text, lo - p.start, hi - p.start)
+        found = self._whole.get(key)
+        if found is None:
+            found = self._whole[key] = align.whole_sentences(*key)
+        return found
 
 
 def copied_of(session: Session, submission_id: int) -> list[Copied]:
     """Every (span of a kept paragraph of ``submission_id``, span of a current submission's
     passage) pair that shares characters, sorted by offset."""
-    mine = _passages(session, [PassageRow.submission_id == submission_id])
+    return copied_of_many(session, [submission_id])[submission_id]
+
+
+def copied_of_many(session: Session, submission_ids: Collection[int]) -> dict[int, list[Copied]]:
+    """``copied_of`` of each of ``submission_ids`` (a batch): the batch's passages, their
+    aligned regions, the other members of the groups involved and which of their submissions
+    are current, each read once for the whole batch."""
+    out: dict[int, list[Copied]] = {i: [] for i in submission_ids}
+    mine: list[_Passage] = []
+    for part in chunks(sorted(out)):
+        mine += _passages(session, [PassageRow.submission_id.in_(part)])
     if not mine:
-        return []
-    groups = sorted({p.rep_id for p in mine})
+        return out
+    wanted = {p.rep_id for p in mine}
     # (my representative, other representative) → regions as (mine, other) normalised ranges
     regions: dict[tuple[int, int], list[tuple[int, int, int, int, int, int]]] = defaultdict(list)
-    wanted = set(groups)
-    for part in chunks(groups):
-        columns = (
-            SpanRow.passage_id,
-            SpanRow.other_id,
-            SpanRow.start,
-            SpanRow.end,
-            SpanRow.other_start,
-            SpanRow.other_end,
-            SpanRow.matched,
-            SpanRow.longest,
-        )
+    columns = (
+        SpanRow.passage_id,
+        SpanRow.other_id,
+        SpanRow.start,
+        SpanRow.end,
+        SpanRow.other_start,
+        SpanRow.other_end,
+        SpanRow.matched,
+        SpanRow.longest,
+    )
+    for part in chunks(sorted(wanted)):
+        here = set(part)
         rows = session.execute(
             select(*columns).where(or_(SpanRow.passage_id.in_(part), SpanRow.other_id.in_(part)))
         )
         for r in rows:
-            if r.passage_id in wanted:
+            # a row both of whose sides are in the batch comes once per part holding a side
+            if r.passage_id in wanted and (r.other_id not in wanted or r.passage_id in here):
                 regions[r.passage_id, r.other_id].append(
                     (r.start, r.end, r.other_start, r.other_end, r.matched, r.longest)
                 )
-            if r.other_id in wanted:
+            if r.other_id in wanted and (r.passage_id not in wanted or r.other_id in here):
                 regions[r.other_id, r.passage_id].append(
                     (r.other_start, r.other_end, r.start, r.end, r.matched, r.longest)
                 )
-    reps = sorted(wanted | {other for _, other in regions})
     members: dict[int, list[_Passage]] = defaultdict(list)
-    for part in chunks(reps):
-        for p in _passages(session, [PassageRow.rep_id.in_(part), PassageRow.submission_id != submission_id]):
+    for part in chunks(sorted(wanted | {other for _, other in regions})):
+        for p in _passages(session, [PassageRow.rep_id.in_(part)]):
             members[p.rep_id].append(p)
     current = current_of(session, {p.submission_id for ps in members.values() for p in ps})
-    out: list[Copied] = []
-    for p in mine:
-        for q in members.get(p.rep_id, ()):
-            if q.submission_id in current:
-                n = len(_offsets(p.text))
-                out.append(_copied(p, q, (0, n, 0, len(_offsets(q.text)), n, n)))
+    m = _Mapped()
     by_rep: dict[int, list[_Passage]] = defaultdict(list)
     for p in mine:
         by_rep[p.rep_id].append(p)
-    for (rep, other), found in regions.items():
+        n = len(m.offsets(p.text))
+        found = out[p.submission_id]
+        for q in members.get(p.rep_id, ()):
+            if q.submission_id != p.submission_id and q.submission_id in current:
+                found.append(_copied(m, p, q, (0, n, 0, len(m.offsets(q.text)), n, n)))
+    for (rep, other), held in regions.items():
         for p in by_rep[rep]:
             for q in members.get(other, ()):
-                if q.submission_id in current:
-                    out.extend(c for c in (_copied(p, q, region) for region in found) if _counts(c, p, q))
-    return sorted(set(out))
+                if q.submission_id != p.submission_id and q.submission_id in current:
+                    out[p.submission_id].extend(
+                        c for c in (_copied(m, p, q, region) for region in held) if _counts(m, c, p, q)
+                    )
+    return {i: sorted(set(found)) for i, found in out.items()}
 
 
-def _counts(c: Copied, p: _Passage, q: _Passage) -> bool:
+def _counts(m: _Mapped, c: Copied, p: _Passage, q: _Passage) -> bool:
     """Whether a region counts as copied (``align.SENTENCE_ONLY_BELOW``)."""
     if c.matched >= align.SENTENCE_ONLY_BELOW:
         return True
-    return align.whole_sentences(p.text, c.start - p.start, c.end - p.start) and align.whole_sentences(
-        q.text, c.other_start - q.start, c.other_end - q.start
-    )
+    return m.whole_sentences(p, c.start, c.end) and m.whole_sentences(q, c.other_start, c.other_end)
 
 
-def _copied(p: _Passage, q: _Passage, region: tuple[int, int, int, int, int, int]) -> Copied:
+def _copied(m: _Mapped, p: _Passage, q: _Passage, region: tuple[int, int, int, int, int, int]) -> Copied:
     start, end, other_start, other_end, matched, longest = region
-    lo, hi = _cleaned(p, start, end)
-    other_lo, other_hi = _cleaned(q, other_start, other_end)
-    share = (end - start) / max(len(_offsets(p.text)), 1)
-    other_share = (other_end - other_start) / max(len(_offsets(q.text)), 1)
+    lo, hi = m.cleaned(p, start, end)
+    other_lo, other_hi = m.cleaned(q, other_start, other_end)
+    share = (end - start) / max(len(m.offsets(p.text)), 1)
+    other_share = (other_end - other_start) / max(len(m.offsets(q.text)), 1)
     return Copied(
-        lo, hi, p.id, q.id, q.submission_id, other_lo, other_hi, matched, longest, share, other_share
+        lo,
+        hi,
+        p.id,
+        q.id,
+        q.submission_id,
+        other_lo,
+        other_hi,
+        matched,
+        longest,
+        share,
+        other_share,
     )
 
 
 def _passages(session: Session, where: Iterable[object]) -> list[_Passage]:
-    columns = (PassageRow.id, PassageRow.submission_id, PassageRow.rep_id, PassageRow.start, PassageRow.text)
+    columns = (
+        PassageRow.id,
+        PassageRow.submission_id,
+        PassageRow.rep_id,
+        PassageRow.start,
+        PassageRow.text,
+    )
     rows = session.execute(
         select(*columns).where(*where, PassageRow.rep_id.is_not(None), PassageRow.removed.is_(False))  # type: ignore[arg-type]
     )
     return [_Passage(i, s, r or 0, st or 0, t) for i, s, r, st, t in rows]
 
 
-__all__ = ["Copied", "copied_of"]
+__all__ = ["BATCH", "CONTAINED", "Copied", "copied_of", "copied_of_many"]
