@@ -27,7 +27,7 @@ from archiver.stages import ingest
 from archiver.stages.process import process_submission
 from archiver.stages.report import clerk_report, rejection_report, warning_lines
 from archiver.store import db
-from archiver.store.guard import store_paths
+from archiver.store.guard import reading, store_paths
 from archiver.store.vault import Tick
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -339,7 +339,7 @@ def export(ctx: click.Context, fmt: str, output: Path | None) -> None:
     from archiver.audit.export import export_lines
 
     engine = _archive_engine(_config(ctx))
-    with Session(engine) as session:
+    with reading(engine) as session:
         refuse_if_pending(session)
         lines = export_lines(session)
         output = _file(output)
@@ -435,7 +435,7 @@ def find(ctx: click.Context, file: Path | None, given: str | None, as_json: bool
             raise InputError(f"cannot read {file}: {describe(exc)}; give a readable file") from exc
     outcome = prepare(raw, name, config)
     engine = _archive_engine(config)
-    with Session(engine) as session:
+    with reading(engine) as session:
         found = find_passages(session, outcome, config)
     engine.dispose()
     if as_json:
@@ -466,7 +466,7 @@ def search(ctx: click.Context, query: str, limit: int, as_json: bool) -> None:
     from archiver.audit.search import search as find_text
 
     engine = _archive_engine(_config(ctx))
-    with Session(engine) as session:
+    with reading(engine) as session:
         found = find_text(session, query)
     engine.dispose()
     if as_json:
@@ -526,7 +526,7 @@ def audit(
         raise InputError("--format html writes a folder; give it with -o DIR")
     config = _config(ctx)
     engine = _archive_engine(config)
-    with Session(engine) as session:
+    with reading(engine) as session:
         refuse_if_pending(session)
         filters = audit_mod.Filters(authority, year, since, min_share)
         report = audit_mod.audit(
@@ -615,7 +615,7 @@ def _read(ctx: click.Context, query: Callable[[Session], T]) -> T:
     """``query`` answered by the existing archive's database."""
     engine = _archive_engine(_config(ctx))
     try:
-        with Session(engine) as session:
+        with reading(engine) as session:
             return query(session)
     finally:
         engine.dispose()

@@ -15,11 +15,11 @@ uninterrupted wall time, notes the stage the archive had reached, then finishes 
 
 After each trial: ``verify --full`` must pass with no warnings (no staging, orphan or empty
 folder left), no run row may be left ``running``, and nothing but the archive's own files may
-be in its folder. Stages are named by the durable state found after the kill (see
-``stage_of``). ``--postgres URL`` runs the same with each trial's database a copy of a template
-database on that server. Writes ``bench/results/<date>-crash[-postgres].json``.
+be in its folder, nor an empty folder in the vault. Stages are named by the durable state
+found after the kill (see ``stage_of``). ``--postgres URL`` runs the same with each trial's
+database a copy of a template database on that server. Writes ``bench/results/<date>-crash[-postgres].json``.
 
-    python bench/crash.py --inbox DIR --run 50 --compact 10 --reindex 10 [--postgres URL]
+    python bench/crash.py --inbox DIR --run 50 --compact 10 --reindex 10 [--postgres URL] [--batch-size 4]
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
+
+from archiver.store.ocfl import STAGING
 
 OWN_FILES = {
     "archive.sqlite3",
@@ -86,9 +88,10 @@ class Store:
     """Where trial archives live: a folder each, and (``--postgres``) a database each, copied
     from a template database."""
 
-    def __init__(self, work: Path, postgres: str | None) -> None:
+    def __init__(self, work: Path, postgres: str | None, batch_size: int) -> None:
         self.work = work
         self.postgres = postgres
+        self.batch_size = batch_size
         self.admin = create_engine(postgres, isolation_level="AUTOCOMMIT") if postgres else None
         self.count = 0
 
@@ -121,7 +124,7 @@ class Store:
         else:
             self.create(f"crash_{name}")
         config = common.write_config(
-            folder, workers=2, batch_size=16, database=self.database(f"crash_{name}")
+            folder, workers=2, batch_size=self.batch_size, database=self.database(f"crash_{name}")
         )
         if seed is not None:
             config.write_text(
@@ -224,8 +227,17 @@ def stage_of(command: str, before: dict[str, Any], after: dict[str, Any], total:
 
 
 def leftovers(folder: Path) -> list[str]:
+    """What is in an archive's folder that is not the archive: anything beside its own files,
+    temporary files, and empty folders in the vault (a layout folder made for an object that
+    never landed; the staging area itself may be empty)."""
     found = [p.name for p in folder.iterdir() if p.name not in OWN_FILES]
     found += [str(p.relative_to(folder)) for p in folder.rglob("*.tmp")]
+    vault = folder / "objects"
+    found += [
+        f"{p.relative_to(folder)}/ (empty)"
+        for p in vault.rglob("*")
+        if p.is_dir() and p != vault / STAGING and not any(p.iterdir())
+    ]
     return found
 
 
@@ -268,6 +280,7 @@ def summary(
         "inbox": str(inbox),
         "files": total,
         "seed": args.seed,
+        "batch_size": args.batch_size,
         "uninterrupted_seconds": {k: round(v, 2) for k, v in seconds.items()},
         "trials": len(trials),
         "by_command": dict(Counter(t.command for t in trials)),
@@ -298,6 +311,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--reindex", type=int, default=10, help="reindex trials")
     parser.add_argument("--postgres", help="a PostgreSQL URL: trial databases are made on that server")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=4,
+        help="[run] batch_size: small, so that a run commits many batches and kills land between them",
+    )
     parser.add_argument("--work", type=Path, default=common.WORK / "crash")
     parser.add_argument(
         "--out", type=Path, help="the JSON report (default: bench/results/<date>-crash….json)"
@@ -306,7 +325,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     inbox = (args.inbox or common.make_inbox(1, 7, authorities=4, years="2021-2024") / "inbox").resolve()
     total = sum(1 for p in inbox.rglob("*") if p.is_file() and not p.name.startswith("."))
     rng = random.Random(args.seed)
-    store = Store(args.work, args.postgres)
+    store = Store(args.work, args.postgres, args.batch_size)
     args.work.mkdir(parents=True, exist_ok=True)
     early = partial_inbox(inbox, args.work / "inbox-early")
 

@@ -54,7 +54,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from archiver.errors import StoreError, describe
+from archiver.errors import BusyError, StoreError, describe
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -316,7 +316,7 @@ def open_engine(url: str, *, create: bool = True, migrated: bool = True) -> Engi
             with engine.connect():
                 pass
         except SQLAlchemyError as exc:
-            raise _unusable(engine, "cannot open", exc) from exc
+            raise unusable(engine, "cannot open", exc) from exc
     return engine
 
 
@@ -354,7 +354,7 @@ def _require_archive(engine: Engine) -> None:
         with engine.connect() as connection:
             present = inspect(connection).has_table("alembic_version")
     except SQLAlchemyError as exc:
-        raise _unusable(engine, "cannot open", exc) from exc
+        raise unusable(engine, "cannot open", exc) from exc
     if not present:
         raise StoreError(
             f"no archive in database {shown(engine.url)}: check [store] database in config.toml "
@@ -403,7 +403,7 @@ def migrate(engine: Engine) -> None:
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "head")
     except SQLAlchemyError as exc:
-        raise _unusable(engine, "cannot prepare", exc) from exc
+        raise unusable(engine, "cannot prepare", exc) from exc
     except CommandError as exc:
         # The one such error upgrading meets: a revision this version of archiver does not have.
         raise StoreError(
@@ -412,10 +412,16 @@ def migrate(engine: Engine) -> None:
         ) from exc
 
 
-def _unusable(engine: Engine, what: str, exc: SQLAlchemyError) -> StoreError:
-    return StoreError(
-        f"{what} database {shown(engine.url)}: {reason(exc)}; check [store] database in config.toml"
-    )
+def unusable(engine: Engine, what: str, exc: SQLAlchemyError) -> StoreError:
+    """``exc`` as one line naming the database: a ``BusyError`` when it stayed locked past the
+    driver's wait (SQLite: 5 s), nothing to fix but to try again."""
+    said = reason(exc)
+    if "database is locked" in said:
+        return BusyError(
+            f"the archive's database {shown(engine.url)} is busy ({said}): another command is "
+            "writing to it; try again in a moment"
+        )
+    return StoreError(f"{what} database {shown(engine.url)}: {said}; check [store] database in config.toml")
 
 
 def shown(url: str | URL) -> str:

@@ -1,8 +1,10 @@
-"""What keeps a run from harming its own archive: one writer at a time, and never archiving
-the archive's own files.
+"""What keeps a run from harming its own archive, and its readers from seeing it half done:
+one writer at a time, one snapshot per read, and never archiving the archive's own files.
 
 ``writing(vault)`` is the writer lock that ``archiver run``, ``reindex`` and ``compact`` hold
-(``runs.recorded`` takes it); ``store_paths(config)`` are the paths ``ingest.locate`` leaves out.
+(``runs.recorded`` takes it); ``reading(engine)`` is the session of a command that only reads
+(``export``, ``audit``, ``find``, ``search``, ``runs``); ``store_paths(config)`` are the paths
+``ingest.locate`` leaves out.
 """
 
 from __future__ import annotations
@@ -12,9 +14,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
 from archiver.config import Config
 from archiver.errors import BusyError, StoreError, describe
 from archiver.runlog import logs_folder
+from archiver.store import db
 from archiver.store.vault import Vault
 
 # In an extension folder of its own: OCFL allows only folders directly in `extensions/` (E086).
@@ -49,6 +56,30 @@ def writing(vault: Vault) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Session]:
+    """A session whose every statement reads one snapshot of the archive: a read that runs
+    while a run commits batch after batch sees all of a commit or none of it.
+
+    SQLite (in WAL mode) pins the snapshot at the first read of a transaction, but its Python
+    driver opens none before a SELECT, so each statement would see the newest commit: the
+    ``BEGIN`` is ours. PostgreSQL: one REPEATABLE READ READ ONLY transaction. A failure of the
+    database is one line (``db.unusable``: busy, or what to check), never the statement or its
+    parameters.
+    """
+    try:
+        with engine.connect() as connection:
+            if engine.dialect.name == "sqlite":
+                connection.exec_driver_sql("BEGIN")
+            else:
+                connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            with Session(bind=connection) as session:
+                yield session
+            connection.rollback()
+    except OperationalError as exc:
+        raise db.unusable(engine, "cannot read", exc) from exc
 
 
 def store_paths(config: Config) -> set[Path]:

@@ -3,7 +3,8 @@
 ``recorded`` holds the writer lock (``guard.writing``) and keeps the command's row in ``runs``:
 ``running`` while it works, then ``completed``, or ``failed`` when it stops on an error. The
 holder of the lock is the only live writer, so a row still ``running`` when a command takes the
-lock was left by a process that died (killed, or the machine went down): it becomes ``interrupted``.
+lock was left by a process that died (killed, or the machine went down): it becomes ``interrupted``,
+and the staging and empty layout folders such a process can leave in the vault are removed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -53,9 +54,13 @@ def recorded(
             with session.begin():
                 if first is not None:
                     first(session)
+                dead = session.scalar(select(func.count()).select_from(Run).where(Run.status == "running"))
                 session.execute(update(Run).where(Run.status == "running").values(status="interrupted"))
                 row = Run(command=command, tool_version=__version__)
                 session.add(row)
+            if dead:  # only a writer killed while it stored leaves staging and empty layout folders
+                vault.clear_staging()
+                vault.remove_empty_folders()
             recording = Recording(session, vault, row)
             try:
                 yield recording

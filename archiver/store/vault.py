@@ -277,6 +277,15 @@ class Vault:
         for obj in objects:
             done += self._recover_report(obj)
             self._recover(obj)
+        return done + self._remove_empty(empty)
+
+    def remove_empty_folders(self) -> list[str]:
+        """Remove the empty layout folders a hard crash left (between making a new object's
+        parents and renaming it in); never a folder that holds anything. One line each."""
+        return self._remove_empty(ocfl.storage_walk(self.root)[2])
+
+    def _remove_empty(self, empty: list[Path]) -> list[str]:
+        done = []
         for folder in empty:
             while folder != self.root and not any(folder.iterdir()):
                 folder.rmdir()
