@@ -56,20 +56,38 @@ def flip_byte(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
-def edit_inventory_and_rewrite_sidecars(archive: Path) -> None:
-    """Point the original's state entry at another digest, in the root inventory and v1's,
-    and write sidecars that match: the vault alone then agrees with itself."""
+def forged(
+    archive: Path, change: Callable[[ocfl.Inventory], None], folders: tuple[str, ...] = ("", "v1")
+) -> None:
+    """Edit the inventory of DOC's object (``change``) in the root and in ``folders``, and
+    write sidecars that match: the damage is then in what the inventory says."""
     root = obj(archive)
     inv = json.loads((root / ocfl.INVENTORY).read_bytes())
+    change(inv)
+    for folder in folders:
+        raw = ocfl.inventory_bytes(inv)
+        (root / folder / ocfl.INVENTORY).write_bytes(raw)
+        (root / folder / ocfl.SIDECAR).write_bytes(ocfl.sidecar_bytes(ocfl.sha512_bytes(raw)))
+
+
+def forge_original_digest(inv: ocfl.Inventory) -> None:
+    """Point the original's state entry at another digest: the vault alone agrees with itself."""
     digest = ocfl.state_of(inv)[ORIGINAL]
     forged = "0" * 128
     inv["manifest"][forged] = inv["manifest"].pop(digest)
     state = inv["versions"]["v1"]["state"]
     state[forged] = state.pop(digest)
-    for folder in (root, root / "v1"):
-        raw = ocfl.inventory_bytes(inv)
-        (folder / ocfl.INVENTORY).write_bytes(raw)
-        (folder / ocfl.SIDECAR).write_bytes(ocfl.sidecar_bytes(ocfl.sha512_bytes(raw)))
+
+
+def forge_logical_path(inv: ocfl.Inventory) -> None:
+    state = inv["versions"]["v1"]["state"]
+    digest = ocfl.state_of(inv)[ORIGINAL]
+    state[digest] = ["../" + ORIGINAL]
+
+
+def list_content_twice(inv: ocfl.Inventory) -> None:
+    paths = inv["manifest"][ocfl.state_of(inv)[ORIGINAL]]
+    paths.append(paths[0])
 
 
 # (damage, caught by quick verify, what the message must name besides the exit)
@@ -105,7 +123,31 @@ DAMAGES: dict[str, tuple[Callable[[Path], None], bool, list[str]]] = {
         True,
         ["stray file", "x.tmp"],
     ),
-    "inventory edited, sidecars rewritten": (edit_inventory_and_rewrite_sidecars, True, [DOC, ORIGINAL]),
+    "inventory edited, sidecars rewritten": (
+        lambda a: forged(a, forge_original_digest),
+        True,
+        [DOC, ORIGINAL],
+    ),
+    "version's inventory of another object, its sidecar rewritten": (
+        lambda a: forged(a, lambda inv: inv.update(id="other/2024/x.txt"), ("v1",)),
+        True,
+        [DOC, "v1/inventory.json differs from the root's: id"],
+    ),
+    "created without a time zone, sidecars rewritten": (
+        lambda a: forged(a, lambda inv: inv["versions"]["v1"].update(created="2024-03-05T08:00:00")),
+        True,
+        [DOC, "E049"],
+    ),
+    "logical path escaping the object, sidecars rewritten": (
+        lambda a: forged(a, forge_logical_path),
+        True,
+        [DOC, "../original", "E053"],
+    ),
+    "content path listed twice, sidecars rewritten": (
+        lambda a: forged(a, list_content_twice),
+        True,
+        [DOC, "E101"],
+    ),
     "root sidecar deleted": (
         lambda a: (obj(a) / ocfl.SIDECAR).unlink(),
         True,

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +53,7 @@ USER_ADDRESS = "info:archiver"
 # Content stored under a name that is not the logical path (see ``content_path``).
 MAPPED_DIR = "mapped"
 _VERSION_RE = re.compile(r"v([1-9][0-9]*)")
+_CREATED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
 _MAX_SEGMENT_BYTES = 255  # NAME_MAX on ext4/xfs/btrfs
 _MAX_CONTENT_PATH_BYTES = 1024  # leaves room under PATH_MAX for deep storage roots
@@ -266,6 +268,8 @@ def shape_problems(inv: Any) -> list[str]:
             probs.append(f"{name} or its state is not a JSON object")
             continue
         probs += [f"{name} lacks {k!r}" for k in ("created", "state") if k not in v]
+        if "created" in v and not (isinstance(v["created"], str) and _CREATED.fullmatch(v["created"])):
+            probs.append(f"{name} created {v['created']!r} is not RFC 3339 to the second, with a zone (E049)")
         probs += [
             f"{name} state digest {d[:16]}… is not in the manifest"
             for d in v.get("state", {})
@@ -275,6 +279,11 @@ def shape_problems(inv: Any) -> list[str]:
         logical = [p for paths in v.get("state", {}).values() for p in paths]
         if len(set(logical)) != len(logical):
             probs.append(f"{name} state lists a logical path twice (OCFL E095)")
+        for path in logical:
+            try:
+                check_logical_path(path)
+            except StoreError:
+                probs.append(f"{name} state: logical path {path!r} is not valid (OCFL E053)")
         try:
             check_no_file_dir_clash(logical)
         except StoreError as exc:
@@ -284,7 +293,64 @@ def shape_problems(inv: Any) -> list[str]:
         for d in inv["manifest"]
         if d not in used
     ]
+    content = Counter(c for paths in inv["manifest"].values() for c in paths)
+    probs += [f"manifest lists content {c} more than once (OCFL E101)" for c, n in content.items() if n > 1]
     return probs
+
+
+def _states(inv: Inventory, up_to: int | None = None) -> dict[str, dict[str, str]]:
+    """Version → logical path → digest (lower case), of the versions up to ``up_to``."""
+    return {
+        name: {p: d.lower() for d, paths in v["state"].items() for p in paths}
+        for name, v in inv["versions"].items()
+        if up_to is None or (version_number(name) or 0) <= up_to
+    }
+
+
+def _content(inv: Inventory, up_to: int | None = None) -> dict[str, str]:
+    """Content path → digest (lower case), of the content written by the versions up to ``up_to``."""
+    return {
+        c: d.lower()
+        for d, paths in inv["manifest"].items()
+        for c in paths
+        if up_to is None or (version_number(c.split("/", 1)[0]) or 0) <= up_to
+    }
+
+
+def version_inventory_problems(obj: Path, inv: Inventory) -> list[str]:
+    """Each version folder's copy of the inventory against the root's: the same object at that
+    version (id, head, type; the state of each version up to it; every content path written
+    by then, with its digest). This store writes them alike, so a copy that differs is damage,
+    or an edit of the root inventory made with its sidecar. Messages, users and dates may
+    differ (OCFL W011). (OCFL E023, E037, E040, E066, E103.)"""
+    label, lines = inv["id"], []
+    for name in inv["versions"]:
+        path = obj / name / INVENTORY
+        if not path.is_file():
+            continue  # the walk names a missing version folder; a missing copy is not fatal
+        try:
+            copy = json.loads(path.read_bytes())
+        except ValueError:
+            lines.append(f"{label}: {name}/inventory.json is not JSON")
+            continue
+        shape = shape_problems(copy)
+        if shape:
+            lines += [f"{label}: {name}/inventory.json: {p}" for p in shape]
+            continue
+        number = version_number(name) or 0
+        wrong = [
+            what
+            for what, differs in (
+                ("id", copy["id"] != inv["id"]),
+                ("head", copy["head"] != name),
+                ("states", _states(copy) != _states(inv, number)),
+                ("manifest", _content(copy) != _content(inv, number)),
+            )
+            if differs
+        ]
+        if wrong:
+            lines.append(f"{label}: {name}/inventory.json differs from the root's: {', '.join(wrong)}")
+    return lines
 
 
 def significant_state(state: Mapping[str, str]) -> dict[str, str]:

@@ -401,4 +401,6 @@ class Vault:
             lines.append(f"{label}: inventory.json differs from {inv['head']}/inventory.json; {DAMAGED}")
         lines += ocfl.stray_entries(obj, inv)
         lines += self._recover_report(obj)
+        if full:
+            lines += ocfl.version_inventory_problems(obj, inv)
         return lines + ocfl.content_problems(obj, inv, full)
