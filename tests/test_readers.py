@@ -151,7 +151,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 # Readers held once their first statements are answered: the run commits under them.
 STRADDLING = [
-    ("archiver.audit.export.export_record", ("export",)),
+    ("archiver.audit.export.in_relpath_order", ("export",)),
     ("archiver.audit.reuse.load", ("audit", "--format", "json")),
 ]
 
