@@ -142,7 +142,7 @@ def _failure(exc: BaseException, config: Config) -> str:
 
 
 def _run(config: Config, inboxes: Sequence[Path], progress: Progress | None) -> RunSummary:
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     ingest.check_inboxes(inboxes)  # before the archive is created: a wrong inbox creates nothing
 
     def pin(session: Session) -> None:
@@ -169,6 +169,7 @@ def _run(config: Config, inboxes: Sequence[Path], progress: Progress | None) -> 
                 runlog.event(logging.ERROR, "failed", f"run {run_id} failed: {why}", run=run_id)
                 raise
             summary.seconds = time.perf_counter() - started
+            summary.cpu_seconds = time.process_time() - cpu_started
             recording.summary = summary.as_dict()
             _log_end(summary)
     return summary
@@ -190,6 +191,7 @@ def _run_batches(
         ingest.locate(inboxes, config.ingest, store_paths(config)), session, summary, listed
     )
     with executor_for(config) as executor:
+        indexer.executor = executor
         # The last run's band rows are settled, and the merge they call for is done, while
         # the workers process the first batch: the coordinator has nothing else to do then.
         # At the end of a run, settling and merging would be the last thing everything

@@ -252,12 +252,16 @@ class RunSummary:
     returned: int = 0  # documents whose file is back
     restored: int = 0  # known, unchanged files whose object was missing from the vault
     seconds: float = 0.0
+    # CPU seconds of the run's own process (its threads, not its worker processes): with
+    # workers, the coordinator's busy time, none of the time it waits for them.
+    cpu_seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["stage_seconds"] = {k: round(v, 3) for k, v in sorted(self.stage_seconds.items())}
         data["seconds"] = round(self.seconds, 3)
+        data["cpu_seconds"] = round(self.cpu_seconds, 3)
         return data
 
     def lines(self) -> list[str]:

@@ -51,8 +51,9 @@ QUALITY = (
 )
 SPAN_KEYS = ("span_recall", "span_precision", "span_share_within_005", "span_share_error_mean")
 # Higher is better for every quality figure above.
-# Summed over the pool workers; "archive" is the vault's group commits (objects.store_all).
-STAGES = ("decode", "clean", "split", "fingerprint", "match", "checks", "archive")
+# Summed over the pool workers; "archive" is the vault's group commits (objects.store_all),
+# "verify" the index's candidate pairs judged and aligned (stages.verify).
+STAGES = ("decode", "clean", "split", "fingerprint", "match", "checks", "archive", "verify")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

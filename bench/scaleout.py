@@ -9,15 +9,20 @@ Dask run.
    with ``--database``, on a fresh PostgreSQL database beside the one named (``<name>_scaleout``,
    created and dropped here; the named one is not touched), ``--repeat`` times each, interleaved;
 2. from each run's ``stage_seconds``: the workers' seconds per MB (decode, clean, split,
-   fingerprint, match, checks, archive: the per-submission stages) and the coordinator's (file,
-   link, settle, compact, search), the number of workers the coordinator can feed (worker seconds /
-   coordinator seconds) and the modelled throughput of 2, 8 and 32 workers,
+   fingerprint, match, checks, archive, verify: the tasks a worker runs) and the coordinator's
+   (file, link, settle, compact, search), the number of workers the coordinator can feed (worker
+   seconds / coordinator seconds) and the modelled throughput of 2, 8 and 32 workers,
    ``min(n × MB / worker seconds, MB / coordinator seconds)``: the workers in parallel, the
-   coordinator one process filing what they send (the median run of each backend);
+   coordinator one process filing what they send (the median run of each backend). A serial run
+   waits for nothing, so its coordinator's stages are busy time; they are wall-clock seconds,
+   so a busy host inflates both sides;
 3. a real run on a process pool and one on a Dask ``LocalCluster``, both of ``--workers``
    processes, on SQLite: wall seconds and MB/s of the ``archiver run`` child (the cluster is
-   started, and its workers import archiver, before it: not timed), and every export compared
-   byte for byte (pool, Dask, the serial runs, PostgreSQL's);
+   started, and its workers import archiver, before it: not timed), the coordinator's CPU
+   seconds (``cpu_seconds``: the run's own process, never the time it waits for its workers,
+   but what it spends sending them tasks and taking their results) and the workers' stage
+   seconds over them, and every export compared byte for byte (pool, Dask, the serial runs,
+   PostgreSQL's);
 4. writes ``bench/results/<date>-scaleout-scale<N>-seed<S>[-mosaic<F>].json``.
 
 The inbox is generated once and cached in bench/work/ (``common.make_inbox``), or taken as is
@@ -128,10 +133,16 @@ def archiver_run(folder: Path, inbox: Path, megabytes: float, **config: Any) -> 
     )
     stages = summary["stage_seconds"]
     accounted = sum(stages.get(k, 0.0) for k in (*STAGES, *COORDINATOR))
+    workers = sum(stages.get(k, 0.0) for k in STAGES)
     return {
         "wall_seconds": run.wall_seconds,
         "mb_per_s": round(megabytes / run.wall_seconds, 3),
         "self_reported_seconds": summary["seconds"],
+        "coordinator_cpu_seconds": summary["cpu_seconds"],
+        "coordinator_cpu_seconds_per_mb": round(summary["cpu_seconds"] / megabytes, 4),
+        # The workers' stage seconds per CPU second of the coordinator: with workers = 1 the
+        # run's process is both, so this is only meaningful for the pool and Dask runs.
+        "workers_fed_by_cpu": round(workers / summary["cpu_seconds"], 2) if summary["cpu_seconds"] else None,
         # The run's own seconds in no stage: listing the inbox, reading files, opening the database.
         "unattributed_seconds": round(summary["seconds"] - accounted, 3),
         "peak_rss_max_process_mb": run.peak_rss_max_process_mb,
@@ -217,7 +228,11 @@ def print_report(result: dict[str, Any]) -> None:
             + "".join(f"{m['modelled_mb_per_s'][str(n)]:>14}" for m in result["model"].values())
         )
     for name, run in result.get("real", {}).items():
-        print(f"{name:34}{run['wall_seconds']:>10.2f} s {run['mb_per_s']:>8.3f} MB/s")
+        print(
+            f"{name:34}{run['wall_seconds']:>10.2f} s {run['mb_per_s']:>8.3f} MB/s, coordinator CPU "
+            f"{run['coordinator_cpu_seconds']:.2f} s ({run['coordinator_cpu_seconds_per_mb']:.3f} s/MB), "
+            f"workers' stages / it {run['workers_fed_by_cpu']}"
+        )
     print(f"exports byte-identical: {result['exports_identical']}")
     print(f"\nresults: {result['results_file']}")
 

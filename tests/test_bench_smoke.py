@@ -108,7 +108,8 @@ def test_nightly_copies_are_set_aside_not_deleted(tmp_path: Path) -> None:
 def test_scaleout_model_from_a_serial_runs_stage_seconds() -> None:
     import scaleout
 
-    stages = {"decode": 1.0, "fingerprint": 2.0, "archive": 1.0, "file": 0.25, "link": 0.75, "compact": 0.0}
+    stages = {"decode": 1.0, "fingerprint": 1.0, "verify": 1.0, "archive": 1.0, "file": 0.25, "link": 0.75}
+    stages |= {"compact": 0.0}
     fitted = scaleout.model(stages, megabytes=2.0)
     assert (fitted["worker_seconds_per_mb"], fitted["coordinator_seconds_per_mb"]) == (2.0, 0.5)
     assert fitted["workers_fed"] == 4.0

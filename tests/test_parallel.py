@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -69,9 +70,13 @@ def exported_by_the_cli(folder: Path, inboxes: list[Path], run: str) -> bytes:
     return (folder / "export.jsonl").read_bytes()
 
 
-def executed(dask_worker: Any) -> int:
-    """The tasks a Dask worker has run (``Client.run`` passes the worker as ``dask_worker``)."""
-    return int(dask_worker.state.executed_count)
+def executed(dask_worker: Any) -> list[str]:
+    """The functions of the tasks a Dask worker has run (``Client.run`` passes the worker as
+    ``dask_worker``; a task's key is its function's name and a token)."""
+    from dask.utils import key_split
+
+    log = dask_worker.state.log
+    return [key_split(entry[0]) for entry in log if entry[1:3] == ("executing", "memory")]
 
 
 def test_archiver_run_on_a_dask_local_cluster_exports_what_the_process_pool_does(tmp_path: Path) -> None:
@@ -91,7 +96,10 @@ def test_archiver_run_on_a_dask_local_cluster_exports_what_the_process_pool_does
         )
         with distributed.Client(cluster) as client:
             ran = client.run(executed)
-    assert sum(ran.values()) == 3  # the 24 files went through the cluster's workers, 8 a task
+    tasks = Counter(name for names in ran.values() for name in names)
+    # The 24 files went through the cluster's workers, 8 a task, and each batch's candidate
+    # pairs were verified there.
+    assert tasks == {"process_chunk": 3, "verify": 3}
     assert pool.count(b"\n") == 9 + 15 and b'"matches": [{' in pool  # reuse links are compared too
     assert on_dask == pool
 

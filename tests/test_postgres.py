@@ -109,7 +109,7 @@ def outputs(folder: Path, database: str, inboxes: list[Path]) -> dict[str, Any]:
         return result.output
 
     summary = json.loads(command("run", "--json", *map(str, inboxes)))
-    del summary["seconds"], summary["stage_seconds"]
+    del summary["seconds"], summary["cpu_seconds"], summary["stage_seconds"]
     out: dict[str, Any] = {"summary": summary}
     command("export", "-o", str(folder / "export.jsonl"))
     command("audit", "--format", "json", "-o", str(folder / "audit.json"))

@@ -1,7 +1,8 @@
 """Writing the cross-submission index: the one way ``run``, ``reindex`` and ``compact`` do it.
 
-``Indexer.add`` indexes a batch of new paragraphs: it links them (``links.link``) and brings the
-canonical passages of their stars up to date (``stars.update_canonicals``). ``settle_and_merge``
+``Indexer.add`` indexes a batch of new paragraphs: it links them (``links.link``, the candidates
+verified on the run's executor) and brings the canonical passages of their stars up to date
+(``stars.update_canonicals``). ``settle_and_merge``
 and ``compact`` look after the levels of the band index (``levels``).
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
@@ -17,6 +19,7 @@ from archiver.config import Config
 from archiver.index import _stars as stars
 from archiver.index import levels, links
 from archiver.records import LinkStats, NewParagraph
+from archiver.stages import verify
 from archiver.store import db
 
 # A run settles its level of the band index whenever that holds more than this share of
@@ -37,15 +40,35 @@ class Indexer:
     config: Config
     stage_seconds: dict[str, float] = field(default_factory=dict)  # link, settle, compact
     unsettled: int = 0  # band rows added to the run level since it was last settled
+    executor: Executor | None = None  # where candidates are verified (None: in this process)
+    _waited: float = 0.0  # seconds of the current ``add`` spent verifying
 
     def add(self, paragraphs: Sequence[NewParagraph]) -> LinkStats:
         """Index a batch of new paragraphs (in id order), in the caller's transaction."""
         started = time.perf_counter()
-        stats, changes = links.link(self.session, paragraphs, self.config.fingerprint, self.config.match)
+        self._waited = 0.0
+        stats, changes = links.link(
+            self.session, paragraphs, self.config.fingerprint, self.config.match, self._verify_all
+        )
         stars.update_canonicals(self.session, changes)
         self.unsettled += stats.band_rows
-        self._took("link", started)
+        self._took("link", started + self._waited)
         return stats
+
+    def _verify_all(self, tasks: Sequence[verify.Candidates]) -> list[verify.Verified]:
+        """Judge the candidates on the executor (in this process without one). Their own time
+        is the stage ``verify``, a worker's; the link stage, the coordinator's, leaves out
+        the time it waits for them."""
+        started = time.perf_counter()
+        fingerprint, match = self.config.fingerprint, self.config.match
+        if self.executor is None:
+            results = links.verify_here(tasks, fingerprint, match)
+        else:
+            futures = [self.executor.submit(verify.verify, task, fingerprint, match) for task in tasks]
+            results = [future.result() for future in futures]
+        self._waited += time.perf_counter() - started
+        self.stage_seconds["verify"] = self.stage_seconds.get("verify", 0.0) + sum(r.seconds for r in results)
+        return results
 
     def run_level_full(self) -> bool:
         """Whether the run level has outgrown its share of ``[store] recent_band_rows``."""

@@ -23,8 +23,8 @@ consecutive ids, filed together.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -53,8 +53,8 @@ from archiver.index import _buckets as buckets
 from archiver.index._stars import StarChanges, seniority
 from archiver.index.levels import LEVELS
 from archiver.records import LinkStats, NewParagraph
-from archiver.stages import align
 from archiver.stages import fingerprint as fp
+from archiver.stages import verify
 from archiver.store.bulk import array_rows, chunks, execute_plain, insert_tuples
 from archiver.store.db import MatchRow, Meta, PassageRow, RunBand, SpanRow, table
 
@@ -111,11 +111,13 @@ def link(
     paragraphs: Sequence[NewParagraph],
     config: FingerprintConfig,
     match: MatchConfig,
+    verify_all: VerifyAll | None = None,
 ) -> tuple[LinkStats, StarChanges]:
     """Group, index and link a batch of new paragraphs (in id order).
 
     Returns the statistics and what the batch added to the stars whose canonical passage is not
-    settled yet: ``update_canonicals`` takes it from there.
+    settled yet: ``update_canonicals`` takes it from there. ``verify_all`` judges the candidates
+    (default: in this process).
     """
     stats = LinkStats()
     reps, centres = _existing_reps(session, sorted({p.exact for p in paragraphs}))
@@ -130,7 +132,8 @@ def link(
     stats.band_rows = _insert_bands(session, indexed, config, match.max_candidates)
     pairs, anchored = _candidates(session, indexed, match.max_candidates, config.bands)
     stats.candidates = len(set(pairs) | set(anchored))
-    links, spans = _verify(session, pairs, anchored, {p.id: p for p in indexed}, config, match)
+    judge = verify_all or partial(verify_here, config=config, match=match)
+    links, spans = _verify(session, pairs, anchored, {p.id: p for p in indexed}, judge)
     if links:
         session.execute(insert(table(MatchRow)), links)
     insert_tuples(session.connection(), table(SpanRow), spans, SPAN_COLUMNS)
@@ -317,61 +320,30 @@ def _most_shared(shared_by_new: dict[int, dict[int, int]], per_passage: int) -> 
 
 SPAN_COLUMNS = ("passage_id", "other_id", "start", "end", "other_start", "other_end", "matched", "longest")
 
+# Judges a batch's verification tasks, wherever they run (``Indexer``: the run's workers).
+VerifyAll = Callable[[Sequence[verify.Candidates]], list[verify.Verified]]
+
+
+def verify_here(
+    tasks: Sequence[verify.Candidates], config: FingerprintConfig, match: MatchConfig
+) -> list[verify.Verified]:
+    """``verify.verify`` of each task, in this process."""
+    return [verify.verify(task, config, match) for task in tasks]
+
 
 def _verify(
     session: Session,
     pairs: Sequence[tuple[int, int]],
     anchored: Sequence[tuple[int, int]],
     new: dict[int, NewParagraph],
-    config: FingerprintConfig,
-    match: MatchConfig,
+    verify_all: VerifyAll,
 ) -> tuple[list[dict[str, Any]], list[tuple[int, ...]]]:
-    """Link rows for the candidates whose exact shingle Jaccard reaches ``match_at`` (the band
-    candidates, and anchor candidates aligned over most of both), and the aligned regions
-    (``align.align``) of every candidate pair, linked or not: a copied sentence is a region of a
-    pair far below ``match_at``."""
-    sharing = set(anchored)
-    every = sorted(set(pairs) | sharing)
-    others = _load(session, sorted({b for _, b in every} - set(new)))
+    """Link rows and aligned regions of the candidates (``verify.verify``): the texts are read
+    here, the judging is ``verify_all``'s."""
+    others = _load(session, sorted({b for _, b in (*pairs, *anchored)} - set(new)))
     texts = {pid: (p.submission_id, p.normalised) for pid, p in new.items()} | others
-    # The candidates' shingle sets, hashed in bulk: most passages are in several pairs. Held
-    # like ``texts``, for at most (the batch's new paragraphs × max_candidates) passages.
-    involved = sorted({pid for pair in pairs for pid in pair})
-    shingles = dict(zip(involved, fp.shingle_sets([texts[pid][1] for pid in involved], config), strict=True))
-
-    rows: list[dict[str, Any]] = []
-    spans: list[tuple[int, ...]] = []
-    scores: dict[tuple[int, int], float] = {}
-    for a, b in pairs:
-        if texts[a][0] == texts[b][0]:
-            continue  # same submission: judged by match.find_repeats
-        scores[a, b] = score = fp.jaccard(shingles[a], shingles[b])
-        if score >= match.match_at:
-            rows.append(_link_row(a, b, score))
-    linked = {(row["passage_id"], row["other_id"]) for row in rows}
-    per_passage = Counter(a for a, _ in linked)  # links stay within max_candidates per passage
-    for a, b in every:
-        is_link = (a, b) in linked
-        if texts[a][0] == texts[b][0] or not (is_link or (a, b) in sharing):
-            # No anchor shared: no long run in common. A band match short of match_at is
-            # not aligned.
-            continue
-        (_, mine), (_, other) = texts[a], texts[b]
-        regions = align.align(mine, other)
-        if regions and not is_link and align.whole_paragraph(regions, len(mine), len(other)):
-            # A copy of the whole paragraph is reuse when it passes match_at, as a paragraph
-            # match always was (one the bands missed is linked here); below it the copy was
-            # rewritten beyond what counts as one.
-            if (a, b) not in scores:
-                scores[a, b] = fp.jaccard(*fp.shingle_sets([mine, other], config))
-            if scores[a, b] < match.match_at:
-                continue
-            if per_passage[a] < match.max_candidates:
-                per_passage[a] += 1
-                rows.append(_link_row(a, b, scores[a, b]))
-        for r in regions:
-            spans.append((a, b, r.start, r.end, r.other_start, r.other_end, r.matched, r.longest))
-    return rows, spans
+    links, spans = verify.merged(verify_all(verify.tasks(pairs, anchored, texts)))
+    return [_link_row(a, b, score) for a, b, score in links], list(spans)
 
 
 def _link_row(a: int, b: int, score: float) -> dict[str, Any]:

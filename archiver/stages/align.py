@@ -25,6 +25,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -59,14 +60,20 @@ def _grams(text: str, seed: int) -> tuple[dict[str, int], dict[str, list[int]], 
     """The ``seed``-grams of ``text``: the position of each, the positions of those that occur
     more than once (at most ``MAX_POSITIONS``), and the set. Remembered: a passage is aligned with
     each of its candidates."""
-    grams = [text[i : i + seed] for i in range(len(text) - seed + 1)]
-    at = {gram: i for i, gram in enumerate(grams)}
+    count = len(text) - seed + 1
+    grams = [text[i : i + seed] for i in range(count)]
+    at = dict(zip(grams, range(count), strict=True))
     repeated: dict[str, list[int]] = {}
-    if len(at) < len(grams):
-        every: dict[str, list[int]] = {}
-        for i, gram in enumerate(grams):
-            every.setdefault(gram, []).append(i)
-        repeated = {gram: found[:MAX_POSITIONS] for gram, found in every.items() if len(found) > 1}
+    if len(at) < count:
+        # Few grams repeat: their positions are found by str.find (C), not by a loop over all.
+        for gram, times in Counter(grams).items():
+            if times > 1:
+                found: list[int] = []
+                i = text.find(gram)
+                while i >= 0 and len(found) < MAX_POSITIONS:
+                    found.append(i)
+                    i = text.find(gram, i + 1)
+                repeated[gram] = found
     return at, repeated, frozenset(at)
 
 
@@ -82,16 +89,17 @@ def seeds(a: str, b: str, seed: int = SEED) -> list[tuple[int, int, int]]:
     at_a, more_a, set_a = _grams(a, seed)
     at_b, more_b, set_b = _grams(b, seed)
     common = set_a & set_b
-    if seed == SEED and len(common) < _MIN_COMMON and not any(g in more_a or g in more_b for g in common):
+    repeated = [g for g in common if g in more_a or g in more_b] if more_a or more_b else []
+    if seed == SEED and len(common) < _MIN_COMMON and not repeated:
         return []
-    out: list[tuple[int, int, int]] = []
-    for gram in common:
-        for i in more_a.get(gram) or (at_a[gram],):
-            for j in more_b.get(gram) or (at_b[gram],):
-                if i and j and a[i - 1] == b[j - 1]:
-                    continue  # inside a run found from its start
-                out.append((i, j, _extend(a, b, i, j, seed)))
-    return out
+    # Most grams occur once on each side: their one pair of positions, in a comprehension.
+    once = common.difference(repeated) if repeated else common
+    starts = list(zip(map(at_a.__getitem__, once), map(at_b.__getitem__, once), strict=True))
+    for gram in repeated:
+        at_i, at_j = more_a.get(gram) or (at_a[gram],), more_b.get(gram) or (at_b[gram],)
+        starts += [(i, j) for i in at_i for j in at_j]
+    # A pair whose characters before are equal too is inside a run found from its start.
+    return [(i, j, _extend(a, b, i, j, seed)) for i, j in starts if not (i and j and a[i - 1] == b[j - 1])]
 
 
 def _extend(a: str, b: str, i: int, j: int, n: int) -> int:

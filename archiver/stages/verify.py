@@ -1,0 +1,130 @@
+"""Verifying candidate pairs: which become links, and the aligned regions of each.
+
+The index finds candidates in the database (``index.links``); judging them is pure, and the
+costliest part of indexing (an alignment per anchored pair), so it runs as tasks on the run's
+workers. ``tasks`` cuts a batch's candidates into tasks, each holding every candidate of its
+new passages (a passage's links are capped over all of its candidates); ``verify`` judges one
+task; ``merged`` puts the results back in the order one task of the whole batch gives, so
+the rows written are the same however the batch was cut and wherever the tasks ran.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from archiver.config import FingerprintConfig, MatchConfig
+from archiver.stages import align
+from archiver.stages import fingerprint as fp
+
+Pair = tuple[int, int]  # (new representative, earlier representative)
+# passage, other, start, end, other's start, other's end, matched, longest (``SpanRow``)
+Span = tuple[int, int, int, int, int, int, int, int]
+TASK_PAIRS = 2000  # candidate pairs per task: large enough that sending the texts costs little
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The candidates of some new passages: band candidates (verified by shingle Jaccard) and
+    anchored ones (aligned), with the normalised text and submission of every passage in them."""
+
+    pairs: tuple[Pair, ...]
+    anchored: tuple[Pair, ...]
+    texts: Mapping[int, tuple[int, str]]  # passage id → (submission id, normalised text)
+
+
+@dataclass(frozen=True)
+class Verified:
+    links: tuple[tuple[int, int, float], ...]  # (passage, other, Jaccard): band links, then anchored
+    band_links: int  # how many of ``links`` are band links
+    spans: tuple[Span, ...]
+    seconds: float  # the time ``verify`` took, where it ran
+
+
+def tasks(
+    pairs: Sequence[Pair],
+    anchored: Sequence[Pair],
+    texts: Mapping[int, tuple[int, str]],
+    size: int = TASK_PAIRS,
+) -> list[Candidates]:
+    """The candidates cut into tasks of about ``size`` pairs, by new passage, in id order."""
+    by_new: dict[int, tuple[list[Pair], list[Pair]]] = {}
+    for found, which in ((pairs, 0), (anchored, 1)):
+        for pair in found:
+            by_new.setdefault(pair[0], ([], []))[which].append(pair)
+    out: list[Candidates] = []
+    current: tuple[list[Pair], list[Pair]] = ([], [])
+    for new in sorted(by_new):
+        for mine, theirs in zip(current, by_new[new], strict=True):
+            mine.extend(theirs)
+        if len(current[0]) + len(current[1]) >= size:
+            out.append(_task(current, texts))
+            current = ([], [])
+    if current[0] or current[1]:
+        out.append(_task(current, texts))
+    return out
+
+
+def _task(found: tuple[list[Pair], list[Pair]], texts: Mapping[int, tuple[int, str]]) -> Candidates:
+    pairs, anchored = found
+    ids = {pid for pair in (*pairs, *anchored) for pid in pair}
+    return Candidates(tuple(pairs), tuple(anchored), {pid: texts[pid] for pid in sorted(ids)})
+
+
+def verify(task: Candidates, config: FingerprintConfig, match: MatchConfig) -> Verified:
+    """The links of ``task``'s candidates whose exact shingle Jaccard reaches ``match_at`` (the
+    band candidates, and anchored ones aligned over most of both), and the aligned regions
+    (``align.align``) of every pair linked or anchored: a copied sentence is a region of a pair
+    far below ``match_at``."""
+    started = time.perf_counter()
+    texts = task.texts
+    sharing = set(task.anchored)
+    every = sorted(set(task.pairs) | sharing)
+    # The candidates' shingle sets, hashed in bulk: most passages are in several pairs.
+    involved = sorted({pid for pair in task.pairs for pid in pair})
+    shingles = dict(zip(involved, fp.shingle_sets([texts[pid][1] for pid in involved], config), strict=True))
+
+    links: list[tuple[int, int, float]] = []
+    spans: list[Span] = []
+    scores: dict[Pair, float] = {}
+    for a, b in task.pairs:
+        if texts[a][0] == texts[b][0]:
+            continue  # same submission: judged by match.find_repeats
+        scores[a, b] = score = fp.jaccard(shingles[a], shingles[b])
+        if score >= match.match_at:
+            links.append((a, b, score))
+    band_links = len(links)
+    linked = {(a, b) for a, b, _ in links}
+    per_passage = Counter(a for a, _ in linked)  # links stay within max_candidates per passage
+    for a, b in every:
+        is_link = (a, b) in linked
+        if texts[a][0] == texts[b][0] or not (is_link or (a, b) in sharing):
+            # No anchor shared: no long run in common. A band match short of match_at is
+            # not aligned.
+            continue
+        (_, mine), (_, other) = texts[a], texts[b]
+        regions = align.align(mine, other)
+        if regions and not is_link and align.whole_paragraph(regions, len(mine), len(other)):
+            # A copy of the whole paragraph is reuse when it passes match_at, as a paragraph
+            # match always was (one the bands missed is linked here); below it the copy was
+            # rewritten beyond what counts as one.
+            if (a, b) not in scores:
+                scores[a, b] = fp.jaccard(*fp.shingle_sets([mine, other], config))
+            if scores[a, b] < match.match_at:
+                continue
+            if per_passage[a] < match.max_candidates:
+                per_passage[a] += 1
+                links.append((a, b, scores[a, b]))
+        spans += [(a, b, r.start, r.end, r.other_start, r.other_end, r.matched, r.longest) for r in regions]
+    return Verified(tuple(links), band_links, tuple(spans), time.perf_counter() - started)
+
+
+def merged(results: Iterable[Verified]) -> tuple[list[tuple[int, int, float]], list[Span]]:
+    """The links (every task's band links in order, then every task's anchored ones) and spans
+    of ``results``, as one task of all the candidates would give them."""
+    results = list(results)
+    band = [link for r in results for link in r.links[: r.band_links]]
+    anchored = [link for r in results for link in r.links[r.band_links :]]
+    return band + anchored, [span for r in results for span in r.spans]

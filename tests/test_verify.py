@@ -1,0 +1,99 @@
+"""Verifying candidate pairs as tasks (``stages.verify``): the rows do not depend on how a
+batch's candidates are cut into tasks, nor on where the tasks run."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from archiver.config import FingerprintConfig, MatchConfig
+from archiver.stages import verify
+from archiver.stages.shingle import normalise
+from tests.conftest import make_config
+from tests.test_index import MOSAIC, P1, P2, P3, P3_EDITED, P4, SENTENCES, copied, write_inbox
+
+FINGERPRINT = FingerprintConfig()
+MATCH = MatchConfig()
+
+# passage id → (submission id, text): 1–4 archived earlier, 11–15 new, 11 and 12 of one submission.
+TEXTS = {
+    1: (1, P1),
+    2: (1, P2),
+    3: (2, P3),
+    4: (3, P4),
+    11: (10, P3_EDITED),
+    12: (10, P3),
+    13: (11, MOSAIC),
+    14: (12, P4),
+    15: (12, P1 + P2),
+}
+NORMALISED = {pid: (sub, normalise(text)) for pid, (sub, text) in TEXTS.items()}
+BAND = [(11, 3), (11, 12), (12, 3), (14, 4), (15, 1)]
+ANCHORED = [(12, 3), (13, 1), (13, 2), (14, 4), (15, 1), (15, 2)]
+
+
+def judged(size: int, match: MatchConfig = MATCH) -> tuple[list[tuple[int, int, float]], list[verify.Span]]:
+    tasks = verify.tasks(BAND, ANCHORED, NORMALISED, size)
+    return verify.merged(verify.verify(task, FINGERPRINT, match) for task in tasks)
+
+
+def test_a_task_links_band_and_whole_copies_and_aligns_copied_sentences() -> None:
+    links, spans = judged(size=1000)
+    assert [(a, b) for a, b, _ in links] == [(11, 3), (12, 3), (14, 4)]
+    assert all(score >= MATCH.match_at for _, _, score in links)
+    aligned = {(a, b) for a, b, *_ in spans}
+    # Links are aligned too; 13 lifts a sentence of 1 (a span, no link); 15 holds 1 and 2
+    # whole, far below match_at with either; (11, 12) is one submission's pair, judged as a
+    # repeat, not here; (13, 2) shares no long run.
+    assert aligned == {(11, 3), (12, 3), (13, 1), (14, 4), (15, 1), (15, 2)}
+    length = len(NORMALISED[4][1])
+    assert [s for s in spans if s[:2] == (14, 4)] == [(14, 4, 0, length, 0, length, length, length)]
+
+
+@settings(max_examples=25, deadline=None)
+@given(size=st.integers(min_value=1, max_value=12))
+def test_any_cut_into_tasks_gives_the_rows_of_one_task(size: int) -> None:
+    tasks = verify.tasks(BAND, ANCHORED, NORMALISED, size)
+    news = [{a for a, _ in (*task.pairs, *task.anchored)} for task in tasks]
+    assert sum(map(len, news)) == len({a for a, _ in BAND + ANCHORED})  # each passage in one task
+    assert all(len(task.pairs) + len(task.anchored) >= size for task in tasks[:-1])
+    for task in tasks:
+        assert set(task.texts) == {pid for pair in (*task.pairs, *task.anchored) for pid in pair}
+    assert judged(size) == judged(1000)
+
+
+def test_the_cap_on_links_per_passage_holds_over_tasks() -> None:
+    # 12 and 16 are copies of 3, and 17 another: with one link a passage, 12 keeps its band
+    # link to 3 and not its whole-paragraph match with 17.
+    anchored = [(12, 3), (12, 17), (16, 3)]
+    texts = NORMALISED | {16: (13, normalise(P3)), 17: (14, normalise(P3))}
+    for size in (1, 2, 100):
+        for cap, expected in ((1, [(12, 3), (16, 3)]), (50, [(12, 3), (12, 17), (16, 3)])):
+            tasks = verify.tasks([(12, 3)], anchored, texts, size)
+            match = MatchConfig(max_candidates=cap)
+            links, _ = verify.merged(verify.verify(task, FINGERPRINT, match) for task in tasks)
+            assert [(a, b) for a, b, _ in links] == expected
+
+
+def test_a_task_and_its_result_cross_process_boundaries() -> None:
+    task = verify.tasks(BAND, ANCHORED, NORMALISED)[0]
+    result = verify.verify(task, FINGERPRINT, MATCH)
+    assert pickle.loads(pickle.dumps(task)) == task
+    assert pickle.loads(pickle.dumps(result)) == result
+
+
+def test_a_run_verifying_on_a_process_pool_stores_the_spans_of_a_serial_run(tmp_path: Path) -> None:
+    from archiver import flow
+
+    inbox = write_inbox(tmp_path / "inbox", SENTENCES)
+    serial = make_config(tmp_path / "serial", run={"workers": 1})
+    flow.run(serial, [inbox])
+    pooled = make_config(tmp_path / "pooled", run={"workers": 2, "batch_size": 1})
+    summary = flow.run(pooled, [inbox])
+    assert summary.stage_seconds["verify"] > 0
+    found = copied(serial)
+    assert len(found) >= 2
+    assert copied(pooled) == found
