@@ -31,12 +31,16 @@ TEXTS = {
     15: (12, P1 + P2),
 }
 NORMALISED = {pid: (sub, normalise(text)) for pid, (sub, text) in TEXTS.items()}
+# The new passages' texts come normalised (from the workers that split them), the archived
+# ones as stored, for the task to normalise.
+NEW = {pid: text for pid, text in NORMALISED.items() if pid > 10}
+STORED = {pid: text for pid, text in TEXTS.items() if pid < 10}
 BAND = [(11, 3), (11, 12), (12, 3), (14, 4), (15, 1)]
 ANCHORED = [(12, 3), (13, 1), (13, 2), (14, 4), (15, 1), (15, 2)]
 
 
 def judged(size: int, match: MatchConfig = MATCH) -> tuple[list[tuple[int, int, float]], list[verify.Span]]:
-    tasks = verify.tasks(BAND, ANCHORED, NORMALISED, size)
+    tasks = verify.tasks(BAND, ANCHORED, NEW, STORED, size)
     return verify.merged(verify.verify(task, FINGERPRINT, match) for task in tasks)
 
 
@@ -56,12 +60,14 @@ def test_a_task_links_band_and_whole_copies_and_aligns_copied_sentences() -> Non
 @settings(max_examples=25, deadline=None)
 @given(size=st.integers(min_value=1, max_value=12))
 def test_any_cut_into_tasks_gives_the_rows_of_one_task(size: int) -> None:
-    tasks = verify.tasks(BAND, ANCHORED, NORMALISED, size)
+    tasks = verify.tasks(BAND, ANCHORED, NEW, STORED, size)
     news = [{a for a, _ in (*task.pairs, *task.anchored)} for task in tasks]
     assert sum(map(len, news)) == len({a for a, _ in BAND + ANCHORED})  # each passage in one task
     assert all(len(task.pairs) + len(task.anchored) >= size for task in tasks[:-1])
     for task in tasks:
-        assert set(task.texts) == {pid for pair in (*task.pairs, *task.anchored) for pid in pair}
+        involved = {pid for pair in (*task.pairs, *task.anchored) for pid in pair}
+        assert set(task.texts) | set(task.stored) == involved
+        assert set(task.texts) <= set(NEW) and set(task.stored) <= set(STORED)
     assert judged(size) == judged(1000)
 
 
@@ -72,14 +78,14 @@ def test_the_cap_on_links_per_passage_holds_over_tasks() -> None:
     texts = NORMALISED | {16: (13, normalise(P3)), 17: (14, normalise(P3))}
     for size in (1, 2, 100):
         for cap, expected in ((1, [(12, 3), (16, 3)]), (50, [(12, 3), (12, 17), (16, 3)])):
-            tasks = verify.tasks([(12, 3)], anchored, texts, size)
+            tasks = verify.tasks([(12, 3)], anchored, texts, size=size)
             match = MatchConfig(max_candidates=cap)
             links, _ = verify.merged(verify.verify(task, FINGERPRINT, match) for task in tasks)
             assert [(a, b) for a, b, _ in links] == expected
 
 
 def test_a_task_and_its_result_cross_process_boundaries() -> None:
-    task = verify.tasks(BAND, ANCHORED, NORMALISED)[0]
+    task = verify.tasks(BAND, ANCHORED, NEW, STORED)[0]
     result = verify.verify(task, FINGERPRINT, MATCH)
     assert pickle.loads(pickle.dumps(task)) == task
     assert pickle.loads(pickle.dumps(result)) == result

@@ -339,10 +339,10 @@ def _verify(
     verify_all: VerifyAll,
 ) -> tuple[list[dict[str, Any]], list[tuple[int, ...]]]:
     """Link rows and aligned regions of the candidates (``verify.verify``): the texts are read
-    here, the judging is ``verify_all``'s."""
+    here, normalising them and the judging are ``verify_all``'s."""
     others = _load(session, sorted({b for _, b in (*pairs, *anchored)} - set(new)))
-    texts = {pid: (p.submission_id, p.normalised) for pid, p in new.items()} | others
-    links, spans = verify.merged(verify_all(verify.tasks(pairs, anchored, texts)))
+    texts = {pid: (p.submission_id, p.normalised) for pid, p in new.items()}
+    links, spans = verify.merged(verify_all(verify.tasks(pairs, anchored, texts, others)))
     return [_link_row(a, b, score) for a, b, score in links], list(spans)
 
 
@@ -353,11 +353,11 @@ def _link_row(a: int, b: int, score: float) -> dict[str, Any]:
 
 
 def _load(session: Session, ids: Sequence[int]) -> dict[int, tuple[int, str]]:
+    """(submission id, text as stored) of the passages ``ids``."""
     loaded: dict[int, tuple[int, str]] = {}
     for part in chunks(ids):
         rows = session.execute(
             select(PassageRow.id, PassageRow.submission_id, PassageRow.text).where(PassageRow.id.in_(part))
-        ).all()
-        normalised = fp.normalise_many([text for _, _, text in rows])
-        loaded.update({id_: (sub, norm) for (id_, sub, _), norm in zip(rows, normalised, strict=True)})
+        )
+        loaded.update({id_: (sub, text) for id_, sub, text in rows})
     return loaded

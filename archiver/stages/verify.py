@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from archiver.config import FingerprintConfig, MatchConfig
 from archiver.stages import align
@@ -28,11 +28,13 @@ TASK_PAIRS = 2000  # candidate pairs per task: large enough that sending the tex
 @dataclass(frozen=True)
 class Candidates:
     """The candidates of some new passages: band candidates (verified by shingle Jaccard) and
-    anchored ones (aligned), with the normalised text and submission of every passage in them."""
+    anchored ones (aligned), with the submission and text of every passage in them."""
 
     pairs: tuple[Pair, ...]
     anchored: tuple[Pair, ...]
     texts: Mapping[int, tuple[int, str]]  # passage id → (submission id, normalised text)
+    # The archived passages' texts as stored: normalised by the task, not by the coordinator.
+    stored: Mapping[int, tuple[int, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -47,9 +49,12 @@ def tasks(
     pairs: Sequence[Pair],
     anchored: Sequence[Pair],
     texts: Mapping[int, tuple[int, str]],
+    stored: Mapping[int, tuple[int, str]] | None = None,
     size: int = TASK_PAIRS,
 ) -> list[Candidates]:
-    """The candidates cut into tasks of about ``size`` pairs, by new passage, in id order."""
+    """The candidates cut into tasks of about ``size`` pairs, by new passage, in id order.
+    ``texts`` are normalised, ``stored`` (the other passages') not yet."""
+    stored = stored or {}
     by_new: dict[int, tuple[list[Pair], list[Pair]]] = {}
     for found, which in ((pairs, 0), (anchored, 1)):
         for pair in found:
@@ -60,17 +65,26 @@ def tasks(
         for mine, theirs in zip(current, by_new[new], strict=True):
             mine.extend(theirs)
         if len(current[0]) + len(current[1]) >= size:
-            out.append(_task(current, texts))
+            out.append(_task(current, texts, stored))
             current = ([], [])
     if current[0] or current[1]:
-        out.append(_task(current, texts))
+        out.append(_task(current, texts, stored))
     return out
 
 
-def _task(found: tuple[list[Pair], list[Pair]], texts: Mapping[int, tuple[int, str]]) -> Candidates:
+def _task(
+    found: tuple[list[Pair], list[Pair]],
+    texts: Mapping[int, tuple[int, str]],
+    stored: Mapping[int, tuple[int, str]],
+) -> Candidates:
     pairs, anchored = found
-    ids = {pid for pair in (*pairs, *anchored) for pid in pair}
-    return Candidates(tuple(pairs), tuple(anchored), {pid: texts[pid] for pid in sorted(ids)})
+    ids = sorted({pid for pair in (*pairs, *anchored) for pid in pair})
+    return Candidates(
+        tuple(pairs),
+        tuple(anchored),
+        {pid: texts[pid] for pid in ids if pid in texts},
+        {pid: stored[pid] for pid in ids if pid not in texts},
+    )
 
 
 def verify(task: Candidates, config: FingerprintConfig, match: MatchConfig) -> Verified:
@@ -79,7 +93,9 @@ def verify(task: Candidates, config: FingerprintConfig, match: MatchConfig) -> V
     (``align.align``) of every pair linked or anchored: a copied sentence is a region of a pair
     far below ``match_at``."""
     started = time.perf_counter()
-    texts = task.texts
+    texts = dict(task.texts)
+    normalised = fp.normalise_many([text for _, text in task.stored.values()])
+    texts |= {pid: (sub, norm) for (pid, (sub, _)), norm in zip(task.stored.items(), normalised, strict=True)}
     sharing = set(task.anchored)
     every = sorted(set(task.pairs) | sharing)
     # The candidates' shingle sets, hashed in bulk: most passages are in several pairs.
