@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.orm import Session
 
 from archiver import runlog
@@ -50,12 +50,7 @@ def _identical(session: Session, new: dict[str, str]) -> list[tuple[str, str]]:
     of ``new`` (relpath → sha512) that has one."""
     holders: dict[str, list[tuple[int, str]]] = {}
     for part in chunks(sorted(set(new.values()))):
-        rows = session.execute(
-            select(Document.id, Document.object_id, Document.head_sha512).where(
-                Document.head_sha512.in_(part)
-            )
-        )
-        for doc_id, object_id, sha in rows:
+        for doc_id, object_id, sha in session.execute(holders_of(part)):
             holders.setdefault(sha or "", []).append((doc_id, object_id))
     found = []
     for relpath, sha in new.items():
@@ -65,6 +60,14 @@ def _identical(session: Session, new: dict[str, str]) -> list[tuple[str, str]]:
         if earlier:
             found.append((relpath, earlier[0]))
     return found
+
+
+def holders_of(hashes: Sequence[str]) -> Select[int, str, str | None]:
+    """(id, object id, sha512) of the documents whose current bytes have one of these sha512s
+    (answered by ``ix_documents_head_sha512``, not a scan of every document)."""
+    return select(Document.id, Document.object_id, Document.head_sha512).where(
+        Document.head_sha512.in_(hashes)
+    )
 
 
 def note_missing(session: Session, run_id: int, listed: dict[str, Path], on_missing: str) -> tuple[int, int]:

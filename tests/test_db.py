@@ -111,6 +111,19 @@ def test_the_representative_lookup_is_answered_by_the_partial_index_of_represent
     engine.dispose()
 
 
+def test_the_identical_documents_lookup_is_answered_by_the_head_sha512_index(tmp_path: Path) -> None:
+    from archiver import notes
+
+    engine = db.open_engine(f"sqlite:///{tmp_path / 'archive.sqlite3'}")
+    sql = str(
+        notes.holders_of(["0" * 128, "f" * 128]).compile(engine, compile_kwargs={"literal_binds": True})
+    )
+    with engine.connect() as connection:
+        plan = " ".join(row[-1] for row in connection.execute(text("EXPLAIN QUERY PLAN " + sql)))
+    assert "USING INDEX ix_documents_head_sha512" in plan
+    engine.dispose()
+
+
 def test_a_file_where_the_databases_folder_should_be_is_named(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_bytes(b"x")
     where = tmp_path / "a-file" / "db.sqlite3"

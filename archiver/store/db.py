@@ -92,7 +92,7 @@ class Document(Base):
     year: Mapped[int | None] = mapped_column(Integer, index=True)
     title: Mapped[str | None] = mapped_column(Text)
     head_version: Mapped[str | None] = mapped_column(String(16))
-    head_sha512: Mapped[str | None] = mapped_column(String(128))
+    head_sha512: Mapped[str | None] = mapped_column(String(128), index=True)  # notes._identical
     current_submission_id: Mapped[int | None] = mapped_column(Integer)
 
 
