@@ -26,9 +26,27 @@ needs_fixtures = pytest.mark.skipif(
 )
 
 
+# Bad objects that do not apply to what this store writes (tests/data/ocfl-fixtures.md says why):
+# a copy of the whole 1.1/ folder may hold them, and they are skipped with that reason.
+NOT_APPLICABLE = {
+    "E046_root_not_most_recent": "an interrupted store leaves it: an orphan warning, fixed by the next store",
+    "E093_fixity_digest_mismatch": "the optional fixity block, which this store never writes",
+    "E097_fixity_duplicate_digests": "the optional fixity block, which this store never writes",
+}
+
+
 def names(kind: str) -> list[str]:
     folder = FIXTURES / kind
     return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def bad_names() -> list[object]:
+    return [
+        pytest.param(name, marks=pytest.mark.skip(reason=f"does not apply: {NOT_APPLICABLE[name]}"))
+        if name in NOT_APPLICABLE
+        else name
+        for name in names("bad-objects")
+    ]
 
 
 def verify_fixture(tmp_path: Path, fixture: Path) -> list[str]:
@@ -53,7 +71,7 @@ def test_a_valid_community_fixture_verifies_clean(tmp_path: Path, name: str) -> 
 
 @needs_fixtures
 @pytest.mark.ocfl_damaged
-@pytest.mark.parametrize("name", names("bad-objects"))
+@pytest.mark.parametrize("name", bad_names())
 def test_a_bad_community_fixture_is_reported(tmp_path: Path, name: str) -> None:
     assert verify_fixture(tmp_path, FIXTURES / "bad-objects" / name) != []
 
