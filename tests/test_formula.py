@@ -16,7 +16,7 @@ from archiver.store import db
 from tests.conftest import make_config
 from tests.test_index import write_inbox
 from tests.test_search import LINES
-from tests.test_structure import PAGE_BOTTOM, report
+from tests.test_structure import report
 
 DATA = Path(__file__).parent / "data" / "formula"
 OPENING_2022 = (DATA / "state-council_2022_opening.txt").read_text(encoding="utf-8")
@@ -177,14 +177,14 @@ def test_a_document_sharing_only_part_of_an_earlier_one_is_no_resubmission(tmp_p
 
 def portal_copy(year: int, session: int) -> str:
     """A real NPC resolution as copied from a portal page: buttons, breadcrumb, 原文链接, 发布机构
-    above it, the site's URL and share buttons below (``test_structure``'s page leftovers)."""
+    above it, the site's URL and share buttons below."""
     return (
         "下载 打印 全屏 收藏 【字号：大 中 小】\n首页 > 信息公开 > 决议决定\n"
         f"原文链接：http://www.npc.gov.cn/zgrdw/npc/xinwen/{year}-03/14/content_15{session}4736.htm\n"
         "发布机构：全国人民代表大会\n"
         f"第十一届全国人民代表大会第{'三四'[session - 3]}次会议关于政府工作报告的决议\n"
         + report(f"npc-resolution-on-gwr_{year}_wikisource.txt")
-        + PAGE_BOTTOM
+        + "\nhttp://www.npc.gov.cn/\n分享到：微信 微博 QQ空间\n【打印本页】 【关闭窗口】\n"
     )
 
 

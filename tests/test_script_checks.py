@@ -110,3 +110,21 @@ def test_big5_and_traditional_copies_of_real_reports() -> None:
             for s, t in zip(before, after, strict=True):
                 assert f"“{s}”转成了“{t}”" in pairs, (row["filename"], s, t)
     assert flagged > 0
+
+
+def test_ambiguous_names_are_flagged_and_converted_in_traditional_text() -> None:
+    outcome = processed("加強(qiáng)管理，華為昇騰芯片，濛溪河遺址考古發現，後來。\n".encode())
+    assert outcome.text == "加强管理，华为升腾芯片，蒙溪河遗址考古发现，后来。"
+    script = sorted(w.message_zh.split("（")[0] for w in outcome.warnings if w.kind == "script")
+    assert script == ["“後”转成了“后”", "“昇”转成了“升”", "“濛”转成了“蒙”"]
+
+
+def test_ambiguous_names_keep_their_form_in_simplified_clauses_and_are_flagged() -> None:
+    # The pinyin annotation makes clean convert; the names sit in clauses written in Simplified.
+    outcome = processed("加強(qiáng)管理，华为昇腾芯片，濛溪河遗址考古发现，後来。\n".encode())
+    assert outcome.text == "加强管理，华为昇腾芯片，濛溪河遗址考古发现，后来。"
+    kept = {outcome.text[w.start : w.end]: w.message_zh for w in outcome.warnings if w.kind == "script_left"}
+    assert set(kept) == {"华为昇腾芯", "片，濛溪河"}
+    assert "名称中用它" in kept["华为昇腾芯"] and "应作“升”" in kept["华为昇腾芯"]
+    # 後 in a Simplified clause is a stray Traditional form: converted, and flagged.
+    assert [w.text for w in outcome.warnings if w.kind == "script"] == ["现，后来。"]

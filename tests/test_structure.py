@@ -13,15 +13,10 @@ from tests.conftest import ROOT
 
 REPORTS = ROOT / "tests" / "data" / "reports"
 CONFIG = Config()
-# What a copy from a government portal brings along (the lines around the text of the page).
-PAGE_TOP = (
-    "下载 打印 全屏 收藏 【字号：大 中 小】\n"
-    "首页 > 信息公开 > 决议决定\n"
-    "原文链接：http://www.npc.gov.cn/zgrdw/npc/xinwen/2010-03/14/content_1564736.htm\n"
-    "发布机构：全国人民代表大会\n"
-)
-TITLE = "第十一届全国人民代表大会第三次会议关于政府工作报告的决议"  # the portal page's heading
-PAGE_BOTTOM = "\nhttp://www.npc.gov.cn/\n分享到：微信 微博 QQ空间\n【打印本页】 【关闭窗口】\n"
+# Copies from a news portal (hprc.org.cn): a photo caption and the agency's dateline above the
+# report, the dateline and the newspaper page below it.
+CAPTION_TOP = "state-council_2014_hprc.txt"
+DATELINE_BOTTOM = "state-council_2021_hprc.txt"
 
 
 def processed(text: str, name: str = "a.txt") -> Processed:
@@ -36,24 +31,42 @@ def report(name: str) -> str:
 
 
 def test_page_chrome_is_warned_kept_out_of_the_title_and_never_fingerprinted() -> None:
-    body = TITLE + "\n" + report("npc-resolution-on-gwr_2010_wikisource.txt")
-    outcome = processed(PAGE_TOP + body + PAGE_BOTTOM)
-    chrome = [p for p in outcome.passages if p.kind == "chrome"]
-    assert [p.text for p in chrome] == [*PAGE_TOP.splitlines(), *PAGE_BOTTOM.strip().splitlines()]
-    assert outcome.title == TITLE
-    warned = [w for w in outcome.warnings if w.kind == "chrome"]
-    assert [w.text for w in warned] == [p.text for p in chrome]
-    assert all(w.message_zh.startswith("网页残留") and w.advice_zh for w in warned)
-    signed = {
-        f.passage for f in fingerprint.fingerprint(outcome.passages, FingerprintConfig()) if f.signature
-    }
-    assert signed.isdisjoint(p.index for p in chrome)  # a long URL line would be long enough
-    plain = processed(body)
-    assert [p.text for p in outcome.passages if p.kind != "chrome"] == [p.text for p in plain.passages]
+    top, bottom = processed(report(CAPTION_TOP)), processed(report(DATELINE_BOTTOM))
+    assert [p.text for p in top.passages if p.kind == "chrome"] == [
+        "3月5日，李克强代表国务院在十二届全国人大二次会议上作《政府工作报告》。\xa0新华社记者姚大伟摄",
+        "新华社北京3月14日电",
+    ]
+    assert top.title == "政府工作报告"  # not the caption, not the dateline
+    assert [p.text for p in bottom.passages if p.kind == "chrome"] == [
+        "（新华社北京3月12日电）",
+        "《 人民日报 》（ 2021年03月13日 01 版）",
+    ]
+    for outcome in (top, bottom):
+        chrome = [p for p in outcome.passages if p.kind == "chrome"]
+        warned = [w for w in outcome.warnings if w.kind == "chrome"]
+        assert [w.text for w in warned] == [p.text for p in chrome]
+        assert all(w.message_zh.startswith("网页残留") and w.advice_zh for w in warned)
+        signed = {
+            f.passage for f in fingerprint.fingerprint(outcome.passages, FingerprintConfig()) if f.signature
+        }
+        assert signed.isdisjoint(p.index for p in chrome)  # the caption is long enough to be signed
+    # The same report without its page: the same content passages.
+    lines = [
+        line
+        for line in top.text.split("\n")
+        if line not in {p.text for p in top.passages if p.kind == "chrome"}
+    ]
+    plain = processed("\n".join(lines))
+    assert [p.text for p in top.passages if p.kind != "chrome"] == [p.text for p in plain.passages]
+
+
+def test_report_text_is_not_taken_for_page_chrome() -> None:
+    for name in ("state-council_1983_wikisource.txt", "state-council_1978_wikisource.txt"):
+        assert [p.text for p in processed(report(name)).passages if p.kind == "chrome"] == [], name
 
 
 def test_the_title_is_the_first_line_that_reads_like_one() -> None:
-    top = "下载 打印 全屏 收藏 【字号：大 中 小】\n"
+    top = "新华社北京3月14日电\n"  # a real dateline (state-council_2014_hprc.txt)
     outcome = processed(
         top + "同志们：\n某县2023年政府信息公开工作年度报告\n一、总体情况\n今年我县做好了各项工作。\n"
     )

@@ -9,9 +9,17 @@ of ``STPhrases`` (拚命, 於菟), plus ``著``, which ``tw2s`` converts only in
 table ships as ``data/opencc_risky.tsv`` (``write_table`` regenerates it from the installed
 package's binary ``.ocd2`` dictionaries with the package's ``opencc_dict``; a test compares).
 
+``NAME_FORMS`` are Traditional forms that Simplified proper names keep although OpenCC merges
+them into one Simplified character (STCharacters: 升 ← 升 昇, 蒙 ← 蒙 濛 懞 矇, 后 ← 后 後):
+昇腾 (a brand), 濛溪河 (a place; OpenCC's TSPhrases keeps 八濛山), 後 (a surname). They are
+risky too, so every conversion of them is flagged.
+
 ``keep_known`` reverts a risky conversion where the Traditional form makes a word of jieba's
 dictionary clearly more frequent than the converted one (见微知著 7 against 见微知着 3; 乾坤
-against 干坤): idioms and names that dictionary knows keep their form.
+against 干坤): idioms and names that dictionary knows keep their form. 昇 and 濛 also keep their
+form where the clause around them is already Simplified script (华为昇腾芯片 inside a
+Simplified text that other damage made clean convert): there the writer chose them. 後 does not:
+in a Simplified clause it is more often a stray Traditional form (後来) than a surname.
 """
 
 from __future__ import annotations
@@ -30,6 +38,11 @@ CONVERTER = "tw2s"  # clean's Traditional → Simplified conversion
 LEFT_CONVERTER = "t2s"  # what counts as a Traditional character left in Simplified output
 TABLE = Path(__file__).with_name("data") / "opencc_risky.tsv"
 PHRASE_ONLY = frozenset("著")
+NAME_FORMS = frozenset("昇濛後")
+# Name forms a Simplified text writes by choice (後 in one is more often a stray Traditional form).
+SIMPLIFIED_NAME_FORMS = frozenset("昇濛")
+# A clause: the run of text between these marks (a name form's script context).
+_CLAUSE_END = frozenset("，。；：！？、,;:!?\n")
 _WORD_MAX = 4
 # jieba's dictionary holds some Traditional-script entries at low frequency (标志著 3): a
 # form is kept only for a word seen at least this often and twice as often as the converted one.
@@ -48,7 +61,7 @@ def risky_forms() -> dict[str, tuple[str, ...]]:
 
 @functools.cache
 def risky_chars() -> frozenset[str]:
-    return frozenset(risky_forms()) | PHRASE_ONLY
+    return frozenset(risky_forms()) | PHRASE_ONLY | NAME_FORMS
 
 
 def is_traditional(char: str) -> bool:
@@ -67,9 +80,29 @@ def keep_known(source: str, converted: str, changed: Iterable[int]) -> str:
         if before not in risky_chars():
             continue
         chars = chars or list(converted)
-        if _keeps(chars, i, before, converted[i]):
+        if _keeps(chars, i, before, converted[i]) or (
+            before in SIMPLIFIED_NAME_FORMS and in_simplified_clause(source, i)
+        ):
             chars[i] = before
     return converted if chars is None else "".join(chars)
+
+
+def in_simplified_clause(text: str, i: int) -> bool:
+    """True when the clause around ``text[i]`` has a character only Simplified writes (腾, 发)
+    and no Traditional one but name forms: a Simplified clause, not a machine-converted one."""
+    start, end = i, i + 1
+    while start > 0 and text[start - 1] not in _CLAUSE_END:
+        start -= 1
+    while end < len(text) and text[end] not in _CLAUSE_END:
+        end += 1
+    simplified = False
+    for char in text[start:end]:
+        if char in NAME_FORMS:
+            continue
+        if char in py.changed_chars(CONVERTER):
+            return False
+        simplified = simplified or char in py.changed_chars("s2t")
+    return simplified
 
 
 def _keeps(chars: list[str], i: int, before: str, after: str) -> bool:

@@ -4,7 +4,8 @@ may have got wrong; never edits. Spans are in the archived text.
 - ``script``: a risky character converted (``risky.risky_chars``: 乾 → 干 where 乾坤 was meant),
   one warning per pair of characters at its first place, with the number of places;
 - ``script_left``: a Traditional character left in Simplified output (用於 after a conversion; in
-  text that was not converted, only characters Simplified never writes: 發展);
+  text that was not converted, only characters Simplified never writes: 發展), and a name form
+  kept in a Simplified clause (昇腾, see ``risky.NAME_FORMS``);
 - ``lost_char``: a ``?`` between Han characters of a file in a legacy encoding, where the
   encoder put one for a character the encoding cannot hold;
 - ``legacy_charset``: a Big5 file converted to Simplified: characters Big5 cannot hold
@@ -103,6 +104,17 @@ def _left(cleaned: Cleaned, text: str) -> Iterator[Warning_]:
     for m in found:
         char = m.group()
         simplified = py.convert(risky.LEFT_CONVERTER, char)
+        if char in risky.NAME_FORMS:
+            yield _warning(
+                "script_left",
+                text,
+                (m.start(), m.end()),
+                f"{char!r} kept as written in a Simplified clause: names write it (昇腾, 濛溪河); "
+                f"elsewhere it is {simplified!r}; check it",
+                f"“{char}”在简体文句中保留原样：名称中用它（如“昇腾”“濛溪河”），其他地方应作“{simplified}”",
+                f"核对原件：若不是名称，请改为“{simplified}”。",
+            )
+            continue
         yield _warning(
             "script_left",
             text,

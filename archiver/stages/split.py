@@ -10,7 +10,8 @@ always the level-0 preamble, from 0 to the first level-1 heading (empty when the
 one), so the level-0 and level-1 sections tile the text exactly.
 
 Passages: one per non-empty line, kind "chrome" (web-page leftovers: 下载 打印 【字号：大 中 小】,
-原文链接：…, breadcrumbs, URLs; never fingerprinted, so never counted as reuse), "title" (the first
+原文链接：…, breadcrumbs, URLs, a news portal's 新华社北京3月14日电 / 《 人民日报 》（ … 01 版）
+lines and photo captions; never fingerprinted, so never counted as reuse), "title" (the first
 line that is not chrome when it reads like a title and is not a salutation such as 同志们：, else
 the first of the next few that ends in a document type such as 报告/总结/情况), "heading" (a
 numbered line of ≤ 30 characters), "meta" (short lines without 。 after the last paragraph:
@@ -67,6 +68,12 @@ _CHROME_META = re.compile(
 )
 _CHROME_CRUMBS = re.compile(r"^\s*首页\s*[>＞》→/]")
 _CHROME_URL = re.compile(r"^\s*(?:https?://|www\.)\S+\s*$")
+# What a news portal's copy of a report carries around it: the agency's dateline (新华社北京3月14日电),
+# the newspaper and page it was printed on (《 人民日报 》（ 2021年03月13日 01 版）) and the
+# caption of the photo above it (…作《政府工作报告》。 新华社记者姚大伟摄).
+_CHROME_DATELINE = re.compile(r"^\s*[（(]?新华社[^，。：\n]{0,16}[电讯][）)]?\s*$")
+_CHROME_PRINTED = re.compile(r"^\s*[（(]?《\s*[^》\n]{2,12}?\s*》\s*[（(]?[\d\s年月日第至]+版?\s*[）)]*\s*$")
+_CHROME_CAPTION = re.compile(r"记者[^\S\n]*[\u4e00-\u9fff][\u4e00-\u9fff\s]{0,5}摄\s*$")
 CHROME_MAX = 120  # a longer line is text, whatever it starts with
 # A line this long is a report flattened into one line: level-1 headings (一、二、…, in order,
 # each after a sentence end) are looked for inside it too.
@@ -155,7 +162,8 @@ def _passages(text: str, sections: tuple[Section, ...], limit: int) -> tuple[Pas
 
 def is_chrome(line: str) -> bool:
     """True for a web-page leftover line: buttons and switches (下载 打印 【字号：大 中 小】),
-    a metadata line (原文链接：…, 发布机构：…), a breadcrumb (首页 > …) or a bare URL."""
+    a metadata line (原文链接：…, 发布机构：…), a breadcrumb (首页 > …), a bare URL, a news
+    agency's dateline, the newspaper page a text was printed on, or a photo caption."""
     if len(line) > CHROME_MAX:
         return False
     return bool(
@@ -163,6 +171,9 @@ def is_chrome(line: str) -> bool:
         or _CHROME_META.match(line)
         or _CHROME_CRUMBS.match(line)
         or _CHROME_URL.match(line)
+        or _CHROME_DATELINE.match(line)
+        or _CHROME_PRINTED.match(line)
+        or _CHROME_CAPTION.search(line)
     )
 
 
