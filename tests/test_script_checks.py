@@ -15,9 +15,10 @@ import pytest
 
 from archiver.config import CleanConfig, Config
 from archiver.records import Processed
-from archiver.stages import ingest, risky
+from archiver.stages import ingest, risky, script_checks
 from archiver.stages.clean import clean_text
 from archiver.stages.process import process_submission
+from archiver.stages.report import clerk_report
 from tests.conftest import SHARED, needs_shared
 
 CONFIG = Config()
@@ -128,3 +129,43 @@ def test_ambiguous_names_keep_their_form_in_simplified_clauses_and_are_flagged()
     assert "名称中用它" in kept["华为昇腾芯"] and "应作“升”" in kept["华为昇腾芯"]
     # 後 in a Simplified clause is a stray Traditional form: converted, and flagged.
     assert [w.text for w in outcome.warnings if w.kind == "script"] == ["现，后来。"]
+
+
+def _big5_copy(simplified: str) -> bytes:
+    """``simplified`` as a Big5 copy is made: converted to Traditional, what Big5 cannot hold dropped."""
+    return opencc.OpenCC("s2tw").convert(simplified).encode("big5", errors="ignore")
+
+
+def test_characters_a_legacy_encoding_dropped_are_warned_at_their_place() -> None:
+    source = "要实现二〇三五年远景目标。\n全国上下勠力同心，凝聚磅礴力量，推动发展。\n毕力同心，共同奋斗。\n"
+    outcome = processed(_big5_copy(source), "b.txt")
+    assert (
+        outcome.text
+        == "要实现二三五年远景目标。\n全国上下力同心，凝聚磅力量，推动发展。\n毕力同心，共同奋斗。"
+    )
+    lost = [w for w in outcome.warnings if w.kind == "lost_char"]
+    assert [outcome.text[w.start : w.end] for w in lost] == [
+        "实现二三五年远景",
+        "上下力同心，凝",
+        "凝聚磅力量",
+    ]
+    assert "可能是“磅礴”缺了“礴”" in lost[2].message_zh and "补上“礴”" in lost[2].advice_zh
+    report = clerk_report(outcome, original_offsets=True)
+    places = [w for w in report["warnings"] if w["kind"] == "lost_char"]
+    decoded = outcome.decoded.text
+    assert [(w["line"], decoded[slice(*w["original_span"])]) for w in places] == [
+        (1, "實現二三五年遠景"),
+        (2, "上下力同心，凝"),
+        (2, "凝聚磅力量"),
+    ]
+    assert "legacy_charset" in {w.kind for w in outcome.warnings}  # other places stay unmarked
+
+
+def test_lost_character_warnings_are_capped_with_a_count() -> None:
+    line = "会议指出，要凝聚磅?力量，推动发展。\n"
+    outcome = processed(("政府工作报告\n" + line * (script_checks.LOST_MAX + 7)).encode("gb18030"))
+    lost = [w for w in outcome.warnings if w.kind == "lost_char"]
+    assert len(lost) == script_checks.LOST_MAX
+    assert lost[-1].message_zh.endswith("（另有7处同类问题未列出）")
+    assert not any("未列出" in w.message_zh for w in lost[:-1])
+    assert [outcome.text[w.start : w.end] for w in lost] == ["聚磅？力量"] * script_checks.LOST_MAX

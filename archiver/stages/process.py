@@ -134,7 +134,8 @@ def _deepest(sections: Sequence[Section], last_started: int, offset: int) -> int
 def _script_warnings(cleaned: Cleaned, removed: Sequence[Passage], text: str) -> tuple[Warning_, ...]:
     """``script_checks``' warnings, when the text could have any (the offset maps cost a pass)."""
     legacy_question = "?" in cleaned.decoded.text and not cleaned.decoded.encoding.startswith("utf")
-    if not (cleaned.converted_script or legacy_question or clean.has_traditional(text)):
+    dropped = next(script_checks.dropped_places(cleaned.decoded.encoding, text), None)
+    if not (cleaned.converted_script or legacy_question or dropped or clean.has_traditional(text)):
         return ()
     origin = Origin(cleaned.changes, match.removal_spans(cleaned.text, removed))
     return script_checks.script_warnings(cleaned, origin, text)

@@ -6,14 +6,18 @@ may have got wrong; never edits. Spans are in the archived text.
 - ``script_left``: a Traditional character left in Simplified output (用於 after a conversion; in
   text that was not converted, only characters Simplified never writes: 發展), and a name form
   kept in a Simplified clause (昇腾, see ``risky.NAME_FORMS``);
-- ``lost_char``: a ``?`` between Han characters of a file in a legacy encoding, where the
-  encoder put one for a character the encoding cannot hold;
+- ``lost_char``: one per place (at most ``LOST_MAX`` a file, the last one counting the rest): a
+  ``?`` between Han characters of a file in a legacy encoding, where the encoder put one for a
+  character the encoding cannot hold; or, where the encoder dropped such a character, the
+  remains of a word state reports write with it (``DROPPED``: 磅礴 → 磅, 勠力同心 → 力同心,
+  二〇三五年 → 二三五年), when the file's encoding cannot hold it;
 - ``legacy_charset``: a Big5 file converted to Simplified: characters Big5 cannot hold
-  (〇, 勠, 礴, …) were lost when it was saved, at places nothing marks.
+  (〇, 勠, 礴, …) were lost when it was saved, elsewhere at places nothing marks.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 
@@ -28,11 +32,21 @@ _BIG5 = ("big5", "cp950", "big5hkscs")
 # Below this share of Traditional characters a text is Simplified with a few strays (clean's rule).
 _SIMPLIFIED_SHARE = 0.02
 _TRADITIONAL_MIN = 5
+LOST_MAX = 20  # lost_char warnings listed per file; the last one counts the places left out
+# What a dropped character leaves of a word state reports write with it: (the character, what
+# is left, the word). 磅礴 is in 9 reports of ../shared/corpus/reports, 〇 in 2 (一九五〇年,
+# 二〇三五年); 勠 is one of the characters issue 22 found lost (毕力同心 is another idiom).
+DROPPED: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    ("礴", re.compile("磅(?!礴)"), "磅礴"),
+    ("勠", re.compile("(?<![勠戮毕并齐协])力同心"), "勠力同心"),
+    ("〇", re.compile("(?<![〇○零一二三四五六七八九十百千])[一二三四五六七八九]{3}年"), "二〇三五年"),
+)
 
 
 def script_warnings(cleaned: Cleaned, origin: Origin, text: str) -> tuple[Warning_, ...]:
     """Every warning above for the archived ``text`` of ``cleaned``."""
-    found = [*_risky(cleaned, origin, text), *_left(cleaned, text), *_lost(cleaned, origin, text)]
+    lost = sorted([*_lost(cleaned, origin, text), *_dropped(cleaned, text)], key=lambda w: w.start)
+    found = [*_risky(cleaned, origin, text), *_left(cleaned, text), *_capped(lost)]
     decoded = cleaned.decoded
     if cleaned.converted_script and decoded.encoding.startswith(_BIG5):
         found.append(
@@ -144,6 +158,55 @@ def _lost(cleaned: Cleaned, origin: Origin, text: str) -> Iterator[Warning_]:
             f"汉字之间有{len(m.group())}个“?”：可能是 {decoded.encoding} 编码存不下的字被换成了问号",
             "对照原件补上缺字。",
         )
+
+
+def dropped_places(encoding: str, text: str) -> Iterator[tuple[str, str, re.Match[str]]]:
+    """(character, word, match) for each ``DROPPED`` remains in ``text`` whose character a file in
+    ``encoding`` cannot hold (nor its Traditional form, for a Big5 copy of a Simplified text)."""
+    if encoding.startswith(("utf-", "utf_")):
+        return
+    for char, remains, word in DROPPED:
+        forms = {char, py.convert("s2tw", char)}
+        if any(_holds(encoding, form) for form in forms):
+            continue
+        for m in remains.finditer(text):
+            yield char, word, m
+
+
+def _holds(encoding: str, char: str) -> bool:
+    try:
+        char.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def _dropped(cleaned: Cleaned, text: str) -> Iterator[Warning_]:
+    encoding = cleaned.decoded.encoding
+    for char, word, m in dropped_places(encoding, text):
+        yield _warning(
+            "lost_char",
+            text,
+            (m.start(), m.end()),
+            f"{m.group()!r}: {word!r} without {char!r}? {encoding} cannot hold {char!r}, "
+            "which was dropped when the file was saved",
+            f"“{m.group()}”：可能是“{word}”缺了“{char}”——{encoding} 编码存不下“{char}”，保存时被丢掉了",
+            f"对照原件补上“{char}”。",
+        )
+
+
+def _capped(lost: list[Warning_]) -> list[Warning_]:
+    """The first ``LOST_MAX`` warnings; the last one listed says how many places are left out."""
+    if len(lost) <= LOST_MAX:
+        return lost
+    rest = len(lost) - LOST_MAX
+    last = lost[LOST_MAX - 1]
+    last = dataclasses.replace(
+        last,
+        message=f"{last.message} ({rest} more places like these not listed)",
+        message_zh=f"{last.message_zh}（另有{rest}处同类问题未列出）",
+    )
+    return [*lost[: LOST_MAX - 1], last]
 
 
 def _punctuated(origin: Origin, start: int, end: int) -> tuple[int, int] | None:
