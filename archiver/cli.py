@@ -537,11 +537,17 @@ def audit(
             rules=formula.rules(session, config),
             resubmission_at=config.audit.resubmission_at,
         )
-    if fmt == "html" and output is not None:
-        with _writing(output, "a folder (made when missing)"):
-            files = write_site(report, output)
-        click.echo(f"{len(files)} pages → {output / 'index.html'}", err=True)
-        return
+        if fmt == "html" and output is not None:
+            from archiver.audit.review import stored_review_html
+            from archiver.store.vault import Vault
+
+            vault = Vault(config.resolve(config.store.vault), sweep_staging=False, create=False)
+            with _writing(output, "a folder (made when missing)"):
+                files = write_site(
+                    report, output, review=lambda i: stored_review_html(session, vault, i, config.decode)
+                )
+            click.echo(f"{len(files)} pages → {output / 'index.html'}", err=True)
+            return
     buffer = io.StringIO(newline="")
     if fmt == "csv":
         buffer.write("\ufeff")  # the BOM: Excel then reads the CSV as UTF-8

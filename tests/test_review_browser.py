@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from archiver.cli import main
-from tests.conftest import ROOT
+from tests.conftest import ROOT, samples_folder
 from tests.test_audit_browser import ARGS, ARTIFACTS, CHROMIUM
 
 SEED = ROOT / "tests" / "data" / "seed.txt"
@@ -85,3 +85,47 @@ def test_warnings_sit_in_the_margin_and_a_click_shows_before_and_after(page: Any
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "review-seed.png"))
     assert all(url.startswith(("file://", "data:")) for url in page.requests), page.requests
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The audit site of an archive of samples/, its document pages linking their reviews."""
+    base = samples_folder(tmp_path_factory.mktemp("site"))
+    config = ["--config", str(base / "config.toml")]
+    for args in (["run"], ["audit", "--format", "html", "-o", str(base / "site")]):
+        result = CliRunner().invoke(main, [*config, *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    return base / "site"
+
+
+def test_an_archived_document_links_its_review_built_from_the_archive(site: Path) -> None:
+    pages = [p for p in (site / "docs").glob("*.html") if p.stem.isdigit()]
+    seed = next(p for p in pages if "shuangqiao-xiang" in p.read_text("utf-8"))
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = chromium.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        requests: list[str] = []
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(seed.as_uri())
+        page.locator("a.review-link").click()
+        page.wait_for_load_state()
+        assert page.url.endswith(f"/docs/{seed.stem}-review.html")
+        marks = page.eval_on_selector_all(
+            "td.original mark.chg", "els => els.map(e => [e.dataset.change, e.dataset.kind])"
+        )
+        kinds = Counter(kind for _, kind in dict(marks).items())  # a change may be drawn in pieces
+        assert kinds["pinyin"] == 574 and kinds["punctuation"] == 105
+        assert kinds["script"] + kinds["risky"] == 638 and kinds["risky"] >= 1
+        assert page.locator("tr.removed").count() == 16
+        assert page.locator("td.margin .warning[data-kind=placeholder]").count() == 2
+        page.locator("td.original mark.pinyin").first.click()
+        assert (
+            page.locator("#detail").text_content() == "删除拼音 pinyin removed：“(qiáng)” → （删除 removed）"
+        )
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "review-archived.png"))
+        page.locator("a.document-link").click()
+        page.wait_for_load_state()
+        assert page.url == seed.as_uri()
+        chromium.close()
+    assert all(url.startswith(("file://", "data:")) for url in requests), requests

@@ -403,7 +403,7 @@ def _shared(m: DocumentReuse, spans: list[Reused], report: Report) -> list[Share
     return out
 
 
-def document_html(m: DocumentReuse, report: Report) -> str:
+def document_html(m: DocumentReuse, report: Report, review: str = "") -> str:
     snap = report.snapshot
     flagged: dict[int, list[tuple[int, int]]] = {}
     for name in m.foreign_names:
@@ -441,6 +441,7 @@ def document_html(m: DocumentReuse, report: Report) -> str:
         sources=[source(i) for i in ordered],
         formula=dict(m.formula),
         removed=[snap.paras[i] for i in snap.by_doc.get(m.doc.id, ()) if snap.paras[i].removed],
+        review=review,
     )
 
 
@@ -521,8 +522,9 @@ def pages_needed(report: Report) -> list[int]:
     return sorted(ids)
 
 
-def write_site(report: Report, out: Path) -> list[Path]:
-    """Write the site under ``out``; returns the files written."""
+def write_site(report: Report, out: Path, review: Callable[[int], str] | None = None) -> list[Path]:
+    """Write the site under ``out``; returns the files written. With ``review`` (submission id →
+    the clerk's review page of it), each document page links its review, ``docs/ID-review.html``."""
     (out / "docs").mkdir(parents=True, exist_ok=True)
     (out / "pairs").mkdir(exist_ok=True)
     (out / TEXTS).parent.mkdir(exist_ok=True)
@@ -536,7 +538,13 @@ def write_site(report: Report, out: Path) -> list[Path]:
     ]
     written += [(out / "pairs" / f"{p.a.id}-{p.b.id}.html", pair_html(p, report)) for p in paged]
     needed = sorted(set(pages_needed(report)) | {d.id for p in pairs for d in (p.a, p.b)})
-    written += [(out / "docs" / f"{i}.html", document_html(report.measured[i], report)) for i in needed]
+    link = "{}-review.html" if review else ""
+    written += [
+        (out / "docs" / f"{i}.html", document_html(report.measured[i], report, link.format(i)))
+        for i in needed
+    ]
+    if review is not None:
+        written += [(out / "docs" / f"{i}-review.html", review(i)) for i in needed]
     for path, text in written:
         path.write_text(text, encoding="utf-8")
     return [path for path, _ in written]

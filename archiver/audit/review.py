@@ -10,15 +10,36 @@ the audit site's environment (autoescaping on), self-contained like every page o
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import cast
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from archiver.audit.html import render
-from archiver.records import Change, Passage, Processed, Warning_
-from archiver.stages import risky
+from archiver.config import DecodeConfig
+from archiver.records import (
+    Change,
+    Cleaned,
+    Passage,
+    PassageKind,
+    Processed,
+    Rejection,
+    Repeat,
+    Submission,
+    Warning_,
+)
+from archiver.stages import decode, risky
 from archiver.stages.clean import STEPS
 from archiver.stages.origin import Origin, line_of
 from archiver.stages.repeats import removal_spans
+from archiver.store.db import Document as DocumentRow
+from archiver.store.db import PassageRow
+from archiver.store.db import Submission as SubmissionRow
+from archiver.store.vault import Vault
 
 KIND_OF = {
     "pinyin": "pinyin",
@@ -70,7 +91,8 @@ class Row:
     warnings: list[Warning_] = field(default_factory=list)
 
 
-def review_html(outcome: Processed) -> str:
+def review_html(outcome: Processed, back: str = "") -> str:
+    """The page; ``back`` links the audit site's page of the document (its archived review)."""
     cleaned = outcome.cleaned
     spans = removal_spans(cleaned.text, outcome.removed)
     origin = Origin(cleaned.changes, spans)
@@ -101,6 +123,7 @@ def review_html(outcome: Processed) -> str:
         counts=counts,
         removed=len(outcome.removed),
         review_label=KIND_LABEL,
+        back=back,
     )
 
 
@@ -181,3 +204,107 @@ def _place_warnings(
         else:
             by_anchor[f"r{holder.index}"].warnings.append(warning)
     return general
+
+
+class NotRebuilt(Exception):
+    """The stored records of a submission do not give back its archived text exactly."""
+
+
+def stored_review_html(session: Session, vault: Vault, submission_id: int, config: DecodeConfig) -> str:
+    """The review page of an archived submission, rebuilt from what the archive stores (see
+    ``stored_outcome``); a page saying what does not match when the records do not."""
+    try:
+        return review_html(stored_outcome(session, vault, submission_id, config), f"{submission_id}.html")
+    except NotRebuilt as e:
+        row = session.get(SubmissionRow, submission_id)
+        relpath = row.relpath if row is not None else str(submission_id)
+        return render("review_missing.html", title=f"审阅 {relpath}", relpath=relpath, reason=str(e))
+
+
+def stored_outcome(session: Session, vault: Vault, submission_id: int, config: DecodeConfig) -> Processed:
+    """The outcome of an archived submission as its review page needs it, from the vault (the
+    original bytes, the archived text, ``provenance.json``'s report with every change) and the
+    database (its passages). Only decoding runs again; every clean step's changes are replayed
+    from the record, checked against the text they edit, and the repeats cut as recorded: the
+    result must be the archived text character for character (else ``NotRebuilt``)."""
+    row = session.get(SubmissionRow, submission_id)
+    if row is None or row.status != "archived":
+        raise NotRebuilt(f"submission {submission_id} is not an archived submission")
+    document = session.get(DocumentRow, row.document_id)
+    assert document is not None
+    name = PurePosixPath(row.relpath).name
+    raw = vault.read(document.object_id, f"original/{name}", row.version)
+    archived = vault.read(document.object_id, f"cleaned/{PurePosixPath(name).stem}.txt", row.version)
+    report = json.loads(vault.read(document.object_id, "provenance.json", row.version))["report"]
+    submission = Submission(Path(row.relpath), row.relpath, raw, row.sha512, row.authority, row.year)
+    decoded = decode.decode(submission, config)
+    if isinstance(decoded, Rejection) or decoded.encoding != report["encoding"]:
+        raise NotRebuilt("decoding the original again does not give the encoding recorded")
+    changes = tuple(
+        Change(c["kind"], c["step"], c["span"][0], c["span"][1], c["before"], c["after"])
+        for c in report["changes"]
+    )
+    text = _replay(decoded.text, changes)
+    rows = session.scalars(
+        select(PassageRow).where(PassageRow.submission_id == submission_id).order_by(PassageRow.idx)
+    ).all()
+    kept = tuple(
+        Passage(p.idx, _kind(p.kind), p.start or 0, p.end or 0, p.text, p.section_idx)
+        for p in rows
+        if not p.removed
+    )
+    gone = [p for p in rows if p.removed]
+    if len(gone) != len(report["removed"]):
+        raise NotRebuilt("the removed repeats recorded in the database and in the vault differ")
+    removed = tuple(
+        Passage(p.idx, _kind(p.kind), r["span"][0], r["span"][1], p.text, p.section_idx)
+        for p, r in zip(gone, sorted(report["removed"], key=lambda r: r["span"][0]), strict=True)
+    )
+    cut = removal_spans(text, removed)
+    result = _cut(text, cut)
+    if any(text[p.start : p.end] != p.text for p in removed) or result != archived.decode("utf-8"):
+        raise NotRebuilt("the recorded changes and repeats do not give back the archived text")
+    if any(result[p.start : p.end] != p.text for p in kept):
+        raise NotRebuilt("the passages recorded in the database are not where the archived text has them")
+    by_start = {p.start: p.index for p in removed}
+    repeats = tuple(
+        Repeat(by_start[r["span"][0]], r["repeats"]["passage"], r["similarity"], True)
+        for r in report["removed"]
+    )
+    warnings = tuple(
+        Warning_(
+            w["kind"], w["message"], w["text"], w["span"][0], w["span"][1], w["message_zh"], w["advice_zh"]
+        )
+        for w in report["warnings"]
+    )
+    cleaned = Cleaned(decoded, text, changes, report["converted_script"])
+    return Processed(
+        decoded, cleaned, warnings, (), kept, removed, (), repeats, result, report["title"], report["year"]
+    )
+
+
+def _replay(text: str, changes: tuple[Change, ...]) -> str:
+    """``text`` with the recorded ``changes`` applied step by step, each checked against the text
+    its step was given."""
+    for step in STEPS:
+        parts: list[str] = []
+        pos = 0
+        for c in (c for c in changes if c.step == step):
+            if c.start < pos or text[c.start : c.end] != c.before:
+                raise NotRebuilt(f"a recorded {step} change does not match the text it edits")
+            parts += [text[pos : c.start], c.after]
+            pos = c.end
+        text = "".join(parts) + text[pos:]
+    return text
+
+
+def _cut(text: str, spans: list[tuple[int, int]]) -> str:
+    kept, pos = [], 0
+    for start, end in spans:
+        kept.append(text[pos:start])
+        pos = end
+    return "".join(kept) + text[pos:]
+
+
+def _kind(kind: str) -> PassageKind:
+    return cast(PassageKind, kind)
