@@ -98,12 +98,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base / "site"
 
 
-def test_an_archived_document_links_its_review_built_from_the_archive(site: Path) -> None:
+def test_an_archived_document_links_its_review_built_from_the_archive(site: Path, page: Any) -> None:
     pages = [p for p in (site / "docs").glob("*.html") if p.stem.isdigit()]
     seed = next(p for p in pages if "shuangqiao-xiang" in p.read_text("utf-8"))
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = chromium.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    # The module's browser (one sync Playwright at a time), a page of its own.
+    with page.context.browser.new_context(viewport={"width": 1400, "height": 1000}) as context:
+        page = context.new_page()
         requests: list[str] = []
         page.on("request", lambda request: requests.append(request.url))
         page.goto(seed.as_uri())
@@ -127,5 +127,4 @@ def test_an_archived_document_links_its_review_built_from_the_archive(site: Path
         page.locator("a.document-link").click()
         page.wait_for_load_state()
         assert page.url == seed.as_uri()
-        chromium.close()
     assert all(url.startswith(("file://", "data:")) for url in requests), requests
