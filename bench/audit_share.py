@@ -5,7 +5,9 @@
     archiver --config CFG audit --format json -o audit.json
     python bench/audit_share.py --truth OUTDIR --audit audit.json [--tolerance 0.05] [--worst 10]
 
-Truth for a document (the issue's definition): the characters of its paragraph items (not
+Truth for a document: with span truth (make_inbox.py --mosaic or --span-truth) the kit's own
+``reused_chars / chars`` (copied sentences and embedded paragraphs count); without it (the issue's
+definition) the characters of its paragraph items (not
 removed as intra repeats) whose ``pid`` is shared, through a pair with ``positive: true`` in
 ``truth_pairs.jsonl``, with an item of another submission of an earlier year or of another
 authority in the same year, divided by the characters of its ``clean_text`` without newlines.
@@ -48,6 +50,9 @@ def truth_shares(truth: list[dict[str, Any]], pairs: list[dict[str, Any]]) -> di
                 reused[mine].add(item)
     out: dict[str, float] = {}
     for file, doc in docs.items():
+        if "reused_chars" in doc and doc.get("chars"):
+            out[file.removeprefix("inbox/")] = doc["reused_chars"] / doc["chars"]
+            continue
         items = {it["i"]: it for it in doc["items"]}
         chars = sum(len(items[i]["text"]) for i in reused[file] if items[i].get("repeat_of") is None)
         total = len(doc["clean_text"].replace("\n", ""))
