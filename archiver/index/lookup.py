@@ -170,9 +170,7 @@ def _regions(probe: Probe, text: str, normalised: str) -> list[Span]:
     for r in align.align(probe.normalised, normalised):
         lo, hi = align.cleaned_span(probe.text, mine, r.start, r.end)
         other_lo, other_hi = align.cleaned_span(text, theirs, r.other_start, r.other_end)
-        if r.matched >= align.SENTENCE_ONLY_BELOW or (
-            align.whole_sentences(probe.text, lo, hi) and align.whole_sentences(text, other_lo, other_hi)
-        ):
+        if align.counts(r.matched, (probe.text, lo, hi), (text, other_lo, other_hi)):
             out.append(Span(lo, hi, other_lo, other_hi, r.matched))
     return out
 

@@ -104,8 +104,8 @@ class _Mapped:
             self._cleaned[key] = found
         return p.start + found[0], p.start + found[1]
 
-    def whole_sentences(self, p: _Passage, lo: int, hi: int) -> bool:
-        key = (p.text, lo - p.start, hi - p.start)
+    def whole_sentences(self, text: str, lo: int, hi: int) -> bool:
+        key = (text, lo, hi)
         found = self._whole.get(key)
         if found is None:
             found = self._whole[key] = align.whole_sentences(*key)
@@ -182,9 +182,12 @@ def copied_of_many(session: Session, submission_ids: Collection[int]) -> dict[in
 
 def _counts(m: _Mapped, c: Copied, p: _Passage, q: _Passage) -> bool:
     """Whether a region counts as copied (``align.SENTENCE_ONLY_BELOW``)."""
-    if c.matched >= align.SENTENCE_ONLY_BELOW:
-        return True
-    return m.whole_sentences(p, c.start, c.end) and m.whole_sentences(q, c.other_start, c.other_end)
+    return align.counts(
+        c.matched,
+        (p.text, c.start - p.start, c.end - p.start),
+        (q.text, c.other_start - q.start, c.other_end - q.start),
+        m.whole_sentences,
+    )
 
 
 def _copied(m: _Mapped, p: _Passage, q: _Passage, region: tuple[int, int, int, int, int, int]) -> Copied:

@@ -26,7 +26,7 @@ import difflib
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -238,6 +238,21 @@ def cleaned_span(text: str, offsets: Sequence[int], start: int, end: int) -> tup
     lo = _snap_back(text, lo)
     hi = _snap_forward(text, hi)
     return lo, hi
+
+
+def counts(
+    matched: int,
+    mine: tuple[str, int, int],
+    other: tuple[str, int, int],
+    whole: Callable[[str, int, int], bool] | None = None,
+) -> bool:
+    """Whether an aligned region counts as copied: ``SENTENCE_ONLY_BELOW`` equal characters, or
+    whole sentences on both sides (``mine``/``other``: text, start, end; ``whole`` may be a cached
+    ``whole_sentences``)."""
+    if matched >= SENTENCE_ONLY_BELOW:
+        return True
+    whole = whole or whole_sentences
+    return whole(*mine) and whole(*other)
 
 
 def whole_sentences(text: str, start: int, end: int) -> bool:
