@@ -39,7 +39,8 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 def eligible(doc: dict[str, Any], other: dict[str, Any]) -> bool:
     if doc["year"] is None or other["year"] is None:
         return False
-    return bool(other["year"] < doc["year"] or (other["year"] == doc["year"] and other["authority"] != doc["authority"]))
+    elsewhere = other["year"] == doc["year"] and other["authority"] != doc["authority"]
+    return bool(other["year"] < doc["year"] or elsewhere)
 
 
 def found_share(text: str, source: str) -> float:
@@ -57,7 +58,9 @@ def analyse(truth: list[dict[str, Any]], export: list[dict[str, Any]]) -> dict[s
     compared = 0
     for record in export:
         doc = docs.get(record["file"])
-        if doc is None or record.get("status") != "archived" or record.get("cleaned_text") != doc["clean_text"]:
+        if doc is None or record.get("status") != "archived":
+            continue
+        if record.get("cleaned_text") != doc["clean_text"]:
             continue
         compared += 1
         text = doc["clean_text"]
@@ -68,7 +71,8 @@ def analyse(truth: list[dict[str, Any]], export: list[dict[str, Any]]) -> dict[s
         for item in doc["items"]:
             at = item.get("clean_at")
             if at is not None:
-                origin[at : at + len(item["text"])] = [f"{item['kind']}:{item.get('origin')}"] * len(item["text"])
+                label = f"{item['kind']}:{item.get('origin')}"
+                origin[at : at + len(item["text"])] = [label] * len(item["text"])
         marked = bytearray(len(text))
         for span in record.get("reused") or ():
             start, end = span["start"], span["end"]
@@ -85,7 +89,10 @@ def analyse(truth: list[dict[str, Any]], export: list[dict[str, Any]]) -> dict[s
                 continue
             source = normalised.setdefault(other["file"], _NOT_COUNTED.sub("", other["clean_text"]))
             share = found_share(extra, source)
-            spans["extra text in the source (>= 80 % of windows)" if share >= 0.8 else "partly" if share else "not in the source"] += 1
+            if share >= 0.8:
+                spans["extra text in the source (>= 80 % of windows)"] += 1
+            else:
+                spans["partly" if share else "not in the source"] += 1
         for j, ch in enumerate(text):
             if ch.isalnum() and marked[j] != true[j]:
                 (extra_by_origin if marked[j] else missed_by_origin)[origin[j]] += 1
