@@ -436,6 +436,7 @@ def find(ctx: click.Context, file: Path | None, given: str | None, as_json: bool
     outcome = prepare(raw, name, config)
     engine = _archive_engine(config)
     with reading(engine) as session:
+        refuse_if_pending(session)  # a half-rebuilt index would miss occurrences without a word
         found = find_passages(session, outcome, config)
     engine.dispose()
     if as_json:

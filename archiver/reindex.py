@@ -32,7 +32,7 @@ from archiver.store.vault import Tick
 
 BATCH = 2000
 # Set with the new settings in reindex's first transaction and removed in its last: while it is
-# there the index is half rebuilt, and run, export and audit refuse (``refuse_if_pending``).
+# there the index is half rebuilt, and run, export, audit and find refuse (``refuse_if_pending``).
 PENDING = "reindex_pending"
 
 

@@ -1,4 +1,4 @@
-"""An interrupted `archiver reindex` leaves the archive marked: run, export and audit refuse
+"""An interrupted `archiver reindex` leaves the archive marked: run, export, audit and find refuse
 and say to finish it; the finished reindex equals one never interrupted."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def cli(folder: Path, *args: str) -> Any:
     return CliRunner().invoke(main, ["--config", str(folder / "config.toml"), *args], catch_exceptions=False)
 
 
-def test_run_export_and_audit_refuse_after_an_interrupted_reindex_until_it_is_finished(
+def test_run_export_audit_and_find_refuse_after_an_interrupted_reindex_until_it_is_finished(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = archive_of_samples(tmp_path, "killed")
@@ -38,7 +38,8 @@ def test_run_export_and_audit_refuse_after_an_interrupted_reindex_until_it_is_fi
     monkeypatch.setattr(reindex, "_reindex_batch", killed)
     assert cli(folder, "reindex").exit_code != 0  # click turns the interrupt into an abort
     monkeypatch.undo()
-    for command in (["run"], ["export"], ["audit"]):
+    given = str(next((folder / "inbox").rglob("*.txt")))
+    for command in (["run"], ["export"], ["audit"], ["find", given]):
         result = cli(folder, *command)
         assert result.exit_code == 1, (command, result.output)
         assert "`archiver reindex` was interrupted" in result.output
