@@ -4,6 +4,8 @@ text; the anchors that make such pairs candidates."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -151,3 +153,72 @@ def test_alignment_is_the_same_whichever_side_came_first(a: str, b: str) -> None
         for r in align.align(b, a)
     ]
     assert align.align(a, b) == sorted(swapped)
+
+
+# ---------------------------------------------------------------- a whole task at once
+
+
+@st.composite
+def related_pairs(draw: st.DrawFn) -> list[tuple[str, str]]:
+    """Pairs of texts over a few characters (so grams repeat, some past MAX_POSITIONS): pieces
+    of one copied into the other with edits between, either order, equal texts, short texts."""
+    letters = st.sampled_from(HAN[: draw(st.integers(2, 12))])
+    text = st.text(alphabet=letters, max_size=90)
+    pairs: list[tuple[str, str]] = []
+    for _ in range(draw(st.integers(1, 8))):
+        a = draw(text)
+        cuts = sorted(draw(st.lists(st.integers(0, len(a)), min_size=2, max_size=6)))
+        edits = st.text(alphabet=letters, max_size=5)
+        b = "".join(a[lo:hi] + draw(edits) for lo, hi in itertools.pairwise(cuts))
+        kind = draw(st.sampled_from(["related", "swapped", "equal", "short", "unrelated"]))
+        pair = {
+            "related": (a, b),
+            "swapped": (b, a),
+            "equal": (a, a),
+            "short": (a, a[:5]),
+            "unrelated": (a, draw(text)),
+        }[kind]
+        pairs.append(pair)
+    return pairs
+
+
+@settings(max_examples=150, deadline=None)
+@given(related_pairs())
+def test_aligning_a_whole_task_gives_each_pairs_regions(pairs: list[tuple[str, str]]) -> None:
+    assert align.align_many(pairs) == [align.align(a, b) for a, b in pairs]
+
+
+def test_a_task_with_grams_repeated_past_the_cap_and_moved_sentences() -> None:
+    s2, s4, fresh = normalise(S2), normalise(S4), normalise(FRESH)
+    repeated = "人民政府" * (align.MAX_POSITIONS + 4)
+    pairs = [
+        (repeated + s2, "人民政府" * 18 + s2 + s4),
+        (s4 + fresh + s2, s2 + s4),  # two moved sentences: two regions
+        (s2 + s4, s4 + fresh + s2),
+        (s2, s2),
+        (fresh, s4),
+    ]
+    pairs += [
+        # a gram before the copy more than MAX_POSITIONS times: the run from it is not seeded
+        ("".join("人民政府" + c for c in HAN[: align.MAX_POSITIONS]) + "人民政府" + s2, "人民政府" + s2),
+        # one sentence twice on one side: it is matched once
+        (s2, s2 + fresh + s2),
+        (s2 + fresh + s2, s2),
+        # edited in two places: 13 equal characters in 4 common grams, the fewest of a region
+        ("甲乙丙丁子戊己庚辛丑壬癸天地玄", "甲乙丙丁寅戊己庚辛卯壬癸天地玄"),
+    ]
+    expected = [align.align(a, b) for a, b in pairs]
+    assert align.align_many(pairs) == expected
+    assert len(expected[1]) == 2 and expected[3][0].matched == len(s2) and expected[4] == []
+    assert len(expected[6]) == len(expected[7]) == 1 and expected[8][0].matched == 13
+
+
+def test_a_task_with_more_distinct_characters_than_gram_keys_hold() -> None:
+    # Beyond 2**16 distinct characters the grams do not fit the keys: the pairs are aligned one
+    # by one, with the same regions.
+    every = "".join(chr(c) for c in range(0x4E00, 0x4E00 + (1 << 16) + 2000) if not 0xD800 <= c < 0xE000)
+    copied = every[500:600]
+    pairs = [(every, "甲乙" + copied + "丙丁"), (copied, every[550:700])]
+    found = align.align_many(pairs)
+    assert found == [align.align(a, b) for a, b in pairs]
+    assert (found[0][0].start, found[0][0].end, found[0][0].other_start) == (500, 600, 2)

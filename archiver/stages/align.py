@@ -29,6 +29,10 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from archiver.stages.shingle import normalise, t2s
 
@@ -157,7 +161,11 @@ def align(a: str, b: str, min_matched: int = MIN_MATCHED, gap: int = GAP) -> lis
         return sorted(swapped)
     if a == b and len(a) >= min_matched:
         return [Region(0, len(a), 0, len(b), len(a), len(a))]
-    runs = _one_to_one(seeds(a, b), len(a), len(b))
+    return _regions(_one_to_one(seeds(a, b), len(a), len(b)), min_matched, gap)
+
+
+def _regions(runs: list[tuple[int, int, int]], min_matched: int, gap: int) -> list[Region]:
+    """The one-to-one ``runs`` (in order) joined into regions across gaps of at most ``gap``."""
     regions: list[Region] = []
     current: list[tuple[int, int, int]] = []
 
@@ -179,6 +187,272 @@ def align(a: str, b: str, min_matched: int = MIN_MATCHED, gap: int = GAP) -> lis
         current.append(run)
     close()
     return regions
+
+
+def align_many(
+    pairs: Sequence[tuple[str, str]], min_matched: int = MIN_MATCHED, gap: int = GAP
+) -> list[list[Region]]:
+    """``align(a, b)`` of every pair, the same regions, found for all the pairs at once: the
+    seeds with numpy (``_bulk_seeds``), and the regions too where a pair's runs overlap nowhere
+    (the one-to-one matching keeps them all); pairs whose runs overlap are matched one by one."""
+    out: list[list[Region]] = [[] for _ in pairs]
+    todo: list[tuple[int, str, str]] = []
+    swapped: list[bool] = []
+    for k, (a, b) in enumerate(pairs):
+        if b < a:
+            a, b = b, a
+        if a == b and len(a) >= min_matched:
+            out[k] = [Region(0, len(a), 0, len(b), len(a), len(a))]
+        elif a == b:
+            # Too short to be one region; the bulk join is for two texts (it drops a gram that
+            # is at one place of the task).
+            out[k] = align(a, b, min_matched, gap)
+        elif len(a) >= SEED and len(b) >= SEED:
+            todo.append((k, a, b))
+            swapped.append(pairs[k][1] < pairs[k][0])
+    # The texts given first (a task's new passages) are the few that every pair has one of.
+    found = _bulk_seeds([(a, b) for _, a, b in todo], swapped)
+    if found is None:
+        found_regions = [align(a, b, min_matched, gap) for _, a, b in todo]
+    else:
+        found_regions = _bulk_regions(found, [(len(a), len(b)) for _, a, b in todo], min_matched, gap)
+    for (k, _, _), regions, turn in zip(todo, found_regions, swapped, strict=True):
+        if turn:
+            regions = sorted(
+                Region(r.other_start, r.other_end, r.start, r.end, r.matched, r.longest) for r in regions
+            )
+        out[k] = regions
+    return out
+
+
+I64 = npt.NDArray[np.int64]
+Runs = tuple[I64, I64, I64, I64]  # pair, i, j, length: maximal runs, as ``seeds`` finds them
+
+
+def _bulk_regions(
+    runs: Runs, lengths: Sequence[tuple[int, int]], min_matched: int, gap: int
+) -> list[list[Region]]:
+    """``_regions(_one_to_one(...))`` of the runs of every pair (``lengths``: the pair's texts)."""
+    pair, i, j, n = runs
+    out: list[list[Region]] = [[] for _ in lengths]
+    order = np.lexsort((j, i, pair))
+    pair, i, j, n = pair[order], i[order], j[order], n[order]
+    # Runs sorted by start overlap somewhere iff two neighbours do.
+    tangled = np.zeros(len(lengths), dtype=bool)
+    same = pair[1:] == pair[:-1]
+    tangled[pair[1:][same & (i[1:] < i[:-1] + n[:-1])]] = True
+    by_b = np.lexsort((i, j, pair))
+    pb, jb, nb = pair[by_b], j[by_b], n[by_b]
+    tangled[pb[1:][(pb[1:] == pb[:-1]) & (jb[1:] < jb[:-1] + nb[:-1])]] = True
+
+    # A region's runs are cut from the pair's runs, apart on each side and with gaps of at most
+    # ``gap``: its matched characters are at most what the runs cover of one cluster of them
+    # (runs less than ``gap`` apart) on either side. A tangled pair without a cluster of
+    # ``min_matched`` on both sides has no region.
+    tangled &= _covered(pair, i, n, len(lengths), gap) >= min_matched
+    tangled &= _covered(pb, jb, nb, len(lengths), gap) >= min_matched
+    mixed = tangled[pair]
+    if mixed.any():
+        rows = np.flatnonzero(mixed)
+        bounds = np.r_[0, np.cumsum(np.bincount(pair[rows], minlength=len(lengths)))].tolist()
+        listed = list(zip(i[rows].tolist(), j[rows].tolist(), n[rows].tolist(), strict=True))
+        for k in np.flatnonzero(tangled).tolist():
+            la, lb = lengths[k]
+            out[k] = _regions(_one_to_one(listed[bounds[k] : bounds[k + 1]], la, lb), min_matched, gap)
+    keep = ~mixed
+    pair, i, j, n = pair[keep], i[keep], j[keep], n[keep]
+    if not len(pair):
+        return out
+    # Untangled: every run is kept, in order of a; a region is a series of runs joined by gaps.
+    di, dj = i[1:] - (i[:-1] + n[:-1]), j[1:] - (j[:-1] + n[:-1])
+    joined = (pair[1:] == pair[:-1]) & (di >= 0) & (di <= gap) & (dj >= 0) & (dj <= gap)
+    first = np.flatnonzero(np.r_[True, ~joined])
+    last = np.r_[first[1:] - 1, len(pair) - 1]
+    matched = np.add.reduceat(n, first)
+    longest = np.maximum.reduceat(n, first)
+    ok = matched >= min_matched
+    first, last = first[ok], last[ok]
+    columns = (
+        pair[first],
+        i[first],
+        i[last] + n[last],
+        j[first],
+        j[last] + n[last],
+        matched[ok],
+        longest[ok],
+    )
+    for k, *region in zip(*(c.tolist() for c in columns), strict=True):
+        out[k].append(Region(*region))
+    return out
+
+
+def _covered(pair: I64, start: I64, n: I64, pairs: int, gap: int) -> I64:
+    """The most characters covered by one cluster of each pair's runs (sorted by pair, start),
+    runs of a cluster at most ``gap`` apart."""
+    if not len(pair):
+        return np.zeros(pairs, dtype=np.int64)
+    # Offset by pair, the running end of the runs so far never crosses into the next pair.
+    shift = pair * (int(start.max() + n.max()) + gap + 1)
+    end = np.maximum.accumulate(start + n + shift)
+    before = np.r_[-1, end[:-1]]
+    new = np.r_[True, pair[1:] != pair[:-1]] | (start + shift > before + gap)
+    added = np.where(new, n, np.maximum(start + n + shift - np.maximum(start + shift, before), 0))
+    cluster = np.cumsum(new) - 1
+    covered = np.bincount(cluster, weights=added).astype(np.int64)
+    best = np.zeros(pairs, dtype=np.int64)
+    np.maximum.at(best, pair[new], covered)
+    return best
+
+
+_NO_RUNS: Runs = (np.zeros(0, np.int64),) * 4
+_NO_CHAR = 0x110000  # code points stay below this
+_CHAR_BITS = 64 // SEED  # a SEED-gram is one 64-bit key when a task has at most 2**this characters
+_MIX, _BUCKET_BITS = 0x9E3779B97F4A7C15, 18  # Fibonacci hashing of grams into buckets
+
+
+def _bulk_seeds(pairs: Sequence[tuple[str, str]], firsts: Sequence[bool] | None = None) -> Runs | None:
+    """``seeds(a, b)`` of every pair (each ``a != b``, both at least ``SEED`` long), as arrays
+    (None: more distinct characters than keys can hold): the same starts (the ``MAX_POSITIONS``
+    first positions of a repeated gram, the ``_MIN_COMMON`` test), found for all the pairs at
+    once with numpy. ``firsts``: which text of each pair is one of a few (the new passages of a
+    verify task), true for ``b``; the grams of the others are looked at only where those have them.
+
+    Grams are exact keys (``SEED`` dense character ids packed into 64 bits), never hashes: a
+    pair's common grams are found by looking each gram of ``a`` up among ``b``'s in one sorted
+    table of (text, gram) groups, and runs are extended by comparing whole grams, then
+    characters.
+    """
+    if not pairs:
+        return _NO_RUNS
+    firsts = [False] * len(pairs) if firsts is None else firsts
+    ids: dict[str, int] = {}
+    ia = np.fromiter((ids.setdefault(a, len(ids)) for a, _ in pairs), dtype=np.int64, count=len(pairs))
+    ib = np.fromiter((ids.setdefault(b, len(ids)) for _, b in pairs), dtype=np.int64, count=len(pairs))
+    texts = list(ids)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    base = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=base[1:])
+    cps = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    seen = np.zeros(_NO_CHAR, dtype=bool)
+    seen[cps] = True
+    alphabet = np.flatnonzero(seen)
+    if len(alphabet) > 1 << _CHAR_BITS:
+        return None
+    lut = np.empty(_NO_CHAR, dtype=np.uint64)
+    lut[alphabet] = np.arange(len(alphabet), dtype=np.uint64)
+    dense = lut[cps]
+
+    # Every SEED-gram of the task as one key, and the position of each that lies inside a text.
+    windows = len(cps) - SEED + 1
+    key = np.zeros(max(windows, 1), dtype=np.uint64)
+    for k in range(SEED):
+        key |= dense[k : k + windows] << np.uint64(_CHAR_BITS * (SEED - 1 - k))
+    owner = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)[:windows]
+    at = np.flatnonzero(np.arange(windows) + SEED <= base[owner + 1])
+    # Only grams that may be common to a pair are sorted. Every pair has one text in ``firsts``:
+    # a gram of such a text needs a second place in the task, a gram of another text a place
+    # in one of ``firsts``. Told by hash buckets (a bucket can only hold more than its gram).
+    bucket = ((key[at] * np.uint64(_MIX)) >> np.uint64(64 - _BUCKET_BITS)).astype(np.int64)
+    lead = np.zeros(len(texts), dtype=bool)
+    lead[np.where(np.asarray(firsts, dtype=bool), ib, ia)] = True
+    leading = lead[owner[at]]
+    everywhere = np.bincount(bucket, minlength=1 << _BUCKET_BITS)
+    in_lead = np.bincount(bucket[leading], minlength=1 << _BUCKET_BITS)
+    at = at[np.where(leading, everywhere[bucket] > 1, in_lead[bucket] > 0)]
+    # Sorted by gram then position (so by text within a gram); a gram the task has once matches
+    # nothing and is dropped.
+    at = at[np.argsort(key[at], kind="stable")]
+    sorted_keys = key[at]
+    first = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
+    gram = np.cumsum(first) - 1
+    starts = np.flatnonzero(first)
+    times = np.diff(np.r_[starts, len(at)])
+    shared = np.repeat(times > 1, times)
+    at, gram = at[shared], gram[shared]
+    if not len(at):
+        return _NO_RUNS
+    text = owner[at]
+    # Groups: one gram in one text, its positions in order.
+    group_first = np.flatnonzero(np.r_[True, (gram[1:] != gram[:-1]) | (text[1:] != text[:-1])])
+    group_count = np.diff(np.r_[group_first, len(at)])
+    group_text, group_gram = text[group_first], gram[group_first]
+    grams = int(gram[-1]) + 1
+    # by text, then gram (a stable sort of small integers is a radix sort)
+    by_text = np.argsort(group_text.astype(np.uint16 if len(texts) <= 1 << 16 else np.int64), kind="stable")
+    table = group_text[by_text] * grams + group_gram[by_text]
+    text_from = np.searchsorted(group_text[by_text], np.arange(len(texts) + 1))
+
+    # Each group of a pair's a looked up among b's: the pair's common grams.
+    # Each group of the text of a pair with fewer is looked up among the other's.
+    in_a, in_b = text_from[ia + 1] - text_from[ia], text_from[ib + 1] - text_from[ib]
+    flip = in_b < in_a
+    source, target = np.where(flip, ib, ia), np.where(flip, ia, ib)
+    per_pair = np.minimum(in_a, in_b)
+    pair = np.repeat(np.arange(len(pairs)), per_pair)
+    row = np.arange(len(pair)) - np.repeat(np.cumsum(per_pair) - per_pair - text_from[source], per_pair)
+    looked = by_text[row]
+    wanted = target[pair] * grams + group_gram[looked]
+    hit = np.minimum(np.searchsorted(table, wanted), len(table) - 1)
+    common = table[hit] == wanted
+    pair, looked, found = pair[common], looked[common], by_text[hit[common]]
+    flipped = flip[pair]
+    group_a, group_b = np.where(flipped, found, looked), np.where(flipped, looked, found)
+    # seeds' shortcut: too few common grams, none repeated, is no region (an exact rule there,
+    # applied here so that the starts are the same).
+    repeated = (group_count[group_a] > 1) | (group_count[group_b] > 1)
+    enough = (np.bincount(pair, minlength=len(pairs)) >= _MIN_COMMON) | (
+        np.bincount(pair, weights=repeated, minlength=len(pairs)) > 0
+    )
+    keep = enough[pair]
+    pair, group_a, group_b = pair[keep], group_a[keep], group_b[keep]
+
+    # Every pair of remembered positions of each common gram.
+    count_a = np.minimum(group_count[group_a], MAX_POSITIONS)
+    count_b = np.minimum(group_count[group_b], MAX_POSITIONS)
+    product = count_a * count_b
+    which = np.repeat(np.arange(len(pair)), product)
+    nth = np.arange(len(which)) - np.repeat(np.cumsum(product) - product, product)
+    pos_a = at[group_first[group_a[which]] + nth // count_b[which]]
+    pos_b = at[group_first[group_b[which]] + nth % count_b[which]]
+    pair = pair[which]
+    # A start whose characters before are equal too is inside a run found from its start.
+    i, j = pos_a - base[ia[pair]], pos_b - base[ib[pair]]
+    inside = (i > 0) & (j > 0)
+    inside[inside] = cps[pos_a[inside] - 1] == cps[pos_b[inside] - 1]
+    run = ~inside
+    pair, i, j, pos_a, pos_b = pair[run], i[run], j[run], pos_a[run], pos_b[run]
+    room = np.minimum(lengths[ia[pair]] - i, lengths[ib[pair]] - j)
+    length = _run_lengths(key, cps, pos_a, pos_b, room)
+
+    return pair, i, j, length
+
+
+def _run_lengths(
+    key: npt.NDArray[np.uint64],
+    cps: npt.NDArray[np.uint32],
+    pos_a: npt.NDArray[np.int64],
+    pos_b: npt.NDArray[np.int64],
+    room: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int64]:
+    """How far each run of equal characters from ``pos_a``, ``pos_b`` (known ``SEED`` long)
+    goes within ``room``: a gram at a time while the next grams are equal, then a character."""
+    length = np.full(len(pos_a), SEED, dtype=np.int64)
+
+    def extend(live: npt.NDArray[np.int64], step: int, values: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+        n = length[live]
+        top = len(values) - 1
+        same = values[np.minimum(pos_a[live] + n, top)] == values[np.minimum(pos_b[live] + n, top)]
+        live = live[(n + step <= room[live]) & same]
+        length[live] += step
+        return live
+
+    live = np.arange(len(pos_a))
+    while live.size:
+        live = extend(live, SEED, key)
+    live = np.arange(len(pos_a))
+    for _ in range(SEED - 1):
+        live = extend(live, 1, cps)
+    return length
 
 
 WHOLE = 0.8  # share of both passages aligned that makes a pair a copy of the whole paragraph

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from archiver.config import FingerprintConfig, MatchConfig
@@ -22,6 +22,7 @@ from archiver.stages import fingerprint as fp
 Pair = tuple[int, int]  # (new representative, earlier representative)
 # passage, other, start, end, other's start, other's end, matched, longest (``SpanRow``)
 Span = tuple[int, int, int, int, int, int, int, int]
+AlignAll = Callable[[Sequence[tuple[str, str]]], list[list[align.Region]]]
 TASK_PAIRS = 2000  # candidate pairs per task: large enough that sending the texts costs little
 
 
@@ -87,11 +88,17 @@ def _task(
     )
 
 
-def verify(task: Candidates, config: FingerprintConfig, match: MatchConfig) -> Verified:
+def verify(
+    task: Candidates,
+    config: FingerprintConfig,
+    match: MatchConfig,
+    align_all: AlignAll = align.align_many,
+) -> Verified:
     """The links of ``task``'s candidates whose exact shingle Jaccard reaches ``match_at`` (the
     band candidates, and anchored ones aligned over most of both), and the aligned regions
-    (``align.align``) of every pair linked or anchored: a copied sentence is a region of a pair
-    far below ``match_at``."""
+    (``align.align``'s) of every pair linked or anchored: a copied sentence is a region of a pair
+    far below ``match_at``. ``align_all`` aligns a list of pairs: ``align.align_many``, all of
+    the task's at once."""
     started = time.perf_counter()
     texts = dict(task.texts)
     normalised = fp.normalise_many([text for _, text in task.stored.values()])
@@ -114,14 +121,14 @@ def verify(task: Candidates, config: FingerprintConfig, match: MatchConfig) -> V
     band_links = len(links)
     linked = {(a, b) for a, b, _ in links}
     per_passage = Counter(a for a, _ in linked)  # links stay within max_candidates per passage
-    for a, b in every:
+    # No anchor shared: no long run in common. A band match short of match_at is not aligned.
+    aligned = [
+        (a, b) for a, b in every if texts[a][0] != texts[b][0] and ((a, b) in linked or (a, b) in sharing)
+    ]
+    found = align_all([(texts[a][1], texts[b][1]) for a, b in aligned])
+    for (a, b), regions in zip(aligned, found, strict=True):
         is_link = (a, b) in linked
-        if texts[a][0] == texts[b][0] or not (is_link or (a, b) in sharing):
-            # No anchor shared: no long run in common. A band match short of match_at is
-            # not aligned.
-            continue
         (_, mine), (_, other) = texts[a], texts[b]
-        regions = align.align(mine, other)
         if regions and not is_link and align.whole_paragraph(regions, len(mine), len(other)):
             # A copy of the whole paragraph is reuse when it passes match_at, as a paragraph
             # match always was (one the bands missed is linked here); below it the copy was
