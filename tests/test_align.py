@@ -222,3 +222,15 @@ def test_a_task_with_more_distinct_characters_than_gram_keys_hold() -> None:
     found = align.align_many(pairs)
     assert found == [align.align(a, b) for a, b in pairs]
     assert (found[0][0].start, found[0][0].end, found[0][0].other_start) == (500, 600, 2)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 40), max_size=300), st.integers(0, 5))
+def test_grams_sorted_as_one_number_or_indirectly_alike(keys: list[int], step: int) -> None:
+    key = np.array(keys, dtype=np.uint64)
+    at = np.arange(0, len(keys), step + 1, dtype=np.int64)
+    packed, direct = align._by_gram(key, at, 6), align._by_gram(key, at, 6, packed=False)
+    assert packed[0].tolist() == direct[0].tolist() and packed[1].tolist() == direct[1].tolist()
+    assert sorted(zip(key[at].tolist(), at.tolist(), strict=True)) == list(
+        zip(direct[1].tolist(), direct[0].tolist(), strict=True)
+    )
