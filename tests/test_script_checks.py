@@ -43,6 +43,15 @@ def test_the_risky_table_is_what_the_installed_opencc_says() -> None:
     assert "拚" in forms and "戰" not in forms and "發" not in forms
 
 
+def test_the_word_frequencies_are_jiebas() -> None:
+    import jieba
+
+    jieba.initialize()
+    words = risky._words()
+    assert words == {w: f for w, f in jieba.dt.FREQ.items() if f > 0}
+    assert words["见微知著"] > 2 * words["见微知着"]
+
+
 def test_a_known_idiom_keeps_its_form_and_ordinary_phrases_convert() -> None:
     text, _, _ = clean_text("見微知著，著眼於未來，標誌著成就，拚命幹。", CleanConfig(traditional="always"))
     assert text == "见微知著，着眼于未来，标志着成就，拼命干。"

@@ -17,8 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from archiver.config import CleanConfig
 from archiver.records import Change
-from archiver.stages import checks, clean, shingle, split
+from archiver.stages import checks, clean, origin, shingle, split
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -124,3 +125,77 @@ def test_heading_precheck_and_section_ends(text: str) -> None:
     for i, sec in enumerate(sections):
         later = [s.start for s in sections[i + 1 :] if s.level <= max(sec.level, 1)]
         assert sec.end == (later[0] if later else len(text))
+
+
+_TABLE_TEXT = st.text(alphabet=st.sampled_from("规章文件中表12390年万.，\n"), max_size=60)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_TABLE_TEXT)
+def test_flattened_table_pattern_matches_the_plain_one(text: str) -> None:
+    plain = re.compile(f"(?:{checks._CELL}){{2,}}")
+    assert [m.span() for m in checks._FLAT_TABLE.finditer(text)] == [m.span() for m in plain.finditer(text)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(_TABLE_TEXT)
+def test_flattened_table_precheck_never_hides_a_table(text: str) -> None:
+    if checks._FLAT_TABLE.search(text):
+        assert checks._MAYBE_TABLE.search(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["一、标题", "（二）小标题", "正文" * 40, "三、", "\n"]), max_size=12))
+def test_flattened_counts_the_headings_inside_a_line(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    sections = split._sections(text)
+    found = {w.start: w.message for w in checks._flattened(text, sections)}
+    for m in checks._LINE.finditer(text):
+        if len(m.group()) >= split.FLAT_LINE:
+            inside = sum(1 for s in sections if s.level and m.start() < s.start < m.end())
+            assert (f"({inside} headings found inside it)" in found[m.start()]) == bool(inside)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab\n中"), max_size=40))
+def test_lines_are_the_breaks_counted(text: str) -> None:
+    lines = origin.Lines(text)
+    assert [lines.of(pos) for pos in range(len(text) + 2)] == [
+        text.count("\n", 0, pos) + 1 for pos in range(len(text) + 2)
+    ]
+
+
+def _step_map_plain(edits: list[tuple[int, int, int]]) -> tuple[list[int], ...]:
+    in_start, in_end, out_start, out_end, shift = [], [], [], [], 0
+    for start, end, size in edits:
+        in_start.append(start)
+        in_end.append(end)
+        out_start.append(start + shift)
+        out_end.append(start + shift + size)
+        shift += size - (end - start)
+    return in_start, in_end, out_start, out_end
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), max_size=12))
+def test_step_map_columns_are_the_plain_ones(gaps: list[tuple[int, int]]) -> None:
+    edits, pos = [], 0
+    for gap, size in gaps:
+        edits.append((pos + gap, pos + gap + (size % 2), size))
+        pos += gap + (size % 2)
+    m = origin.StepMap.of(edits)
+    assert (m.in_start, m.in_end, m.out_start, m.out_end) == _step_map_plain(edits)
+
+
+def test_origin_groups_changes_by_step_in_any_order() -> None:
+    _, changes, _ = clean.clean_text(
+        "　　見微知著, 著眼於未來(2024)\r\n\u200b標誌著成就", CleanConfig(traditional="always")
+    )
+    assert len({c.step for c in changes}) >= 3
+    by_step_reversed = sorted(changes, key=lambda c: -clean.STEPS.index(c.step))
+    ordered, shuffled = origin.Origin(changes), origin.Origin(by_step_reversed)
+    for m, again, step in zip(ordered.steps, shuffled.steps, clean.STEPS, strict=True):
+        edits = [(c.start, c.end, len(c.after)) for c in changes if c.step == step]
+        plain = _step_map_plain(edits)
+        assert (m.in_start, m.in_end, m.out_start, m.out_end) == plain
+        assert (again.in_start, again.in_end, again.out_start, again.out_end) == plain

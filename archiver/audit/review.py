@@ -34,7 +34,7 @@ from archiver.records import (
 )
 from archiver.stages import decode, risky
 from archiver.stages.clean import STEPS
-from archiver.stages.origin import Origin, line_of
+from archiver.stages.origin import Lines, Origin
 from archiver.stages.repeats import removal_spans
 from archiver.store.db import Document as DocumentRow
 from archiver.store.db import PassageRow
@@ -97,16 +97,17 @@ def review_html(outcome: Processed, back: str = "") -> str:
     spans = removal_spans(cleaned.text, outcome.removed)
     origin = Origin(cleaned.changes, spans)
     source = outcome.decoded.text
+    lines = Lines(source)
     left, right = _marks(cleaned.changes, origin)
     anchors = {p.index: f"r{p.index}" for p in (*outcome.passages, *outcome.removed)}
     rows = [
-        _row(p, origin.archived(p.start, p.end), source, outcome.text, left, right, anchors)
+        _row(p, origin.archived(p.start, p.end), source, lines, outcome.text, left, right, anchors)
         for p in outcome.passages
     ]
     removed_of = {r.passage: r for r in outcome.repeats if r.removed}
     by_index = {p.index: p for p in (*outcome.passages, *outcome.removed)}
     for p in outcome.removed:
-        row = _row(p, origin.cleaned(p.start, p.end), source, "", left, [], anchors)
+        row = _row(p, origin.cleaned(p.start, p.end), source, lines, "", left, [], anchors)
         repeat = removed_of[p.index]
         row.removed, row.repeats, row.similarity = True, anchors[repeat.of], repeat.similarity
         row.repeats_text = by_index[repeat.of].text
@@ -156,6 +157,7 @@ def _row(
     passage: Passage,
     original: tuple[int, int],
     source: str,
+    lines: Lines,
     text: str,
     left: list[Mark],
     right: list[Mark],
@@ -166,7 +168,7 @@ def _row(
     return Row(
         anchor=anchors[passage.index],
         original_start=start,
-        line=line_of(source, start),
+        line=lines.of(start),
         original=_pieces(source, start, end, left),
         cleaned=cleaned,
     )

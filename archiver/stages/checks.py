@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from collections.abc import Iterator, Sequence
@@ -46,8 +47,11 @@ _LINE = re.compile(r"[^\n]+")
 # A table row pasted as text: labels and numbers with nothing between them (规章000规范性文件898989);
 # a number followed by a unit or a date word is ordinary prose (2023年, 300万元).
 _CELL = f"[{_HAN}]{{2,}}\\d{{3,}}(?![\\d年月日号%％万亿元个件项人次余多.．])"
-_FLAT_TABLE = re.compile(f"(?:{_CELL}){{2,}}")
-_MAYBE_TABLE = re.compile(r"\d{3}")
+# A match starts only where a Han run starts: from inside a run the engine would try the rest of
+# the run again (O(n²) in its length) and could only find what the run's start finds.
+_FLAT_TABLE = re.compile(f"(?<![{_HAN}])(?:{_CELL}){{2,}}")
+# Every table holds a cell's last three digits followed by the next cell's Han characters.
+_MAYBE_TABLE = re.compile(f"\\d{{3}}(?![\\d年月日号%％万亿元个件项人次余多.．])[{_HAN}]{{2}}")
 
 
 def check(text: str, sections: Sequence[Section], config: ChecksConfig) -> tuple[Warning_, ...]:
@@ -137,10 +141,12 @@ def _chrome(text: str) -> Iterator[Warning_]:
 
 def _flattened(text: str, sections: Sequence[Section]) -> Iterator[Warning_]:
     """A report flattened into one line (its paragraph breaks lost on the way)."""
+    heads: list[int] | None = None  # the headings' starts, sorted: counted by bisection
     for m in _LINE.finditer(text):
         if len(m.group()) < split.FLAT_LINE:
             continue
-        inside = sum(1 for s in sections if s.level and m.start() < s.start < m.end())
+        heads = heads if heads is not None else sorted(s.start for s in sections if s.level)
+        inside = bisect.bisect_left(heads, m.end()) - bisect.bisect_right(heads, m.start())
         found = f"一行{len(m.group())}字：原文的分段丢失了" + (
             f"（行内识别出{inside}个标题）" if inside else ""
         )

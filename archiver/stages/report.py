@@ -8,7 +8,7 @@ from collections import Counter
 from typing import Any
 
 from archiver.records import Passage, Processed, Rejection, Warning_
-from archiver.stages.origin import Origin, line_of
+from archiver.stages.origin import Lines, Origin
 
 QUOTE_CHARS = 30
 
@@ -19,6 +19,7 @@ def clerk_report(outcome: Processed, *, original_offsets: bool = False) -> dict[
     warning. Warnings always carry the line of the submitted file they point at."""
     decoded, cleaned = outcome.decoded, outcome.cleaned
     origin = Origin.of(outcome) if original_offsets or outcome.warnings else None
+    lines = Lines(decoded.text) if outcome.warnings else None
     passages = {p.index: p for p in (*outcome.passages, *outcome.removed)}
     original = {p.index: p for p in outcome.removed}
     changes = [
@@ -54,7 +55,7 @@ def clerk_report(outcome: Processed, *, original_offsets: bool = False) -> dict[
         "changes_by_kind": dict(sorted(Counter(c.kind for c in cleaned.changes).items())),
         "changes": changes,
         "removed": removed,
-        "warnings": [_warning(w, outcome, origin, original_offsets) for w in outcome.warnings],
+        "warnings": [_warning(w, origin, lines, original_offsets) for w in outcome.warnings],
         "sections": [
             {"level": s.level, "number": s.number, "heading": s.heading, "span": [s.start, s.end]}
             for s in outcome.sections
@@ -64,7 +65,7 @@ def clerk_report(outcome: Processed, *, original_offsets: bool = False) -> dict[
 
 
 def _warning(
-    w: Warning_, outcome: Processed, origin: Origin | None, original_offsets: bool
+    w: Warning_, origin: Origin | None, lines: Lines | None, original_offsets: bool
 ) -> dict[str, Any]:
     found: dict[str, Any] = {
         "kind": w.kind,
@@ -76,9 +77,9 @@ def _warning(
         "quote": quote(w.text),
         "span": [w.start, w.end],
     }
-    if origin is not None:
+    if origin is not None and lines is not None:
         start, end = origin.archived(w.start, w.end)
-        found["line"] = line_of(outcome.decoded.text, start)
+        found["line"] = lines.of(start)
         if original_offsets:
             found["original_span"] = [start, end]
     return found

@@ -18,6 +18,7 @@ may have got wrong; never edits. Spans are in the archived text.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Iterator
 
@@ -85,7 +86,7 @@ def _risky(cleaned: Cleaned, origin: Origin, text: str) -> Iterator[Warning_]:
     edits = [c for c in cleaned.changes if c.step == "script"]
     places: dict[tuple[str, str], list[tuple[int, int]]] = {}
     for change, out_start in zip(edits, script.out_start, strict=True):
-        if len(change.before) != len(change.after) or not any(c in chars for c in change.before):
+        if len(change.before) != len(change.after) or chars.isdisjoint(change.before):
             continue
         for i, (before, after) in enumerate(zip(change.before, change.after, strict=True)):
             if before in chars and before != after:
@@ -165,12 +166,19 @@ def dropped_places(encoding: str, text: str) -> Iterator[tuple[str, str, re.Matc
     ``encoding`` cannot hold (nor its Traditional form, for a Big5 copy of a Simplified text)."""
     if encoding.startswith(("utf-", "utf_")):
         return
-    for char, remains, word in DROPPED:
-        forms = {char, py.convert("s2tw", char)}
-        if any(_holds(encoding, form) for form in forms):
-            continue
+    for char, remains, word in _unholdable(encoding):
         for m in remains.finditer(text):
             yield char, word, m
+
+
+@functools.cache
+def _unholdable(encoding: str) -> tuple[tuple[str, re.Pattern[str], str], ...]:
+    """The ``DROPPED`` entries whose character ``encoding`` cannot hold in either script."""
+    return tuple(
+        (char, remains, word)
+        for char, remains, word in DROPPED
+        if not any(_holds(encoding, form) for form in {char, py.convert("s2tw", char)})
+    )
 
 
 def _holds(encoding: str, char: str) -> bool:
