@@ -4,8 +4,9 @@
 
 Runs what a worker runs for each file of INBOX (``stages.process.process_located``: decode →
 clean → split → fingerprint → repeats → checks) and the clerk report as the vault stores it
-(``report.clerk_report``), with no database or vault, in this process: the CPU of the per-file
-stages without a pool's noise. ``report_clean`` is the report ``archiver clean --json`` prints
+(``report.clerk_report``), with no database or vault, in this process and under the run's
+garbage-collector settings (``flow.collector_for_a_run``): the CPU seconds of each per-file stage
+without a pool's noise. ``report_clean`` is the report ``archiver clean --json`` prints
 (``original_offsets``); ``--review`` also draws the review page (``archiver clean --html``).
 
 ``--digest`` writes one line per file: a hash of the archived text, the changes, the warnings,
@@ -29,6 +30,7 @@ from common import machine_info  # type: ignore[import-not-found]
 
 import archiver
 from archiver import config as config_mod
+from archiver import flow
 from archiver.records import Processed, Rejection, Unchanged
 from archiver.stages import ingest, process, risky
 from archiver.stages.process import process_located
@@ -77,42 +79,43 @@ def main() -> None:
         return result
 
     timed("warm_up", _warm_up)  # jieba's dictionary: once a process, not a file
-    started, cpu = time.perf_counter(), time.process_time()
-    warnings = 0
-    for found in located:
-        outcome = process_located(found, config)
-        if isinstance(outcome, Unchanged):  # never: no known sha512 is given
-            continue
-        if isinstance(outcome, Rejection):
-            digests.append({"file": found.relpath, "rejected": _hash(rejection_report(outcome))})
-            continue
-        assert isinstance(outcome, Processed)
-        for stage, spent in outcome.timings.items():
-            seconds[stage] = seconds.get(stage, 0.0) + spent
-        warnings += len(outcome.warnings)
-        stored = timed("report", clerk_report, outcome)
-        shown = timed("report_clean", clerk_report, outcome, original_offsets=True)
-        line = {
-            "file": found.relpath,
-            "text": _hash(outcome.text),
-            "changes": _hash(
-                [
-                    list(map(str, (c.kind, c.step, c.start, c.end, c.before, c.after)))
-                    for c in outcome.cleaned.changes
-                ]
-            ),
-            "warnings": _hash(
-                [
-                    [w.kind, w.message, w.text, w.start, w.end, w.message_zh, w.advice_zh]
-                    for w in outcome.warnings
-                ]
-            ),
-            "report": _hash(stored),
-            "report_clean": _hash(shown),
-        }
-        if args.review:
-            line["review"] = _hash(timed("review", review_html, outcome))
-        digests.append(line)
+    with flow.collector_for_a_run():  # the run's garbage collector settings
+        started, cpu = time.perf_counter(), time.process_time()
+        warnings = 0
+        for found in located:
+            outcome = process_located(found, config)
+            if isinstance(outcome, Unchanged):  # never: no known sha512 is given
+                continue
+            if isinstance(outcome, Rejection):
+                digests.append({"file": found.relpath, "rejected": _hash(rejection_report(outcome))})
+                continue
+            assert isinstance(outcome, Processed)
+            for stage, spent in outcome.timings.items():
+                seconds[stage] = seconds.get(stage, 0.0) + spent
+            warnings += len(outcome.warnings)
+            stored = timed("report", clerk_report, outcome)
+            shown = timed("report_clean", clerk_report, outcome, original_offsets=True)
+            line = {
+                "file": found.relpath,
+                "text": _hash(outcome.text),
+                "changes": _hash(
+                    [
+                        list(map(str, (c.kind, c.step, c.start, c.end, c.before, c.after)))
+                        for c in outcome.cleaned.changes
+                    ]
+                ),
+                "warnings": _hash(
+                    [
+                        [w.kind, w.message, w.text, w.start, w.end, w.message_zh, w.advice_zh]
+                        for w in outcome.warnings
+                    ]
+                ),
+                "report": _hash(stored),
+                "report_clean": _hash(shown),
+            }
+            if args.review:
+                line["review"] = _hash(timed("review", review_html, outcome))
+            digests.append(line)
     total, cpu = time.perf_counter() - started, time.process_time() - cpu
     summary = {
         "inbox": str(args.inbox),
