@@ -39,6 +39,7 @@ class IngestConfig:
 @dataclass(frozen=True)
 class DecodeConfig:
     max_line_chars: int = 100_000  # a longer line is rejected as oversize_line
+    max_bytes: int = 16_000_000  # a larger file is rejected as oversize (no report is this large)
     min_confidence: float = 0.0  # chardet answers below this are rejected as decode
 
 
@@ -287,6 +288,8 @@ def _check_consistency(config: Config, origin: str) -> None:
     _check_run(config.run, f"{origin} [run]")
     if config.decode.max_line_chars < 1 or config.split.max_passage_chars < 40:
         raise ConfigError(f"{origin}: max_line_chars must be ≥ 1 and max_passage_chars ≥ 40")
+    if config.decode.max_bytes < 1:
+        raise ConfigError(f"{origin} [decode]: max_bytes must be at least 1")
     if not 0.0 <= config.decode.min_confidence <= 1.0:
         raise ConfigError(f"{origin} [decode]: min_confidence must be between 0 and 1")
     if not 1 <= config.checks.max_unpunctuated_run <= MAX_UNPUNCTUATED_RUN:

@@ -21,7 +21,7 @@ from archiver import runlog
 if TYPE_CHECKING:  # ingest imports this module
     from archiver.stages.ingest import Located
 
-RejectReason = Literal["empty", "binary", "decode", "oversize_line", "unreadable"]
+RejectReason = Literal["empty", "binary", "decode", "oversize", "oversize_line", "unreadable"]
 # "chrome": a web-page leftover line (buttons, 原文链接：…, breadcrumbs, URLs), not content: it is
 # never fingerprinted, so it never counts as reuse (see ``split.is_chrome``).
 PassageKind = Literal["title", "heading", "para", "meta", "chrome"]

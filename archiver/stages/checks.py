@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import functools
 import re
 from collections.abc import Iterator, Sequence
@@ -173,6 +174,21 @@ def _flattened_tables(text: str) -> Iterator[Warning_]:
             f"表格被压成一串数字“{m.group()[:30]}”：格子之间的分隔丢了",
             "对照原件核对表格里的数字。",
         )
+
+
+def capped(found: list[Warning_], most: int) -> list[Warning_]:
+    """The first ``most`` warnings of ``found``; the last one listed says how many places are
+    left out (a file of thousands of alike places gets a bounded list, not one for each)."""
+    if len(found) <= most:
+        return found
+    rest = len(found) - most
+    last = found[most - 1]
+    last = dataclasses.replace(
+        last,
+        message=f"{last.message} ({rest} more places like these not listed)",
+        message_zh=f"{last.message_zh}（另有{rest}处同类问题未列出）",
+    )
+    return [*found[: most - 1], last]
 
 
 def number_value(number: str) -> int | None:

@@ -18,7 +18,8 @@ Every codec may drop an incomplete multi-byte character at the very end
 character, each with its repair.  Decoded text that
 looks like random bytes is ``binary``; empty-after-decoding text is ``empty`` (``decode`` when
 it is empty only because an incomplete last character was dropped); a line longer
-than ``max_line_chars`` is ``oversize_line``.  Bytes that would be rejected as ``binary`` or
+than ``max_line_chars`` is ``oversize_line``; a file of more than ``max_bytes`` is ``oversize``
+(checked first).  Bytes that would be rejected as ``binary`` or
 ``decode`` but are well-formed EUC-TW are rejected as ``decode`` saying that EUC-TW is not supported.
 """
 
@@ -115,6 +116,9 @@ def decode(
 ) -> Decoded | Rejection:
     """The text of ``submission`` with the codec used and every repair, or why there is none."""
     raw = submission.raw
+    if len(raw) > config.max_bytes:  # decoding, cleaning and checking it would hold up the run
+        detail = f"{len(raw)} bytes (limit {config.max_bytes}, [decode] max_bytes): kept as received"
+        return Rejection(submission, "oversize", detail)
     found = _Fail("empty", "the file has 0 bytes") if not raw else _decode_bytes(raw, detect)
     if isinstance(found, _Text):
         found = _vet(found, raw, config)

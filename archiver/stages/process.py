@@ -32,6 +32,7 @@ from archiver.stages import repeats as match
 from archiver.stages.origin import Origin
 
 T = TypeVar("T")
+NEAR_REPEAT_MAX = 20  # near_repeat warnings listed per file; the last one counts the rest
 _NON_ASCII = re.compile("[^\x00-\x7f]")
 
 
@@ -154,9 +155,11 @@ def _encoding_warnings(decoded: Decoded, text: str) -> tuple[Warning_, ...]:
 
 
 def _repeat_warnings(repeats: Sequence[Repeat], passages: Sequence[Passage]) -> tuple[Warning_, ...]:
-    """A warning for every near repeat that was kept (spans in the archived text): the clerk decides."""
+    """A warning for every near repeat that was kept (spans in the archived text): the clerk
+    decides; at most ``NEAR_REPEAT_MAX``, as a log-like file of alike lines has thousands."""
     by_index = {p.index: p for p in passages}
-    return tuple(_near_repeat(r, by_index[r.passage], by_index[r.of]) for r in repeats if not r.removed)
+    warned = [_near_repeat(r, by_index[r.passage], by_index[r.of]) for r in repeats if not r.removed]
+    return tuple(checks.capped(warned, NEAR_REPEAT_MAX))
 
 
 def _near_repeat(repeat: Repeat, passage: Passage, of: Passage) -> Warning_:

@@ -17,14 +17,13 @@ may have got wrong; never edits. Spans are in the archived text.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
 from collections.abc import Iterator
 
 from archiver.records import Cleaned, Warning_
 from archiver.stages import _pinyin as py
-from archiver.stages import risky
+from archiver.stages import checks, risky
 from archiver.stages.origin import Origin
 
 CONTEXT = 2  # characters of context either side of a flagged character, within its line
@@ -47,7 +46,7 @@ DROPPED: tuple[tuple[str, re.Pattern[str], str], ...] = (
 def script_warnings(cleaned: Cleaned, origin: Origin, text: str) -> tuple[Warning_, ...]:
     """Every warning above for the archived ``text`` of ``cleaned``."""
     lost = sorted([*_lost(cleaned, origin, text), *_dropped(cleaned, text)], key=lambda w: w.start)
-    found = [*_risky(cleaned, origin, text), *_left(cleaned, text), *_capped(lost)]
+    found = [*_risky(cleaned, origin, text), *_left(cleaned, text), *checks.capped(lost, LOST_MAX)]
     decoded = cleaned.decoded
     if cleaned.converted_script and decoded.encoding.startswith(_BIG5):
         found.append(
@@ -201,20 +200,6 @@ def _dropped(cleaned: Cleaned, text: str) -> Iterator[Warning_]:
             f"“{m.group()}”：可能是“{word}”缺了“{char}”——{encoding} 编码存不下“{char}”，保存时被丢掉了",
             f"对照原件补上“{char}”。",
         )
-
-
-def _capped(lost: list[Warning_]) -> list[Warning_]:
-    """The first ``LOST_MAX`` warnings; the last one listed says how many places are left out."""
-    if len(lost) <= LOST_MAX:
-        return lost
-    rest = len(lost) - LOST_MAX
-    last = lost[LOST_MAX - 1]
-    last = dataclasses.replace(
-        last,
-        message=f"{last.message} ({rest} more places like these not listed)",
-        message_zh=f"{last.message_zh}（另有{rest}处同类问题未列出）",
-    )
-    return [*lost[: LOST_MAX - 1], last]
 
 
 def _punctuated(origin: Origin, start: int, end: int) -> tuple[int, int] | None:
