@@ -3,7 +3,9 @@
 Buckets are bounded so that no input can make the index's work quadratic: a bucket holds at
 most ``max_candidates`` passages (the earliest: later passages still *find* them, they are just
 not added). Of a batch's rows, only those whose bucket already holds a passage, or holds another
-row of the batch, can have a candidate; only these are joined against the index.
+row of the batch, can have a candidate. ``index.links`` applies ``fits`` in the database, in the
+statement that adds a batch's rows (``links.fitting_rows``: the bucket sizes are counted there),
+with each row's ``rank`` from ``place``.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from functools import partial
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -37,12 +38,10 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     bindparam,
-    case,
     delete,
     func,
     insert,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.orm import Session
@@ -51,29 +50,21 @@ from archiver.config import FingerprintConfig, MatchConfig
 from archiver.errors import ParameterMismatch
 from archiver.index import _buckets as buckets
 from archiver.index._stars import StarChanges, seniority
-from archiver.index.levels import LEVELS
+from archiver.index.levels import LEVELS, Level
 from archiver.records import LinkStats, NewParagraph
-from archiver.stages import fingerprint as fp
 from archiver.stages import verify
-from archiver.store.bulk import array_rows, chunks, execute_plain, insert_tuples
+from archiver.store.bulk import array_rows, chunks, execute_plain, fetch_plain, insert_tuples
 from archiver.store.db import MatchRow, Meta, PassageRow, RunBand, SpanRow, table
 
 _temp_metadata = MetaData()
-NIGHT_BANDS = Table(
-    "night_bands",
+NIGHT = Table(  # the batch's band rows: copied into the run level, and joined for candidates
+    "night",
     _temp_metadata,
     Column("band", SmallInteger, nullable=False),
     Column("key", BigInteger, nullable=False),
     Column("passage_id", Integer, nullable=False),
     Column("first_id", Integer, nullable=False),  # first passage id of its submission
-    prefixes=["TEMPORARY"],
-)
-NIGHT_ROWS = Table(  # the batch's band rows: what bucket sizes are asked for, and copied from
-    "night_rows",
-    _temp_metadata,
-    Column("band", SmallInteger, nullable=False),
-    Column("key", BigInteger, nullable=False),
-    Column("passage_id", Integer, nullable=False),
+    Column("rank", Integer, nullable=False),  # rows of the batch before it in its bucket
     prefixes=["TEMPORARY"],
 )
 
@@ -206,8 +197,8 @@ def representatives_of(hashes: Sequence[str]) -> Select[str, int, int | None]:
 def _insert_bands(
     session: Session, paragraphs: Sequence[NewParagraph], config: FingerprintConfig, bucket_cap: int
 ) -> int:
-    """Add to the index the band rows whose bucket has room, and fill the night's table with
-    the rows that can find a candidate there (most keys of new text are in no other bucket).
+    """Fill the night's table with the batch's band rows and add to the index those whose bucket
+    has room (``buckets.fits``, the bucket sizes counted by the database in the same statement).
     Returns the rows added to the index."""
     signed = [p for p in paragraphs if p.signature is not None]
     rows = np.concatenate(
@@ -217,36 +208,41 @@ def _insert_bands(
         ]
     )
     connection = session.connection()
-    for temporary in (NIGHT_ROWS, NIGHT_BANDS):
-        temporary.create(connection, checkfirst=True)
-        connection.execute(delete(temporary))
+    NIGHT.create(connection, checkfirst=True)
+    connection.execute(delete(NIGHT))
     if not len(rows):
         return 0
-    insert_tuples(connection, NIGHT_ROWS, array_rows(rows))
-    placed = buckets.place(rows, _bucket_sizes(session))
-    fits = buckets.fits(placed, bucket_cap)
-    # The rows reach the run level from the night's table in one statement, not as a second
-    # pass of Python rows through the driver; the few whose bucket is full are deleted again.
-    run_level = table(RunBand)
-    connection.execute(insert(run_level).from_select(["band", "key", "passage_id"], select(NIGHT_ROWS)))
-    execute_plain(
-        connection,
-        delete(run_level).where(
-            run_level.c.band == bindparam("b"),
-            run_level.c.key == bindparam("k"),
-            run_level.c.passage_id == bindparam("p"),
-        ),
-        [{"b": b, "k": k, "p": p} for b, k, p in array_rows(rows[~fits])],
-    )
     firsts = _first_passage_ids(session, {p.submission_id for p in paragraphs})
     ids = np.array([p.id for p in paragraphs], dtype=np.int64)
     first_ids = np.array([firsts[p.submission_id] for p in paragraphs], dtype=np.int64)
     order = np.argsort(ids)
-    sharing = rows[buckets.shares(placed)]
-    first_of_row = first_ids[order[np.searchsorted(ids, sharing[:, 2], sorter=order)]]
-    night = np.column_stack([sharing, first_of_row])
-    insert_tuples(connection, NIGHT_BANDS, array_rows(night))
-    return int(fits.sum())
+    first_of_row = first_ids[order[np.searchsorted(ids, rows[:, 2], sorter=order)]]
+    rank = buckets.place(rows, {}).rank
+    insert_tuples(connection, NIGHT, array_rows(np.column_stack([rows, first_of_row, rank])))
+    adding = insert(table(RunBand)).from_select(["band", "key", "passage_id"], fitting_rows(bucket_cap))
+    # SQLAlchemy reports an INSERT's rowcount only when asked (psycopg's would be -1).
+    added = connection.execute(adding.execution_options(preserve_rowcount=True))
+    return int(added.rowcount)
+
+
+def fitting_rows(bucket_cap: int) -> Select[int, int, int]:
+    """The night's rows whose bucket has room (``buckets.fits``): the passages it already holds,
+    on every level, and the batch's rows before it number fewer than ``bucket_cap``.
+
+    Counted here, in the statement that copies the rows, neither the rows nor the bucket sizes
+    pass through Python; most buckets are empty, so each count is one primary-key search."""
+    held = sum(
+        (
+            select(func.count())
+            .where((level.band == NIGHT.c.band) & (level.key == NIGHT.c.key))
+            .scalar_subquery()
+            for level in LEVELS
+        ),
+        NIGHT.c.rank,
+    )
+    return select(NIGHT.c.band, NIGHT.c.key, NIGHT.c.passage_id).where(
+        NIGHT.c.rank < bucket_cap, held < bucket_cap
+    )
 
 
 def _first_passage_ids(session: Session, submissions: set[int]) -> dict[int, int]:
@@ -261,61 +257,49 @@ def _first_passage_ids(session: Session, submissions: set[int]) -> dict[int, int
     return firsts
 
 
-def _bucket_sizes(session: Session) -> dict[tuple[int, int], int]:
-    """How many archived passages each of the night's buckets already holds (≤ the cap)."""
-    night = NIGHT_ROWS
-    sizes: dict[tuple[int, int], int] = {}
-    for level in LEVELS:
-        # (band, key) IN (subquery) is answered by primary-key searches; a join against the
-        # keys makes SQLite scan the whole index instead.
-        query = (
-            select(level.band, level.key, func.count())
-            .where(tuple_(level.band, level.key).in_(select(night.c.band, night.c.key)))
-            .group_by(level.band, level.key)
-        )
-        for b, k, n in session.execute(query):
-            sizes[(int(b), int(k))] = sizes.get((int(b), int(k)), 0) + int(n)
-    return sizes
-
-
 def _candidates(
     session: Session, paragraphs: Sequence[NewParagraph], per_passage: int, bands: int
 ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """(new, earlier) representative pairs from other submissions that share a band key, and
     those that share an anchor (``buckets.anchor_rows``): for each new passage, the
-    ``per_passage`` of each sharing the most keys (ties: the earliest)."""
+    ``per_passage`` of each sharing the most keys (ties: the earliest).
+
+    The join's rows are counted and ranked in NumPy: grouped in the database, they cost it a
+    sort of every row. A row of the night whose bucket holds no other passage finds only itself
+    (its own submission's): joined like the others, it adds nothing."""
     if not paragraphs:
         return [], []
-    night = NIGHT_BANDS
-    shared_by_new: dict[int, dict[int, int]] = {}
-    anchored_by_new: dict[int, dict[int, int]] = {}
-    is_band = night.c.band < bands
-    for level in LEVELS:
-        query = (
-            select(
-                night.c.passage_id,
-                level.passage_id,
-                func.sum(case((is_band, 1), else_=0)),
-                func.sum(case((is_band, 0), else_=1)),
-            )
-            .join(level, (level.band == night.c.band) & (level.key == night.c.key))
-            .where(level.passage_id < night.c.first_id)
-            .group_by(night.c.passage_id, level.passage_id)
-        )
-        for new, other, in_bands, in_anchors in session.execute(query):
-            for found, count in ((shared_by_new, in_bands), (anchored_by_new, in_anchors)):
-                if count:
-                    shared = found.setdefault(int(new), {})
-                    shared[int(other)] = shared.get(int(other), 0) + int(count)
-    session.execute(delete(NIGHT_BANDS))
-    session.execute(delete(NIGHT_ROWS))
-    return _most_shared(shared_by_new, per_passage), _most_shared(anchored_by_new, per_passage)
+    connection = session.connection()
+    found = [
+        np.array(fetch_plain(connection, _sharing(level)), dtype=np.int64).reshape(-1, 3) for level in LEVELS
+    ]
+    session.execute(delete(NIGHT))
+    joined = np.concatenate(found)
+    pair = (joined[:, 0] << 32) | joined[:, 1]  # passage ids are below 2³²
+    is_band = joined[:, 2] < bands
+    return _most_shared(pair[is_band], per_passage), _most_shared(pair[~is_band], per_passage)
 
 
-def _most_shared(shared_by_new: dict[int, dict[int, int]], per_passage: int) -> list[tuple[int, int]]:
-    return sorted(
-        (new, other) for new, shared in shared_by_new.items() for other in fp.most_shared(shared, per_passage)
+def _sharing(level: Level) -> Select[int, int, int]:
+    """(new passage, earlier passage, band) of every key a night's row shares on ``level``."""
+    return (
+        select(NIGHT.c.passage_id, level.passage_id, NIGHT.c.band)
+        .join(level, (level.band == NIGHT.c.band) & (level.key == NIGHT.c.key))
+        .where(level.passage_id < NIGHT.c.first_id)
     )
+
+
+def _most_shared(pairs: npt.NDArray[np.int64], per_passage: int) -> list[tuple[int, int]]:
+    """Of the (new << 32 | earlier) of every shared key, the ``per_passage`` earlier passages
+    sharing the most with each new one, ties to the earliest (``fingerprint.most_shared``'s
+    rule), as (new, earlier) pairs in id order."""
+    unique, shared = np.unique(pairs, return_counts=True)
+    new = unique >> 32
+    order = np.lexsort((unique, -shared, new))
+    starts = np.flatnonzero(np.r_[True, new[order][1:] != new[order][:-1]])
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    kept = np.sort(unique[order[rank < per_passage]])
+    return list(zip((kept >> 32).tolist(), (kept & 0xFFFFFFFF).tolist(), strict=True))
 
 
 SPAN_COLUMNS = ("passage_id", "other_id", "start", "end", "other_start", "other_end", "matched", "longest")

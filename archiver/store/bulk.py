@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Table
+from sqlalchemy import Select, Table
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -61,6 +61,21 @@ def execute_plain(connection: Connection, statement: UpdateBase, rows: Sequence[
         connection.exec_driver_sql(str(compiled), [tuple(row[name] for name in names) for row in rows])
     else:
         connection.exec_driver_sql(str(compiled), [dict(row) for row in rows])
+
+
+def fetch_plain(connection: Connection, statement: Select[*tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The rows of ``statement`` as the driver's plain tuples, without a SQLAlchemy row each.
+
+    For the hundreds of thousands of narrow rows a batch's band join returns. Its bound values
+    are written into the SQL (``literal_binds``): integers and the like only, never text.
+    """
+    sql = str(statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 T = TypeVar("T")
