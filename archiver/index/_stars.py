@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import BigInteger, bindparam, cast, func, literal, select, update
 from sqlalchemy.orm import Session, aliased
 
-from archiver.store.bulk import chunks, execute_plain
+from archiver.store.bulk import chunks, execute_plain, fetch_plain
 from archiver.store.db import MatchRow, PassageRow, table
 
 UNKNOWN_YEAR = 9999  # sorts after every real year
@@ -41,13 +41,12 @@ def neighbours(session: Session, reps: Iterable[int]) -> dict[int, set[int]]:
     """Representative → the representatives it is linked to (either direction)."""
     out: dict[int, set[int]] = {}
     ids = sorted(set(reps))
+    connection = session.connection()
     for part in chunks(ids):
-        rows = session.execute(
-            select(MatchRow.passage_id, MatchRow.other_id).where(
-                MatchRow.kind == "cross", (MatchRow.passage_id.in_(part)) | (MatchRow.other_id.in_(part))
-            )
+        statement = select(MatchRow.passage_id, MatchRow.other_id).where(
+            MatchRow.kind == "cross", (MatchRow.passage_id.in_(part)) | (MatchRow.other_id.in_(part))
         )
-        for a, b in rows:
+        for a, b in fetch_plain(connection, statement):
             out.setdefault(a, set()).add(b)
             out.setdefault(b, set()).add(a)
     return out
@@ -151,13 +150,14 @@ def _stored_canonicals(session: Session, groups: set[int]) -> dict[int, tuple[in
     canonical = aliased(PassageRow)
     year = func.coalesce(canonical.year, UNKNOWN_YEAR)
     found: dict[int, tuple[int, int]] = {}
+    connection = session.connection()
     for part in chunks(sorted(groups)):
-        rows = session.execute(
+        statement = (
             select(PassageRow.id, year, canonical.id)
             .join(canonical, canonical.id == PassageRow.canonical_id)
             .where(PassageRow.id.in_(part))
         )
-        found.update({int(group): (int(y), int(c)) for group, y, c in rows})
+        found.update({int(group): (int(y), int(c)) for group, y, c in fetch_plain(connection, statement)})
     return found
 
 
@@ -167,11 +167,12 @@ def _group_firsts(session: Session, groups: set[int]) -> dict[int, tuple[int, in
     year = cast(func.coalesce(PassageRow.year, UNKNOWN_YEAR), BigInteger)
     senior = func.min(year * literal(ID_SPAN, BigInteger) + PassageRow.id)
     firsts: dict[int, tuple[int, int]] = {}
+    connection = session.connection()
     for part in chunks(sorted(groups)):
-        rows = session.execute(
+        statement = (
             select(PassageRow.rep_id, senior).where(PassageRow.rep_id.in_(part)).group_by(PassageRow.rep_id)
         )
-        for group, key in rows:
+        for group, key in fetch_plain(connection, statement):
             assert group is not None and key is not None  # grouped by rep_id IN (...)
             firsts[group] = divmod(int(key), ID_SPAN)
     return firsts

@@ -339,9 +339,10 @@ def _link_row(a: int, b: int, score: float) -> dict[str, Any]:
 def _load(session: Session, ids: Sequence[int]) -> dict[int, tuple[int, str]]:
     """(submission id, text as stored) of the passages ``ids``."""
     loaded: dict[int, tuple[int, str]] = {}
+    connection = session.connection()
     for part in chunks(ids):
-        rows = session.execute(
-            select(PassageRow.id, PassageRow.submission_id, PassageRow.text).where(PassageRow.id.in_(part))
+        statement = select(PassageRow.id, PassageRow.submission_id, PassageRow.text).where(
+            PassageRow.id.in_(part)
         )
-        loaded.update({id_: (sub, text) for id_, sub, text in rows})
+        loaded.update({id_: (sub, text) for id_, sub, text in fetch_plain(connection, statement)})
     return loaded

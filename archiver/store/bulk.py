@@ -66,8 +66,9 @@ def execute_plain(connection: Connection, statement: UpdateBase, rows: Sequence[
 def fetch_plain(connection: Connection, statement: Select[*tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """The rows of ``statement`` as the driver's plain tuples, without a SQLAlchemy row each.
 
-    For the hundreds of thousands of narrow rows a batch's band join returns. Its bound values
-    are written into the SQL (``literal_binds``): integers and the like only, never text.
+    For the hundreds of thousands of narrow rows a batch's band join returns, and the ids a
+    batch reads by. Its bound values are written into the SQL (``literal_binds``): ids and the
+    code's own constants only, never text that came from a file.
     """
     sql = str(statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
