@@ -42,6 +42,8 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    tuple_,
+    union_all,
     update,
 )
 from sqlalchemy.orm import Session
@@ -230,18 +232,22 @@ def fitting_rows(bucket_cap: int) -> Select[int, int, int]:
     on every level, and the batch's rows before it number fewer than ``bucket_cap``.
 
     Counted here, in the statement that copies the rows, neither the rows nor the bucket sizes
-    pass through Python; most buckets are empty, so each count is one primary-key search."""
-    held = sum(
-        (
-            select(func.count())
-            .where((level.band == NIGHT.c.band) & (level.key == NIGHT.c.key))
-            .scalar_subquery()
-            for level in LEVELS
-        ),
-        NIGHT.c.rank,
+    pass through Python. Each level is searched by its primary key for the night's keys (most
+    are in no bucket yet); a correlated count per row would be planned by PostgreSQL as a loop
+    of index searches costly enough to be compiled (JIT) every batch."""
+    keys = select(NIGHT.c.band, NIGHT.c.key)
+    held_rows = union_all(
+        *(select(level.band, level.key).where(tuple_(level.band, level.key).in_(keys)) for level in LEVELS)
+    ).subquery()
+    held = (
+        select(held_rows.c.band, held_rows.c.key, func.count().label("passages"))
+        .group_by(held_rows.c.band, held_rows.c.key)
+        .subquery()
     )
-    return select(NIGHT.c.band, NIGHT.c.key, NIGHT.c.passage_id).where(
-        NIGHT.c.rank < bucket_cap, held < bucket_cap
+    return (
+        select(NIGHT.c.band, NIGHT.c.key, NIGHT.c.passage_id)
+        .outerjoin(held, (held.c.band == NIGHT.c.band) & (held.c.key == NIGHT.c.key))
+        .where(NIGHT.c.rank + func.coalesce(held.c.passages, 0) < bucket_cap)
     )
 
 
