@@ -46,6 +46,7 @@ def test_the_shipped_config_is_the_defaults_with_paths_resolved_beside_it() -> N
         ("[decode]\nmin_confidence = -1\n", "min_confidence must be between 0 and 1"),
         ("[match]\nmatch_at = nan\n", "0 < match_at"),
         ("[run]\nworkers = 100000\n", "workers = 100000 is more than 256"),
+        ("[decode]\nmax_bytes = 0\n", "max_bytes must be at least 1"),
     ],
 )
 def test_mistakes_stop_with_a_message_naming_the_fix(tmp_path: Path, toml: str, message: str) -> None:

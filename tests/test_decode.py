@@ -186,6 +186,18 @@ def test_a_long_single_line_is_oversize() -> None:
     assert decoded(line.encode(), DecodeConfig(max_line_chars=300_000)).text == line
 
 
+def test_a_file_over_max_bytes_is_oversize_without_being_read() -> None:
+    raw = "经济回升向好。\n".encode() * 10  # 220 bytes
+    limit = DecodeConfig(max_bytes=len(raw) - 1)
+    found = rejected(raw, limit)
+    assert (found.reason, found.detail) == (
+        "oversize",
+        f"{len(raw)} bytes (limit {len(raw) - 1}, [decode] max_bytes): kept as received",
+    )
+    assert rejected(b"\x89PNG\r\n\x1a\n" + raw, limit).reason == "oversize"  # checked first
+    assert decoded(raw, DecodeConfig(max_bytes=len(raw))).text == raw.decode()
+
+
 @pytest.mark.parametrize(
     ("bom", "codec", "name"),
     [
