@@ -27,20 +27,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from audit_share import counts_for, read_jsonl
+
 MIN_EXTRA = 13  # counted characters: the alignment's own minimum (align.MIN_MATCHED)
 _NOT_COUNTED = re.compile(r"[\W_]+")
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines if line.strip()]
-
-
-def eligible(doc: dict[str, Any], other: dict[str, Any]) -> bool:
-    if doc["year"] is None or other["year"] is None:
-        return False
-    elsewhere = other["year"] == doc["year"] and other["authority"] != doc["authority"]
-    return bool(other["year"] < doc["year"] or elsewhere)
 
 
 def found_share(text: str, source: str) -> float:
@@ -84,7 +74,7 @@ def analyse(truth: list[dict[str, Any]], export: list[dict[str, Any]]) -> dict[s
             if other is None:
                 spans["source not archived"] += 1
                 continue
-            if not eligible(doc, other):
+            if not counts_for(doc, other):
                 spans["source not eligible"] += 1
                 continue
             source = normalised.setdefault(other["file"], _NOT_COUNTED.sub("", other["clean_text"]))
