@@ -1,17 +1,15 @@
-"""LSH buckets of a batch's band rows, in NumPy: which rows fit their bucket, which can share one.
+"""LSH buckets of a batch's band rows, in NumPy: the band and anchor rows, and each row's rank.
 
 Buckets are bounded so that no input can make the index's work quadratic: a bucket holds at
 most ``max_candidates`` passages (the earliest: later passages still *find* them, they are just
-not added). Of a batch's rows, only those whose bucket already holds a passage, or holds another
-row of the batch, can have a candidate. ``index.links`` applies ``fits`` in the database, in the
+not added). ``index.links`` applies the cap in the database, in the
 statement that adds a batch's rows (``links.fitting_rows``: the bucket sizes are counted there),
-with each row's ``rank`` from ``place``.
+with each row's ``rank`` from here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -75,42 +73,12 @@ def anchor_rows(texts: Sequence[tuple[int, str]], config: FingerprintConfig) -> 
     return np.stack([band[order], key[order], ids[order]], axis=1)
 
 
-class Buckets(NamedTuple):
-    """Per row of a batch's band rows (sorted by band, key, id): its place in its bucket."""
-
-    rank: npt.NDArray[np.intp]  # rows of the batch before it in its bucket
-    in_batch: npt.NDArray[np.intp]  # rows of the batch in its bucket
-    held: npt.NDArray[np.int64]  # passages its bucket already holds in the index
-
-
-def _starts(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-    """True on the first row of each bucket of ``rows`` (sorted by band, key)."""
-    starts = np.ones(len(rows), dtype=bool)
-    starts[1:] = (rows[1:, 0] != rows[:-1, 0]) | (rows[1:, 1] != rows[:-1, 1])
-    return starts
-
-
-def place(rows: npt.NDArray[np.int64], held: dict[tuple[int, int], int]) -> Buckets:
-    """Where each of ``rows`` (band, key, id; sorted) stands in its bucket, which already holds
-    ``held[(band, key)]`` passages in the index (absent: none)."""
-    starts_bucket = _starts(rows)
+def rank(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+    """For each of ``rows`` (band, key, id; sorted like the index), the rows of the batch before
+    it in its bucket: with the passages the bucket already holds, what ``links.fitting_rows``
+    compares with the cap."""
+    starts_bucket = np.ones(len(rows), dtype=bool)
+    starts_bucket[1:] = (rows[1:, 0] != rows[:-1, 0]) | (rows[1:, 1] != rows[:-1, 1])
     starts = np.flatnonzero(starts_bucket)
     bucket = np.cumsum(starts_bucket) - 1
-    already = np.zeros(len(starts), dtype=np.int64)
-    if held:
-        keys = zip(rows[starts, 0].tolist(), rows[starts, 1].tolist(), strict=True)
-        for b, key in enumerate(keys):
-            already[b] = held.get(key, 0)
-    in_batch = np.diff(np.append(starts, len(rows)))
-    return Buckets(np.arange(len(rows)) - starts[bucket], in_batch[bucket], already[bucket])
-
-
-def fits(buckets: Buckets, cap: int) -> npt.NDArray[np.bool_]:
-    """Which rows fit their bucket: a bucket keeps its earliest ``cap`` passages."""
-    return np.asarray(buckets.held + buckets.rank < cap)
-
-
-def shares(buckets: Buckets) -> npt.NDArray[np.bool_]:
-    """Which rows can have a candidate at all: their bucket already holds a passage, or holds
-    another row of this batch."""
-    return np.asarray((buckets.in_batch > 1) | (buckets.held > 0))
+    return np.asarray(np.arange(len(rows)) - starts[bucket])

@@ -200,7 +200,7 @@ def _insert_bands(
     session: Session, paragraphs: Sequence[NewParagraph], config: FingerprintConfig, bucket_cap: int
 ) -> int:
     """Fill the night's table with the batch's band rows and add to the index those whose bucket
-    has room (``buckets.fits``, the bucket sizes counted by the database in the same statement).
+    has room (``fitting_rows``, the bucket sizes counted by the database in the same statement).
     Returns the rows added to the index."""
     signed = [p for p in paragraphs if p.signature is not None]
     rows = np.concatenate(
@@ -219,7 +219,7 @@ def _insert_bands(
     first_ids = np.array([firsts[p.submission_id] for p in paragraphs], dtype=np.int64)
     order = np.argsort(ids)
     first_of_row = first_ids[order[np.searchsorted(ids, rows[:, 2], sorter=order)]]
-    rank = buckets.place(rows, {}).rank
+    rank = buckets.rank(rows)
     insert_tuples(connection, NIGHT, array_rows(np.column_stack([rows, first_of_row, rank])))
     adding = insert(table(RunBand)).from_select(["band", "key", "passage_id"], fitting_rows(bucket_cap))
     # SQLAlchemy reports an INSERT's rowcount only when asked (psycopg's would be -1).
@@ -228,8 +228,9 @@ def _insert_bands(
 
 
 def fitting_rows(bucket_cap: int) -> Select[int, int, int]:
-    """The night's rows whose bucket has room (``buckets.fits``): the passages it already holds,
-    on every level, and the batch's rows before it number fewer than ``bucket_cap``.
+    """The night's rows whose bucket has room, a bucket keeping its earliest ``bucket_cap``
+    passages: the passages it already holds, on every level, and the batch's rows before it
+    (``buckets.rank``) number fewer than ``bucket_cap``.
 
     Counted here, in the statement that copies the rows, neither the rows nor the bucket sizes
     pass through Python. Each level is searched by its primary key for the night's keys (most
