@@ -58,6 +58,10 @@ class Region:
     matched: int  # equal characters inside the region
     longest: int  # its longest run of equal characters
 
+    def swapped(self) -> Region:
+        """The same region seen from the other text."""
+        return Region(self.other_start, self.other_end, self.start, self.end, self.matched, self.longest)
+
 
 @lru_cache(maxsize=8192)
 def _grams(text: str, seed: int) -> tuple[dict[str, int], dict[str, list[int]], frozenset[str]]:
@@ -155,10 +159,7 @@ def align(a: str, b: str, min_matched: int = MIN_MATCHED, gap: int = GAP) -> lis
     was archived first.
     """
     if b < a:
-        swapped = (
-            Region(r.other_start, r.other_end, r.start, r.end, r.matched, r.longest) for r in align(b, a)
-        )
-        return sorted(swapped)
+        return sorted(r.swapped() for r in align(b, a))
     if a == b and len(a) >= min_matched:
         return [Region(0, len(a), 0, len(b), len(a), len(a))]
     return _regions(_one_to_one(seeds(a, b), len(a), len(b)), min_matched, gap)
@@ -199,7 +200,8 @@ def align_many(
     todo: list[tuple[int, str, str]] = []
     swapped: list[bool] = []
     for k, (a, b) in enumerate(pairs):
-        if b < a:
+        turn = b < a
+        if turn:
             a, b = b, a
         if a == b and len(a) >= min_matched:
             out[k] = [Region(0, len(a), 0, len(b), len(a), len(a))]
@@ -209,7 +211,7 @@ def align_many(
             out[k] = align(a, b, min_matched, gap)
         elif len(a) >= SEED and len(b) >= SEED:
             todo.append((k, a, b))
-            swapped.append(pairs[k][1] < pairs[k][0])
+            swapped.append(turn)
     # The texts given first (a task's new passages) are the few that every pair has one of.
     found = _bulk_seeds([(a, b) for _, a, b in todo], swapped)
     if found is None:
@@ -217,11 +219,7 @@ def align_many(
     else:
         found_regions = _bulk_regions(found, [(len(a), len(b)) for _, a, b in todo], min_matched, gap)
     for (k, _, _), regions, turn in zip(todo, found_regions, swapped, strict=True):
-        if turn:
-            regions = sorted(
-                Region(r.other_start, r.other_end, r.start, r.end, r.matched, r.longest) for r in regions
-            )
-        out[k] = regions
+        out[k] = sorted(r.swapped() for r in regions) if turn else regions
     return out
 
 
