@@ -46,10 +46,10 @@ def record_tasks(inbox: Path) -> tuple[FingerprintConfig, MatchConfig, list[veri
     judge = links.verify_here
 
     def recording(
-        tasks: Sequence[verify.Candidates], config: FingerprintConfig, match: MatchConfig
+        tasks: Sequence[verify.Candidates], config: FingerprintConfig, match: MatchConfig, read: links.Reader
     ) -> list[verify.Verified]:
-        recorded.extend(tasks)
-        return judge(tasks, config, match)
+        recorded.extend(links.with_stored(task, read) for task in tasks)  # the texts they read, in them
+        return judge(tasks, config, match, read)
 
     links.verify_here = recording  # type: ignore[assignment]
     try:

@@ -99,7 +99,7 @@ def test_archiver_run_on_a_dask_local_cluster_exports_what_the_process_pool_does
     tasks = Counter(name for names in ran.values() for name in names)
     # The 24 files went through the cluster's workers, 8 a task, and each batch's candidate
     # pairs were verified there.
-    assert tasks == {"process_chunk": 3, "verify": 3}
+    assert tasks == {"process_chunk": 3, "verify_stored": 3}
     assert pool.count(b"\n") == 9 + 15 and b'"matches": [{' in pool  # reuse links are compared too
     assert on_dask == pool
 

@@ -147,6 +147,33 @@ def test_run_export_audit_and_verify_give_the_same_bytes_on_postgresql_as_on_sql
     assert on_pg == on_sqlite
 
 
+def exported(folder: Path, database: str, inboxes: list[Path], workers: int) -> bytes:
+    """``archiver export`` after ``archiver run`` of ``inboxes`` with ``workers`` processes."""
+    folder.mkdir()
+    config = folder / "config.toml"
+    config.write_text(
+        f'[store]\ndatabase = "{database}"\nvault = "{folder / "objects"}"\n'
+        f"[run]\nworkers = {workers}\nbatch_size = 8\n",
+        encoding="utf-8",
+    )
+    for command in (["run", *map(str, inboxes)], ["export", "-o", str(folder / "export.jsonl")]):
+        result = CliRunner().invoke(main, ["--config", str(config), *command], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    return (folder / "export.jsonl").read_bytes()
+
+
+def test_verify_tasks_on_a_process_pool_read_the_earlier_passages_from_postgresql(
+    tmp_path: Path, pinyin_ordered_url: str
+) -> None:
+    """The pool's workers read the texts of the earlier batches' passages through their own
+    connections to the server: the export is a serial SQLite run's."""
+    inboxes = [SAMPLES, generated_inbox(tmp_path / "generated")]
+    serial = exported(tmp_path / "sqlite", str(tmp_path / "sqlite.sqlite3"), inboxes, workers=1)
+    pooled = exported(tmp_path / "pg", pinyin_ordered_url, inboxes, workers=2)
+    assert serial.count(b'"similarity"') > 20
+    assert pooled == serial
+
+
 def test_bulk_rows_go_in_by_copy_and_come_back_as_they_were(tmp_path: Path) -> None:
     """``bulk.insert_tuples`` writes through COPY on PostgreSQL, in the caller's transaction: text
     with the characters COPY's format escapes, bytes, booleans and NULLs come back exactly, as

@@ -4,14 +4,23 @@ batch's candidates are cut into tasks, nor on where the tasks run."""
 from __future__ import annotations
 
 import pickle
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from itertools import product
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from archiver.config import FingerprintConfig, MatchConfig
+from archiver.index import links
 from archiver.stages import verify
 from archiver.stages.shingle import normalise
+from archiver.store import db
 from tests.conftest import make_config
 from tests.test_index import MOSAIC, P1, P2, P3, P3_EDITED, P4, SENTENCES, copied, write_inbox
 
@@ -103,3 +112,55 @@ def test_a_run_verifying_on_a_process_pool_stores_the_spans_of_a_serial_run(tmp_
     found = copied(serial)
     assert len(found) >= 2
     assert copied(pooled) == found
+
+
+def judgement(result: verify.Verified) -> tuple[object, ...]:
+    return result.links, result.band_links, result.spans
+
+
+def test_a_task_sent_the_ids_of_the_earlier_passages_reads_them_and_judges_as_if_sent_their_texts() -> None:
+    sent = verify.tasks(BAND, ANCHORED, NEW, STORED, size=3)
+    bare = verify.tasks(BAND, ANCHORED, NEW, size=3)
+    assert len(bare) == len(sent) > 1
+    assert all(not task.stored for task in bare)
+    assert [task.earlier for task in bare] == [tuple(sorted(task.stored)) for task in sent]
+    asked: list[Sequence[int]] = []
+
+    def read(ids: Sequence[int]) -> dict[int, tuple[int, str]]:
+        asked.append(ids)
+        return {pid: STORED[pid] for pid in ids}
+
+    assert [links.with_stored(task, read) for task in bare] == sent
+    assert asked == [task.earlier for task in bare]
+    assert verify.merged(links.verify_here(bare, FINGERPRINT, MATCH, read)) == judged(size=3)
+
+
+def test_a_worker_reads_the_earlier_texts_from_the_archive_while_a_batch_is_written(tmp_path: Path) -> None:
+    from archiver import flow
+
+    config = make_config(tmp_path / "archive", run={"workers": 1})
+    flow.run(config, [write_inbox(tmp_path / "inbox", SENTENCES)])
+    engine = db.open_engine(config.database_url)
+    with Session(engine) as session, session.begin():
+        assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        rows = session.execute(select(db.PassageRow.id, db.PassageRow.submission_id, db.PassageRow.text))
+        archived = {pid: (sub, text_) for pid, sub, text_ in rows}
+        last = max(sub for sub, _ in archived.values())
+        new = {pid: (sub, normalise(t)) for pid, (sub, t) in archived.items() if sub == last}
+        stored = {pid: archived[pid] for pid in archived if pid not in new}
+        pairs = list(product(sorted(new), sorted(stored)))
+        [task] = verify.tasks(pairs, pairs, new)
+        assert task.earlier == tuple(sorted(stored)) and not task.stored
+        # The coordinator holds the write lock, as during a batch: the worker still reads.
+        session.add(db.Meta(key="probe", value={}))
+        session.flush()
+        with ProcessPoolExecutor(1) as pool:
+            read = pool.submit(links.verify_stored, task, FINGERPRINT, MATCH, config.database_url).result()
+        with db.reading_engine(config.database_url).connect() as connection:
+            assert connection.execute(select(db.Meta.key)).scalars().all() == ["fingerprint"]  # no probe
+            with pytest.raises(OperationalError, match="readonly"):
+                connection.execute(text("DELETE FROM meta"))
+    engine.dispose()
+    expected = verify.verify(verify.tasks(pairs, pairs, new, stored)[0], FINGERPRINT, MATCH)
+    assert expected.spans and expected.links
+    assert judgement(read) == judgement(expected)

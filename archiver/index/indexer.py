@@ -55,16 +55,20 @@ class Indexer:
         self._took("link", started + self._waited)
         return stats
 
-    def _verify_all(self, tasks: Sequence[verify.Candidates]) -> list[verify.Verified]:
-        """Judge the candidates on the executor (in this process without one). Their own time
-        is the stage ``verify``, a worker's; the link stage, the coordinator's, leaves out
-        the time it waits for them."""
+    def _verify_all(self, tasks: Sequence[verify.Candidates], read: links.Reader) -> list[verify.Verified]:
+        """Judge the candidates on the executor (in this process without one, reading with
+        ``read``; a worker reads through its own engine). Their own time, reading the earlier
+        passages included, is the stage ``verify``, a worker's; the link stage, the
+        coordinator's, leaves out the time it waits for them."""
         started = time.perf_counter()
         fingerprint, match = self.config.fingerprint, self.config.match
         if self.executor is None:
-            results = links.verify_here(tasks, fingerprint, match)
+            results = links.verify_here(tasks, fingerprint, match, read)
         else:
-            futures = [self.executor.submit(verify.verify, task, fingerprint, match) for task in tasks]
+            url = self.config.database_url
+            futures = [
+                self.executor.submit(links.verify_stored, task, fingerprint, match, url) for task in tasks
+            ]
             results = [future.result() for future in futures]
         self._waited += time.perf_counter() - started
         self.stage_seconds["verify"] = self.stage_seconds.get("verify", 0.0) + sum(r.seconds for r in results)

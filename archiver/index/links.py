@@ -23,7 +23,9 @@ consecutive ids, filed together.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -46,6 +48,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from archiver.config import FingerprintConfig, MatchConfig
@@ -55,6 +58,7 @@ from archiver.index._stars import StarChanges, seniority
 from archiver.index.levels import LEVELS, Level
 from archiver.records import LinkStats, NewParagraph
 from archiver.stages import verify
+from archiver.store import db
 from archiver.store.bulk import array_rows, chunks, execute_plain, fetch_plain, insert_tuples
 from archiver.store.db import MatchRow, Meta, PassageRow, RunBand, SpanRow, table
 
@@ -125,7 +129,11 @@ def link(
     stats.band_rows = _insert_bands(session, indexed, config, match.max_candidates)
     pairs, anchored = _candidates(session, indexed, match.max_candidates, config.bands)
     stats.candidates = len(set(pairs) | set(anchored))
-    judge = verify_all or partial(verify_here, config=config, match=match)
+
+    def here(tasks: Sequence[verify.Candidates], read: Reader) -> list[verify.Verified]:
+        return verify_here(tasks, config, match, read)
+
+    judge = verify_all or here
     links, spans = _verify(session, pairs, anchored, {p.id: p for p in indexed}, judge)
     if links:
         session.execute(insert(table(MatchRow)), links)
@@ -311,15 +319,44 @@ def _most_shared(pairs: npt.NDArray[np.int64], per_passage: int) -> list[tuple[i
 
 SPAN_COLUMNS = ("passage_id", "other_id", "start", "end", "other_start", "other_end", "matched", "longest")
 
-# Judges a batch's verification tasks, wherever they run (``Indexer``: the run's workers).
-VerifyAll = Callable[[Sequence[verify.Candidates]], list[verify.Verified]]
+# Reads (submission id, text as stored) of some archived passages: ``stored_texts`` over a
+# connection.
+Reader = Callable[[Sequence[int]], dict[int, tuple[int, str]]]
+# Judges a batch's verification tasks, wherever they run (``Indexer``: the run's workers);
+# where they run in this process, they read the texts they need with the reader given.
+VerifyAll = Callable[[Sequence[verify.Candidates], Reader], list[verify.Verified]]
 
 
 def verify_here(
-    tasks: Sequence[verify.Candidates], config: FingerprintConfig, match: MatchConfig
+    tasks: Sequence[verify.Candidates], config: FingerprintConfig, match: MatchConfig, read: Reader
 ) -> list[verify.Verified]:
-    """``verify.verify`` of each task, in this process."""
-    return [verify.verify(task, config, match) for task in tasks]
+    """``verify_read`` of each task, in this process."""
+    return [verify_read(task, config, match, read) for task in tasks]
+
+
+def verify_stored(
+    task: verify.Candidates, config: FingerprintConfig, match: MatchConfig, database_url: str
+) -> verify.Verified:
+    """A worker's task: ``verify_read`` with the texts read through this process's own
+    read-only engine of ``database_url`` (``db.reading_engine``)."""
+    return verify_read(task, config, match, partial(_read, db.reading_engine(database_url)))
+
+
+def verify_read(
+    task: verify.Candidates, config: FingerprintConfig, match: MatchConfig, read: Reader
+) -> verify.Verified:
+    """``verify.verify`` of ``task`` once ``read`` has given it its earlier passages' texts; the
+    reading is part of the task's time."""
+    started = time.perf_counter()
+    verified = verify.verify(with_stored(task, read), config, match)
+    return replace(verified, seconds=time.perf_counter() - started)
+
+
+def with_stored(task: verify.Candidates, read: Reader) -> verify.Candidates:
+    """``task`` with the stored texts of its ``earlier`` passages read."""
+    if not task.earlier:
+        return task
+    return replace(task, stored={**task.stored, **read(task.earlier)}, earlier=())
 
 
 def _verify(
@@ -329,11 +366,13 @@ def _verify(
     new: dict[int, NewParagraph],
     verify_all: VerifyAll,
 ) -> tuple[list[dict[str, Any]], list[tuple[int, ...]]]:
-    """Link rows and aligned regions of the candidates (``verify.verify``): the texts are read
-    here, normalising them and the judging are ``verify_all``'s."""
-    others = _load(session, sorted({b for _, b in (*pairs, *anchored)} - set(new)))
+    """Link rows and aligned regions of the candidates (``verify.verify``). The earlier
+    passages' texts are not read here: a task carries their ids and reads them where it runs
+    (those of earlier batches, committed; the batch's own passages, not committed yet, travel
+    in the task as ``new``)."""
     texts = {pid: (p.submission_id, p.normalised) for pid, p in new.items()}
-    links, spans = verify.merged(verify_all(verify.tasks(pairs, anchored, texts, others)))
+    read = partial(stored_texts, session.connection())
+    links, spans = verify.merged(verify_all(verify.tasks(pairs, anchored, texts), read))
     return [_link_row(a, b, score) for a, b, score in links], list(spans)
 
 
@@ -343,10 +382,14 @@ def _link_row(a: int, b: int, score: float) -> dict[str, Any]:
     return {"passage_id": a, "other_id": b, "similarity": similarity, "kind": "cross", "action": "linked"}
 
 
-def _load(session: Session, ids: Sequence[int]) -> dict[int, tuple[int, str]]:
+def _read(engine: Engine, ids: Sequence[int]) -> dict[int, tuple[int, str]]:
+    with engine.connect() as connection:
+        return stored_texts(connection, ids)
+
+
+def stored_texts(connection: Connection, ids: Sequence[int]) -> dict[int, tuple[int, str]]:
     """(submission id, text as stored) of the passages ``ids``."""
     loaded: dict[int, tuple[int, str]] = {}
-    connection = session.connection()
     for part in chunks(ids):
         statement = select(PassageRow.id, PassageRow.submission_id, PassageRow.text).where(
             PassageRow.id.in_(part)

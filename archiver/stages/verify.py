@@ -36,6 +36,9 @@ class Candidates:
     texts: Mapping[int, tuple[int, str]]  # passage id → (submission id, normalised text)
     # The archived passages' texts as stored: normalised by the task, not by the coordinator.
     stored: Mapping[int, tuple[int, str]] = field(default_factory=dict)
+    # The archived passages whose stored texts the task reads itself (``index.links.with_stored``
+    # fills ``stored`` with them where it runs): the coordinator sends their ids, not their texts.
+    earlier: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,8 @@ def tasks(
     size: int = TASK_PAIRS,
 ) -> list[Candidates]:
     """The candidates cut into tasks of about ``size`` pairs, by new passage, in id order.
-    ``texts`` are normalised, ``stored`` (the other passages') not yet."""
+    ``texts`` are normalised, ``stored`` (the other passages') not yet; a passage in neither
+    is one of a task's ``earlier``, read where the task runs."""
     stored = stored or {}
     by_new: dict[int, tuple[list[Pair], list[Pair]]] = {}
     for found, which in ((pairs, 0), (anchored, 1)):
@@ -84,7 +88,8 @@ def _task(
         tuple(pairs),
         tuple(anchored),
         {pid: texts[pid] for pid in ids if pid in texts},
-        {pid: stored[pid] for pid in ids if pid not in texts},
+        {pid: stored[pid] for pid in ids if pid not in texts and pid in stored},
+        tuple(pid for pid in ids if pid not in texts and pid not in stored),
     )
 
 

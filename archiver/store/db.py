@@ -26,6 +26,7 @@ meta            key/value: the pinned fingerprint parameters
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -318,6 +319,31 @@ def open_engine(url: str, *, create: bool = True, migrated: bool = True) -> Engi
         except SQLAlchemyError as exc:
             raise unusable(engine, "cannot open", exc) from exc
     return engine
+
+
+_reading: dict[tuple[int, str], Engine] = {}
+
+
+def reading_engine(url: str) -> Engine:
+    """This process's engine for reading the archive at ``url`` (a worker's: the index's verify
+    tasks read the earlier passages they judge), made once per process and kept for its next
+    tasks. Keyed by process too: a forked worker must not share its parent's connections.
+
+    Only committed rows are seen (SQLite in WAL mode lets it read beside the coordinator's
+    write transaction), and it never writes (``query_only``)."""
+    key = (os.getpid(), url)
+    engine = _reading.get(key)
+    if engine is None:
+        engine = _reading[key] = _engine(url)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_query_only)
+    return engine
+
+
+def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
 
 
 def _engine(url: str) -> Engine:
