@@ -136,6 +136,9 @@ class Fingerprint:
     normalised_chars: int
     signature: bytes | None  # num_perm little-endian uint32 hash values (datasketch order)
     normalised: str = ""  # the normalised text itself, so later stages need not redo t2s
+    # A signed passage's anchors (``fingerprint.anchors``) as little-endian uint32: computed
+    # here, on the workers, the coordinator only writes their rows.
+    anchors: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,7 @@ class NewParagraph:
     signature: bytes | None
     normalised: str
     year: int | None  # the submission's: a group's canonical passage is its earliest by year
+    anchors: bytes  # ``Fingerprint.anchors``
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,7 @@ def _reindex_batch(
         ],
     )
     paragraphs = [
-        NewParagraph(r.id, r.submission_id, f.exact, f.signature, f.normalised, r.year)
+        NewParagraph(r.id, r.submission_id, f.exact, f.signature, f.normalised, r.year, f.anchors)
         for r, f in zip(rows, prints, strict=True)
         if not r.removed and fingerprint.reusable(r.kind, f.normalised_chars, config.fingerprint.min_chars)
     ]

@@ -399,3 +399,45 @@ def test_most_shared_keeps_the_candidates_sharing_most_bands_ties_to_the_earlies
     shared = {40: 2, 7: 5, 12: 2, 3: 1, 30: 5}
     assert fp.most_shared(shared, 3) == [7, 12, 30]  # 7 and 30 (5 bands), then 12 before 40
     assert fp.most_shared(shared, 10) == [3, 7, 12, 30, 40]
+
+
+# --- anchors -----------------------------------------------------------------------------------------
+
+
+@given(
+    st.lists(st.tuples(st.one_of(zh_text, any_text), st.sampled_from(["para", "heading"])), max_size=8),
+    st.randoms(use_true_random=False),
+)
+@settings(max_examples=60, deadline=None)
+def test_a_signed_passage_carries_the_anchors_of_its_text_alone(
+    passages: list[tuple[str, str]], rng: random.Random
+) -> None:
+    """Whatever else the file holds and whatever the process fingerprinted before (the memo: a
+    text seen as a heading first, signed later), a signed passage's anchors are those of its
+    normalised text on its own, and an unsigned one has none. Rows built from them are the rows
+    built from the texts (``_buckets.anchor_rows``, what the coordinator computed before)."""
+    from archiver.index import _buckets as buckets
+
+    config = FingerprintConfig(min_chars=8)
+    shuffled = passages[:]
+    rng.shuffle(shuffled)
+    fp.fingerprint([para(i, t, "heading") for i, (t, _) in enumerate(shuffled)], config)  # the memo
+    prints = fp.fingerprint([para(i, t, kind) for i, (t, kind) in enumerate(passages)], config)  # type: ignore[arg-type]
+    for print_ in prints:
+        alone, _ = fp.anchors([print_.normalised])
+        expected = alone.astype("<u4").tobytes() if print_.signature is not None else b""
+        assert print_.anchors == expected
+    signed = [(i + 100, f) for i, f in enumerate(prints) if f.signature is not None]
+    rows = buckets.computed_anchor_rows([(i, f.anchors) for i, f in signed], config)
+    assert np.array_equal(rows, buckets.anchor_rows([(i, f.normalised) for i, f in signed], config))
+    assert len(rows) == sum(len(f.anchors) // 4 for _, f in signed)
+
+
+def test_anchors_of_real_paragraphs_travel_on_their_fingerprints(real_paragraphs: list[str]) -> None:
+    prints = fp.fingerprint([para(i, t) for i, t in enumerate(real_paragraphs)], CFG)
+    signed = [f for f in prints if f.signature is not None]
+    assert len(signed) > 250 and all(f.anchors for f in signed)
+    hashes, owner = fp.anchors([f.normalised for f in signed])
+    assert [f.anchors for f in signed] == [
+        hashes[owner == i].astype("<u4").tobytes() for i in range(len(signed))
+    ]

@@ -16,8 +16,7 @@ import numpy.typing as npt
 
 from archiver.config import FingerprintConfig
 from archiver.stages import fingerprint as fp
-from archiver.stages.fingerprint import ANCHOR_BANDS, ANCHOR_K, ANCHOR_WINDOW
-from archiver.stages.shingle import char_hashes_bulk, distinct_by_owner
+from archiver.stages.fingerprint import ANCHOR_BANDS, anchors
 
 
 def band_rows(signed: Sequence[tuple[int, bytes]], config: FingerprintConfig) -> npt.NDArray[np.int64]:
@@ -35,38 +34,31 @@ def band_rows(signed: Sequence[tuple[int, bytes]], config: FingerprintConfig) ->
     return np.stack([band[order], key[order], ids[order]], axis=1)
 
 
-def anchors(normalised: Sequence[str]) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
-    """The distinct winnowed 6-gram hashes of each text and the text index of each, sorted by
-    text. A text shorter than the window keeps its least 6-gram; one shorter than 6, none."""
-    texts = [t if len(t) >= ANCHOR_K else "" for t in normalised]
-    hashes, owner = char_hashes_bulk(texts, ANCHOR_K)
-    if not hashes.size:
-        return hashes, owner
-    w = ANCHOR_WINDOW
-    picked: list[npt.NDArray[np.int64]] = []
-    if hashes.size >= w:
-        windows = np.lib.stride_tricks.sliding_window_view(hashes, w)
-        first = np.arange(len(windows), dtype=np.int64)
-        whole = owner[first] == owner[first + w - 1]  # windows inside one text
-        picked.append(first[whole] + windows[whole].argmin(axis=1))
-    counts = np.bincount(owner, minlength=len(texts))
-    short = np.flatnonzero((counts > 0) & (counts < w))
-    if short.size:
-        starts = np.searchsorted(owner, short)
-        for s, n in zip(starts.tolist(), counts[short].tolist(), strict=True):
-            picked.append(np.array([s + int(np.argmin(hashes[s : s + n]))], dtype=np.int64))
-    at = np.concatenate(picked) if picked else np.empty(0, np.int64)
-    keys = distinct_by_owner(hashes[at], owner[at])
-    return (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32), (keys >> np.uint64(32)).astype(np.int64)
-
-
 def anchor_rows(texts: Sequence[tuple[int, str]], config: FingerprintConfig) -> npt.NDArray[np.int64]:
     """(band, key, passage id) of every anchor of every (passage id, normalised text), sorted like
     ``band_rows``; the bands are ``config.bands`` … ``config.bands + ANCHOR_BANDS - 1``."""
     if not texts:
         return np.empty((0, 3), np.int64)
     hashes, owner = anchors([t for _, t in texts])
-    ids = np.array([id_ for id_, _ in texts], dtype=np.int64)[owner]
+    return _anchor_rows(hashes, np.array([id_ for id_, _ in texts], dtype=np.int64)[owner], config)
+
+
+def computed_anchor_rows(
+    anchored: Sequence[tuple[int, bytes]], config: FingerprintConfig
+) -> npt.NDArray[np.int64]:
+    """``anchor_rows`` of (passage id, ``Fingerprint.anchors``): of anchors the workers computed."""
+    if not anchored:
+        return np.empty((0, 3), np.int64)
+    hashes = np.frombuffer(b"".join(a for _, a in anchored), dtype="<u4")
+    counts = [len(a) // 4 for _, a in anchored]
+    return _anchor_rows(
+        hashes, np.repeat(np.array([id_ for id_, _ in anchored], dtype=np.int64), counts), config
+    )
+
+
+def _anchor_rows(
+    hashes: npt.NDArray[np.uint32], ids: npt.NDArray[np.int64], config: FingerprintConfig
+) -> npt.NDArray[np.int64]:
     key = hashes.astype(np.int64)
     band = config.bands + key % ANCHOR_BANDS
     order = np.lexsort((ids, key, band))

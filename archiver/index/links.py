@@ -214,7 +214,7 @@ def _insert_bands(
     rows = np.concatenate(
         [
             buckets.band_rows([(p.id, p.signature) for p in signed if p.signature is not None], config),
-            buckets.anchor_rows([(p.id, p.normalised) for p in signed], config),
+            buckets.computed_anchor_rows([(p.id, p.anchors) for p in signed], config),
         ]
     )
     connection = session.connection()

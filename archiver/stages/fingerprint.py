@@ -35,6 +35,7 @@ from archiver.stages.shingle import (
     SHINGLE_HASH_VERSION,
     TEXT_CHARS,
     U32,
+    char_hashes_bulk,
     distinct_by_owner,
     jaccard,
     normalise,
@@ -49,6 +50,7 @@ from archiver.stages.shingle import (
 
 __all__ = [
     "NORMALISATION_VERSION",
+    "anchors",
     "band_keys",
     "band_keys_bulk",
     "estimate",
@@ -144,22 +146,58 @@ def signatures(normalised: Sequence[str], config: FingerprintConfig) -> list[byt
     return result
 
 
+def anchors(normalised: Sequence[str]) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+    """The distinct winnowed 6-gram hashes of each text and the text index of each, sorted by
+    text, then hash. A text shorter than the window keeps its least 6-gram; one shorter than 6,
+    none."""
+    texts = [t if len(t) >= ANCHOR_K else "" for t in normalised]
+    hashes, owner = char_hashes_bulk(texts, ANCHOR_K)
+    if not hashes.size:
+        return hashes, owner
+    w = ANCHOR_WINDOW
+    picked: list[npt.NDArray[np.int64]] = []
+    if hashes.size >= w:
+        windows = np.lib.stride_tricks.sliding_window_view(hashes, w)
+        first = np.arange(len(windows), dtype=np.int64)
+        whole = owner[first] == owner[first + w - 1]  # windows inside one text
+        picked.append(first[whole] + windows[whole].argmin(axis=1))
+    counts = np.bincount(owner, minlength=len(texts))
+    short = np.flatnonzero((counts > 0) & (counts < w))
+    if short.size:
+        starts = np.searchsorted(owner, short)
+        for s, n in zip(starts.tolist(), counts[short].tolist(), strict=True):
+            picked.append(np.array([s + int(np.argmin(hashes[s : s + n]))], dtype=np.int64))
+    at = np.concatenate(picked) if picked else np.empty(0, np.int64)
+    keys = distinct_by_owner(hashes[at], owner[at])
+    return (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32), (keys >> np.uint64(32)).astype(np.int64)
+
+
+def anchor_bytes(normalised: Sequence[str]) -> list[bytes]:
+    """Each text's ``anchors`` as little-endian uint32 bytes (``Fingerprint.anchors``)."""
+    hashes, owner = anchors(normalised)
+    cuts = np.searchsorted(owner, np.arange(len(normalised) + 1))
+    packed = hashes.astype("<u4", copy=False)
+    return [packed[lo:hi].tobytes() for lo, hi in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True)]
+
+
 def exact_hash(normalised: str) -> str:
     """blake2b-128 hex digest of the normalised text (UTF-8)."""
     return hashlib.blake2b(normalised.encode("utf-8"), digest_size=16).hexdigest()
 
 
-MEMO_TEXTS = 16_384  # passage texts a process remembers (≈ 1.2 KB each: at most ≈ 19 MB)
+MEMO_TEXTS = 16_384  # passage texts a process remembers (≈ 1.4 KB each with anchors: at most ≈ 23 MB)
 
 
 @dataclass(frozen=True, slots=True)  # slots: thousands are held
 class _Known:
-    """What a passage's text alone decides: its normalised form, exact hash and signature
-    (None until the text is signed: the same text may be a heading in another report)."""
+    """What a passage's text alone decides: its normalised form, exact hash, signature and
+    anchors (None and empty until the text is signed: the same text may be a heading in another
+    report)."""
 
     normalised: str
     exact: str
     signature: bytes | None
+    anchors: bytes = b""
 
 
 _memo: dict[FingerprintConfig, LruMemo[str, _Known]] = {}  # for the last config only: bounded
@@ -188,9 +226,11 @@ def fingerprint(passages: Sequence[Passage], config: FingerprintConfig) -> tuple
     signing = [_signs(p, known[p.text].normalised, config) for p in passages]
     wanted = (p.text for p, signs in zip(passages, signing, strict=True) if signs)
     unsigned = [t for t in dict.fromkeys(wanted) if known[t].signature is None]
-    new_signatures = signatures([known[t].normalised for t in unsigned], config)
-    for text, signature in zip(unsigned, new_signatures, strict=True):
-        known[text] = dataclasses.replace(known[text], signature=signature)
+    signing_texts = [known[t].normalised for t in unsigned]
+    new_signatures = signatures(signing_texts, config)
+    new_anchors = anchor_bytes(signing_texts)
+    for text, signature, anchored in zip(unsigned, new_signatures, new_anchors, strict=True):
+        known[text] = dataclasses.replace(known[text], signature=signature, anchors=anchored)
     memo.remember(known)
     return tuple(_print(p, known[p.text], signs) for p, signs in zip(passages, signing, strict=True))
 
@@ -202,6 +242,7 @@ def _print(passage: Passage, known: _Known, signed: bool) -> Fingerprint:
         normalised_chars=len(known.normalised),
         signature=known.signature if signed else None,
         normalised=known.normalised,
+        anchors=known.anchors if signed else b"",
     )
 
 

@@ -276,6 +276,7 @@ def _paragraphs(
             prints[p.index].signature,
             prints[p.index].normalised,
             outcome.year,
+            prints[p.index].anchors,
         )
         for p in outcome.passages
         if fingerprint.reusable(p.kind, prints[p.index].normalised_chars, min_chars)
