@@ -13,11 +13,11 @@ from alembic import command
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
 from archiver import flow
-from archiver.audit.search import glob_runs, search, snippet
+from archiver.audit.search import _candidates, glob_runs, search, snippet
 from archiver.cli import main
 from archiver.config import Config
 from archiver.errors import InputError
@@ -127,6 +127,54 @@ def test_postgresql_search_finds_exactly_the_texts_containing_the_query(
     check_against_scan(on_postgres, data)
 
 
+def search_table(config: Config) -> tuple[set[int], int]:
+    """(the submission ids ``submission_search`` holds, meta indexed_through)."""
+    engine = db.open_engine(config.database_url)
+    with Session(engine) as session:
+        ids = set(session.scalars(text("SELECT id FROM submission_search")))
+        through = indexed_through(session)
+    engine.dispose()
+    return ids, through
+
+
+@pytest.mark.postgres
+def test_postgresql_indexes_the_last_run_s_texts_at_the_next_run_through_pg_trgm(on_postgres: Config) -> None:
+    engine = db.open_engine(on_postgres.database_url)
+    s = db.Submission
+    with Session(engine) as session:
+        first_night = set(session.scalars(select(s.id).where(s.run_id == 1, s.cleaned_text.is_not(None))))
+        last_of_first = session.scalar(select(func.max(s.id)).where(s.run_id == 1))
+        session.execute(text("SET LOCAL enable_seqscan = off"))  # a handful of rows: else it scans
+        sql = str(_candidates(session, "政府工作").compile(engine, compile_kwargs={"literal_binds": True}))
+        plan = " ".join(str(row[0]) for row in session.execute(text("EXPLAIN " + sql)))
+    engine.dispose()
+    # The first run's texts, caught up by the second; the second's are read directly.
+    assert search_table(on_postgres) == (first_night, last_of_first) and len(first_night) == 4
+    assert "submission_search_trgm" in plan
+
+
+@pytest.mark.postgres
+def test_a_postgresql_archive_indexed_in_place_gets_the_table_from_the_migration(on_postgres: Config) -> None:
+    cfg = _alembic_config()
+    engine = create_engine(on_postgres.database_url)
+    with engine.begin() as connection:  # back to 0009: the GIN index on submissions itself
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0009")
+        assert connection.scalar(text("SELECT to_regclass('submission_search')")) is None
+        assert connection.scalar(text("SELECT to_regclass('ix_submissions_cleaned_trgm')")) is not None
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "head")
+        filed = set(connection.scalars(text("SELECT id FROM submissions WHERE cleaned_text IS NOT NULL")))
+        last = connection.scalar(text("SELECT max(id) FROM submissions"))
+        assert connection.scalar(text("SELECT to_regclass('ix_submissions_cleaned_trgm')")) is None
+    engine.dispose()
+    assert search_table(on_postgres) == (filed, last)
+    texts = current_texts(on_postgres)
+    for query in ("政府工作", "修订", "请予审议", "ABC"):
+        assert found(on_postgres, query) == {file for file, cleaned in texts.items() if query in cleaned}
+
+
 FIXED = [
     "政府工作",  # in every report
     "ABC",  # case matters: not b.txt's abc
@@ -159,8 +207,6 @@ def test_the_superseded_version_and_rejected_files_are_not_found(on_sqlite: Conf
 
 
 def test_sqlite_answers_long_queries_from_the_trigram_index(on_sqlite: Config) -> None:
-    from archiver.audit.search import _candidates
-
     engine = db.open_engine(on_sqlite.database_url)
     with Session(engine) as session:
         statement = _candidates(session, "政府工作")

@@ -10,7 +10,8 @@ candidates with its trigram index (migration 0006) and checks the substring itse
   reads every current text, as a trigram index cannot help it. The index holds the submissions
   up to ``meta`` ``search`` ``indexed_through``; the later ones (the last run's, until the next
   run's ``catch_up``) are read directly.
-- PostgreSQL: ``LIKE '%…%'`` (pg_trgm's GIN index when present) and ``strpos``.
+- PostgreSQL: ``LIKE '%…%'`` on ``submission_search`` (pg_trgm's GIN index, when present;
+  caught up like SQLite's, migration 0010) and ``strpos``.
 
 Snippets and counts are computed here, from the texts found, the same way on both.
 """
@@ -90,16 +91,22 @@ def _candidates(session: Session, query: str) -> Candidates:
         runs = glob_runs(query)
         if runs and has_search_index(session):
             globbed = [literal_column("cleaned_text").op("GLOB")(f"*{run}*") for run in runs]
-            ids: Select[Any] = (
-                select(literal_column("rowid")).select_from(text(SEARCH_INDEX)).where(and_(*globbed))
-            )
-            # Texts filed since the index last caught up are read directly.
-            statement = statement.where(or_(s.id.in_(ids), s.id > indexed_through(session)))
+            statement = _indexed(session, statement, "rowid", and_(*globbed))
         return statement.where(func.instr(s.cleaned_text, query) > 0)
     if dialect == "postgresql":
-        statement = statement.where(s.cleaned_text.like(f"%{like_escape(query)}%", escape="\\"))
+        if has_search_index(session):
+            liked = literal_column("cleaned_text").like(f"%{like_escape(query)}%", escape="\\")
+            statement = _indexed(session, statement, "id", liked)
         return statement.where(func.strpos(s.cleaned_text, query) > 0)
     return statement.where(s.cleaned_text.contains(query, autoescape=True))
+
+
+def _indexed(session: Session, statement: Candidates, id_column: str, condition: Any) -> Candidates:
+    """``statement`` narrowed to the texts the search index finds by ``condition``, and the
+    texts filed since it last caught up, read directly."""
+    ids: Select[Any] = select(literal_column(id_column)).select_from(text(SEARCH_INDEX)).where(condition)
+    s = SubmissionRow
+    return statement.where(or_(s.id.in_(ids), s.id > indexed_through(session)))
 
 
 def glob_runs(query: str) -> list[str]:

@@ -16,9 +16,9 @@ spans           aligned character regions of cross pairs (copied sentences, embe
                 paragraphs), in normalised offsets; representatives only, like matches
 matches         verified links: kind "intra" between passages of one submission (removed or
                 warned repeats), kind "cross" between representatives of different submissions
-submission_search  (SQLite) the FTS5 trigram index of current and old cleaned texts, caught up at
-                the start of each run (``search_index``); on PostgreSQL, the pg_trgm index
-                ix_submissions_cleaned_trgm (migrations 0006, 0007)
+submission_search  the trigram index of current and old cleaned texts, caught up at the start
+                of each run (``search_index``): on SQLite an FTS5 table (migrations 0006,
+                0007), on PostgreSQL the texts under pg_trgm's GIN index (0010)
 events          provenance: what was done to what, by which tool version with which parameters
 meta            key/value: the pinned fingerprint parameters
 """
