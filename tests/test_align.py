@@ -224,13 +224,27 @@ def test_a_task_with_more_distinct_characters_than_gram_keys_hold() -> None:
     assert (found[0][0].start, found[0][0].end, found[0][0].other_start) == (500, 600, 2)
 
 
-@settings(max_examples=100, deadline=None)
-@given(st.lists(st.integers(0, 40), max_size=300), st.integers(0, 5))
-def test_grams_sorted_as_one_number_or_indirectly_alike(keys: list[int], step: int) -> None:
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(0, 2**32),
+    st.lists(st.tuples(st.integers(0, 11), st.booleans(), st.booleans()), max_size=400),
+)
+def test_grams_are_numbered_among_the_leading_ones_through_colliding_buckets(
+    seed: int, windows: list[tuple[int, bool, bool]]
+) -> None:
+    # 12 keys whose hashes fall in 4 of the table's 1,024 buckets (the hash inverted): most
+    # examples have buckets shared by two or more.
+    rng = np.random.default_rng(seed)
+    inverse = pow(align._MIX, -1, 2**64)
+    buckets, low = rng.integers(0, 4, 12).tolist(), rng.integers(0, 2**54, 12).tolist()
+    pool = [((b << 54 | n) * inverse) % 2**64 for b, n in zip(buckets, low, strict=True)]
+    keys = [pool[k] for k, _, _ in windows]
     key = np.array(keys, dtype=np.uint64)
-    at = np.arange(0, len(keys), step + 1, dtype=np.int64)
-    packed, direct = align._by_gram(key, at, 6), align._by_gram(key, at, 6, packed=False)
-    assert packed[0].tolist() == direct[0].tolist() and packed[1].tolist() == direct[1].tolist()
-    assert sorted(zip(key[at].tolist(), at.tolist(), strict=True)) == list(
-        zip(direct[1].tolist(), direct[0].tolist(), strict=True)
-    )
+    lead_at = np.array([n for n, (_, leads, _) in enumerate(windows) if leads], dtype=np.int64)
+    others = np.array([other and not leads for _, leads, other in windows], dtype=bool)
+    number_of = {k: n for n, k in enumerate(sorted({keys[n] for n in lead_at.tolist()}))}
+    expected = [
+        number_of[k] if leads or (other and k in number_of) else -1
+        for k, (_, leads, other) in zip(keys, windows, strict=True)
+    ]
+    assert align._numbered(key, lead_at, others).tolist() == expected

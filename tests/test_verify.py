@@ -93,6 +93,23 @@ def test_the_cap_on_links_per_passage_holds_over_tasks() -> None:
             assert [(a, b) for a, b, _ in links] == expected
 
 
+def test_stored_texts_remembered_normalised_stay_few_and_give_the_same_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first = judged(size=1000)
+    monkeypatch.setattr(verify, "NORMALISED_KEPT", 2)
+    monkeypatch.setattr(verify, "_kept", {})
+    for size in (1000, 2, 1):  # each cut normalises the stored texts again, some remembered
+        assert judged(size) == first
+        assert len(verify._kept) == 2
+    # Every text remembered is kept with its own normal form, the most recently used last.
+    texts = [P1, P4, P2, P1 + "。"]
+    assert verify._normalised(texts) == [normalise(text) for text in texts]
+    assert verify._kept == {text: normalise(text) for text in texts[-2:]}
+    assert verify._normalised([P4, P4]) == [normalise(P4)] * 2
+    assert list(verify._kept) == [P1 + "。", P4]
+
+
 def test_a_task_and_its_result_cross_process_boundaries() -> None:
     task = verify.tasks(BAND, ANCHORED, NEW, STORED)[0]
     result = verify.verify(task, FINGERPRINT, MATCH)

@@ -305,7 +305,11 @@ def _covered(pair: I64, start: I64, n: I64, pairs: int, gap: int) -> I64:
 _NO_RUNS: Runs = (np.zeros(0, np.int64),) * 4
 _NO_CHAR = 0x110000  # code points stay below this
 _CHAR_BITS = 64 // SEED  # a SEED-gram is one 64-bit key when a task has at most 2**this characters
-_MIX, _BUCKET_BITS = 0x9E3779B97F4A7C15, 18  # Fibonacci hashing of grams into buckets
+_MIX = 0x9E3779B97F4A7C15  # Fibonacci hashing of grams into buckets
+
+
+def _bucket(keys: npt.NDArray[np.uint64], bits: int) -> npt.NDArray[np.int64]:
+    return ((keys * np.uint64(_MIX)) >> np.uint64(64 - bits)).view(np.int64)
 
 
 def _bulk_seeds(pairs: Sequence[tuple[str, str]], firsts: Sequence[bool] | None = None) -> Runs | None:
@@ -346,21 +350,23 @@ def _bulk_seeds(pairs: Sequence[tuple[str, str]], firsts: Sequence[bool] | None 
     key = np.zeros(max(windows, 1), dtype=np.uint64)
     for k in range(SEED):
         key |= dense[k : k + windows] << np.uint64(width * (SEED - 1 - k))
-    owner = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)[:windows]
-    at = np.flatnonzero(np.arange(windows) + SEED <= base[owner + 1])
-    # Only grams that may be common to a pair are sorted. Every pair has one text in ``firsts``:
-    # a gram of such a text needs a second place in the task, a gram of another text a place
-    # in one of ``firsts``. Told by hash buckets (a bucket can only hold more than its gram).
-    bucket = ((key[at] * np.uint64(_MIX)) >> np.uint64(64 - _BUCKET_BITS)).astype(np.int64)
+    owner = np.repeat(np.arange(len(texts), dtype=np.int32), lengths)[:windows]
+    # Window starts whose SEED characters lie inside one text: not the last SEED - 1 of each.
+    inside_text = np.ones(windows, dtype=bool)
+    tails = (base[1:, None] - np.arange(1, SEED)).ravel()
+    inside_text[tails[tails < windows]] = False
+    # Only grams of ``firsts`` may be common to a pair: every pair has one text there.
     lead = np.zeros(len(texts), dtype=bool)
     lead[np.where(np.asarray(firsts, dtype=bool), ib, ia)] = True
-    leading = lead[owner[at]]
-    everywhere = np.bincount(bucket, minlength=1 << _BUCKET_BITS)
-    in_lead = np.bincount(bucket[leading], minlength=1 << _BUCKET_BITS)
-    at = at[np.where(leading, everywhere[bucket] > 1, in_lead[bucket] > 0)]
-    # Sorted by gram then position (so by text within a gram); a gram the task has once matches
-    # nothing and is dropped.
-    at, sorted_keys = _by_gram(key, at, width * SEED)
+    leading = lead[owner] & inside_text
+    number = _numbered(key, np.flatnonzero(leading), inside_text & ~leading)
+    # Sorted by gram then position (so by text within a gram; a stable sort of small integers
+    # is a radix sort); a gram the task has once matches nothing and is dropped.
+    at = np.flatnonzero(number >= 0)
+    numbers = number[at]
+    small = numbers.max(initial=0) < 1 << 16
+    order = np.argsort(numbers.astype(np.uint16) if small else numbers, kind="stable")
+    at, sorted_keys = at[order], numbers[order]
     first = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
     gram = np.cumsum(first) - 1
     starts = np.flatnonzero(first)
@@ -369,7 +375,7 @@ def _bulk_seeds(pairs: Sequence[tuple[str, str]], firsts: Sequence[bool] | None 
     at, gram = at[shared], gram[shared]
     if not len(at):
         return _NO_RUNS
-    text = owner[at]
+    text = owner[at].astype(np.int64)
     # Groups: one gram in one text, its positions in order.
     group_first = np.flatnonzero(np.r_[True, (gram[1:] != gram[:-1]) | (text[1:] != text[:-1])])
     group_count = np.diff(np.r_[group_first, len(at)])
@@ -425,18 +431,33 @@ def _bulk_seeds(pairs: Sequence[tuple[str, str]], firsts: Sequence[bool] | None 
     return pair, i, j, length
 
 
-def _by_gram(
-    key: npt.NDArray[np.uint64], at: I64, bits: int, packed: bool = True
-) -> tuple[I64, npt.NDArray[np.uint64]]:
-    """The positions ``at`` sorted by their gram's key (of ``bits`` bits), then by position, and
-    those keys. When key and position fit in 64 bits together they are sorted as one number
-    (``packed``), faster than an indirect sort."""
-    shift = max(int(at[-1]), 1).bit_length() if len(at) else 1
-    if packed and bits + shift <= 64:
-        both = np.sort((key[at] << np.uint64(shift)) | at.astype(np.uint64))
-        return (both & np.uint64((1 << shift) - 1)).astype(np.int64), both >> np.uint64(shift)
-    at = at[np.argsort(key[at], kind="stable")]
-    return at, key[at]
+def _numbered(
+    key: npt.NDArray[np.uint64], lead_at: I64, others: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.int32]:
+    """For every window, the number of its gram among the distinct grams at ``lead_at`` (in
+    key order), or -1: those at ``lead_at``, and where ``others`` is set, those whose gram is one
+    of them. Told by a table of hash buckets (the gram's number, or -1 where two share one),
+    then checked exactly."""
+    lead_keys, lead_numbers = np.unique(key[lead_at], return_inverse=True)
+    number = np.full(len(key), -1, dtype=np.int32)
+    number[lead_at] = lead_numbers.ravel()
+    if not len(lead_keys):
+        return number
+    # An eighth full at most, small enough to stay in the cache while every window looks it up.
+    bits = max((8 * len(lead_keys)).bit_length(), 10)
+    slots = np.zeros(1 << bits, dtype=np.int32)
+    buckets = _bucket(lead_keys, bits)
+    slots[buckets] = np.arange(1, len(lead_keys) + 1, dtype=np.int32)
+    by_bucket = np.sort(buckets)
+    slots[by_bucket[1:][by_bucket[1:] == by_bucket[:-1]]] = -1
+    slot = slots[_bucket(key, bits)]
+    at = np.flatnonzero(others & (slot != 0))
+    found = slot[at].astype(np.int64) - 1
+    shared = found < 0
+    found[shared] = np.minimum(np.searchsorted(lead_keys, key[at[shared]]), len(lead_keys) - 1)
+    same = lead_keys[found] == key[at]
+    number[at[same]] = found[same]
+    return number
 
 
 def _run_lengths(

@@ -10,6 +10,8 @@ the rows written are the same however the batch was cut and wherever the tasks r
 
 from __future__ import annotations
 
+import itertools
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -24,6 +26,9 @@ Pair = tuple[int, int]  # (new representative, earlier representative)
 Span = tuple[int, int, int, int, int, int, int, int]
 AlignAll = Callable[[Sequence[tuple[str, str]]], list[list[align.Region]]]
 TASK_PAIRS = 2000  # candidate pairs per task: large enough that sending the texts costs little
+# Stored texts remembered normalised per process, the most recently used: an earlier passage is a
+# candidate in many tasks, and a worker lives for the run. About 1 KB each.
+NORMALISED_KEPT = 8192
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,7 @@ def verify(
     the task's at once."""
     started = time.perf_counter()
     texts = dict(task.texts)
-    normalised = fp.normalise_many([text for _, text in task.stored.values()])
+    normalised = _normalised([text for _, text in task.stored.values()])
     texts |= {pid: (sub, norm) for (pid, (sub, _)), norm in zip(task.stored.items(), normalised, strict=True)}
     sharing = set(task.anchored)
     every = sorted(set(task.pairs) | sharing)
@@ -147,6 +152,24 @@ def verify(
                 links.append((a, b, scores[a, b]))
         spans += [(a, b, r.start, r.end, r.other_start, r.other_end, r.matched, r.longest) for r in regions]
     return Verified(tuple(links), band_links, tuple(spans), time.perf_counter() - started)
+
+
+_kept: dict[str, str] = {}  # stored text → normalised, least recently used first
+_kept_lock = threading.Lock()  # a Dask worker may run tasks in threads
+
+
+def _normalised(stored: Sequence[str]) -> list[str]:
+    """``fp.normalise_many(stored)``, the texts seen lately by this process taken from
+    ``_kept``, the others normalised at once and remembered."""
+    with _kept_lock:
+        found = [_kept.pop(text, None) for text in stored]
+    fresh = iter(fp.normalise_many([text for text, norm in zip(stored, found, strict=True) if norm is None]))
+    out = [next(fresh) if norm is None else norm for norm in found]
+    with _kept_lock:
+        _kept.update(zip(stored, out, strict=True))
+        for old in list(itertools.islice(_kept, max(len(_kept) - NORMALISED_KEPT, 0))):
+            del _kept[old]
+    return out
 
 
 def merged(results: Iterable[Verified]) -> tuple[list[tuple[int, int, float]], list[Span]]:
