@@ -160,9 +160,10 @@ def test_alignment_is_the_same_whichever_side_came_first(a: str, b: str) -> None
 
 @st.composite
 def related_pairs(draw: st.DrawFn) -> list[tuple[str, str]]:
-    """Pairs of texts over a few characters (so grams repeat, some past MAX_POSITIONS): pieces
-    of one copied into the other with edits between, either order, equal texts, short texts."""
-    letters = st.sampled_from(HAN[: draw(st.integers(2, 12))])
+    """Pairs of texts over a few characters (so grams repeat, some past MAX_POSITIONS), some
+    outside 16 bits (keys of dense ids): pieces of one copied into the other with edits
+    between, either order, equal texts, short texts."""
+    letters = st.sampled_from(HAN[: draw(st.integers(2, 12))] + draw(st.sampled_from(["", "𠀀𪚥"])))
     text = st.text(alphabet=letters, max_size=90)
     pairs: list[tuple[str, str]] = []
     for _ in range(draw(st.integers(1, 8))):

@@ -126,9 +126,15 @@ def _extend(a: str, b: str, i: int, j: int, n: int) -> int:
 def _one_to_one(found: list[tuple[int, int, int]], la: int, lb: int) -> list[tuple[int, int, int]]:
     """The longest runs first, each character of either side in at most one run (runs that
     overlap a taken one keep their longest free part, if still a seed long)."""
+    return sorted(_greedy([(i, j, -m) for m, i, j in sorted((-n, i, j) for i, j, n in found)], la, lb))
+
+
+def _greedy(ordered: Sequence[tuple[int, int, int]], la: int, lb: int) -> list[tuple[int, int, int]]:
+    """``_one_to_one`` of runs already in its order (longest first, then by ``i``, ``j``), the
+    runs kept in the order taken."""
     used_a, used_b = bytearray(la), bytearray(lb)
     kept: list[tuple[int, int, int]] = []
-    for i, j, n in sorted(found, key=lambda s: (-s[2], s[0], s[1])):
+    for i, j, n in ordered:
         if used_a.find(1, i, i + n) < 0 and used_b.find(1, j, j + n) < 0:
             used_a[i : i + n] = b"\x01" * n
             used_b[j : j + n] = b"\x01" * n
@@ -148,7 +154,7 @@ def _one_to_one(found: list[tuple[int, int, int]], la: int, lb: int) -> list[tup
             used_a[i + lo : i + hi] = b"\x01" * (hi - lo)
             used_b[j + lo : j + hi] = b"\x01" * (hi - lo)
             kept.append((i + lo, j + lo, hi - lo))
-    return sorted(kept)
+    return kept
 
 
 def align(a: str, b: str, min_matched: int = MIN_MATCHED, gap: int = GAP) -> list[Region]:
@@ -194,8 +200,8 @@ def align_many(
     pairs: Sequence[tuple[str, str]], min_matched: int = MIN_MATCHED, gap: int = GAP
 ) -> list[list[Region]]:
     """``align(a, b)`` of every pair, the same regions, found for all the pairs at once: the
-    seeds with numpy (``_bulk_seeds``), and the regions too where a pair's runs overlap nowhere
-    (the one-to-one matching keeps them all); pairs whose runs overlap are matched one by one."""
+    seeds with numpy (``_bulk_seeds``), and the regions too (``_bulk_regions``): only the runs
+    that overlap another of their pair are matched one by one."""
     out: list[list[Region]] = [[] for _ in pairs]
     todo: list[tuple[int, str, str]] = []
     swapped: list[bool] = []
@@ -235,13 +241,14 @@ def _bulk_regions(
     out: list[list[Region]] = [[] for _ in lengths]
     order = np.lexsort((j, i, pair))
     pair, i, j, n = pair[order], i[order], j[order], n[order]
-    # Runs sorted by start overlap somewhere iff two neighbours do.
-    tangled = np.zeros(len(lengths), dtype=bool)
-    same = pair[1:] == pair[:-1]
-    tangled[pair[1:][same & (i[1:] < i[:-1] + n[:-1])]] = True
+    # A run that overlaps no other of its pair on either side is kept whole by the one-to-one
+    # matching, and takes nothing from the others: only the rest are matched one by one.
     by_b = np.lexsort((i, j, pair))
     pb, jb, nb = pair[by_b], j[by_b], n[by_b]
-    tangled[pb[1:][(pb[1:] == pb[:-1]) & (jb[1:] < jb[:-1] + nb[:-1])]] = True
+    apart = _apart(pair, i, n)
+    apart[by_b] &= _apart(pb, jb, nb)
+    tangled = np.zeros(len(lengths), dtype=bool)
+    tangled[pair[~apart]] = True
 
     # A region's runs are cut from the pair's runs, apart on each side and with gaps of at most
     # ``gap``: its matched characters are at most what the runs cover of one cluster of them
@@ -249,19 +256,30 @@ def _bulk_regions(
     # ``min_matched`` on both sides has no region.
     tangled &= _covered(pair, i, n, len(lengths), gap) >= min_matched
     tangled &= _covered(pb, jb, nb, len(lengths), gap) >= min_matched
-    mixed = tangled[pair]
+    mixed = tangled[pair] & ~apart
     if mixed.any():
+        # The tangled pairs' runs matched one by one, in the matching's order (longest first);
+        # the runs each keeps then join the others' below.
         rows = np.flatnonzero(mixed)
+        rows = rows[np.lexsort((j[rows], i[rows], -n[rows], pair[rows]))]
         bounds = np.r_[0, np.cumsum(np.bincount(pair[rows], minlength=len(lengths)))].tolist()
         listed = list(zip(i[rows].tolist(), j[rows].tolist(), n[rows].tolist(), strict=True))
+        owners: list[int] = []
+        kept: list[tuple[int, int, int]] = []
         for k in np.flatnonzero(tangled).tolist():
             la, lb = lengths[k]
-            out[k] = _regions(_one_to_one(listed[bounds[k] : bounds[k + 1]], la, lb), min_matched, gap)
-    keep = ~mixed
-    pair, i, j, n = pair[keep], i[keep], j[keep], n[keep]
+            taken = _greedy(listed[bounds[k] : bounds[k + 1]], la, lb)
+            owners += [k] * len(taken)
+            kept += taken
+        keep = ~mixed
+        taken_i, taken_j, taken_n = np.array(kept, dtype=np.int64).reshape(-1, 3).T
+        pair, i, j, n = pair[keep], i[keep], j[keep], n[keep]
+        pair, i, j, n = np.r_[pair, owners], np.r_[i, taken_i], np.r_[j, taken_j], np.r_[n, taken_n]
+        order = np.lexsort((j, i, pair))
+        pair, i, j, n = pair[order], i[order], j[order], n[order]
     if not len(pair):
         return out
-    # Untangled: every run is kept, in order of a; a region is a series of runs joined by gaps.
+    # Every run is kept now, in order of a: a region is a series of runs joined by gaps.
     di, dj = i[1:] - (i[:-1] + n[:-1]), j[1:] - (j[:-1] + n[:-1])
     joined = (pair[1:] == pair[:-1]) & (di >= 0) & (di <= gap) & (dj >= 0) & (dj <= gap)
     first = np.flatnonzero(np.r_[True, ~joined])
@@ -282,6 +300,18 @@ def _bulk_regions(
     for k, *region in zip(*(c.tolist() for c in columns), strict=True):
         out[k].append(Region(*region))
     return out
+
+
+def _apart(pair: I64, start: I64, n: I64) -> npt.NDArray[np.bool_]:
+    """Whether each run (sorted by pair, start) overlaps no other run of its pair."""
+    if not len(pair):
+        return np.zeros(0, dtype=bool)
+    # Offset by pair, the running end of the runs so far never crosses into the next pair.
+    shift = pair * (int(start.max() + n.max()) + 1)
+    before = np.r_[-1, np.maximum.accumulate(start + n + shift)[:-1]]
+    after = np.r_[start[1:] + shift[1:], np.iinfo(np.int64).max]
+    apart: npt.NDArray[np.bool_] = (start + shift >= before) & (start + n + shift <= after)
+    return apart
 
 
 def _covered(pair: I64, start: I64, n: I64, pairs: int, gap: int) -> I64:
@@ -319,7 +349,7 @@ def _bulk_seeds(pairs: Sequence[tuple[str, str]], firsts: Sequence[bool] | None 
     once with numpy. ``firsts``: which text of each pair is one of a few (the new passages of a
     verify task), true for ``b``; the grams of the others are looked at only where those have them.
 
-    Grams are exact keys (``SEED`` dense character ids packed into 64 bits), never hashes: a
+    Grams are exact keys (``_gram_keys``: ``SEED`` characters in 64 bits), never hashes: a
     pair's common grams are found by looking each gram of ``a`` up among ``b``'s in one sorted
     table of (text, gram) groups, and runs are extended by comparing whole grams, then
     characters.
@@ -335,21 +365,11 @@ def _bulk_seeds(pairs: Sequence[tuple[str, str]], firsts: Sequence[bool] | None 
     base = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(lengths, out=base[1:])
     cps = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype="<u4")
-    seen = np.zeros(_NO_CHAR, dtype=bool)
-    seen[cps] = True
-    alphabet = np.flatnonzero(seen)
-    if len(alphabet) > 1 << _CHAR_BITS:
+    # Every SEED-gram of the task as one key.
+    key = _gram_keys(cps)
+    if key is None:
         return None
-    lut = np.empty(_NO_CHAR, dtype=np.uint64)
-    lut[alphabet] = np.arange(len(alphabet), dtype=np.uint64)
-    dense = lut[cps]
-
-    # Every SEED-gram of the task as one key, and the position of each that lies inside a text.
-    windows = len(cps) - SEED + 1
-    width = max(len(alphabet) - 1, 1).bit_length()  # bits per character
-    key = np.zeros(max(windows, 1), dtype=np.uint64)
-    for k in range(SEED):
-        key |= dense[k : k + windows] << np.uint64(width * (SEED - 1 - k))
+    windows = len(key)
     owner = np.repeat(np.arange(len(texts), dtype=np.int32), lengths)[:windows]
     # Window starts whose SEED characters lie inside one text: not the last SEED - 1 of each.
     inside_text = np.ones(windows, dtype=bool)
@@ -429,6 +449,30 @@ def _bulk_seeds(pairs: Sequence[tuple[str, str]], firsts: Sequence[bool] | None 
     length = _run_lengths(key, cps, pos_a, pos_b, room)
 
     return pair, i, j, length
+
+
+def _gram_keys(cps: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint64] | None:
+    """The ``SEED``-gram at each position of ``cps`` (at least ``SEED`` long) as one exact key:
+    its code points side by side where they fit in ``_CHAR_BITS`` each, else dense ids of the
+    characters (None: more distinct characters than that holds)."""
+    windows = len(cps) - SEED + 1
+    if _CHAR_BITS == 16 and int(cps.max()) < 1 << 16:
+        # The gram's characters as 16-bit units in memory are the 8 bytes of its key.
+        narrow = cps.astype("<u2")
+        return np.ndarray((windows,), dtype="<u8", buffer=narrow, strides=(2,)).copy()
+    seen = np.zeros(_NO_CHAR, dtype=bool)
+    seen[cps] = True
+    alphabet = np.flatnonzero(seen)
+    if len(alphabet) > 1 << _CHAR_BITS:
+        return None
+    lut = np.empty(_NO_CHAR, dtype=np.uint64)
+    lut[alphabet] = np.arange(len(alphabet), dtype=np.uint64)
+    dense = lut[cps]
+    width = max(len(alphabet) - 1, 1).bit_length()  # bits per character
+    key = np.zeros(windows, dtype=np.uint64)
+    for k in range(SEED):
+        key |= dense[k : k + windows] << np.uint64(width * (SEED - 1 - k))
+    return key
 
 
 def _numbered(
