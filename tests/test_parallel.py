@@ -97,9 +97,10 @@ def test_archiver_run_on_a_dask_local_cluster_exports_what_the_process_pool_does
         with distributed.Client(cluster) as client:
             ran = client.run(executed)
     tasks = Counter(name for names in ran.values() for name in names)
-    # The 24 files went through the cluster's workers, 8 a task, and each batch's candidate
-    # pairs were verified there.
-    assert tasks == {"process_chunk": 3, "verify_stored": 3}
+    # The 24 files went through the cluster's workers, 8 a task, and each batch's candidates
+    # were looked up and verified there, 200 new passages a task (the samples' long State
+    # Council reports make one batch two tasks).
+    assert tasks == {"process_chunk": 3, "find_and_verify_stored": 4}
     assert pool.count(b"\n") == 9 + 15 and b'"matches": [{' in pool  # reuse links are compared too
     assert on_dask == pool
 

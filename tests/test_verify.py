@@ -4,20 +4,25 @@ batch's candidates are cut into tasks, nor on where the tasks run."""
 from __future__ import annotations
 
 import pickle
+import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from itertools import product
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from archiver.config import FingerprintConfig, MatchConfig
+from archiver.index import _buckets as buckets
 from archiver.index import links
+from archiver.index.levels import LEVELS
+from archiver.records import NewParagraph
+from archiver.stages import fingerprint as fp
 from archiver.stages import verify
 from archiver.stages.shingle import normalise
 from archiver.store import db
@@ -152,7 +157,10 @@ def test_a_task_sent_the_ids_of_the_earlier_passages_reads_them_and_judges_as_if
     assert verify.merged(links.verify_here(bare, FINGERPRINT, MATCH, read)) == judged(size=3)
 
 
-def test_a_worker_reads_the_earlier_texts_from_the_archive_while_a_batch_is_written(tmp_path: Path) -> None:
+def test_a_worker_looks_candidates_up_in_the_archive_while_a_batch_is_written(tmp_path: Path) -> None:
+    """A lookup task of the last submission's paragraphs, as if they were a new batch, run on a
+    process pool (its own read-only engine) while the coordinator holds the write lock, finds and
+    verifies what it finds in this process afterwards."""
     from archiver import flow
 
     config = make_config(tmp_path / "archive", run={"workers": 1})
@@ -160,24 +168,113 @@ def test_a_worker_reads_the_earlier_texts_from_the_archive_while_a_batch_is_writ
     engine = db.open_engine(config.database_url)
     with Session(engine) as session, session.begin():
         assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
-        rows = session.execute(select(db.PassageRow.id, db.PassageRow.submission_id, db.PassageRow.text))
-        archived = {pid: (sub, text_) for pid, sub, text_ in rows}
-        last = max(sub for sub, _ in archived.values())
-        new = {pid: (sub, normalise(t)) for pid, (sub, t) in archived.items() if sub == last}
-        stored = {pid: archived[pid] for pid in archived if pid not in new}
-        pairs = list(product(sorted(new), sorted(stored)))
-        [task] = verify.tasks(pairs, pairs, new)
-        assert task.earlier == tuple(sorted(stored)) and not task.stored
+        passages = db.PassageRow
+        last = session.scalar(select(func.max(passages.submission_id)))
+        first = session.scalar(select(func.min(passages.id)).where(passages.submission_id == last))
+        signed = session.execute(
+            select(passages.id, passages.text, passages.signature)
+            .where(passages.submission_id == last, passages.signature.is_not(None))
+            .order_by(passages.id)
+        ).all()
+        indexed = [NewParagraph(pid, last, "", sig, normalise(t), None, b"") for pid, t, sig in signed]
+        anchored = fp.anchor_bytes([p.normalised for p in indexed])
+        rows = np.concatenate(
+            [
+                buckets.band_rows([(p.id, p.signature) for p in indexed if p.signature], FINGERPRINT),
+                buckets.computed_anchor_rows(
+                    [(p.id, a) for p, a in zip(indexed, anchored, strict=True)], FINGERPRINT
+                ),
+            ]
+        )
+        night = np.column_stack([rows, np.full(len(rows), first), buckets.rank(rows)])
+        [lookup] = links.lookups(night, indexed)
         # The coordinator holds the write lock, as during a batch: the worker still reads.
         session.add(db.Meta(key="probe", value={}))
         session.flush()
         with ProcessPoolExecutor(1) as pool:
-            read = pool.submit(links.verify_stored, task, FINGERPRINT, MATCH, config.database_url).result()
+            found = pool.submit(links.find_and_verify_stored, lookup, FINGERPRINT, MATCH, config.database_url)
+            there = found.result()
         with db.reading_engine(config.database_url).connect() as connection:
             assert connection.execute(select(db.Meta.key)).scalars().all() == ["fingerprint"]  # no probe
             with pytest.raises(OperationalError, match="readonly"):
                 connection.execute(text("DELETE FROM meta"))
+    with engine.connect() as connection:
+        here = links.find_and_verify(lookup, FINGERPRINT, MATCH, connection)
     engine.dispose()
-    expected = verify.verify(verify.tasks(pairs, pairs, new, stored)[0], FINGERPRINT, MATCH)
-    assert expected.spans and expected.links
-    assert judgement(read) == judgement(expected)
+    assert here.candidates > 0 and any(v.spans for v in here.verified)
+    assert there.candidates == here.candidates
+    assert [judgement(v) for v in there.verified] == [judgement(v) for v in here.verified]
+
+
+@st.composite
+def index_and_night(draw: st.DrawFn) -> tuple[list[tuple[int, int, int, int]], list[tuple[int, int, int]]]:
+    """Rows the index holds (level, band, key, passage below 100) and a batch's rows (band, key,
+    passage from 100), over few buckets so that they meet and fill up."""
+    bucket = st.tuples(st.integers(0, 2), st.integers(-3, 3))
+    held = draw(st.lists(st.tuples(bucket, st.integers(1, 40)), unique=True, max_size=40))
+    night = draw(st.lists(st.tuples(bucket, st.integers(100, 112)), unique=True, max_size=50))
+    levels = draw(st.lists(st.integers(0, 2), min_size=len(held), max_size=len(held)))
+    return (
+        [(level, band, key, pid) for level, ((band, key), pid) in zip(levels, held, strict=True)],
+        [(band, key, pid) for (band, key), pid in night],
+    )
+
+
+@given(index_and_night(), st.integers(1, 4), st.integers(1, 5))
+@settings(max_examples=60, deadline=None)
+def test_the_tasks_find_the_candidates_the_database_join_found(
+    drawn: tuple[list[tuple[int, int, int, int]], list[tuple[int, int, int]]], cap: int, per_task: int
+) -> None:
+    """Each lookup task's shared keys (the index's committed rows read by key, and the batch's
+    rows that fit their bucket, judged in NumPy) are those the coordinator's join of the night
+    with every level gave, after adding the rows that fit (the statements before issue 24's
+    lookup tasks), on a real SQLite archive. Submissions: passages 100–103, 104–108, 109–112."""
+    held, night_rows = drawn
+    firsts = {pid: 100 if pid < 104 else 104 if pid < 109 else 109 for pid in range(100, 113)}
+    rows = np.array(sorted(night_rows), dtype=np.int64).reshape(-1, 3)
+    night = np.column_stack([rows, [firsts[p] for p in rows[:, 2].tolist()], buckets.rank(rows)]).astype(
+        np.int64
+    )
+    with tempfile.TemporaryDirectory(prefix="lookup-") as folder:
+        engine = db.open_engine(f"sqlite:///{folder}/a.sqlite3")
+        with Session(engine) as session, session.begin():
+            connection = session.connection()
+            for level, band, key, pid in held:
+                connection.execute(insert(LEVELS[level]).values(band=band, key=key, passage_id=pid))
+            links.NIGHT.create(connection)
+            if len(night):
+                names = links.NIGHT.c.keys()
+                night_dicts = [dict(zip(names, r, strict=True)) for r in night.tolist()]
+                connection.execute(insert(links.NIGHT), night_dicts)
+            connection.execute(
+                insert(db.RunBand).from_select(["band", "key", "passage_id"], links.fitting_rows(cap))
+            )
+            joined = sorted(
+                tuple(row)
+                for level in LEVELS
+                for row in connection.execute(
+                    select(links.NIGHT.c.passage_id, level.passage_id, links.NIGHT.c.band)
+                    .join(level, (level.band == links.NIGHT.c.band) & (level.key == links.NIGHT.c.key))
+                    .where(level.passage_id < links.NIGHT.c.first_id)
+                )
+            )
+            indexed = [
+                NewParagraph(pid, firsts[pid], "", None, "", None, b"")
+                for pid in sorted(set(rows[:, 2].tolist()))
+            ]
+            monkeypatched = links.TASK_PASSAGES
+            links.TASK_PASSAGES = per_task
+            try:
+                tasks = links.lookups(night, indexed)
+            finally:
+                links.TASK_PASSAGES = monkeypatched
+            found = []
+            for task in tasks:
+                own = task.rows[np.isin(task.rows[:, 2], task.passages)]
+                keys = np.unique(own[:, :2], axis=0)
+                # The batch's own rows are in the run level too (this transaction's): never read.
+                shared = links._sharing(own, task.rows, links.held_rows(connection, keys, task.before), cap)
+                found += list(zip(*(column.tolist() for column in shared), strict=True))
+        engine.dispose()
+    assert sorted(found) == joined
+    assert [p for task in tasks for p in task.passages] == [p.id for p in indexed]

@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from archiver.config import Config
 from archiver.index import _stars as stars
 from archiver.index import levels, links
 from archiver.records import LinkStats, NewParagraph
-from archiver.stages import verify
 from archiver.store import db
 
 # A run settles its level of the band index whenever that holds more than this share of
@@ -55,19 +55,21 @@ class Indexer:
         self._took("link", started + self._waited)
         return stats
 
-    def _verify_all(self, tasks: Sequence[verify.Candidates], read: links.Reader) -> list[verify.Verified]:
-        """Judge the candidates on the executor (in this process without one, reading with
-        ``read``; a worker reads through its own engine). Their own time, reading the earlier
-        passages included, is the stage ``verify``, a worker's; the link stage, the
-        coordinator's, leaves out the time it waits for them."""
+    def _verify_all(self, lookups: Sequence[links.Lookup], connection: Connection) -> list[links.Found]:
+        """Look up and judge the candidates on the executor (in this process without one,
+        reading through ``connection``; a worker reads through its own engine). Their own time,
+        looking the candidates up and reading the earlier passages included, is the stage
+        ``verify``, a worker's; the link stage, the coordinator's, leaves out the time it waits
+        for them."""
         started = time.perf_counter()
         fingerprint, match = self.config.fingerprint, self.config.match
         if self.executor is None:
-            results = links.verify_here(tasks, fingerprint, match, read)
+            results = [links.find_and_verify(lookup, fingerprint, match, connection) for lookup in lookups]
         else:
             url = self.config.database_url
             futures = [
-                self.executor.submit(links.verify_stored, task, fingerprint, match, url) for task in tasks
+                self.executor.submit(links.find_and_verify_stored, lookup, fingerprint, match, url)
+                for lookup in lookups
             ]
             results = [future.result() for future in futures]
         self._waited += time.perf_counter() - started

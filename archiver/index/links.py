@@ -6,10 +6,12 @@ links, so a template copied by a thousand townships is one bucket entry, not a t
 passage matches every passage of its own group (similarity 1.0) and every passage of a group
 linked to it (the link's verified Jaccard).
 
-A night's candidates come from one join of its band keys (a temporary table) against
-``passage_bands``; each candidate is verified by the exact Jaccard of the shingle sets before a
-link is written. Work per night depends on the night's passages and the buckets they hit,
-not on the size of the archive.
+A batch's band rows whose bucket has room are added to the index in one statement; its
+candidates are looked up by the lookup tasks (``Lookup``) on the run's workers, each reading the
+index's committed rows in its passages' buckets by key and judging which of the batch's own rows
+the index holds, then verified by the exact Jaccard of the shingle sets before a link is written.
+Work per night depends on the night's passages and the buckets they hit, not on the size of the
+archive.
 
 The band index has three levels (``levels``), like a log-structured merge tree; every lookup
 reads all of them.
@@ -17,15 +19,15 @@ reads all of them.
 Buckets are bounded so that no input can make that work quadratic (``buckets``), and each new
 passage verifies at most ``max_candidates`` candidates, those sharing the most bands. Passages
 of the passage's own submission are never candidates (repeats inside a file are
-``match.find_repeats``'s job), which the join excludes by id: a submission's passages have
-consecutive ids, filed together.
+``match.find_repeats``'s job), which the lookup excludes by id: a submission's passages have
+consecutive ids, filed together, and a batch's come after every earlier batch's.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -48,22 +50,22 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from archiver.config import FingerprintConfig, MatchConfig
 from archiver.errors import ParameterMismatch
 from archiver.index import _buckets as buckets
 from archiver.index._stars import StarChanges, seniority
-from archiver.index.levels import LEVELS, Level
+from archiver.index.levels import LEVELS
 from archiver.records import LinkStats, NewParagraph
 from archiver.stages import verify
 from archiver.store import db
-from archiver.store.bulk import array_rows, chunks, execute_plain, fetch_plain, insert_tuples
+from archiver.store.bulk import array_rows, chunks, execute_plain, fetch_plain, fetch_sql, insert_tuples
 from archiver.store.db import MatchRow, Meta, PassageRow, RunBand, SpanRow, table
 
 _temp_metadata = MetaData()
-NIGHT = Table(  # the batch's band rows: copied into the run level, and joined for candidates
+NIGHT = Table(  # the batch's band rows: those whose bucket has room are copied into the run level
     "night",
     _temp_metadata,
     Column("band", SmallInteger, nullable=False),
@@ -126,15 +128,14 @@ def link(
             stats.copies += 1
     stats.new_groups = len(new_reps)
     indexed = [p for p in new_reps if p.signature is not None]
-    stats.band_rows = _insert_bands(session, indexed, config, match.max_candidates)
-    pairs, anchored = _candidates(session, indexed, match.max_candidates, config.bands)
-    stats.candidates = len(set(pairs) | set(anchored))
+    stats.band_rows, night = _insert_bands(session, indexed, config, match.max_candidates)
 
-    def here(tasks: Sequence[verify.Candidates], read: Reader) -> list[verify.Verified]:
-        return verify_here(tasks, config, match, read)
+    def here(lookups: Sequence[Lookup], connection: Connection) -> list[Found]:
+        return [find_and_verify(lookup, config, match, connection) for lookup in lookups]
 
-    judge = verify_all or here
-    links, spans = _verify(session, pairs, anchored, {p.id: p for p in indexed}, judge)
+    found = (verify_all or here)(lookups(night, indexed), session.connection())
+    stats.candidates = sum(f.candidates for f in found)
+    links, spans = _written(found)
     if links:
         session.execute(insert(table(MatchRow)), links)
     insert_tuples(session.connection(), table(SpanRow), spans, SPAN_COLUMNS)
@@ -206,10 +207,11 @@ def representatives_of(hashes: Sequence[str]) -> Select[str, int, int | None]:
 
 def _insert_bands(
     session: Session, paragraphs: Sequence[NewParagraph], config: FingerprintConfig, bucket_cap: int
-) -> int:
+) -> tuple[int, npt.NDArray[np.int64]]:
     """Fill the night's table with the batch's band rows and add to the index those whose bucket
     has room (``fitting_rows``, the bucket sizes counted by the database in the same statement).
-    Returns the rows added to the index."""
+    Returns the rows added to the index and the night's rows (``NIGHT``'s columns, sorted like
+    the index)."""
     signed = [p for p in paragraphs if p.signature is not None]
     rows = np.concatenate(
         [
@@ -221,18 +223,19 @@ def _insert_bands(
     NIGHT.create(connection, checkfirst=True)
     connection.execute(delete(NIGHT))
     if not len(rows):
-        return 0
+        return 0, np.empty((0, len(NIGHT.c)), np.int64)
     firsts = _first_passage_ids(session, {p.submission_id for p in paragraphs})
     ids = np.array([p.id for p in paragraphs], dtype=np.int64)
     first_ids = np.array([firsts[p.submission_id] for p in paragraphs], dtype=np.int64)
     order = np.argsort(ids)
     first_of_row = first_ids[order[np.searchsorted(ids, rows[:, 2], sorter=order)]]
-    rank = buckets.rank(rows)
-    insert_tuples(connection, NIGHT, array_rows(np.column_stack([rows, first_of_row, rank])))
+    night = np.column_stack([rows, first_of_row, buckets.rank(rows)])
+    insert_tuples(connection, NIGHT, array_rows(night))
     adding = insert(table(RunBand)).from_select(["band", "key", "passage_id"], fitting_rows(bucket_cap))
     # SQLAlchemy reports an INSERT's rowcount only when asked (psycopg's would be -1).
     added = connection.execute(adding.execution_options(preserve_rowcount=True))
-    return int(added.rowcount)
+    connection.execute(delete(NIGHT))
+    return int(added.rowcount), night
 
 
 def fitting_rows(bucket_cap: int) -> Select[int, int, int]:
@@ -272,36 +275,156 @@ def _first_passage_ids(session: Session, submissions: set[int]) -> dict[int, int
     return firsts
 
 
-def _candidates(
-    session: Session, paragraphs: Sequence[NewParagraph], per_passage: int, bands: int
-) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """(new, earlier) representative pairs from other submissions that share a band key, and
-    those that share an anchor (``buckets.anchor_rows``): for each new passage, the
-    ``per_passage`` of each sharing the most keys (ties: the earliest).
-
-    The join's rows are counted and ranked in NumPy: grouped in the database, they cost it a
-    sort of every row. A row of the night whose bucket holds no other passage finds only itself
-    (its own submission's): joined like the others, it adds nothing."""
-    if not paragraphs:
-        return [], []
-    connection = session.connection()
-    found = [
-        np.array(fetch_plain(connection, _sharing(level)), dtype=np.int64).reshape(-1, 3) for level in LEVELS
-    ]
-    session.execute(delete(NIGHT))
-    joined = np.concatenate(found)
-    pair = (joined[:, 0] << 32) | joined[:, 1]  # passage ids are below 2³²
-    is_band = joined[:, 2] < bands
-    return _most_shared(pair[is_band], per_passage), _most_shared(pair[~is_band], per_passage)
+TASK_PASSAGES = 200  # new passages a lookup task looks up, verifies and aligns the candidates of
 
 
-def _sharing(level: Level) -> Select[int, int, int]:
-    """(new passage, earlier passage, band) of every key a night's row shares on ``level``."""
-    return (
-        select(NIGHT.c.passage_id, level.passage_id, NIGHT.c.band)
-        .join(level, (level.band == NIGHT.c.band) & (level.key == NIGHT.c.key))
-        .where(level.passage_id < NIGHT.c.first_id)
-    )
+@dataclass(frozen=True, eq=False)
+class Lookup:
+    """A task's share of a batch's candidate lookup: some new passages (``passages``, in id
+    order), the night's rows (``NIGHT``'s columns) of every passage of the batch that shares a
+    key with them, theirs included, and those passages' normalised texts (with submission ids).
+    The index's rows below ``before`` (the batch's first indexed passage) are the committed
+    ones; the batch's own rows it holds are those of ``rows`` that fit their bucket."""
+
+    passages: tuple[int, ...]
+    rows: npt.NDArray[np.int64]
+    texts: dict[int, tuple[int, str]]
+    before: int
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a lookup task found: its verified candidates (``verify.tasks``' cut, in order), how
+    many candidate pairs it had, and the seconds it took where it ran."""
+
+    verified: tuple[verify.Verified, ...]
+    candidates: int
+    seconds: float
+
+
+def lookups(night: npt.NDArray[np.int64], indexed: Sequence[NewParagraph]) -> list[Lookup]:
+    """The batch's lookup tasks: ``TASK_PASSAGES`` new passages each, in id order, each with the
+    night's rows of every bucket its passages' rows fall in."""
+    if not len(night):
+        return []
+    ids = np.array([p.id for p in indexed], dtype=np.int64)
+    task_of_row = np.searchsorted(ids, night[:, 2]) // TASK_PASSAGES
+    bucket = _bucket_codes(night)
+    wanted = np.zeros((int(bucket[-1]) + 1, int(task_of_row.max()) + 1), dtype=bool)
+    wanted[bucket, task_of_row] = True  # bucket → the tasks that look it up
+    texts = {p.id: (p.submission_id, p.normalised) for p in indexed}
+    before = int(ids[0])
+    out: list[Lookup] = []
+    for task in range(wanted.shape[1]):
+        rows = night[wanted[bucket, task]]
+        mine = ids[task * TASK_PASSAGES : (task + 1) * TASK_PASSAGES]
+        involved = np.unique(rows[:, 2]).tolist()
+        out.append(Lookup(tuple(mine.tolist()), rows, {pid: texts[pid] for pid in involved}, before))
+    return out
+
+
+def _bucket_codes(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """For rows sorted by (band, key), the number of their bucket, counting from 0."""
+    starts = np.ones(len(rows), dtype=bool)
+    starts[1:] = (rows[1:, 0] != rows[:-1, 0]) | (rows[1:, 1] != rows[:-1, 1])
+    return np.cumsum(starts) - 1
+
+
+def find_and_verify_stored(
+    lookup: Lookup, config: FingerprintConfig, match: MatchConfig, database_url: str
+) -> Found:
+    """A worker's task: ``find_and_verify`` through this process's own read-only engine of
+    ``database_url`` (``db.reading_engine``)."""
+    with db.reading_engine(database_url).connect() as connection:
+        return find_and_verify(lookup, config, match, connection)
+
+
+def find_and_verify(
+    lookup: Lookup, config: FingerprintConfig, match: MatchConfig, connection: Connection
+) -> Found:
+    """The candidates of ``lookup``'s passages, verified (``verify_here``): the archived passages
+    sharing a key with them, read from the index's committed rows, and the batch's passages
+    sharing one whose row the index holds, each new passage's ``max_candidates`` sharing the most
+    band keys, and as many sharing the most anchors (``_most_shared``); the texts of the archived
+    ones are read through ``connection``."""
+    started = time.perf_counter()
+    rows = lookup.rows
+    own = rows[np.isin(rows[:, 2], lookup.passages)]
+    held = held_rows(connection, np.unique(own[:, :2], axis=0), lookup.before)
+    new, earlier, band = _sharing(own, rows, held, match.max_candidates)
+    pair = (new << 32) | earlier  # passage ids are below 2³²
+    is_band = band < config.bands
+    pairs = _most_shared(pair[is_band], match.max_candidates)
+    anchored = _most_shared(pair[~is_band], match.max_candidates)
+    tasks = verify.tasks(pairs, anchored, lookup.texts)
+    verified = verify_here(tasks, config, match, partial(stored_texts, connection))
+    return Found(tuple(verified), len(set(pairs) | set(anchored)), time.perf_counter() - started)
+
+
+def held_rows(connection: Connection, keys: npt.NDArray[np.int64], before: int) -> npt.NDArray[np.int64]:
+    """(band, key, passage id) of the index's rows, on every level, in the buckets ``keys`` (band,
+    key) and of passages before ``before``. One statement a level, a search of its primary key
+    per key; the SQL is written here, of integers only (``fetch_plain``'s reason: the rows are
+    many and narrow, the keys thousands)."""
+    found: list[tuple[int, int, int]] = []
+    bands = np.unique(keys[:, 0]).tolist()
+    for level in LEVELS:
+        name = level.__tablename__
+        parts = [
+            f"SELECT band, key, passage_id FROM {name} WHERE band = {band} AND passage_id < {before} "
+            f"AND key IN ({','.join(map(str, keys[keys[:, 0] == band, 1].tolist()))})"
+            for band in bands
+        ]
+        for chunk in chunks(parts, SELECTS_PER_STATEMENT):
+            found += fetch_sql(connection, " UNION ALL ".join(chunk))
+    return np.array(found, dtype=np.int64).reshape(-1, 3)
+
+
+SELECTS_PER_STATEMENT = 100  # below SQLite's 500 terms of a compound SELECT
+
+
+def _sharing(
+    own: npt.NDArray[np.int64], batch: npt.NDArray[np.int64], held: npt.NDArray[np.int64], bucket_cap: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(new passage, earlier passage, band) of every key a row of ``own`` shares with an earlier
+    submission's passage: one of ``held`` (the index's committed rows), or one of the batch's
+    rows that the index holds (its bucket had room: ``fitting_rows``' rule, the same ranks and
+    the same counts). As the database's join of the night's rows with the levels gave them."""
+    code = _codes(own, batch, held)
+    own_code, batch_code, held_code = np.split(code, [len(own), len(own) + len(batch)])
+    in_bucket = np.bincount(held_code, minlength=int(code.max(initial=-1)) + 1)
+    fits = batch[:, 4] + in_bucket[batch_code] < bucket_cap
+    new, earlier, band = [], [], []
+    for others, other_code in ((held, held_code), (batch[fits], batch_code[fits])):
+        left, right = _equal_pairs(own_code, other_code)
+        before = others[right, 2] < own[left, 3]  # the earlier submissions' only
+        new.append(own[left[before], 2])
+        earlier.append(others[right[before], 2])
+        band.append(own[left[before], 0])
+    return np.concatenate(new), np.concatenate(earlier), np.concatenate(band)
+
+
+def _codes(*arrays: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """A number for each (band, key) of the rows of ``arrays``, concatenated: equal numbers for
+    equal buckets."""
+    both = np.concatenate([a[:, :2] for a in arrays])
+    order = np.lexsort((both[:, 1], both[:, 0]))
+    code = np.empty(len(both), dtype=np.int64)
+    code[order] = _bucket_codes(both[order])
+    return code
+
+
+def _equal_pairs(
+    left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The indices (i, j) of every left[i] == right[j]."""
+    order = np.argsort(right, kind="stable")
+    ordered = right[order]
+    low = np.searchsorted(ordered, left, "left")
+    count = np.searchsorted(ordered, left, "right") - low
+    i = np.repeat(np.arange(len(left)), count)
+    within = np.arange(len(i)) - np.repeat(np.cumsum(count) - count, count)
+    return i, order[np.repeat(low, count) + within]
 
 
 def _most_shared(pairs: npt.NDArray[np.int64], per_passage: int) -> list[tuple[int, int]]:
@@ -322,9 +445,9 @@ SPAN_COLUMNS = ("passage_id", "other_id", "start", "end", "other_start", "other_
 # Reads (submission id, text as stored) of some archived passages: ``stored_texts`` over a
 # connection.
 Reader = Callable[[Sequence[int]], dict[int, tuple[int, str]]]
-# Judges a batch's verification tasks, wherever they run (``Indexer``: the run's workers);
-# where they run in this process, they read the texts they need with the reader given.
-VerifyAll = Callable[[Sequence[verify.Candidates], Reader], list[verify.Verified]]
+# Runs a batch's lookup tasks, wherever they run (``Indexer``: the run's workers); where they
+# run in this process, they read the index and the texts through the connection given.
+VerifyAll = Callable[[Sequence[Lookup], Connection], list[Found]]
 
 
 def verify_here(
@@ -332,14 +455,6 @@ def verify_here(
 ) -> list[verify.Verified]:
     """``verify_read`` of each task, in this process."""
     return [verify_read(task, config, match, read) for task in tasks]
-
-
-def verify_stored(
-    task: verify.Candidates, config: FingerprintConfig, match: MatchConfig, database_url: str
-) -> verify.Verified:
-    """A worker's task: ``verify_read`` with the texts read through this process's own
-    read-only engine of ``database_url`` (``db.reading_engine``)."""
-    return verify_read(task, config, match, partial(_read, db.reading_engine(database_url)))
 
 
 def verify_read(
@@ -359,20 +474,10 @@ def with_stored(task: verify.Candidates, read: Reader) -> verify.Candidates:
     return replace(task, stored={**task.stored, **read(task.earlier)}, earlier=())
 
 
-def _verify(
-    session: Session,
-    pairs: Sequence[tuple[int, int]],
-    anchored: Sequence[tuple[int, int]],
-    new: dict[int, NewParagraph],
-    verify_all: VerifyAll,
-) -> tuple[list[dict[str, Any]], list[tuple[int, ...]]]:
-    """Link rows and aligned regions of the candidates (``verify.verify``). The earlier
-    passages' texts are not read here: a task carries their ids and reads them where it runs
-    (those of earlier batches, committed; the batch's own passages, not committed yet, travel
-    in the task as ``new``)."""
-    texts = {pid: (p.submission_id, p.normalised) for pid, p in new.items()}
-    read = partial(stored_texts, session.connection())
-    links, spans = verify.merged(verify_all(verify.tasks(pairs, anchored, texts), read))
+def _written(found: Sequence[Found]) -> tuple[list[dict[str, Any]], list[tuple[int, ...]]]:
+    """Link rows and aligned regions of what the lookup tasks found, in the order one task of
+    the whole batch gives them (``verify.merged``)."""
+    links, spans = verify.merged(v for f in found for v in f.verified)
     return [_link_row(a, b, score) for a, b, score in links], list(spans)
 
 
@@ -380,11 +485,6 @@ def _link_row(a: int, b: int, score: float) -> dict[str, Any]:
     """A verified cross link from ``a`` (the new representative) to ``b`` (the earlier one)."""
     similarity = round(score, 4)
     return {"passage_id": a, "other_id": b, "similarity": similarity, "kind": "cross", "action": "linked"}
-
-
-def _read(engine: Engine, ids: Sequence[int]) -> dict[int, tuple[int, str]]:
-    with engine.connect() as connection:
-        return stored_texts(connection, ids)
 
 
 def stored_texts(connection: Connection, ids: Sequence[int]) -> dict[int, tuple[int, str]]:

@@ -70,7 +70,13 @@ def fetch_plain(connection: Connection, statement: Select[*tuple[Any, ...]]) -> 
     batch reads by. Its bound values are written into the SQL (``literal_binds``): ids and the
     code's own constants only, never text that came from a file.
     """
-    sql = str(statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    return fetch_sql(
+        connection, str(statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    )
+
+
+def fetch_sql(connection: Connection, sql: str) -> list[tuple[Any, ...]]:
+    """``fetch_plain`` of SQL written by the caller, of integers and its own names only."""
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(sql)
