@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, cast
@@ -322,6 +323,7 @@ def open_engine(url: str, *, create: bool = True, migrated: bool = True) -> Engi
 
 
 _reading: dict[tuple[int, str], Engine] = {}
+_reading_lock = threading.Lock()
 
 
 def reading_engine(url: str) -> Engine:
@@ -332,11 +334,12 @@ def reading_engine(url: str) -> Engine:
     Only committed rows are seen (SQLite in WAL mode lets it read beside the coordinator's
     write transaction), and it never writes (``query_only``)."""
     key = (os.getpid(), url)
-    engine = _reading.get(key)
-    if engine is None:
-        engine = _reading[key] = _engine(url)
-        if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_query_only)
+    with _reading_lock:  # a Dask worker may run tasks in threads
+        engine = _reading.get(key)
+        if engine is None:
+            engine = _reading[key] = _engine(url)
+            if engine.dialect.name == "sqlite":
+                event.listen(engine, "connect", _sqlite_query_only)
     return engine
 
 
