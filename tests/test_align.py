@@ -242,10 +242,10 @@ def test_grams_are_numbered_among_the_leading_ones_through_colliding_buckets(
     keys = [pool[k] for k, _, _ in windows]
     key = np.array(keys, dtype=np.uint64)
     lead_at = np.array([n for n, (_, leads, _) in enumerate(windows) if leads], dtype=np.int64)
-    others = np.array([other and not leads for _, leads, other in windows], dtype=bool)
+    inside = np.array([leads or other for _, leads, other in windows], dtype=bool)
     number_of = {k: n for n, k in enumerate(sorted({keys[n] for n in lead_at.tolist()}))}
     expected = [
-        number_of[k] if leads or (other and k in number_of) else -1
+        number_of.get(k, -1) if leads or other else -1
         for k, (_, leads, other) in zip(keys, windows, strict=True)
     ]
-    assert align._numbered(key, lead_at, others).tolist() == expected
+    assert align._numbered(key, lead_at, inside).tolist() == expected

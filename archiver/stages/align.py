@@ -221,11 +221,12 @@ def align_many(
     # The texts given first (a task's new passages) are the few that every pair has one of.
     found = _bulk_seeds([(a, b) for _, a, b in todo], swapped)
     if found is None:
-        found_regions = [align(a, b, min_matched, gap) for _, a, b in todo]
+        found_regions = [align(*pairs[k], min_matched, gap) for k, _, _ in todo]
     else:
-        found_regions = _bulk_regions(found, [(len(a), len(b)) for _, a, b in todo], min_matched, gap)
-    for (k, _, _), regions, turn in zip(todo, found_regions, swapped, strict=True):
-        out[k] = sorted(r.swapped() for r in regions) if turn else regions
+        lengths = [(len(a), len(b)) for _, a, b in todo]
+        found_regions = _bulk_regions(found, lengths, min_matched, gap, swapped)
+    for (k, _, _), regions in zip(todo, found_regions, strict=True):
+        out[k] = regions
     return out
 
 
@@ -234,9 +235,14 @@ Runs = tuple[I64, I64, I64, I64]  # pair, i, j, length: maximal runs, as ``seeds
 
 
 def _bulk_regions(
-    runs: Runs, lengths: Sequence[tuple[int, int]], min_matched: int, gap: int
+    runs: Runs,
+    lengths: Sequence[tuple[int, int]],
+    min_matched: int,
+    gap: int,
+    turned: Sequence[bool] | None = None,
 ) -> list[list[Region]]:
-    """``_regions(_one_to_one(...))`` of the runs of every pair (``lengths``: the pair's texts)."""
+    """``_regions(_one_to_one(...))`` of the runs of every pair (``lengths``: the pair's texts);
+    those of a pair ``turned`` seen from its other text (``Region.swapped``), in order."""
     pair, i, j, n = runs
     out: list[list[Region]] = [[] for _ in lengths]
     order = np.lexsort((j, i, pair))
@@ -288,7 +294,7 @@ def _bulk_regions(
     longest = np.maximum.reduceat(n, first)
     ok = matched >= min_matched
     first, last = first[ok], last[ok]
-    columns = (
+    columns: tuple[npt.NDArray[Any], ...] = (
         pair[first],
         i[first],
         i[last] + n[last],
@@ -297,6 +303,13 @@ def _bulk_regions(
         matched[ok],
         longest[ok],
     )
+    if turned is not None and len(columns[0]):
+        owner, start, end, other_start, other_end, both, run = columns
+        turn = np.asarray(turned, dtype=bool)[owner]
+        start, other_start = np.where(turn, other_start, start), np.where(turn, start, other_start)
+        end, other_end = np.where(turn, other_end, end), np.where(turn, end, other_end)
+        seen = np.lexsort((run, both, other_end, other_start, end, start, owner))
+        columns = tuple(c[seen] for c in (owner, start, end, other_start, other_end, both, run))
     for k, *region in zip(*(c.tolist() for c in columns), strict=True):
         out[k].append(Region(*region))
     return out
@@ -379,7 +392,7 @@ def _bulk_seeds(pairs: Sequence[tuple[str, str]], firsts: Sequence[bool] | None 
     lead = np.zeros(len(texts), dtype=bool)
     lead[np.where(np.asarray(firsts, dtype=bool), ib, ia)] = True
     leading = lead[owner] & inside_text
-    number = _numbered(key, np.flatnonzero(leading), inside_text & ~leading)
+    number = _numbered(key, np.flatnonzero(leading), inside_text)
     # Sorted by gram then position (so by text within a gram; a stable sort of small integers
     # is a radix sort); a gram the task has once matches nothing and is dropped.
     at = np.flatnonzero(number >= 0)
@@ -476,26 +489,25 @@ def _gram_keys(cps: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint64] | None:
 
 
 def _numbered(
-    key: npt.NDArray[np.uint64], lead_at: I64, others: npt.NDArray[np.bool_]
+    key: npt.NDArray[np.uint64], lead_at: I64, inside: npt.NDArray[np.bool_]
 ) -> npt.NDArray[np.int32]:
-    """For every window, the number of its gram among the distinct grams at ``lead_at`` (in
-    key order), or -1: those at ``lead_at``, and where ``others`` is set, those whose gram is one
-    of them. Told by a table of hash buckets (the gram's number, or -1 where two share one),
-    then checked exactly."""
-    lead_keys, lead_numbers = np.unique(key[lead_at], return_inverse=True)
+    """For every window where ``inside`` is set, the number of its gram among the distinct grams
+    at ``lead_at`` (in key order), or -1 where it is none of them. Looked up in a table of hash
+    buckets (the gram's number, or -1 where two share one), then checked exactly."""
     number = np.full(len(key), -1, dtype=np.int32)
-    number[lead_at] = lead_numbers.ravel()
+    lead_keys = np.sort(key[lead_at])
+    lead_keys = lead_keys[np.r_[True, lead_keys[1:] != lead_keys[:-1]]] if len(lead_keys) else lead_keys
     if not len(lead_keys):
         return number
     # An eighth full at most, small enough to stay in the cache while every window looks it up.
     bits = max((8 * len(lead_keys)).bit_length(), 10)
     slots = np.zeros(1 << bits, dtype=np.int32)
     buckets = _bucket(lead_keys, bits)
-    slots[buckets] = np.arange(1, len(lead_keys) + 1, dtype=np.int32)
-    by_bucket = np.sort(buckets)
-    slots[by_bucket[1:][by_bucket[1:] == by_bucket[:-1]]] = -1
+    numbers = np.arange(1, len(lead_keys) + 1, dtype=np.int32)
+    slots[buckets] = numbers
+    slots[buckets[slots[buckets] != numbers]] = -1  # a bucket two grams write to
     slot = slots[_bucket(key, bits)]
-    at = np.flatnonzero(others & (slot != 0))
+    at = np.flatnonzero(inside & (slot != 0))
     found = slot[at].astype(np.int64) - 1
     shared = found < 0
     found[shared] = np.minimum(np.searchsorted(lead_keys, key[at[shared]]), len(lead_keys) - 1)

@@ -1,0 +1,133 @@
+"""The verify stage's CPU on the verify tasks of a real run, for two versions of ``archiver``,
+interleaved: the same results, and what each costs.
+
+    .venv/bin/python bench/verify_cpu.py BEFORE AFTER [INBOX] [--runs 3] [--label NAME]
+
+BEFORE and AFTER are folders holding an ``archiver`` package, for example
+``git archive COMMIT archiver | tar -x -C DIR`` (the working tree itself: ``.``). The tasks are
+recorded once from a serial ``flow.run`` of INBOX (default: the kit's inbox with ``--mosaic
+0.3``, seed 7; ``align_speed.record_tasks``, this checkout's code) and pickled into
+``bench/work/``. Then each version judges every task with ``verify.verify`` in a child process
+of its own (``PYTHONPATH`` = the folder), the versions taking turns, ``--runs`` times: a child
+is one serial worker, which judges the tasks in order (what a worker remembers between tasks
+counts). Each child reports its CPU seconds, its peak RSS and a digest of every task's links
+and spans; the digests must be equal or the script fails. Writes
+bench/results/<date>-verify-cpu-<label>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import pickle
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common
+
+
+def child(tasks_file: Path) -> None:
+    """Judge the pickled tasks with the ``archiver`` on ``sys.path``; print the figures."""
+    from archiver.stages import verify
+
+    with tasks_file.open("rb") as f:
+        fingerprint, match, tasks = pickle.load(f)
+    started = time.process_time()
+    results = [verify.verify(task, fingerprint, match) for task in tasks]
+    seconds = time.process_time() - started
+    digest = hashlib.sha256(pickle.dumps([(r.links, r.band_links, r.spans) for r in results])).hexdigest()
+    print(
+        json.dumps(
+            {
+                "cpu_seconds": seconds,
+                "digest": digest,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "module": verify.__file__,
+            }
+        )
+    )
+
+
+def judge(version: Path, tasks_file: Path) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(version.resolve())}
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(tasks_file)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    figures: dict[str, Any] = json.loads(out.stdout.splitlines()[-1])
+    if not Path(figures["module"]).resolve().is_relative_to(version.resolve()):
+        raise SystemExit(f"verify_cpu: {version} did not provide archiver ({figures['module']})")
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("before", type=Path)
+    parser.add_argument("after", type=Path)
+    parser.add_argument("inbox", nargs="?", type=Path)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--label", default="mosaic7")
+    args = parser.parse_args(argv)
+    inbox = args.inbox or common.make_inbox(1, 7, mosaic=0.3) / "inbox"
+
+    import align_speed  # imports archiver: only in the parent
+
+    tasks_file = common.WORK / f"verify-cpu-{args.label}.pickle"
+    recorded = align_speed.record_tasks(inbox)
+    tasks_file.parent.mkdir(parents=True, exist_ok=True)
+    with tasks_file.open("wb") as f:
+        pickle.dump(recorded, f, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
+        for _ in range(args.runs):
+            for name in runs:
+                runs[name].append(judge(getattr(args, name), tasks_file))
+    finally:
+        tasks_file.unlink()
+    digests = {run["digest"] for found in runs.values() for run in found}
+    if len(digests) != 1:
+        raise SystemExit("verify_cpu: the two versions disagree")
+    tasks = recorded[2]
+    best = {name: min(run["cpu_seconds"] for run in found) for name, found in runs.items()}
+    peak = {name: max(run["peak_rss_mb"] for run in found) for name, found in runs.items()}
+    result: dict[str, Any] = {
+        "date": dt.date.today().isoformat(),
+        "inbox": str(inbox),
+        "before": str(args.before),
+        "after": str(args.after),
+        "tasks": len(tasks),
+        "pairs": sum(len(set(t.pairs) | set(t.anchored)) for t in tasks),
+        "identical": True,
+        "cpu_seconds": {name: [round(r["cpu_seconds"], 3) for r in found] for name, found in runs.items()},
+        "best_cpu_seconds": {name: round(v, 3) for name, v in best.items()},
+        "ratio": round(best["before"] / best["after"], 2),
+        "peak_rss_mb": {name: round(v, 1) for name, v in peak.items()},
+        "machine": common.machine_info(),
+    }
+    print(
+        f"{result['tasks']} tasks, {result['pairs']} pairs, identical: before {best['before']:.3f} s, "
+        f"after {best['after']:.3f} s CPU ({result['ratio']}x); peak RSS "
+        f"{result['peak_rss_mb']['before']} / {result['peak_rss_mb']['after']} MB"
+    )
+    out = common.RESULTS / f"{result['date']}-verify-cpu-{args.label}.json"
+    common.dump_json(out, result)
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--child"]:
+        child(Path(sys.argv[2]))
+    else:
+        raise SystemExit(main())
