@@ -7,12 +7,13 @@ BEFORE and AFTER are folders holding an ``archiver`` package, for example
 ``git archive COMMIT archiver | tar -x -C DIR`` (the working tree itself: ``.``). The tasks are
 recorded once from a serial ``flow.run`` of INBOX (default: the kit's inbox with ``--mosaic
 0.3``, seed 7; ``align_speed.record_tasks``, this checkout's code) and pickled into
-``bench/work/``. Then each version judges every task with ``verify.verify`` in a child process
-of its own (``PYTHONPATH`` = the folder), the versions taking turns, ``--runs`` times: a child
-is one serial worker, which judges the tasks in order (what a worker remembers between tasks
-counts). Each child reports its CPU seconds, its peak RSS and a digest of every task's links
-and spans; the digests must be equal or the script fails. Writes
-bench/results/<date>-verify-cpu-<label>.json.
+``bench/work/`` (``--tasks FILE``: kept there, and read instead of a run when it exists). Then
+each version judges every task with ``verify.verify`` in a child process of its own
+(``PYTHONPATH`` = the folder), the versions taking turns, ``--runs`` times: a child is one
+serial worker, which judges the tasks in order (what a worker remembers between tasks counts).
+Each child reports its CPU seconds, its peak RSS (VmHWM: the tasks and results held, not only
+a worker's) and a digest of every task's links and spans; the digests must be equal or the
+script fails. Writes bench/results/<date>-verify-cpu-<label>.json.
 """
 
 from __future__ import annotations
@@ -49,11 +50,21 @@ def child(tasks_file: Path) -> None:
             {
                 "cpu_seconds": seconds,
                 "digest": digest,
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "peak_rss_mb": peak_rss_mb(),
                 "module": verify.__file__,
             }
         )
     )
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set: VmHWM (``ru_maxrss`` keeps the parent's across exec)."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    (line,) = [line for line in status.splitlines() if line.startswith("VmHWM:")]
+    return int(line.split()[1]) / 1024
 
 
 def judge(version: Path, tasks_file: Path) -> dict[str, Any]:
@@ -78,23 +89,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("inbox", nargs="?", type=Path)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--label", default="mosaic7")
+    parser.add_argument("--tasks", type=Path, help="the recorded tasks: read if there, else kept there")
     args = parser.parse_args(argv)
     inbox = args.inbox or common.make_inbox(1, 7, mosaic=0.3) / "inbox"
 
     import align_speed  # imports archiver: only in the parent
 
-    tasks_file = common.WORK / f"verify-cpu-{args.label}.pickle"
-    recorded = align_speed.record_tasks(inbox)
-    tasks_file.parent.mkdir(parents=True, exist_ok=True)
-    with tasks_file.open("wb") as f:
-        pickle.dump(recorded, f, protocol=pickle.HIGHEST_PROTOCOL)
+    tasks_file = args.tasks or common.WORK / f"verify-cpu-{args.label}.pickle"
+    if args.tasks and args.tasks.exists():
+        with tasks_file.open("rb") as f:
+            recorded = pickle.load(f)
+    else:
+        recorded = align_speed.record_tasks(inbox)
+        tasks_file.parent.mkdir(parents=True, exist_ok=True)
+        with tasks_file.open("wb") as f:
+            pickle.dump(recorded, f, protocol=pickle.HIGHEST_PROTOCOL)
     try:
         runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
         for _ in range(args.runs):
             for name in runs:
                 runs[name].append(judge(getattr(args, name), tasks_file))
     finally:
-        tasks_file.unlink()
+        if not args.tasks:
+            tasks_file.unlink()
     digests = {run["digest"] for found in runs.values() for run in found}
     if len(digests) != 1:
         raise SystemExit("verify_cpu: the two versions disagree")
