@@ -65,12 +65,17 @@ def _anchor_rows(
     return np.stack([band[order], key[order], ids[order]], axis=1)
 
 
+def bucket_codes(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """For rows sorted by (band, key), the number of their bucket, counting from 0."""
+    starts = np.ones(len(rows), dtype=bool)
+    starts[1:] = (rows[1:, 0] != rows[:-1, 0]) | (rows[1:, 1] != rows[:-1, 1])
+    return np.cumsum(starts) - 1
+
+
 def rank(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
     """For each of ``rows`` (band, key, id; sorted like the index), the rows of the batch before
     it in its bucket: with the passages the bucket already holds, what ``links.fitting_rows``
     compares with the cap."""
-    starts_bucket = np.ones(len(rows), dtype=bool)
-    starts_bucket[1:] = (rows[1:, 0] != rows[:-1, 0]) | (rows[1:, 1] != rows[:-1, 1])
-    starts = np.flatnonzero(starts_bucket)
-    bucket = np.cumsum(starts_bucket) - 1
+    bucket = bucket_codes(rows)
+    starts = np.flatnonzero(np.diff(bucket, prepend=-1))
     return np.asarray(np.arange(len(rows)) - starts[bucket])

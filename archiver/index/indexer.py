@@ -64,7 +64,7 @@ class Indexer:
         started = time.perf_counter()
         fingerprint, match = self.config.fingerprint, self.config.match
         if self.executor is None:
-            results = [links.find_and_verify(lookup, fingerprint, match, connection) for lookup in lookups]
+            results = links.find_here(lookups, connection, fingerprint, match)
         else:
             url = self.config.database_url
             futures = [

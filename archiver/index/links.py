@@ -130,9 +130,7 @@ def link(
     indexed = [p for p in new_reps if p.signature is not None]
     stats.band_rows, night = _insert_bands(session, indexed, config, match.max_candidates)
 
-    def here(lookups: Sequence[Lookup], connection: Connection) -> list[Found]:
-        return [find_and_verify(lookup, config, match, connection) for lookup in lookups]
-
+    here = partial(find_here, config=config, match=match)
     found = (verify_all or here)(lookups(night, indexed), session.connection())
     stats.candidates = sum(f.candidates for f in found)
     links, spans = _written(found)
@@ -248,12 +246,12 @@ def fitting_rows(bucket_cap: int) -> Select[int, int, int]:
     are in no bucket yet); a correlated count per row would be planned by PostgreSQL as a loop
     of index searches costly enough to be compiled (JIT) every batch."""
     keys = select(NIGHT.c.band, NIGHT.c.key)
-    held_rows = union_all(
+    on_levels = union_all(
         *(select(level.band, level.key).where(tuple_(level.band, level.key).in_(keys)) for level in LEVELS)
     ).subquery()
     held = (
-        select(held_rows.c.band, held_rows.c.key, func.count().label("passages"))
-        .group_by(held_rows.c.band, held_rows.c.key)
+        select(on_levels.c.band, on_levels.c.key, func.count().label("passages"))
+        .group_by(on_levels.c.band, on_levels.c.key)
         .subquery()
     )
     return (
@@ -318,7 +316,7 @@ def lookups(night: npt.NDArray[np.int64], indexed: Sequence[NewParagraph]) -> li
         return []
     ids = np.array([p.id for p in indexed], dtype=np.int64)
     task_of_row = np.searchsorted(ids, night[:, 2]) // TASK_PASSAGES
-    bucket = _bucket_codes(night)
+    bucket = buckets.bucket_codes(night)
     wanted = np.zeros((int(bucket[-1]) + 1, int(task_of_row.max()) + 1), dtype=bool)
     wanted[bucket, task_of_row] = True  # bucket → the tasks that look it up
     texts = {p.id: (p.submission_id, p.normalised) for p in indexed}
@@ -330,13 +328,6 @@ def lookups(night: npt.NDArray[np.int64], indexed: Sequence[NewParagraph]) -> li
         involved = np.unique(rows[:, 2]).tolist()
         out.append(Lookup(tuple(mine.tolist()), rows, {pid: texts[pid] for pid in involved}, before))
     return out
-
-
-def _bucket_codes(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """For rows sorted by (band, key), the number of their bucket, counting from 0."""
-    starts = np.ones(len(rows), dtype=bool)
-    starts[1:] = (rows[1:, 0] != rows[:-1, 0]) | (rows[1:, 1] != rows[:-1, 1])
-    return np.cumsum(starts) - 1
 
 
 def find_and_verify_stored(
@@ -419,7 +410,7 @@ def _codes(*arrays: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     both = np.concatenate([a[:, :2] for a in arrays])
     order = np.lexsort((both[:, 1], both[:, 0]))
     code = np.empty(len(both), dtype=np.int64)
-    code[order] = _bucket_codes(both[order])
+    code[order] = buckets.bucket_codes(both[order])
     return code
 
 
@@ -462,18 +453,16 @@ VerifyAll = Callable[[Sequence[Lookup], Connection], list[Found]]
 def verify_here(
     tasks: Sequence[verify.Candidates], config: FingerprintConfig, match: MatchConfig, read: Reader
 ) -> list[verify.Verified]:
-    """``verify_read`` of each task, in this process."""
-    return [verify_read(task, config, match, read) for task in tasks]
+    """``verify.verify`` of each task, in this process, once ``read`` has given it its earlier
+    passages' texts."""
+    return [verify.verify(with_stored(task, read), config, match) for task in tasks]
 
 
-def verify_read(
-    task: verify.Candidates, config: FingerprintConfig, match: MatchConfig, read: Reader
-) -> verify.Verified:
-    """``verify.verify`` of ``task`` once ``read`` has given it its earlier passages' texts; the
-    reading is part of the task's time."""
-    started = time.perf_counter()
-    verified = verify.verify(with_stored(task, read), config, match)
-    return replace(verified, seconds=time.perf_counter() - started)
+def find_here(
+    lookups: Sequence[Lookup], connection: Connection, config: FingerprintConfig, match: MatchConfig
+) -> list[Found]:
+    """``find_and_verify`` of each lookup task, in this process, reading through ``connection``."""
+    return [find_and_verify(lookup, config, match, connection) for lookup in lookups]
 
 
 def with_stored(task: verify.Candidates, read: Reader) -> verify.Candidates:

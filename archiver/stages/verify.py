@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,7 +50,6 @@ class Verified:
     links: tuple[tuple[int, int, float], ...]  # (passage, other, Jaccard): band links, then anchored
     band_links: int  # how many of ``links`` are band links
     spans: tuple[Span, ...]
-    seconds: float  # the time ``verify`` took, where it ran
 
 
 def tasks(
@@ -109,7 +107,6 @@ def verify(
     (``align.align``'s) of every pair linked or anchored: a copied sentence is a region of a pair
     far below ``match_at``. ``align_all`` aligns a list of pairs: ``align.align_many``, all of
     the task's at once."""
-    started = time.perf_counter()
     texts = dict(task.texts)
     normalised = _normalised([text for _, text in task.stored.values()])
     texts |= {pid: (sub, norm) for (pid, (sub, _)), norm in zip(task.stored.items(), normalised, strict=True)}
@@ -151,7 +148,7 @@ def verify(
                 per_passage[a] += 1
                 links.append((a, b, scores[a, b]))
         spans += [(a, b, *region) for region in regions]  # a Region's fields in a Span's order
-    return Verified(tuple(links), band_links, tuple(spans), time.perf_counter() - started)
+    return Verified(tuple(links), band_links, tuple(spans))
 
 
 _kept: dict[str, str] = {}  # stored text → normalised, least recently used first
