@@ -26,6 +26,7 @@ from archiver.index import _buckets as buckets
 from archiver.index import _stars as stars
 from archiver.index import levels
 from archiver.index import links as index
+from archiver.records import NewParagraph
 from archiver.store import bulk, db
 from tests.conftest import make_config, near_alike_lines
 
@@ -556,33 +557,80 @@ def sorted_rows(members: list[tuple[int, int]]) -> np.ndarray:
     return np.array(sorted((b, k, i) for i, (b, k) in enumerate(members)), dtype=np.int64).reshape(-1, 3)
 
 
+def rows_the_tasks_add(
+    url: str, stored: list[tuple[int, int, int]], rows: np.ndarray, cap: int, per_task: int
+) -> tuple[int, list[tuple[int, int, int]]]:
+    """What a batch of ``rows`` (band, key, passage id; one passage a submission) adds to the index
+    at ``url`` holding ``stored`` (spread over the three levels): each lookup task judges its
+    passages' rows (``links.look_up``), the coordinator appends them (``links._add_bands``).
+    Returns the count it reports and the run level's rows of the batch, in insertion order;
+    rolled back."""
+    engine = db.open_engine(url)
+    session = Session(engine)
+    try:
+        session.begin()
+        connection = session.connection()
+        for i, row in enumerate(stored):
+            bulk.insert_tuples(connection, db.table(levels.LEVELS[i % 3]), [row])
+        night = np.column_stack([rows, rows[:, 2], buckets.rank(rows)]).astype(np.int64)
+        ids = sorted(set(rows[:, 2].tolist()))
+        indexed = [NewParagraph(pid, pid, "", None, "", None, b"") for pid in ids]
+        saved, index.TASK_PASSAGES = index.TASK_PASSAGES, per_task
+        try:
+            tasks = index.lookups(night, indexed)
+        finally:
+            index.TASK_PASSAGES = saved
+        fitting = [index.look_up(task, connection, cap)[0] for task in tasks]
+        count = index._add_bands(connection, [index.Found((), 0, f, 0.0) for f in fitting])
+        run_level = db.table(db.RunBand)
+        added = connection.execute(
+            select(run_level.c.band, run_level.c.key, run_level.c.passage_id).where(
+                run_level.c.passage_id >= NIGHT_IDS
+            )
+        )
+        return count, [tuple(r) for r in added]
+    finally:
+        session.rollback()
+        session.close()
+        engine.dispose()
+
+
+NIGHT_IDS = 1000  # the batch's passages; the index holds earlier ones
+
+
+POSTGRES_URL = os.environ.get("ARCHIVER_TEST_POSTGRES_URL", "")
+ON_POSTGRES = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(not POSTGRES_URL, reason="set ARCHIVER_TEST_POSTGRES_URL"),
+]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=ON_POSTGRES)])
 @settings(max_examples=60, deadline=None)
 @given(
     members=st.lists(BUCKET, max_size=60),
     held=st.dictionaries(BUCKET, st.integers(0, 6)),
     cap=st.integers(1, 5),
+    per_task=st.integers(1, 7),
 )
 def test_the_rows_added_to_the_index_are_the_earliest_of_each_bucket_up_to_the_cap(
-    members: list[tuple[int, int]], held: dict[tuple[int, int], int], cap: int
+    backend: str, members: list[tuple[int, int]], held: dict[tuple[int, int], int], cap: int, per_task: int
 ) -> None:
     rows = sorted_rows(members)
+    rows[:, 2] += NIGHT_IDS
     filled = dict(held)
     expected = []
     for band, key, passage in rows.tolist():  # the rule, row by row
         if filled.get((band, key), 0) < cap:
             expected.append((band, key, passage))
             filled[(band, key)] = filled.get((band, key), 0) + 1
-    # The bucket sizes are counted by the database (links.fitting_rows), over every level.
-    stored = [(band, key, 1000 + n) for (band, key), count in held.items() for n in range(count)]
-    with tempfile.TemporaryDirectory() as folder:
-        engine = db.open_engine(f"sqlite:///{Path(folder) / 'archive.sqlite3'}")
-        with Session(engine) as session, session.begin():
-            connection = session.connection()
-            for i, row in enumerate(stored):  # spread over the three levels
-                bulk.insert_tuples(connection, db.table(levels.LEVELS[i % 3]), [row])
-            index.NIGHT.create(connection)
-            ranked = np.column_stack([rows, rows[:, 2], buckets.rank(rows)])
-            bulk.insert_tuples(connection, index.NIGHT, bulk.array_rows(ranked))
-            added = sorted(tuple(r) for r in connection.execute(index.fitting_rows(cap)))
-        engine.dispose()
-    assert added == sorted(expected)
+    stored = [(band, key, 10 * n + 1) for (band, key), count in held.items() for n in range(count)]
+    if backend == "postgresql":
+        count, added = rows_the_tasks_add(POSTGRES_URL, stored, rows, cap, per_task)
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            count, added = rows_the_tasks_add(
+                f"sqlite:///{Path(folder) / 'archive.sqlite3'}", stored, rows, cap, per_task
+            )
+    assert added == expected  # in index order
+    assert count == len(expected)

@@ -226,14 +226,25 @@ def test_the_tasks_find_the_candidates_the_database_join_found(
     drawn: tuple[list[tuple[int, int, int, int]], list[tuple[int, int, int]]], cap: int, per_task: int
 ) -> None:
     """Each lookup task's shared keys (the index's committed rows read by key, and the batch's
-    rows that fit their bucket, judged in NumPy) are those the coordinator's join of the night
-    with every level gave, after adding the rows that fit (the statements before issue 24's
-    lookup tasks), on a real SQLite archive. Submissions: passages 100–103, 104–108, 109–112."""
+    rows that fit their bucket, judged in NumPy) are those of a join of the night's rows with
+    every level once the rows that fit are added (the statements before issue 24's lookup
+    tasks), written out here, on a real SQLite archive. Submissions: passages 100–103,
+    104–108, 109–112."""
     held, night_rows = drawn
     firsts = {pid: 100 if pid < 104 else 104 if pid < 109 else 109 for pid in range(100, 113)}
     rows = np.array(sorted(night_rows), dtype=np.int64).reshape(-1, 3)
     night = np.column_stack([rows, [firsts[p] for p in rows[:, 2].tolist()], buckets.rank(rows)]).astype(
         np.int64
+    )
+    index = [(band, key, pid) for _, band, key, pid in held]
+    for band, key, pid in rows.tolist():  # a bucket keeps its earliest ``cap`` passages
+        if sum((b, k) == (band, key) for b, k, _ in index) < cap:
+            index.append((band, key, pid))
+    joined = sorted(
+        (pid, other, band)
+        for band, key, pid in rows.tolist()
+        for b, k, other in index
+        if (b, k) == (band, key) and other < firsts[pid]
     )
     with tempfile.TemporaryDirectory(prefix="lookup-") as folder:
         engine = db.open_engine(f"sqlite:///{folder}/a.sqlite3")
@@ -241,23 +252,6 @@ def test_the_tasks_find_the_candidates_the_database_join_found(
             connection = session.connection()
             for level, band, key, pid in held:
                 connection.execute(insert(LEVELS[level]).values(band=band, key=key, passage_id=pid))
-            links.NIGHT.create(connection)
-            if len(night):
-                names = links.NIGHT.c.keys()
-                night_dicts = [dict(zip(names, r, strict=True)) for r in night.tolist()]
-                connection.execute(insert(links.NIGHT), night_dicts)
-            connection.execute(
-                insert(db.RunBand).from_select(["band", "key", "passage_id"], links.fitting_rows(cap))
-            )
-            joined = sorted(
-                tuple(row)
-                for level in LEVELS
-                for row in connection.execute(
-                    select(links.NIGHT.c.passage_id, level.passage_id, links.NIGHT.c.band)
-                    .join(level, (level.band == links.NIGHT.c.band) & (level.key == links.NIGHT.c.key))
-                    .where(level.passage_id < links.NIGHT.c.first_id)
-                )
-            )
             indexed = [
                 NewParagraph(pid, firsts[pid], "", None, "", None, b"")
                 for pid in sorted(set(rows[:, 2].tolist()))
@@ -270,10 +264,7 @@ def test_the_tasks_find_the_candidates_the_database_join_found(
                 links.TASK_PASSAGES = monkeypatched
             found = []
             for task in tasks:
-                own = task.rows[np.isin(task.rows[:, 2], task.passages)]
-                keys = np.unique(own[:, :2], axis=0)
-                # The batch's own rows are in the run level too (this transaction's): never read.
-                shared = links._sharing(own, task.rows, links.held_rows(connection, keys, task.before), cap)
+                shared = links.look_up(task, connection, cap)[1]
                 found += list(zip(*(column.tolist() for column in shared), strict=True))
         engine.dispose()
     assert sorted(found) == joined

@@ -2,9 +2,8 @@
 
 Buckets are bounded so that no input can make the index's work quadratic: a bucket holds at
 most ``max_candidates`` passages (the earliest: later passages still *find* them, they are just
-not added). ``index.links`` applies the cap in the database, in the
-statement that adds a batch's rows (``links.fitting_rows``: the bucket sizes are counted there),
-with each row's ``rank`` from here.
+not added). ``index.links``' lookup tasks apply the cap (``links._sharing``), from the bucket
+sizes they read and each row's ``rank`` from here.
 """
 
 from __future__ import annotations
@@ -74,7 +73,7 @@ def bucket_codes(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
 
 def rank(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
     """For each of ``rows`` (band, key, id; sorted like the index), the rows of the batch before
-    it in its bucket: with the passages the bucket already holds, what ``links.fitting_rows``
+    it in its bucket: with the passages the bucket already holds, what ``links._sharing``
     compares with the cap."""
     bucket = bucket_codes(rows)
     starts = np.flatnonzero(np.diff(bucket, prepend=-1))

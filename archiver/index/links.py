@@ -6,10 +6,11 @@ links, so a template copied by a thousand townships is one bucket entry, not a t
 passage matches every passage of its own group (similarity 1.0) and every passage of a group
 linked to it (the link's verified Jaccard).
 
-A batch's band rows whose bucket has room are added to the index in one statement; its
-candidates are looked up by the lookup tasks (``Lookup``) on the run's workers, each reading the
-index's committed rows in its passages' buckets by key and judging which of the batch's own rows
-the index holds, then verified by the exact Jaccard of the shingle sets before a link is written.
+A batch's candidates are looked up by the lookup tasks (``Lookup``) on the run's workers, each
+reading the index's committed rows in its passages' buckets by key and judging which of the
+batch's rows the index holds (their bucket has room), then verified by the exact Jaccard of the
+shingle sets before a link is written. The coordinator adds to the index the rows the tasks
+found fitting, in bulk.
 Work per night depends on the night's passages and the buckets they hit, not on the size of the
 archive.
 
@@ -34,20 +35,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import (
-    BigInteger,
-    Column,
-    Integer,
-    MetaData,
     Select,
-    SmallInteger,
-    Table,
     bindparam,
-    delete,
     func,
     insert,
     select,
-    tuple_,
-    union_all,
     update,
 )
 from sqlalchemy.engine import Connection
@@ -63,18 +55,6 @@ from archiver.stages import verify
 from archiver.store import db
 from archiver.store.bulk import array_rows, chunks, execute_plain, fetch_plain, fetch_sql, insert_tuples
 from archiver.store.db import MatchRow, Meta, PassageRow, RunBand, SpanRow, table
-
-_temp_metadata = MetaData()
-NIGHT = Table(  # the batch's band rows: those whose bucket has room are copied into the run level
-    "night",
-    _temp_metadata,
-    Column("band", SmallInteger, nullable=False),
-    Column("key", BigInteger, nullable=False),
-    Column("passage_id", Integer, nullable=False),
-    Column("first_id", Integer, nullable=False),  # first passage id of its submission
-    Column("rank", Integer, nullable=False),  # rows of the batch before it in its bucket
-    prefixes=["TEMPORARY"],
-)
 
 
 def pin_parameters(session: Session, parameters: dict[str, Any]) -> None:
@@ -128,10 +108,11 @@ def link(
             stats.copies += 1
     stats.new_groups = len(new_reps)
     indexed = [p for p in new_reps if p.signature is not None]
-    stats.band_rows, night = _insert_bands(session, indexed, config, match.max_candidates)
+    night = _night_rows(session, indexed, config)
 
     here = partial(find_here, config=config, match=match)
     found = (verify_all or here)(lookups(night, indexed), session.connection())
+    stats.band_rows = _add_bands(session.connection(), found)
     stats.candidates = sum(f.candidates for f in found)
     links, spans = _written(found)
     if links:
@@ -203,13 +184,12 @@ def representatives_of(hashes: Sequence[str]) -> Select[str, int, int | None]:
     )
 
 
-def _insert_bands(
-    session: Session, paragraphs: Sequence[NewParagraph], config: FingerprintConfig, bucket_cap: int
-) -> tuple[int, npt.NDArray[np.int64]]:
-    """Fill the night's table with the batch's band rows and add to the index those whose bucket
-    has room (``fitting_rows``, the bucket sizes counted by the database in the same statement).
-    Returns the rows added to the index and the night's rows (``NIGHT``'s columns, sorted like
-    the index)."""
+def _night_rows(
+    session: Session, paragraphs: Sequence[NewParagraph], config: FingerprintConfig
+) -> npt.NDArray[np.int64]:
+    """The batch's band rows, sorted like the index, as the lookup tasks take them (``Lookup``):
+    (band, key, passage id, first passage id of its submission, rank: rows of the batch before
+    it in its bucket)."""
     signed = [p for p in paragraphs if p.signature is not None]
     rows = np.concatenate(
         [
@@ -217,57 +197,25 @@ def _insert_bands(
             buckets.computed_anchor_rows([(p.id, p.anchors) for p in signed], config),
         ]
     )
-    connection = session.connection()
-    NIGHT.create(connection, checkfirst=True)
-    _empty_night(connection)
     if not len(rows):
-        return 0, np.empty((0, len(NIGHT.c)), np.int64)
+        return np.empty((0, 5), np.int64)
     firsts = _first_passage_ids(session, {p.submission_id for p in paragraphs})
     ids = np.array([p.id for p in paragraphs], dtype=np.int64)
     first_ids = np.array([firsts[p.submission_id] for p in paragraphs], dtype=np.int64)
     order = np.argsort(ids)
     first_of_row = first_ids[order[np.searchsorted(ids, rows[:, 2], sorter=order)]]
-    night = np.column_stack([rows, first_of_row, buckets.rank(rows)])
-    insert_tuples(connection, NIGHT, array_rows(night))
-    adding = insert(table(RunBand)).from_select(["band", "key", "passage_id"], fitting_rows(bucket_cap))
-    # SQLAlchemy reports an INSERT's rowcount only when asked (psycopg's would be -1).
-    added = connection.execute(adding.execution_options(preserve_rowcount=True))
-    _empty_night(connection)
-    return int(added.rowcount), night
+    return np.column_stack([rows, first_of_row, buckets.rank(rows)])
 
 
-def fitting_rows(bucket_cap: int) -> Select[int, int, int]:
-    """The night's rows whose bucket has room, a bucket keeping its earliest ``bucket_cap``
-    passages: the passages it already holds, on every level, and the batch's rows before it
-    (``buckets.rank``) number fewer than ``bucket_cap``.
-
-    Counted here, in the statement that copies the rows, neither the rows nor the bucket sizes
-    pass through Python. Each level is searched by its primary key for the night's keys (most
-    are in no bucket yet); a correlated count per row would be planned by PostgreSQL as a loop
-    of index searches costly enough to be compiled (JIT) every batch."""
-    keys = select(NIGHT.c.band, NIGHT.c.key)
-    on_levels = union_all(
-        *(select(level.band, level.key).where(tuple_(level.band, level.key).in_(keys)) for level in LEVELS)
-    ).subquery()
-    held = (
-        select(on_levels.c.band, on_levels.c.key, func.count().label("passages"))
-        .group_by(on_levels.c.band, on_levels.c.key)
-        .subquery()
-    )
-    return (
-        select(NIGHT.c.band, NIGHT.c.key, NIGHT.c.passage_id)
-        .outerjoin(held, (held.c.band == NIGHT.c.band) & (held.c.key == NIGHT.c.key))
-        .where(NIGHT.c.rank + func.coalesce(held.c.passages, 0) < bucket_cap)
-    )
-
-
-def _empty_night(connection: Connection) -> None:
-    """Empty the night's table. On PostgreSQL a DELETE leaves its rows dead in a table no
-    autovacuum visits: every later batch's scans of it would read them all again."""
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"TRUNCATE {NIGHT.name}")
-    else:
-        connection.execute(delete(NIGHT))
+def _add_bands(connection: Connection, found: Sequence[Found]) -> int:
+    """Add to the index (its run level) the band rows the lookup tasks found to fit their bucket
+    (``Found.fitting``: every row of the batch is one task's), in index order; returns how many."""
+    if not found:
+        return 0
+    rows = np.concatenate([f.fitting for f in found])
+    rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
+    insert_tuples(connection, table(RunBand), array_rows(rows))
+    return len(rows)
 
 
 def _first_passage_ids(session: Session, submissions: set[int]) -> dict[int, int]:
@@ -288,10 +236,11 @@ TASK_PASSAGES = 200  # new passages a lookup task looks up, verifies and aligns 
 @dataclass(frozen=True, eq=False)
 class Lookup:
     """A task's share of a batch's candidate lookup: some new passages (``passages``, in id
-    order), the night's rows (``NIGHT``'s columns) of every passage of the batch that shares a
-    key with them, theirs included, and those passages' normalised texts (with submission ids).
-    The index's rows below ``before`` (the batch's first indexed passage) are the committed
-    ones; the batch's own rows it holds are those of ``rows`` that fit their bucket."""
+    order), the night's rows (``_night_rows``' columns) of every passage of the batch that
+    shares a key with them, theirs included, and those passages' normalised texts (with
+    submission ids). The index's rows below ``before`` (the batch's first indexed passage) are
+    the committed ones; the batch's own rows it holds are those of ``rows`` that fit their
+    bucket."""
 
     passages: tuple[int, ...]
     rows: npt.NDArray[np.int64]
@@ -299,13 +248,16 @@ class Lookup:
     before: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Found:
     """What a lookup task found: its verified candidates (``verify.tasks``' cut, in order), how
-    many candidate pairs it had, and the seconds it took where it ran."""
+    many candidate pairs it had, its passages' band rows that fit their bucket (band, key,
+    passage id; sorted like the index: the coordinator adds them to the index), and the seconds
+    it took where it ran."""
 
     verified: tuple[verify.Verified, ...]
     candidates: int
+    fitting: npt.NDArray[np.int64]
     seconds: float
 
 
@@ -348,17 +300,29 @@ def find_and_verify(
     band keys, and as many sharing the most anchors (``_most_shared``); the texts of the archived
     ones are read through ``connection``."""
     started = time.perf_counter()
-    rows = lookup.rows
-    own = rows[np.isin(rows[:, 2], lookup.passages)]
-    held = held_rows(connection, np.unique(own[:, :2], axis=0), lookup.before)
-    new, earlier, band = _sharing(own, rows, held, match.max_candidates)
+    fitting, (new, earlier, band) = look_up(lookup, connection, match.max_candidates)
     pair = (new << 32) | earlier  # passage ids are below 2³²
     is_band = band < config.bands
     pairs = _most_shared(pair[is_band], match.max_candidates)
     anchored = _most_shared(pair[~is_band], match.max_candidates)
     tasks = verify.tasks(pairs, anchored, lookup.texts)
     verified = verify_here(tasks, config, match, partial(stored_texts, connection))
-    return Found(tuple(verified), len(set(pairs) | set(anchored)), time.perf_counter() - started)
+    candidates = len(set(pairs) | set(anchored))
+    return Found(tuple(verified), candidates, fitting, time.perf_counter() - started)
+
+
+Shared = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]  # new, earlier, band
+
+
+def look_up(lookup: Lookup, connection: Connection, bucket_cap: int) -> tuple[npt.NDArray[np.int64], Shared]:
+    """A lookup task's reading of the index: its passages' band rows that fit their bucket
+    (``Found.fitting``) and the keys they share with earlier passages (``_sharing``)."""
+    rows = lookup.rows
+    mine = np.isin(rows[:, 2], lookup.passages)
+    own = rows[mine]
+    held = held_rows(connection, np.unique(own[:, :2], axis=0), lookup.before)
+    fits, shared = _sharing(own, rows, held, bucket_cap)
+    return rows[mine & fits, :3], shared
 
 
 def held_rows(connection: Connection, keys: npt.NDArray[np.int64], before: int) -> npt.NDArray[np.int64]:
@@ -385,11 +349,15 @@ SELECTS_PER_STATEMENT = 100  # below SQLite's 500 terms of a compound SELECT
 
 def _sharing(
     own: npt.NDArray[np.int64], batch: npt.NDArray[np.int64], held: npt.NDArray[np.int64], bucket_cap: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """(new passage, earlier passage, band) of every key a row of ``own`` shares with an earlier
-    submission's passage: one of ``held`` (the index's committed rows), or one of the batch's
-    rows that the index holds (its bucket had room: ``fitting_rows``' rule, the same ranks and
-    the same counts). As the database's join of the night's rows with the levels gave them."""
+) -> tuple[npt.NDArray[np.bool_], Shared]:
+    """Which of ``batch``'s rows fit their bucket, and (new passage, earlier passage, band) of
+    every key a row of ``own`` shares with an earlier submission's passage: one of ``held`` (the
+    index's committed rows), or one of the batch's rows that the index holds.
+
+    A bucket keeps its earliest ``bucket_cap`` passages: a row of the batch fits when the
+    passages the bucket holds (``held``, every level) and the batch's rows before it in the
+    bucket (its rank) number fewer. ``held`` has every row of the buckets of ``own``, and
+    ``batch`` every row of the batch in them, so the rule is judged right for ``own``'s rows."""
     code = _codes(own, batch, held)
     own_code, batch_code, held_code = np.split(code, [len(own), len(own) + len(batch)])
     in_bucket = np.bincount(held_code, minlength=int(code.max(initial=-1)) + 1)
@@ -401,7 +369,7 @@ def _sharing(
         new.append(own[left[before], 2])
         earlier.append(others[right[before], 2])
         band.append(own[left[before], 0])
-    return np.concatenate(new), np.concatenate(earlier), np.concatenate(band)
+    return fits, (np.concatenate(new), np.concatenate(earlier), np.concatenate(band))
 
 
 def _codes(*arrays: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
