@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 import os
 import random
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -214,3 +217,57 @@ def test_bulk_rows_go_in_by_copy_and_come_back_as_they_were(tmp_path: Path) -> N
         metadata.drop_all(engine)
         engine.dispose()
     assert read["postgresql"] == read["sqlite"] == rows
+
+
+OPTIONAL = st.none() | st.integers(-5, 5)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    start=st.lists(st.tuples(st.integers(0, 4), OPTIONAL, OPTIONAL), max_size=30),
+    by_id=st.dictionaries(st.integers(0, 35), st.tuples(st.integers(-5, 5), st.integers(-5, 5))),
+    by_group=st.dictionaries(st.integers(0, 5), st.integers(-5, 5)),
+)
+def test_bulk_updates_by_key_give_the_rows_a_row_by_row_update_gives(
+    start: list[tuple[int, int | None, int | None]],
+    by_id: dict[int, tuple[int, int]],
+    by_group: dict[int, int],
+) -> None:
+    """``bulk.update_rows`` (one ``UPDATE … FROM unnest`` on PostgreSQL, executemany on SQLite)
+    by a unique key and by a shared one (``changed_only``), as the rule written out row by row."""
+    from sqlalchemy import Column, Integer, MetaData, Table, select
+
+    from archiver.store.bulk import update_rows
+
+    metadata = MetaData()
+    probe = Table(
+        "bulk_update_check",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("grp", Integer),
+        Column("a", Integer),
+        Column("b", Integer),
+    )
+    expected = {i: [grp, a, b] for i, (grp, a, b) in enumerate(start)}
+    for i, (a, b) in by_id.items():
+        if i in expected:
+            expected[i][1:] = [a, b]
+    for row in expected.values():
+        row[2] = by_group.get(row[0], row[2])
+    read: dict[str, list[tuple[Any, ...]]] = {}
+    with tempfile.TemporaryDirectory(prefix="bulk-update-") as folder:
+        for name, url in (("postgresql", URL), ("sqlite", f"sqlite:///{folder}/check.sqlite3")):
+            engine = create_engine(url)
+            metadata.drop_all(engine)
+            metadata.create_all(engine)
+            with engine.begin() as connection:
+                rows = [{"id": i, "grp": g, "a": a, "b": b} for i, (g, a, b) in enumerate(start)]
+                if rows:
+                    connection.execute(probe.insert(), rows)
+                update_rows(connection, probe, [(i, a, b) for i, (a, b) in by_id.items()], ("id", "a", "b"))
+                update_rows(connection, probe, list(by_group.items()), ("grp", "b"), changed_only=True)
+            with engine.connect() as connection:
+                read[name] = [tuple(r) for r in connection.execute(select(probe).order_by(probe.c.id))]
+            metadata.drop_all(engine)
+            engine.dispose()
+    assert read["postgresql"] == read["sqlite"] == [(i, *row) for i, row in sorted(expected.items())]

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, bindparam, cast, func, literal, select, update
+from sqlalchemy import BigInteger, cast, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
-from archiver.store.bulk import chunks, execute_plain, fetch_plain
+from archiver.store.bulk import chunks, fetch_plain, update_rows
 from archiver.store.db import MatchRow, PassageRow, table
 
 UNKNOWN_YEAR = 9999  # sorts after every real year
@@ -25,10 +25,12 @@ ID_SPAN = 1 << 32  # passage ids are 32-bit integers
 @dataclass(frozen=True)
 class StarChanges:
     """What a batch added to the stars, for ``update_canonicals``: the groups it gave members
-    (each with the ``seniority`` of its most senior new member) and the links it made."""
+    (each with the ``seniority`` of its most senior new member), the links it made, and which of
+    those groups it founded (every member and every link of such a group is the batch's)."""
 
     gained: dict[int, tuple[int, int]]
     links: tuple[tuple[int, int], ...]  # (new representative, earlier representative)
+    born: frozenset[int]
 
 
 def seniority(year: int | None, passage_id: int) -> tuple[int, int]:
@@ -71,22 +73,17 @@ def assign_canonicals(session: Session, touched: set[int]) -> int:
     for group in sorted(affected):
         candidates = [firsts[g] for g in {group, *links.get(group, ())} if g in firsts]
         if candidates:
-            updates.append({"group": group, "canonical": min(candidates)[1]})
+            updates.append((group, min(candidates)[1]))
     _write_canonicals(session, updates)
     return len(updates)
 
 
-def _write_canonicals(session: Session, updates: Sequence[dict[str, int]]) -> None:
-    """Point every member of each ``group`` at its ``canonical`` passage."""
-    passages = table(PassageRow)
-    statement = (
-        update(passages)
-        .where(passages.c.rep_id == bindparam("group"))
-        # Rows already pointing at the right centre are left alone: most stars do not move.
-        .where(passages.c.canonical_id.is_distinct_from(bindparam("canonical")))
-        .values(canonical_id=bindparam("canonical"))
+def _write_canonicals(session: Session, updates: Sequence[tuple[int, int]]) -> None:
+    """Point every member of each group (representative id) at its canonical passage (id)."""
+    # Rows already pointing at the right centre are left alone: most stars do not move.
+    update_rows(
+        session.connection(), table(PassageRow), updates, ("rep_id", "canonical_id"), changed_only=True
     )
-    execute_plain(session.connection(), statement, updates)
 
 
 def update_canonicals(session: Session, changes: StarChanges) -> int:
@@ -109,8 +106,11 @@ def update_canonicals(session: Session, changes: StarChanges) -> int:
     direct = set(changes.gained) | set(partners)
     if not direct:
         return 0
-    stored = _stored_canonicals(session, direct)
-    firsts = _group_firsts(session, direct)
+    # A group the batch founded has no canonical yet, its most senior member is the batch's and
+    # its links are the batch's: nothing about it is read from the database.
+    born = changes.born
+    stored = _stored_canonicals(session, direct - born)
+    firsts = _group_firsts(session, direct - born) | {g: changes.gained[g] for g in born}
     # An old group whose most senior member is now one of this batch's: each of its old
     # neighbours may take that member as canonical.
     raised = {g for g in changes.gained if g in stored and firsts[g] == changes.gained[g]}
@@ -120,11 +120,11 @@ def update_canonicals(session: Session, changes: StarChanges) -> int:
         for neighbour in reached.get(group, ()):
             offers.setdefault(neighbour, []).append(firsts[group])
     looked_at = direct | set(offers)
-    stored |= _stored_canonicals(session, looked_at - set(stored))
+    stored |= _stored_canonicals(session, looked_at - set(stored) - born)
     # Groups without a canonical yet were born in this batch, so every link they have is new
     # and their whole star is read (as it would be for an older group found without one).
     whole = looked_at - set(stored)
-    linked = neighbours(session, whole)
+    linked = neighbours(session, whole - born)
     stars = {g: {g} | linked.get(g, set()) for g in whole}
     firsts |= _group_firsts(session, {n for star in stars.values() for n in star} - set(firsts))
     updates = []
@@ -139,7 +139,7 @@ def update_canonicals(session: Session, changes: StarChanges) -> int:
             best = min(candidates)
             if best == stored[group]:
                 continue  # the star grew, its centre did not move (new copies were given it)
-        updates.append({"group": group, "canonical": best[1]})
+        updates.append((group, best[1]))
     _write_canonicals(session, updates)
     return len(looked_at)
 

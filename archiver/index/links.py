@@ -36,11 +36,9 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import (
     Select,
-    bindparam,
     func,
     insert,
     select,
-    update,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -53,7 +51,7 @@ from archiver.index.levels import LEVELS
 from archiver.records import LinkStats, NewParagraph
 from archiver.stages import verify
 from archiver.store import db
-from archiver.store.bulk import array_rows, chunks, execute_plain, fetch_plain, fetch_sql, insert_tuples
+from archiver.store.bulk import array_rows, chunks, fetch_plain, fetch_sql, insert_tuples, update_rows
 from archiver.store.db import MatchRow, Meta, PassageRow, RunBand, SpanRow, table
 
 
@@ -129,7 +127,8 @@ def link(
     # group's canonical passage as stored; ``update_canonicals`` moves the group if need be.
     _write_groups(session, paragraphs, reps, {rep: earliest[rep][1] for rep in alone} | centres)
     gained = {rep: key for rep, key in earliest.items() if rep not in alone}
-    return stats, StarChanges(gained, tuple((row["passage_id"], row["other_id"]) for row in links))
+    born = frozenset(p.id for p in new_reps) - alone
+    return stats, StarChanges(gained, tuple((row["passage_id"], row["other_id"]) for row in links), born)
 
 
 def _earliest_members(paragraphs: Sequence[NewParagraph], reps: dict[str, int]) -> dict[int, tuple[int, int]]:
@@ -147,19 +146,17 @@ def _write_groups(
 ) -> None:
     """Set each paragraph's group (``rep_id``), and its canonical passage where ``canonicals``
     knows its group's (the others are left to ``update_canonicals``)."""
-    passages = table(PassageRow)
-    grouped = update(passages).where(passages.c.id == bindparam("pid"))
-    only_rep, with_canonical = [], []
+    only_rep: list[tuple[int, ...]] = []
+    with_canonical: list[tuple[int, ...]] = []
     for paragraph in paragraphs:
         rep = reps[paragraph.exact]
         if rep in canonicals:
-            with_canonical.append({"pid": paragraph.id, "rep": rep, "canonical": canonicals[rep]})
+            with_canonical.append((paragraph.id, rep, canonicals[rep]))
         else:
-            only_rep.append({"pid": paragraph.id, "rep": rep})
-    connection = session.connection()
-    execute_plain(connection, grouped.values(rep_id=bindparam("rep")), only_rep)
-    with_centre = grouped.values(rep_id=bindparam("rep"), canonical_id=bindparam("canonical"))
-    execute_plain(connection, with_centre, with_canonical)
+            only_rep.append((paragraph.id, rep))
+    connection, passages = session.connection(), table(PassageRow)
+    update_rows(connection, passages, only_rep, ("id", "rep_id"))
+    update_rows(connection, passages, with_canonical, ("id", "rep_id", "canonical_id"))
 
 
 def _existing_reps(session: Session, hashes: Sequence[str]) -> tuple[dict[str, int], dict[int, int]]:
