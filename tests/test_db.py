@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import re
 import sqlite3
 from collections.abc import Callable
@@ -49,6 +51,45 @@ def test_every_sqlite_connection_checkpoints_at_64_mb_not_at_sqlites_4_mb(tmp_pa
         for connection in (first, second):
             assert connection.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 16384
     engine.dispose()
+
+
+def _sqlite_library() -> ctypes.CDLL:
+    """The SQLite library the sqlite3 module runs on, for its memory counter."""
+    try:
+        library = ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")
+        library.sqlite3_memory_used.restype = ctypes.c_int64
+    except (OSError, AttributeError):
+        pytest.skip("the SQLite library's memory counter is not reachable through ctypes here")
+    return library
+
+
+@pytest.mark.parametrize("opened", ["archive", "reading"])
+def test_an_sqlite_connection_does_not_keep_every_one_off_statement_prepared(
+    tmp_path: Path, opened: str
+) -> None:
+    # The index's lookups are SQL of thousands of literal keys, each sent once: the sqlite3
+    # module's default cache keeps 128 of them prepared, tens of MB at scale.
+    url = f"sqlite:///{tmp_path / 'archive.sqlite3'}"
+    engine = db.open_engine(url)
+    if opened == "reading":
+        engine = db.reading_engine(url)
+    library = _sqlite_library()
+
+    def lookup(n: int) -> str:
+        keys = ",".join(str(n * 100_000 + k) for k in range(3000))
+        return f"SELECT passage_id FROM passage_bands WHERE band = 0 AND key IN ({keys})"
+
+    with engine.connect() as connection:
+        connection.exec_driver_sql(lookup(0)).all()
+        before = library.sqlite3_memory_used()
+        connection.exec_driver_sql(lookup(1)).all()
+        one = library.sqlite3_memory_used() - before
+        for n in range(2, 60):
+            connection.exec_driver_sql(lookup(n)).all()
+        kept = library.sqlite3_memory_used() - before
+    engine.dispose()
+    assert one > 0
+    assert kept < (db.SQLITE_STATEMENTS_KEPT + 4) * one, (kept, one)
 
 
 def test_opening_an_existing_archive_keeps_its_rows(tmp_path: Path) -> None:

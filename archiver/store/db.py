@@ -349,8 +349,16 @@ def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Prepared statements the sqlite3 module keeps per connection (its default is 128). The index's
+# lookups send SQL of thousands of literal keys, each text once: kept, 128 of them held tens of
+# MB for nothing, more the larger the archive's buckets (bench/README.md, memory).
+SQLITE_STATEMENTS_KEPT = 16
+
+
 def _engine(url: str) -> Engine:
     try:
+        if make_url(url).get_backend_name() == "sqlite":
+            return create_engine(url, connect_args={"cached_statements": SQLITE_STATEMENTS_KEPT})
         return create_engine(url)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise StoreError(
