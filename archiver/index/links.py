@@ -37,7 +37,6 @@ import numpy.typing as npt
 from sqlalchemy import (
     Select,
     func,
-    insert,
     select,
 )
 from sqlalchemy.engine import Connection
@@ -113,12 +112,12 @@ def link(
     stats.band_rows = _add_bands(session.connection(), found)
     stats.candidates = sum(f.candidates for f in found)
     links, spans = _written(found)
-    if links:
-        session.execute(insert(table(MatchRow)), links)
+    insert_tuples(session.connection(), table(MatchRow), links, LINK_COLUMNS)
     insert_tuples(session.connection(), table(SpanRow), spans, SPAN_COLUMNS)
     stats.spans = len(spans)
     stats.links = len(links)
-    linked = {row["passage_id"] for row in links} | {row["other_id"] for row in links}
+    pairs = tuple((new, other) for new, other, *_ in links)
+    linked = {new for new, _ in pairs} | {other for _, other in pairs}
     alone = {p.id for p in new_reps} - linked
     earliest = _earliest_members(paragraphs, reps)
     # A group born in this batch that no link touches is a star of one group: every member is
@@ -128,7 +127,7 @@ def link(
     _write_groups(session, paragraphs, reps, {rep: earliest[rep][1] for rep in alone} | centres)
     gained = {rep: key for rep, key in earliest.items() if rep not in alone}
     born = frozenset(p.id for p in new_reps) - alone
-    return stats, StarChanges(gained, tuple((row["passage_id"], row["other_id"]) for row in links), born)
+    return stats, StarChanges(gained, pairs, born)
 
 
 def _earliest_members(paragraphs: Sequence[NewParagraph], reps: dict[str, int]) -> dict[int, tuple[int, int]]:
@@ -405,6 +404,7 @@ def _most_shared(pairs: npt.NDArray[np.int64], per_passage: int) -> list[tuple[i
     return list(zip((kept >> 32).tolist(), (kept & 0xFFFFFFFF).tolist(), strict=True))
 
 
+LINK_COLUMNS = ("passage_id", "other_id", "similarity", "kind", "action")
 SPAN_COLUMNS = ("passage_id", "other_id", "start", "end", "other_start", "other_end", "matched", "longest")
 
 # Reads (submission id, text as stored) of some archived passages: ``stored_texts`` over a
@@ -437,17 +437,12 @@ def with_stored(task: verify.Candidates, read: Reader) -> verify.Candidates:
     return replace(task, stored={**task.stored, **read(task.earlier)}, earlier=())
 
 
-def _written(found: Sequence[Found]) -> tuple[list[dict[str, Any]], list[tuple[int, ...]]]:
-    """Link rows and aligned regions of what the lookup tasks found, in the order one task of
+def _written(found: Sequence[Found]) -> tuple[list[tuple[Any, ...]], list[tuple[int, ...]]]:
+    """Link rows (``LINK_COLUMNS``: verified cross links from the new representative to the
+    earlier one) and aligned regions of what the lookup tasks found, in the order one task of
     the whole batch gives them (``verify.merged``)."""
     links, spans = verify.merged(v for f in found for v in f.verified)
-    return [_link_row(a, b, score) for a, b, score in links], list(spans)
-
-
-def _link_row(a: int, b: int, score: float) -> dict[str, Any]:
-    """A verified cross link from ``a`` (the new representative) to ``b`` (the earlier one)."""
-    similarity = round(score, 4)
-    return {"passage_id": a, "other_id": b, "similarity": similarity, "kind": "cross", "action": "linked"}
+    return [(a, b, round(score, 4), "cross", "linked") for a, b, score in links], list(spans)
 
 
 def stored_texts(connection: Connection, ids: Sequence[int]) -> dict[int, tuple[int, str]]:
