@@ -577,7 +577,7 @@ def rows_the_tasks_add(
         indexed = [NewParagraph(pid, pid, "", None, "", None, b"") for pid in ids]
         saved, index.TASK_PASSAGES = index.TASK_PASSAGES, per_task
         try:
-            tasks = index.lookups(night, indexed)
+            tasks = index.lookups(night, indexed, "a run")
         finally:
             index.TASK_PASSAGES = saved
         fitting = [index.look_up(task, connection, cap)[0] for task in tasks]

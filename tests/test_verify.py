@@ -98,21 +98,57 @@ def test_the_cap_on_links_per_passage_holds_over_tasks() -> None:
             assert [(a, b) for a, b, _ in links] == expected
 
 
-def test_stored_texts_remembered_normalised_stay_few_and_give_the_same_rows(
-    monkeypatch: pytest.MonkeyPatch,
+def archive_of(folder: Path, files: dict[str, str]) -> tuple[str, dict[int, tuple[int, str]]]:
+    """An archive of ``files`` run into ``folder``: its URL and its passages' (submission, text)."""
+    from archiver import flow
+
+    config = make_config(folder / "archive", run={"workers": 1})
+    flow.run(config, [write_inbox(folder / "inbox", files)])
+    with db.reading_engine(config.database_url).connect() as connection:
+        rows = connection.execute(select(db.PassageRow.id, db.PassageRow.submission_id, db.PassageRow.text))
+        return config.database_url, {pid: (sub, text) for pid, sub, text in rows}
+
+
+def test_the_earlier_texts_a_worker_remembers_are_read_once_bounded_and_never_another_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = judged(size=1000)
-    monkeypatch.setattr(verify, "NORMALISED_KEPT", 2)
-    monkeypatch.setattr(verify, "_kept", {})
-    for size in (1000, 2, 1):  # each cut normalises the stored texts again, some remembered
-        assert judged(size) == first
-        assert len(verify._kept) == 2
-    # Every text remembered is kept with its own normal form, the most recently used last.
-    texts = [P1, P4, P2, P1 + "。"]
-    assert verify._normalised(texts) == [normalise(text) for text in texts]
-    assert verify._kept == {text: normalise(text) for text in texts[-2:]}
-    assert verify._normalised([P4, P4]) == [normalise(P4)] * 2
-    assert list(verify._kept) == [P1 + "。", P4]
+    """``links.earlier_texts`` (``verify.earlier_texts``): a passage read in a session is taken
+    from memory the next time, normalised as read; at most ``EARLIER_KEPT`` are kept, the least
+    recently used dropped; another session (here another archive, whose passages have the same
+    ids and other texts) reads its own."""
+    monkeypatch.setattr(verify, "EARLIER_KEPT", 3)
+    monkeypatch.setattr(verify, "_earlier", verify._earlier)  # put back afterwards
+    monkeypatch.setattr(verify, "_earlier_run", "")
+    monkeypatch.setattr(verify, "earlier_counts", {"kept": 0, "read": 0})
+    url, stored = archive_of(tmp_path / "one", SENTENCES)
+    other_url, other = archive_of(tmp_path / "two", {path: text[::-1] for path, text in SENTENCES.items()})
+    ids = sorted(set(stored) & set(other))[:5]
+    assert len(ids) == 5 and all(stored[pid] != other[pid] for pid in ids)
+    normalised = {pid: (sub, normalise(text)) for pid, (sub, text) in stored.items()}
+    with db.reading_engine(url).connect() as connection:
+        assert links.earlier_texts(connection, "run one", ids[:2]) == {
+            pid: normalised[pid] for pid in ids[:2]
+        }
+        assert verify.earlier_counts == {"kept": 0, "read": 2}
+        assert links.earlier_texts(connection, "run one", ids[1:4]) == {
+            pid: normalised[pid] for pid in ids[1:4]
+        }
+        assert verify.earlier_counts == {"kept": 1, "read": 4}
+        assert list(verify._earlier._entries) == [
+            ids[1],
+            ids[2],
+            ids[3],
+        ]  # ids[0] dropped: least recently used
+        assert links.earlier_texts(connection, "run one", ids[:2]) == {
+            pid: normalised[pid] for pid in ids[:2]
+        }
+        assert verify.earlier_counts == {"kept": 2, "read": 5}
+        assert list(verify._earlier._entries) == [ids[3], ids[1], ids[0]]
+    with db.reading_engine(other_url).connect() as connection:
+        again = links.earlier_texts(connection, "run two", ids)
+    assert again == {pid: (other[pid][0], normalise(other[pid][1])) for pid in ids}
+    assert verify.earlier_counts == {"kept": 2, "read": 10}
+    assert list(verify._earlier._entries) == ids[2:]
 
 
 def test_a_task_and_its_result_cross_process_boundaries() -> None:
@@ -150,10 +186,17 @@ def test_a_task_sent_the_ids_of_the_earlier_passages_reads_them_and_judges_as_if
 
     def read(ids: Sequence[int]) -> dict[int, tuple[int, str]]:
         asked.append(ids)
-        return {pid: STORED[pid] for pid in ids}
+        return {pid: NORMALISED[pid] for pid in ids}
 
-    assert [links.with_stored(task, read) for task in bare] == sent
+    filled = [links.with_stored(task, read) for task in bare]
     assert asked == [task.earlier for task in bare]
+    assert [task.texts for task in filled] == [
+        {**task.texts, **{p: NORMALISED[p] for p in task.stored}} for task in sent
+    ]
+    assert not any(task.earlier for task in filled)
+    assert [judgement(verify.verify(task, FINGERPRINT, MATCH)) for task in filled] == [
+        judgement(verify.verify(task, FINGERPRINT, MATCH)) for task in sent
+    ]
     assert verify.merged(links.verify_here(bare, FINGERPRINT, MATCH, read)) == judged(size=3)
 
 
@@ -187,7 +230,7 @@ def test_a_worker_looks_candidates_up_in_the_archive_while_a_batch_is_written(tm
             ]
         )
         night = np.column_stack([rows, np.full(len(rows), first), buckets.rank(rows)])
-        [lookup] = links.lookups(night, indexed)
+        [lookup] = links.lookups(night, indexed, "a run")
         # The coordinator holds the write lock, as during a batch: the worker still reads.
         session.add(db.Meta(key="probe", value={}))
         session.flush()
@@ -259,7 +302,7 @@ def test_the_tasks_find_the_candidates_the_database_join_found(
             monkeypatched = links.TASK_PASSAGES
             links.TASK_PASSAGES = per_task
             try:
-                tasks = links.lookups(night, indexed)
+                tasks = links.lookups(night, indexed, "a run")
             finally:
                 links.TASK_PASSAGES = monkeypatched
             found = []

@@ -27,6 +27,7 @@ consecutive ids, filed together, and a batch's come after every earlier batch's.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -108,7 +109,7 @@ def link(
     night = _night_rows(session, indexed, config)
 
     here = partial(find_here, config=config, match=match)
-    found = (verify_all or here)(lookups(night, indexed), session.connection())
+    found = (verify_all or here)(lookups(night, indexed, run_token(session)), session.connection())
     stats.band_rows = _add_bands(session.connection(), found)
     stats.candidates = sum(f.candidates for f in found)
     links, spans = _written(found)
@@ -236,12 +237,14 @@ class Lookup:
     shares a key with them, theirs included, and those passages' normalised texts (with
     submission ids). The index's rows below ``before`` (the batch's first indexed passage) are
     the committed ones; the batch's own rows it holds are those of ``rows`` that fit their
-    bucket."""
+    bucket. ``run`` names the writing session (``run_token``): what a worker remembers of the
+    archive holds for that session only (``earlier_texts``)."""
 
     passages: tuple[int, ...]
     rows: npt.NDArray[np.int64]
     texts: dict[int, tuple[int, str]]
     before: int
+    run: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -257,9 +260,16 @@ class Found:
     seconds: float
 
 
-def lookups(night: npt.NDArray[np.int64], indexed: Sequence[NewParagraph]) -> list[Lookup]:
-    """The batch's lookup tasks: ``TASK_PASSAGES`` new passages each, in id order, each with the
-    night's rows of every bucket its passages' rows fall in."""
+def run_token(session: Session) -> str:
+    """A name for ``session`` no other session of any process shares: the scope of what a
+    worker remembers of the archive (``earlier_texts``)."""
+    token: str = session.info.setdefault("lookup_run", uuid.uuid4().hex)
+    return token
+
+
+def lookups(night: npt.NDArray[np.int64], indexed: Sequence[NewParagraph], run: str) -> list[Lookup]:
+    """The batch's lookup tasks of the writing session ``run``: ``TASK_PASSAGES`` new passages
+    each, in id order, each with the night's rows of every bucket its passages' rows fall in."""
     if not len(night):
         return []
     ids = np.array([p.id for p in indexed], dtype=np.int64)
@@ -274,7 +284,7 @@ def lookups(night: npt.NDArray[np.int64], indexed: Sequence[NewParagraph]) -> li
         rows = night[wanted[bucket, task]]
         mine = ids[task * TASK_PASSAGES : (task + 1) * TASK_PASSAGES]
         involved = np.unique(rows[:, 2]).tolist()
-        out.append(Lookup(tuple(mine.tolist()), rows, {pid: texts[pid] for pid in involved}, before))
+        out.append(Lookup(tuple(mine.tolist()), rows, {pid: texts[pid] for pid in involved}, before, run))
     return out
 
 
@@ -302,7 +312,7 @@ def find_and_verify(
     pairs = _most_shared(pair[is_band], match.max_candidates)
     anchored = _most_shared(pair[~is_band], match.max_candidates)
     tasks = verify.tasks(pairs, anchored, lookup.texts)
-    verified = verify_here(tasks, config, match, partial(stored_texts, connection))
+    verified = verify_here(tasks, config, match, partial(earlier_texts, connection, lookup.run))
     candidates = len(set(pairs) | set(anchored))
     return Found(tuple(verified), candidates, fitting, time.perf_counter() - started)
 
@@ -407,7 +417,7 @@ def _most_shared(pairs: npt.NDArray[np.int64], per_passage: int) -> list[tuple[i
 LINK_COLUMNS = ("passage_id", "other_id", "similarity", "kind", "action")
 SPAN_COLUMNS = ("passage_id", "other_id", "start", "end", "other_start", "other_end", "matched", "longest")
 
-# Reads (submission id, text as stored) of some archived passages: ``stored_texts`` over a
+# Reads (submission id, normalised text) of some archived passages: ``earlier_texts`` over a
 # connection.
 Reader = Callable[[Sequence[int]], dict[int, tuple[int, str]]]
 # Runs a batch's lookup tasks, wherever they run (``Indexer``: the run's workers); where they
@@ -431,10 +441,10 @@ def find_here(
 
 
 def with_stored(task: verify.Candidates, read: Reader) -> verify.Candidates:
-    """``task`` with the stored texts of its ``earlier`` passages read."""
+    """``task`` with the normalised texts of its ``earlier`` passages read."""
     if not task.earlier:
         return task
-    return replace(task, stored={**task.stored, **read(task.earlier)}, earlier=())
+    return replace(task, texts={**task.texts, **read(task.earlier)}, earlier=())
 
 
 def _written(found: Sequence[Found]) -> tuple[list[tuple[Any, ...]], list[tuple[int, ...]]]:
@@ -454,3 +464,10 @@ def stored_texts(connection: Connection, ids: Sequence[int]) -> dict[int, tuple[
         )
         loaded.update({id_: (sub, text) for id_, sub, text in fetch_plain(connection, statement)})
     return loaded
+
+
+def earlier_texts(connection: Connection, run: str, ids: Sequence[int]) -> dict[int, tuple[int, str]]:
+    """(submission id, normalised text) of the archived passages ``ids`` for a lookup task of the
+    writing session ``run``: those this process remembers for it (``verify.earlier_texts``), the
+    others read through ``connection``."""
+    return verify.earlier_texts(run, ids, partial(stored_texts, connection))

@@ -10,7 +10,6 @@ the rows written are the same however the batch was cut and wherever the tasks r
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -19,15 +18,15 @@ from dataclasses import dataclass, field
 from archiver.config import FingerprintConfig, MatchConfig
 from archiver.stages import align
 from archiver.stages import fingerprint as fp
+from archiver.stages._memo import LruMemo
 
 Pair = tuple[int, int]  # (new representative, earlier representative)
 # passage, other, start, end, other's start, other's end, matched, longest (``SpanRow``)
 Span = tuple[int, int, int, int, int, int, int, int]
 AlignAll = Callable[[Sequence[tuple[str, str]]], list[list[align.Region]]]
 TASK_PAIRS = 2000  # candidate pairs per task: large enough that sending the texts costs little
-# Stored texts remembered normalised per process, the most recently used: an earlier passage is a
-# candidate in many tasks, and a worker lives for the run. About 1 KB each.
-NORMALISED_KEPT = 8192
+# Earlier passages' normalised texts a process remembers (``earlier_texts``), about 1 KB each.
+EARLIER_KEPT = 16_384
 
 
 @dataclass(frozen=True)
@@ -40,8 +39,8 @@ class Candidates:
     texts: Mapping[int, tuple[int, str]]  # passage id → (submission id, normalised text)
     # The archived passages' texts as stored: normalised by the task, not by the coordinator.
     stored: Mapping[int, tuple[int, str]] = field(default_factory=dict)
-    # The archived passages whose stored texts the task reads itself (``index.links.with_stored``
-    # fills ``stored`` with them where it runs): the coordinator sends their ids, not their texts.
+    # The archived passages whose texts the task reads itself (``index.links.with_stored`` adds
+    # them to ``texts``, normalised, where it runs): the coordinator sends their ids, not their texts.
     earlier: tuple[int, ...] = ()
 
 
@@ -108,7 +107,7 @@ def verify(
     far below ``match_at``. ``align_all`` aligns a list of pairs: ``align.align_many``, all of
     the task's at once."""
     texts = dict(task.texts)
-    normalised = _normalised([text for _, text in task.stored.values()])
+    normalised = fp.normalise_many([text for _, text in task.stored.values()])
     texts |= {pid: (sub, norm) for (pid, (sub, _)), norm in zip(task.stored.items(), normalised, strict=True)}
     sharing = set(task.anchored)
     every = sorted(set(task.pairs) | sharing)
@@ -151,22 +150,37 @@ def verify(
     return Verified(tuple(links), band_links, tuple(spans))
 
 
-_kept: dict[str, str] = {}  # stored text → normalised, least recently used first
-_kept_lock = threading.Lock()  # a Dask worker may run tasks in threads
+# The earlier passages' normalised texts this process read lately, by passage id: a passage is a
+# candidate in many tasks of a run, read and normalised once. Valid for one writing session only
+# (``_earlier_run``): a Dask worker outlives a run, and SQLite may give a deleted row's id to a
+# new passage.
+_earlier: LruMemo[int, tuple[int, str]] = LruMemo(EARLIER_KEPT)
+_earlier_run = ""
+_earlier_lock = threading.Lock()  # a Dask worker may run tasks in threads
+earlier_counts = {"kept": 0, "read": 0}  # texts found remembered, and read
 
 
-def _normalised(stored: Sequence[str]) -> list[str]:
-    """``fp.normalise_many(stored)``, the texts seen lately by this process taken from
-    ``_kept``, the others normalised at once and remembered."""
-    with _kept_lock:
-        found = [_kept.pop(text, None) for text in stored]
-    fresh = iter(fp.normalise_many([text for text, norm in zip(stored, found, strict=True) if norm is None]))
-    out = [next(fresh) if norm is None else norm for norm in found]
-    with _kept_lock:
-        _kept.update(zip(stored, out, strict=True))
-        for old in list(itertools.islice(_kept, max(len(_kept) - NORMALISED_KEPT, 0))):
-            del _kept[old]
-    return out
+def earlier_texts(
+    run: str, ids: Sequence[int], read: Callable[[Sequence[int]], Mapping[int, tuple[int, str]]]
+) -> dict[int, tuple[int, str]]:
+    """(submission id, normalised text) of the archived passages ``ids`` for a task of the writing
+    session ``run``: those this process remembers for it, and the others ``read`` (submission id,
+    text as stored), normalised and remembered."""
+    global _earlier, _earlier_run
+    with _earlier_lock:
+        if run != _earlier_run:
+            _earlier = LruMemo(EARLIER_KEPT)
+            _earlier_run = run
+        found = _earlier.found(ids)
+    stored = read([pid for pid in ids if pid not in found])
+    normalised = fp.normalise_many([text for _, text in stored.values()])
+    fresh = {pid: (sub, norm) for (pid, (sub, _)), norm in zip(stored.items(), normalised, strict=True)}
+    with _earlier_lock:
+        earlier_counts["kept"] += len(found)
+        earlier_counts["read"] += len(fresh)
+        if run == _earlier_run:  # another session's task may have run here meanwhile
+            _earlier.remember(fresh)
+    return found | fresh
 
 
 def merged(results: Iterable[Verified]) -> tuple[list[tuple[int, int, float]], list[Span]]:
