@@ -44,11 +44,6 @@ from archiver.store.worker import process_chunk
 
 Progress = Callable[[int], None]
 TASK_SIZE = 8  # files per worker task (and per group commit to the vault)
-# Batches in flight while the coordinator settles and merges the band index (``_first_wait``).
-# On an archive past [store] recent_band_rows that takes longer than the two batches the
-# pipeline otherwise keeps in flight, and the workers would wait for it (bench/README.md,
-# nightly cost); results held then are four batches' instead of two.
-FIRST_WAIT_BATCHES = 4
 REJECTED_SHOWN = 10  # rejected files the summary names (the log and `runs show` name all)
 # The cyclic garbage collector's thresholds during a run (Python's default: 700, 10, 10).
 RUN_GC_THRESHOLDS = (20_000, 50, 50)
@@ -198,7 +193,7 @@ def _run_batches(
     with executor_for(config) as executor:
         indexer.executor = executor
         # The last run's band rows are settled, and the merge they call for is done, while
-        # the workers process the first batches: the coordinator has nothing else to do then.
+        # the workers process the first batch: the coordinator has nothing else to do then.
         # At the end of a run, settling and merging would be the last thing everything
         # waits for, so a run leaves its own rows in the run level for the next one.
         # The search index catches up with the last run's texts then too (audit.search).
@@ -255,9 +250,8 @@ def _batches(
     """Results in listing order, a batch at a time, with the next batch already in flight.
 
     A batch goes to the workers in chunks of ``TASK_SIZE`` files: each chunk is one task and one
-    group commit to the vault. ``first_wait`` runs once, when the first ``FIRST_WAIT_BATCHES``
-    batches are in flight and none has been filed (or when every batch is, if there are fewer;
-    or at the end, when there was nothing to process). A known file
+    group commit to the vault. ``first_wait`` runs once, when the first batches are in flight
+    and nothing is ready yet (or at the end, when there was nothing to process). A known file
     whose object is missing from the vault is processed as if new, and noted in ``lost``.
     """
     vault, missing = lost
@@ -273,12 +267,10 @@ def _batches(
             pending.append([process_chunk(chunk, config) for chunk in chunks])
         else:
             pending.append([executor.submit(process_chunk, chunk, config) for chunk in chunks])
-        if not waited:
-            if len(pending) < FIRST_WAIT_BATCHES:
-                continue
-            first_wait()
-            waited = True
-        while len(pending) > 1:
+        if len(pending) > 1:
+            if not waited:
+                first_wait()
+                waited = True
             yield _resolve(pending.popleft())
     if not waited:
         first_wait()

@@ -412,17 +412,6 @@ def test_a_run_compacts_when_the_recent_level_is_full(
     assert snapshot(small) == snapshot(whole) and sum(band_rows(small)) == sum(band_rows(whole))
 
 
-def record_calls(monkeypatch: pytest.MonkeyPatch, calls: list[str], module: object, name: str) -> None:
-    """Replace ``module.name`` by itself noting its name in ``calls`` at every call."""
-    original = getattr(module, name)
-
-    def call(*args: object) -> object:
-        calls.append(name)
-        return original(*args)
-
-    monkeypatch.setattr(module, name, call)
-
-
 def test_a_run_merges_what_the_last_run_left_before_it_links_its_first_batch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -432,8 +421,18 @@ def test_a_run_merges_what_the_last_run_left_before_it_links_its_first_batch(
     main_rows, recent_rows, run_rows = band_rows(make_config(tmp_path))
     assert main_rows == recent_rows == 0 and run_rows > 0
     calls: list[str] = []
+
+    def recorded(module: object, name: str) -> object:
+        original = getattr(module, name)
+
+        def call(*args: object) -> object:
+            calls.append(name)
+            return original(*args)
+
+        return call
+
     for module, name in ((levels, "settle"), (levels, "compact_if_full"), (index, "link")):
-        record_calls(monkeypatch, calls, module, name)
+        monkeypatch.setattr(module, name, recorded(module, name))
     # Settled, the last run's rows put the recent level over this limit: the settle and the
     # merge come first, while the workers process the first batch, and not after the last.
     over = make_config(tmp_path, store={"recent_band_rows": run_rows - 1})
@@ -450,26 +449,6 @@ def test_a_run_merges_what_the_last_run_left_before_it_links_its_first_batch(
     whole = make_config(tmp_path / "whole")
     flow.run(whole, [write_inbox(tmp_path / "all", INBOX)])
     assert snapshot(over) == snapshot(whole)
-
-
-def test_the_workers_have_the_first_batches_to_process_while_the_levels_settle_and_merge(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Pins the order because its point is when the work runs: serial, a batch is processed
-    when it is handed out, so the calls show how many were handed out before the settle."""
-    calls: list[str] = []
-    for module, name in ((flow, "process_chunk"), (levels, "settle"), (index, "link")):
-        record_calls(monkeypatch, calls, module, name)
-    config = make_config(tmp_path, run={"batch_size": 1})
-    flow.run(config, [write_inbox(tmp_path / "inbox", INBOX)])
-    ahead = ["process_chunk"] * flow.FIRST_WAIT_BATCHES
-    assert len(INBOX) > flow.FIRST_WAIT_BATCHES and calls[: len(ahead) + 1] == [*ahead, "settle"]
-    assert calls.count("process_chunk") == len(INBOX) and calls.count("settle") == 1
-    # A run of fewer batches hands them all out first.
-    calls.clear()
-    few = {k: v for k, v in INBOX.items() if k.startswith("county/")}
-    flow.run(make_config(tmp_path / "few", run={"batch_size": 1}), [write_inbox(tmp_path / "few-inbox", few)])
-    assert calls[: len(few) + 1] == [*["process_chunk"] * len(few), "settle"] and "link" in calls
 
 
 @settings(max_examples=25, deadline=None)

@@ -8,9 +8,8 @@ one); and the recent level is merged into the big ``passage_bands`` in key order
 (``archiver compact``) merges all of it; a run merges only as much as keeps the recent level
 within ``[store] recent_band_rows``, a band at a time (``compact_if_full``), so that no single
 night rewrites the whole main level. A run settles the last run's rows and merges first thing,
-while its workers process the first batches (``flow.FIRST_WAIT_BATCHES`` of them), so that
-neither is left for the end of a run, when everything would wait for it, nor keeps the workers
-waiting at its start. Every lookup (``index``) reads all levels; a row is in
+while its workers process the first batch (``flow.run``), so that neither is left for the end of
+a run, when everything would wait for it. Every lookup (``index``) reads all levels; a row is in
 exactly one.
 """
 
