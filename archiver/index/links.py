@@ -51,7 +51,7 @@ from archiver.index.levels import LEVELS
 from archiver.records import LinkStats, NewParagraph
 from archiver.stages import verify
 from archiver.store import db
-from archiver.store.bulk import array_rows, chunks, fetch_plain, fetch_sql, insert_tuples, update_rows
+from archiver.store.bulk import array_rows, chunks, fetch_sql, insert_tuples, update_rows
 from archiver.store.db import MatchRow, Meta, PassageRow, RunBand, SpanRow, table
 
 
@@ -333,20 +333,24 @@ def look_up(lookup: Lookup, connection: Connection, bucket_cap: int) -> tuple[np
 
 def held_rows(connection: Connection, keys: npt.NDArray[np.int64], before: int) -> npt.NDArray[np.int64]:
     """(band, key, passage id) of the index's rows, on every level, in the buckets ``keys`` (band,
-    key) and of passages before ``before``. One statement a level, a search of its primary key
-    per key; the SQL is written here, of integers only (``fetch_plain``'s reason: the rows are
-    many and narrow, the keys thousands)."""
-    found: list[tuple[int, int, int]] = []
-    bands = np.unique(keys[:, 0]).tolist()
-    for level in LEVELS:
-        name = level.__tablename__
-        parts = [
-            f"SELECT band, key, passage_id FROM {name} WHERE band = {band} AND passage_id < {before} "
-            f"AND key IN ({','.join(map(str, keys[keys[:, 0] == band, 1].tolist()))})"
-            for band in bands
+    key) and of passages before ``before``. A SELECT a band and level, a search of its primary
+    key per key, the band's keys written once for every level; the SQL is written here, of
+    integers only (``fetch_plain``'s reason: the rows are many and narrow, the keys thousands)."""
+    if not len(keys):
+        return np.empty((0, 3), np.int64)
+    keys = keys[np.argsort(keys[:, 0], kind="stable")]
+    cuts = np.flatnonzero(keys[1:, 0] != keys[:-1, 0]) + 1
+    parts: list[str] = []
+    for band, listed in zip(keys[np.r_[0, cuts], 0].tolist(), np.split(keys[:, 1], cuts), strict=True):
+        written = ",".join(map(str, listed.tolist()))
+        parts += [
+            f"SELECT band, key, passage_id FROM {level.__tablename__} WHERE band = {band} "
+            f"AND passage_id < {before} AND key IN ({written})"
+            for level in LEVELS
         ]
-        for chunk in chunks(parts, SELECTS_PER_STATEMENT):
-            found += fetch_sql(connection, " UNION ALL ".join(chunk))
+    found: list[tuple[int, int, int]] = []
+    for chunk in chunks(parts, SELECTS_PER_STATEMENT):
+        found += fetch_sql(connection, " UNION ALL ".join(chunk))
     return np.array(found, dtype=np.int64).reshape(-1, 3)
 
 
@@ -456,13 +460,13 @@ def _written(found: Sequence[Found]) -> tuple[list[tuple[Any, ...]], list[tuple[
 
 
 def stored_texts(connection: Connection, ids: Sequence[int]) -> dict[int, tuple[int, str]]:
-    """(submission id, text as stored) of the passages ``ids``."""
+    """(submission id, text as stored) of the passages ``ids``. The SQL is written here, of
+    integer ids only: compiling a statement of hundreds of bound literals cost more than reading."""
     loaded: dict[int, tuple[int, str]] = {}
-    for part in chunks(ids):
-        statement = select(PassageRow.id, PassageRow.submission_id, PassageRow.text).where(
-            PassageRow.id.in_(part)
-        )
-        loaded.update({id_: (sub, text) for id_, sub, text in fetch_plain(connection, statement)})
+    for part in chunks([int(pid) for pid in ids]):
+        listed = ",".join(map(str, part))
+        sql = f"SELECT id, submission_id, text FROM {PassageRow.__tablename__} WHERE id IN ({listed})"
+        loaded.update({id_: (sub, text) for id_, sub, text in fetch_sql(connection, sql)})
     return loaded
 
 

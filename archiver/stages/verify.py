@@ -109,8 +109,6 @@ def verify(
     texts = dict(task.texts)
     normalised = fp.normalise_many([text for _, text in task.stored.values()])
     texts |= {pid: (sub, norm) for (pid, (sub, _)), norm in zip(task.stored.items(), normalised, strict=True)}
-    sharing = set(task.anchored)
-    every = sorted(set(task.pairs) | sharing)
     # The candidates' shingle sets, hashed in bulk: most passages are in several pairs.
     involved = sorted({pid for pair in task.pairs for pid in pair})
     shingles = dict(zip(involved, fp.shingle_sets([texts[pid][1] for pid in involved], config), strict=True))
@@ -128,14 +126,13 @@ def verify(
     linked = {(a, b) for a, b, _ in links}
     per_passage = Counter(a for a, _ in linked)  # links stay within max_candidates per passage
     # No anchor shared: no long run in common. A band match short of match_at is not aligned.
-    aligned = [
-        (a, b) for a, b in every if texts[a][0] != texts[b][0] and ((a, b) in linked or (a, b) in sharing)
-    ]
+    aligned = sorted(linked.union((a, b) for a, b in task.anchored if texts[a][0] != texts[b][0]))
     found = align_all([(texts[a][1], texts[b][1]) for a, b in aligned])
     for (a, b), regions in zip(aligned, found, strict=True):
-        is_link = (a, b) in linked
+        if not regions:
+            continue  # most anchored pairs: nothing to write
         (_, mine), (_, other) = texts[a], texts[b]
-        if regions and not is_link and align.whole_paragraph(regions, len(mine), len(other)):
+        if (a, b) not in linked and align.whole_paragraph(regions, len(mine), len(other)):
             # A copy of the whole paragraph is reuse when it passes match_at, as a paragraph
             # match always was (one the bands missed is linked here); below it the copy was
             # rewritten beyond what counts as one.
