@@ -203,3 +203,17 @@ def dump_json(path: Path, data: Any) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     tmp.replace(path)
+
+
+def version_child(script: str, version: Path, *args: str) -> dict[str, Any]:
+    """The figures a bench script's ``--child`` run prints (JSON, its last line), run with the
+    ``archiver`` of checkout ``version`` first on ``PYTHONPATH``; refused (exit) when another
+    copy of archiver answered (its ``module`` names where it was imported from)."""
+    env = {**os.environ, "PYTHONPATH": str(version.resolve())}
+    out = subprocess.run(
+        [sys.executable, script, "--child", *args], env=env, check=True, capture_output=True, text=True
+    )
+    figures: dict[str, Any] = json.loads(out.stdout.splitlines()[-1])
+    if not Path(figures["module"]).resolve().is_relative_to(version.resolve()):
+        raise SystemExit(f"{Path(script).stem}: {version} did not provide archiver ({figures['module']})")
+    return figures

@@ -26,9 +26,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-import os
 import pickle
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -108,20 +106,10 @@ def record(inbox: Path, folder: Path) -> None:
 
 
 def replay(version: Path, folder: Path, workers: int) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": str(version.resolve())}
     total: dict[str, Any] = {"cpu_seconds": 0.0, "digests": [], "peak_rss_mb": 0.0}
     shares = []
     for worker in range(workers):
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", str(folder), str(worker), str(workers)],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        figures = json.loads(out.stdout.splitlines()[-1])
-        if not Path(figures["module"]).resolve().is_relative_to(version.resolve()):
-            raise SystemExit(f"lookup_cpu: {version} did not provide archiver ({figures['module']})")
+        figures = common.version_child(__file__, version, str(folder), str(worker), str(workers))
         total["cpu_seconds"] += figures["cpu_seconds"]
         total["peak_rss_mb"] = max(total["peak_rss_mb"], figures["peak_rss_mb"])
         if figures["texts"] is not None:

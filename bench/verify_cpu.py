@@ -22,10 +22,8 @@ import argparse
 import datetime as dt
 import hashlib
 import json
-import os
 import pickle
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -68,18 +66,7 @@ def peak_rss_mb() -> float:
 
 
 def judge(version: Path, tasks_file: Path) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": str(version.resolve())}
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", str(tasks_file)],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    figures: dict[str, Any] = json.loads(out.stdout.splitlines()[-1])
-    if not Path(figures["module"]).resolve().is_relative_to(version.resolve()):
-        raise SystemExit(f"verify_cpu: {version} did not provide archiver ({figures['module']})")
-    return figures
+    return common.version_child(__file__, version, str(tasks_file))
 
 
 def main(argv: list[str] | None = None) -> int:
