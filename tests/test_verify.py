@@ -45,17 +45,24 @@ TEXTS = {
     15: (12, P1 + P2),
 }
 NORMALISED = {pid: (sub, normalise(text)) for pid, (sub, text) in TEXTS.items()}
-# The new passages' texts come normalised (from the workers that split them), the archived
-# ones as stored, for the task to normalise.
+# The new passages' texts come with the task, normalised (by the workers that split them); the
+# archived ones' ids, their texts read where the task runs (``read_earlier``).
 NEW = {pid: text for pid, text in NORMALISED.items() if pid > 10}
-STORED = {pid: text for pid, text in TEXTS.items() if pid < 10}
+EARLIER = {pid for pid in TEXTS if pid < 10}
+
+
+def read_earlier(ids: Sequence[int]) -> dict[int, tuple[int, str]]:
+    assert set(ids) <= EARLIER
+    return {pid: NORMALISED[pid] for pid in ids}
+
+
 BAND = [(11, 3), (11, 12), (12, 3), (14, 4), (15, 1)]
 ANCHORED = [(12, 3), (13, 1), (13, 2), (14, 4), (15, 1), (15, 2)]
 
 
 def judged(size: int, match: MatchConfig = MATCH) -> tuple[list[tuple[int, int, float]], list[verify.Span]]:
-    tasks = verify.tasks(BAND, ANCHORED, NEW, STORED, size)
-    return verify.merged(verify.verify(task, FINGERPRINT, match) for task in tasks)
+    tasks = verify.tasks(BAND, ANCHORED, NEW, size)
+    return verify.merged(links.verify_here(tasks, FINGERPRINT, match, read_earlier))
 
 
 def test_a_task_links_band_and_whole_copies_and_aligns_copied_sentences() -> None:
@@ -74,14 +81,14 @@ def test_a_task_links_band_and_whole_copies_and_aligns_copied_sentences() -> Non
 @settings(max_examples=25, deadline=None)
 @given(size=st.integers(min_value=1, max_value=12))
 def test_any_cut_into_tasks_gives_the_rows_of_one_task(size: int) -> None:
-    tasks = verify.tasks(BAND, ANCHORED, NEW, STORED, size)
+    tasks = verify.tasks(BAND, ANCHORED, NEW, size)
     news = [{a for a, _ in (*task.pairs, *task.anchored)} for task in tasks]
     assert sum(map(len, news)) == len({a for a, _ in BAND + ANCHORED})  # each passage in one task
     assert all(len(task.pairs) + len(task.anchored) >= size for task in tasks[:-1])
     for task in tasks:
         involved = {pid for pair in (*task.pairs, *task.anchored) for pid in pair}
-        assert set(task.texts) | set(task.stored) == involved
-        assert set(task.texts) <= set(NEW) and set(task.stored) <= set(STORED)
+        assert set(task.texts) | set(task.earlier) == involved
+        assert set(task.texts) <= set(NEW) and set(task.earlier) <= EARLIER
     assert judged(size) == judged(1000)
 
 
@@ -152,8 +159,8 @@ def test_the_earlier_texts_a_worker_remembers_are_read_once_bounded_and_never_an
 
 
 def test_a_task_and_its_result_cross_process_boundaries() -> None:
-    task = verify.tasks(BAND, ANCHORED, NEW, STORED)[0]
-    result = verify.verify(task, FINGERPRINT, MATCH)
+    task = verify.tasks(BAND, ANCHORED, NEW)[0]
+    result = verify.verify(links.with_stored(task, read_earlier), FINGERPRINT, MATCH)
     assert pickle.loads(pickle.dumps(task)) == task
     assert pickle.loads(pickle.dumps(result)) == result
 
@@ -177,22 +184,20 @@ def judgement(result: verify.Verified) -> tuple[object, ...]:
 
 
 def test_a_task_sent_the_ids_of_the_earlier_passages_reads_them_and_judges_as_if_sent_their_texts() -> None:
-    sent = verify.tasks(BAND, ANCHORED, NEW, STORED, size=3)
+    sent = verify.tasks(BAND, ANCHORED, NORMALISED, size=3)  # every text sent with the tasks
     bare = verify.tasks(BAND, ANCHORED, NEW, size=3)
     assert len(bare) == len(sent) > 1
-    assert all(not task.stored for task in bare)
-    assert [task.earlier for task in bare] == [tuple(sorted(task.stored)) for task in sent]
+    assert not any(task.earlier for task in sent)
+    assert [task.earlier for task in bare] == [tuple(sorted(set(task.texts) & EARLIER)) for task in sent]
     asked: list[Sequence[int]] = []
 
     def read(ids: Sequence[int]) -> dict[int, tuple[int, str]]:
         asked.append(ids)
-        return {pid: NORMALISED[pid] for pid in ids}
+        return read_earlier(ids)
 
     filled = [links.with_stored(task, read) for task in bare]
     assert asked == [task.earlier for task in bare]
-    assert [task.texts for task in filled] == [
-        {**task.texts, **{p: NORMALISED[p] for p in task.stored}} for task in sent
-    ]
+    assert [task.texts for task in filled] == [task.texts for task in sent]
     assert not any(task.earlier for task in filled)
     assert [judgement(verify.verify(task, FINGERPRINT, MATCH)) for task in filled] == [
         judgement(verify.verify(task, FINGERPRINT, MATCH)) for task in sent

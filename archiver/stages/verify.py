@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from archiver.config import FingerprintConfig, MatchConfig
 from archiver.stages import align
@@ -37,8 +37,6 @@ class Candidates:
     pairs: tuple[Pair, ...]
     anchored: tuple[Pair, ...]
     texts: Mapping[int, tuple[int, str]]  # passage id → (submission id, normalised text)
-    # The archived passages' texts as stored: normalised by the task, not by the coordinator.
-    stored: Mapping[int, tuple[int, str]] = field(default_factory=dict)
     # The archived passages whose texts the task reads itself (``index.links.with_stored`` adds
     # them to ``texts``, normalised, where it runs): the coordinator sends their ids, not their texts.
     earlier: tuple[int, ...] = ()
@@ -55,13 +53,11 @@ def tasks(
     pairs: Sequence[Pair],
     anchored: Sequence[Pair],
     texts: Mapping[int, tuple[int, str]],
-    stored: Mapping[int, tuple[int, str]] | None = None,
     size: int = TASK_PAIRS,
 ) -> list[Candidates]:
     """The candidates cut into tasks of about ``size`` pairs, by new passage, in id order.
-    ``texts`` are normalised, ``stored`` (the other passages') not yet; a passage in neither
-    is one of a task's ``earlier``, read where the task runs."""
-    stored = stored or {}
+    ``texts`` are the new passages', normalised; a passage not in them is one of a task's
+    ``earlier``, read where the task runs."""
     by_new: dict[int, tuple[list[Pair], list[Pair]]] = {}
     for found, which in ((pairs, 0), (anchored, 1)):
         for pair in found:
@@ -72,17 +68,16 @@ def tasks(
         for mine, theirs in zip(current, by_new[new], strict=True):
             mine.extend(theirs)
         if len(current[0]) + len(current[1]) >= size:
-            out.append(_task(current, texts, stored))
+            out.append(_task(current, texts))
             current = ([], [])
     if current[0] or current[1]:
-        out.append(_task(current, texts, stored))
+        out.append(_task(current, texts))
     return out
 
 
 def _task(
     found: tuple[list[Pair], list[Pair]],
     texts: Mapping[int, tuple[int, str]],
-    stored: Mapping[int, tuple[int, str]],
 ) -> Candidates:
     pairs, anchored = found
     ids = sorted({pid for pair in (*pairs, *anchored) for pid in pair})
@@ -90,8 +85,7 @@ def _task(
         tuple(pairs),
         tuple(anchored),
         {pid: texts[pid] for pid in ids if pid in texts},
-        {pid: stored[pid] for pid in ids if pid not in texts and pid in stored},
-        tuple(pid for pid in ids if pid not in texts and pid not in stored),
+        tuple(pid for pid in ids if pid not in texts),
     )
 
 
@@ -105,10 +99,9 @@ def verify(
     band candidates, and anchored ones aligned over most of both), and the aligned regions
     (``align.align``'s) of every pair linked or anchored: a copied sentence is a region of a pair
     far below ``match_at``. ``align_all`` aligns a list of pairs: ``align.align_many``, all of
-    the task's at once."""
-    texts = dict(task.texts)
-    normalised = fp.normalise_many([text for _, text in task.stored.values()])
-    texts |= {pid: (sub, norm) for (pid, (sub, _)), norm in zip(task.stored.items(), normalised, strict=True)}
+    the task's at once. Its ``earlier`` passages' texts must have been read into ``texts``
+    (``index.links.with_stored``)."""
+    texts = task.texts
     # The candidates' shingle sets, hashed in bulk: most passages are in several pairs.
     involved = sorted({pid for pair in task.pairs for pid in pair})
     shingles = dict(zip(involved, fp.shingle_sets([texts[pid][1] for pid in involved], config), strict=True))
