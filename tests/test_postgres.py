@@ -12,7 +12,7 @@ import json
 import os
 import random
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from archiver.cli import main
@@ -181,7 +181,7 @@ def test_bulk_rows_go_in_by_copy_and_come_back_as_they_were(tmp_path: Path) -> N
     """``bulk.insert_tuples`` writes through COPY on PostgreSQL, in the caller's transaction: text
     with the characters COPY's format escapes, bytes, booleans and NULLs come back exactly, as
     from SQLite's executemany."""
-    from sqlalchemy import Boolean, Column, Integer, LargeBinary, MetaData, Table, Text, select
+    from sqlalchemy import Boolean, Column, Integer, LargeBinary, MetaData, Table, Text
 
     from archiver.store.bulk import insert_tuples
 
@@ -200,23 +200,73 @@ def test_bulk_rows_go_in_by_copy_and_come_back_as_they_were(tmp_path: Path) -> N
         (3, None, None, None),
         (4, "\\", b"\\\x00\n", False),
     ]
+    read = written_on_both(
+        tmp_path, rows_table, lambda connection: insert_tuples(connection, rows_table, rows)
+    )
+    assert read["postgresql"] == read["sqlite"] == rows
+
+
+def written_on_both(
+    tmp_path: Path, target: Any, write: Callable[[Connection], None]
+) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows of the table ``target`` after ``write`` on a fresh one on PostgreSQL and on
+    SQLite, in key order, each after checking that ``write`` rolled back leaves no row."""
+    from sqlalchemy import select
+
     read: dict[str, list[tuple[Any, ...]]] = {}
     for name, url in (("postgresql", URL), ("sqlite", f"sqlite:///{tmp_path / 'check.sqlite3'}")):
         engine = create_engine(url)
-        metadata.drop_all(engine)
-        metadata.create_all(engine)
+        target.metadata.drop_all(engine)
+        target.metadata.create_all(engine)
         with engine.connect() as connection:
             with connection.begin() as transaction:  # in the caller's transaction: rolled back, gone
-                insert_tuples(connection, rows_table, rows)
+                write(connection)
                 transaction.rollback()
-            assert connection.execute(select(rows_table)).all() == []
+            assert connection.execute(select(target)).all() == []
         with engine.begin() as connection:
-            insert_tuples(connection, rows_table, rows)
+            write(connection)
         with engine.connect() as connection:
-            read[name] = [tuple(r) for r in connection.execute(select(rows_table).order_by(rows_table.c.id))]
-        metadata.drop_all(engine)
+            ordered = select(target).order_by(*target.primary_key.columns)
+            read[name] = [tuple(r) for r in connection.execute(ordered)]
+        target.metadata.drop_all(engine)
         engine.dispose()
-    assert read["postgresql"] == read["sqlite"] == rows
+    return read
+
+
+def test_integer_arrays_go_in_by_binary_copy_and_come_back_as_they_were(tmp_path: Path) -> None:
+    """``bulk.insert_array`` writes COPY's binary format on PostgreSQL, in the caller's
+    transaction: each column's type's extremes come back exactly, as from SQLite's
+    executemany; a value out of its column's range stops before anything is written."""
+    import numpy as np
+    from sqlalchemy import BigInteger, Column, Integer, MetaData, SmallInteger, Table
+
+    from archiver.store.bulk import insert_array
+
+    metadata = MetaData()
+    rows_table = Table(
+        "bulk_array_check",
+        metadata,
+        Column("key", BigInteger, primary_key=True),
+        Column("band", SmallInteger),
+        Column("passage_id", Integer),
+    )
+    rows = np.array(
+        [[-(2**63), -(2**15), -(2**31)], [2**63 - 1, 2**15 - 1, 2**31 - 1], [0, 0, 0], [-1, 31, 70_000]],
+        dtype=np.int64,
+    )
+    too_big = np.array([[1, 2**15, 1]], dtype=np.int64)
+
+    def write(connection: Connection) -> None:
+        insert_array(connection, rows_table, rows[:, [2, 0]], ["passage_id", "key"])
+        connection.execute(rows_table.delete())
+        insert_array(connection, rows_table, rows)
+        if connection.dialect.name == "postgresql":
+            with pytest.raises(ValueError, match=r"bulk_array_check\.band"):
+                insert_array(connection, rows_table, too_big)
+
+    read = written_on_both(tmp_path, rows_table, write)
+    expected = sorted(tuple(row) for row in rows.tolist())
+    assert read["postgresql"] == read["sqlite"] == expected
 
 
 OPTIONAL = st.none() | st.integers(-5, 5)

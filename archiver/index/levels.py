@@ -91,5 +91,6 @@ def _move(
                 [c.name for c in columns], select(*columns).where(chosen).order_by(*columns)
             )
         )
-        session.execute(delete(moving).where(chosen))
+        # Without a WHERE clause SQLite drops the whole tree's pages at once.
+        session.execute(delete(moving) if band is None else delete(moving).where(chosen))
     return rows

@@ -51,7 +51,7 @@ from archiver.index.levels import LEVELS
 from archiver.records import LinkStats, NewParagraph
 from archiver.stages import verify
 from archiver.store import db
-from archiver.store.bulk import array_rows, chunks, fetch_sql, insert_tuples, update_rows
+from archiver.store.bulk import chunks, fetch_sql, insert_array, insert_tuples, update_rows
 from archiver.store.db import MatchRow, Meta, PassageRow, RunBand, SpanRow, table
 
 
@@ -211,7 +211,7 @@ def _add_bands(connection: Connection, found: Sequence[Found]) -> int:
         return 0
     rows = np.concatenate([f.fitting for f in found])
     rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
-    insert_tuples(connection, table(RunBand), array_rows(rows))
+    insert_array(connection, table(RunBand), rows)
     return len(rows)
 
 
