@@ -582,7 +582,7 @@ def rows_the_tasks_add(
             index.TASK_PASSAGES = saved
         fitting = [index.look_up(task, connection, cap)[0] for task in tasks]
         count = index._add_bands(connection, [index.Found((), 0, f, 0.0) for f in fitting])
-        run_level = db.table(db.RunBand)
+        run_level = db.table(levels.writing_level(connection.dialect.name))
         added = connection.execute(
             select(run_level.c.band, run_level.c.key, run_level.c.passage_id).where(
                 run_level.c.passage_id >= NIGHT_IDS

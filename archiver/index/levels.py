@@ -2,15 +2,15 @@
 
 A night's band keys are random: inserted straight into a B-tree of tens of millions of rows,
 each dirties a page of its own, so a night's writes would grow with the archive. Instead a run's
-batches write into ``run_bands``, no bigger than the run itself; ``settle`` moves those into
-``recent_bands`` in key order at the start of the next run (and now and then during a long
-one); and the recent level is merged into the big ``passage_bands`` in key order. ``compact``
-(``archiver compact``) merges all of it; a run merges only as much as keeps the recent level
-within ``[store] recent_band_rows``, a band at a time (``compact_if_full``), so that no single
-night rewrites the whole main level. A run settles the last run's rows and merges first thing,
-while its workers process the first batch (``flow.run``), so that neither is left for the end of
-a run, when everything would wait for it. Every lookup (``index``) reads all levels; a row is in
-exactly one.
+batches write into ``run_bands``, no bigger than the run itself (on SQLite: ``writing_level``);
+``settle`` moves those into ``recent_bands`` in key order at the start of the next run (and now
+and then during a long one); and the recent level is merged into the big ``passage_bands`` in
+key order. ``compact`` (``archiver compact``) merges all of it; a run merges only as much as
+keeps the recent level within ``[store] recent_band_rows``, a band at a time
+(``compact_if_full``), so that no single night rewrites the whole main level. A run settles the
+last run's rows and merges first thing, while its workers process the first batch
+(``flow.run``), so that neither is left for the end of a run, when everything would wait for it.
+Every lookup (``index``) reads all levels; a row is in exactly one.
 """
 
 from __future__ import annotations
@@ -22,6 +22,19 @@ from archiver.store.db import PassageBand, RecentBand, RunBand, table
 
 Level = type[PassageBand | RecentBand | RunBand]
 LEVELS: tuple[Level, ...] = (PassageBand, RecentBand, RunBand)  # main, recent, this run's
+
+
+def writing_level(dialect: str) -> type[RecentBand | RunBand]:
+    """The level a batch's band rows go into on the backend ``dialect``.
+
+    SQLite's run level saves pages: a batch's random keys into the recent level's one B-tree of
+    up to a million rows would dirty nearly every page of it at each batch's commit. PostgreSQL
+    writes a row to a heap and its index with a log record of its own wherever it lands, so a
+    row costs about as much in either tree, and moving it later (``settle``) cost twice what it
+    saved: there the rows go into the recent level, the run level stays empty and ``settle``
+    finds nothing to move (bench/README.md).
+    """
+    return RecentBand if dialect == "postgresql" else RunBand
 
 
 def recent_rows(session: Session) -> int:

@@ -47,12 +47,12 @@ from archiver.config import FingerprintConfig, MatchConfig
 from archiver.errors import ParameterMismatch
 from archiver.index import _buckets as buckets
 from archiver.index._stars import StarChanges, seniority
-from archiver.index.levels import LEVELS
+from archiver.index.levels import LEVELS, writing_level
 from archiver.records import LinkStats, NewParagraph
 from archiver.stages import verify
 from archiver.store import db
 from archiver.store.bulk import chunks, fetch_sql, insert_array, insert_tuples, update_rows
-from archiver.store.db import MatchRow, Meta, PassageRow, RunBand, SpanRow, table
+from archiver.store.db import MatchRow, Meta, PassageRow, SpanRow, table
 
 
 def pin_parameters(session: Session, parameters: dict[str, Any]) -> None:
@@ -205,13 +205,13 @@ def _night_rows(
 
 
 def _add_bands(connection: Connection, found: Sequence[Found]) -> int:
-    """Add to the index (its run level) the band rows the lookup tasks found to fit their bucket
+    """Add to the index (``levels.writing_level``) the band rows the lookup tasks found to fit their bucket
     (``Found.fitting``: every row of the batch is one task's), in index order; returns how many."""
     if not found:
         return 0
     rows = np.concatenate([f.fitting for f in found])
     rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
-    insert_array(connection, table(RunBand), rows)
+    insert_array(connection, table(writing_level(connection.dialect.name)), rows)
     return len(rows)
 
 

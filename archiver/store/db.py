@@ -12,6 +12,7 @@ passages        paragraphs / headings of the cleaned text; ``rep_id`` is the fir
 passage_bands   the LSH index: (band, key, passage_id), representatives only
 recent_bands    the newest band rows, same shape: merged into passage_bands by compaction
 run_bands       the band rows of the latest run, same shape: moved into recent_bands as the next starts
+                (SQLite; on PostgreSQL the rows go into recent_bands: ``levels.writing_level``)
 spans           aligned character regions of cross pairs (copied sentences, embedded and edited
                 paragraphs), in normalised offsets; representatives only, like matches
 matches         verified links: kind "intra" between passages of one submission (removed or
@@ -190,7 +191,8 @@ class RunBand(_BandColumns, Base):
     no bigger than the run's own rows; ``levels.settle`` moves them into ``recent_bands`` in key
     order when the next run starts, while its workers process the first batch (and now and then
     during a long run). Until then they are looked up like any other rows, and a run that
-    stopped early leaves its rows here the same way.
+    stopped early leaves its rows here the same way. On SQLite only: on PostgreSQL the batches
+    write into ``recent_bands`` (``levels.writing_level``).
     """
 
     __tablename__ = "run_bands"
