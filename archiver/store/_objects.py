@@ -19,16 +19,21 @@ from archiver import __version__
 from archiver.config import Config
 from archiver.records import Processed, Rejection, Stored
 from archiver.stages import fingerprint
-from archiver.stages.report import clerk_report
+from archiver.stages.report import CHANGES_AFTER, changes_json, clerk_report
 from archiver.store.vault import Vault
 
 _VAULTS: dict[Path, Vault] = {}  # one per worker process and storage root
 
 
 def object_files(
-    outcome: Processed | Rejection, config: Config, report: dict[str, Any] | None = None
+    outcome: Processed | Rejection,
+    config: Config,
+    report: dict[str, Any] | None = None,
+    parameters: dict[str, Any] | None = None,
 ) -> dict[str, bytes]:
-    """The logical files of the object version for ``outcome``."""
+    """The logical files of the object version for ``outcome``. ``report``: its clerk's report,
+    with or without ``changes`` (``provenance.json`` holds them either way); ``parameters``: the
+    stages' (``stage_parameters(config)``), when the caller has them."""
     submission = outcome.submission
     name = PurePosixPath(submission.relpath).name
     files = {f"original/{name}": submission.raw}
@@ -41,21 +46,41 @@ def object_files(
     }
     if isinstance(outcome, Rejection):
         provenance |= {"status": "rejected", "reason": outcome.reason, "detail": outcome.detail}
+        provenance_json = _json(provenance)
     else:
         files[f"cleaned/{PurePosixPath(name).stem}.txt"] = outcome.text.encode("utf-8")
-        provenance |= {
-            "status": "archived",
-            "parameters": {
-                "clean": dataclasses.asdict(config.clean),
-                "split": dataclasses.asdict(config.split),
-                "match": dataclasses.asdict(config.match),
-                "fingerprint": fingerprint.parameters(config.fingerprint),
-            },
-            "report": report if report is not None else clerk_report(outcome),
-        }
-    provenance_json = json.dumps(provenance, ensure_ascii=False, separators=(",", ":"), default=str)
+        provenance |= {"status": "archived", "parameters": parameters or stage_parameters(config)}
+        if report is None:
+            report = clerk_report(outcome, with_changes=False)
+        if "changes" in report:
+            provenance_json = _json(provenance | {"report": report})
+        else:
+            provenance_json = _json(provenance)[:-1] + ',"report":' + _report_json(report, outcome) + "}"
     files["provenance.json"] = provenance_json.encode("utf-8")
     return files
+
+
+def stage_parameters(config: Config) -> dict[str, Any]:
+    """The settings of the stages an archived version records in its provenance."""
+    return {
+        "clean": dataclasses.asdict(config.clean),
+        "split": dataclasses.asdict(config.split),
+        "match": dataclasses.asdict(config.match),
+        "fingerprint": fingerprint.parameters(config.fingerprint),
+    }
+
+
+def _json(value: dict[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _report_json(report: dict[str, Any], outcome: Processed) -> str:
+    """``_json`` of ``report`` with the outcome's changes put back in their place (``changes_json``)."""
+    items = list(report.items())
+    cut = [key for key, _value in items].index(CHANGES_AFTER) + 1
+    before, after = _json(dict(items[:cut])), _json(dict(items[cut:]))
+    changes = changes_json(outcome.cleaned.changes)
+    return before[:-1] + ',"changes":' + changes + ("}" if after == "{}" else "," + after[1:])
 
 
 def worker_vault(root: Path) -> Vault:
@@ -71,15 +96,21 @@ def store_all(outcomes: list[Processed | Rejection], config: Config) -> list[Sto
     """Store every outcome as its document's next version, in one group commit."""
     vault = worker_vault(config.resolve(config.store.vault))
     started = time.perf_counter()
-    reports = [clerk_report(o) if isinstance(o, Processed) else None for o in outcomes]
+    # The reports as the coordinator files them (without changes); the provenance adds them.
+    reports = [clerk_report(o, with_changes=False) if isinstance(o, Processed) else None for o in outcomes]
+    parameters = stage_parameters(config)
     with vault.batch():
         versions = [
-            vault.store(o.submission.relpath, object_files(o, config, r), f"received {o.submission.relpath}")
+            vault.store(
+                o.submission.relpath,
+                object_files(o, config, r, parameters),
+                f"received {o.submission.relpath}",
+            )
             for o, r in zip(outcomes, reports, strict=True)
         ]
     share = (time.perf_counter() - started) / max(len(outcomes), 1)
     return [
-        Stored(_for_filing(o), len(o.submission.raw), v.version, v.created, _without_changes(r), share)
+        Stored(_for_filing(o), len(o.submission.raw), v.version, v.created, r, share)
         for o, r, v in zip(outcomes, reports, versions, strict=True)
     ]
 
@@ -95,8 +126,3 @@ def _for_filing(outcome: Processed | Rejection) -> Processed | Rejection:
     decoded = dataclasses.replace(outcome.decoded, submission=light, text="")
     cleaned = dataclasses.replace(outcome.cleaned, decoded=decoded, text="", changes=())
     return dataclasses.replace(outcome, decoded=decoded, cleaned=cleaned)
-
-
-def _without_changes(report: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The report as ``submissions.report`` keeps it: every change is in the vault's provenance."""
-    return None if report is None else {k: v for k, v in report.items() if k != "changes"}

@@ -91,15 +91,15 @@ def write_alone(root: Path, obj: Path, inv: ocfl.Inventory, content: Mapping[str
     stage = root / ocfl.STAGING / uuid.uuid4().hex
     sroot = stage / "object"
     try:
-        stage_version(sroot, inv, content, sync=True)
+        serialised = stage_version(sroot, inv, content, sync=True)
         if inv["head"] == "v1":
-            write_inventory(sroot, inv, sync=True)
+            write_inventory(sroot, serialised, sync=True)
             ocfl.write_synced(sroot / ocfl.OBJECT_NAMASTE, ocfl.OBJECT_NAMASTE_TEXT.encode())
         ocfl.fsync_tree(sroot)
         if inv["head"] == "v1":
             _commit_new(root, sroot, obj)
         else:
-            _commit_version(stage, obj, inv)
+            _commit_version(stage, obj, inv["head"], serialised)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 
@@ -112,14 +112,13 @@ def _commit_new(root: Path, staged: Path, obj: Path) -> None:
         ocfl.fsync_dir(d)
 
 
-def _commit_version(stage: Path, obj: Path, inv: ocfl.Inventory) -> None:
+def _commit_version(stage: Path, obj: Path, head: str, serialised: Serialised) -> None:
     """Rename the staged ``vN`` into the object, then the inventory, then its sidecar (fsynced)."""
-    os.replace(stage / "object" / inv["head"], obj / inv["head"])
+    os.replace(stage / "object" / head, obj / head)
     ocfl.fsync_dir(obj)
-    inv_bytes = ocfl.inventory_bytes(inv)
-    ocfl.write_synced(stage / ocfl.INVENTORY, inv_bytes)
+    ocfl.write_synced(stage / ocfl.INVENTORY, serialised.inventory)
     os.replace(stage / ocfl.INVENTORY, obj / ocfl.INVENTORY)
-    _replace_sidecar(stage, obj, ocfl.sha512_bytes(inv_bytes))
+    _replace_sidecar(stage, obj, serialised.digest)
 
 
 def rewrite_sidecar(root: Path, obj: Path) -> None:
@@ -138,31 +137,51 @@ def _replace_sidecar(stage: Path, obj: Path, digest: str) -> None:
     ocfl.fsync_dir(obj)
 
 
-def stage_version(sroot: Path, inv: ocfl.Inventory, content: Mapping[str, bytes], *, sync: bool) -> None:
+@dataclass(frozen=True)
+class Serialised:
+    """An inventory as written (``ocfl.inventory_bytes``) and its sha512: a version's own copy
+    and the object root's are the same bytes, serialised once."""
+
+    inventory: bytes
+    digest: str
+
+    @classmethod
+    def of(cls, inv: ocfl.Inventory) -> Serialised:
+        data = ocfl.inventory_bytes(inv)
+        return cls(data, ocfl.sha512_bytes(data))
+
+
+def stage_version(
+    sroot: Path, inv: ocfl.Inventory, content: Mapping[str, bytes], *, sync: bool
+) -> Serialised:
     """Write the head version of ``inv`` under the staged object root ``sroot``.
 
     ``content``: content path (relative to the object root) → bytes of this version's new content.
     Writes those files and ``vN/inventory.json`` + sidecar; fsyncs each file when ``sync``.
+    Returns the inventory as written, for the object root's copy.
     """
     sroot.mkdir(parents=True, exist_ok=True)
-    (sroot / inv["head"]).mkdir()  # a version directory is always new: an existing one is an error
+    base = os.fspath(sroot)  # paths joined as strings: a pathlib join parses the parts again
+    os.mkdir(f"{base}/{inv['head']}")  # a version directory is always new: an existing one is an error
     made: set[str] = set()
     for cpath, data in content.items():  # "vN/content/…/name": each directory below vN once
         parts = cpath.split("/")[:-1]
         for depth in range(2, len(parts) + 1):
             directory = "/".join(parts[:depth])
             if directory not in made:
-                (sroot / directory).mkdir()
+                os.mkdir(f"{base}/{directory}")
                 made.add(directory)
-        ocfl.write_new(sroot / cpath, data, sync=sync)
-    write_inventory(sroot / inv["head"], inv, sync=sync)
+        ocfl.write_new(f"{base}/{cpath}", data, sync=sync)
+    serialised = Serialised.of(inv)
+    write_inventory(f"{base}/{inv['head']}", serialised, sync=sync)
+    return serialised
 
 
-def write_inventory(directory: Path, inv: ocfl.Inventory, *, sync: bool) -> None:
+def write_inventory(directory: str | Path, serialised: Serialised, *, sync: bool) -> None:
     """Write ``inventory.json`` and its sidecar into ``directory`` (both must not exist yet)."""
-    inv_bytes = ocfl.inventory_bytes(inv)
-    ocfl.write_new(directory / ocfl.INVENTORY, inv_bytes, sync=sync)
-    ocfl.write_new(directory / ocfl.SIDECAR, ocfl.sidecar_bytes(ocfl.sha512_bytes(inv_bytes)), sync=sync)
+    folder = os.fspath(directory)
+    ocfl.write_new(f"{folder}/{ocfl.INVENTORY}", serialised.inventory, sync=sync)
+    ocfl.write_new(f"{folder}/{ocfl.SIDECAR}", ocfl.sidecar_bytes(serialised.digest), sync=sync)
 
 
 @dataclass
@@ -174,6 +193,7 @@ class _Pending:
     inv: ocfl.Inventory  # the inventory after the last staged version
     new_object: bool  # True: the whole object root is renamed in; False: only its new vN dirs
     versions: list[str] = field(default_factory=list)
+    serialised: Serialised | None = None  # ``inv`` as its version's folder holds it
 
     @property
     def sroot(self) -> Path:
@@ -224,12 +244,12 @@ class Batch:
             stage = self.dir / str(next(self._serial))
             pending = _Pending(obj, stage, inv, new_object=inv["head"] == "v1")
         try:
-            stage_version(pending.sroot, inv, content, sync=False)
+            serialised = stage_version(pending.sroot, inv, content, sync=False)
         except BaseException:
             # A half-written version must never be renamed in with the rest.
             shutil.rmtree(pending.sroot / inv["head"], ignore_errors=True)
             raise
-        pending.inv = inv
+        pending.inv, pending.serialised = inv, serialised
         pending.versions.append(inv["head"])
         self._pending[object_id] = pending
 
@@ -261,11 +281,12 @@ class Batch:
     @staticmethod
     def _finish_stage(pending: _Pending) -> None:
         """Write the root inventory (and a new object's declaration) that the renames will expose."""
+        serialised = pending.serialised or Serialised.of(pending.inv)
         if pending.new_object:
-            write_inventory(pending.sroot, pending.inv, sync=False)
+            write_inventory(pending.sroot, serialised, sync=False)
             ocfl.write_new(pending.sroot / ocfl.OBJECT_NAMASTE, ocfl.OBJECT_NAMASTE_TEXT.encode(), sync=False)
         else:
-            write_inventory(pending.stage, pending.inv, sync=False)
+            write_inventory(pending.stage, serialised, sync=False)
 
     @staticmethod
     def _land(root: Path, pending: _Pending) -> None:
