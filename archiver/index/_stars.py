@@ -74,11 +74,11 @@ def assign_canonicals(session: Session, touched: set[int]) -> int:
         candidates = [firsts[g] for g in {group, *links.get(group, ())} if g in firsts]
         if candidates:
             updates.append((group, min(candidates)[1]))
-    _write_canonicals(session, updates)
+    write_canonicals(session, updates)
     return len(updates)
 
 
-def _write_canonicals(session: Session, updates: Sequence[tuple[int, int]]) -> None:
+def write_canonicals(session: Session, updates: Sequence[tuple[int, int]]) -> None:
     """Point every member of each group (representative id) at its canonical passage (id)."""
     # Rows already pointing at the right centre are left alone: most stars do not move.
     update_rows(
@@ -87,8 +87,18 @@ def _write_canonicals(session: Session, updates: Sequence[tuple[int, int]]) -> N
 
 
 def update_canonicals(session: Session, changes: StarChanges) -> int:
-    """Bring ``canonical_id`` up to date after a batch, from the canonicals already stored;
-    returns how many groups were looked at.
+    """Bring ``canonical_id`` up to date after a batch, from the canonicals already stored
+    (``canonical_updates``, written); returns how many groups were looked at."""
+    updates, looked_at = canonical_updates(session, changes)
+    write_canonicals(session, updates)
+    return looked_at
+
+
+def canonical_updates(session: Session, changes: StarChanges) -> tuple[list[tuple[int, int]], int]:
+    """The canonical passage (representative id, canonical id) of each group whose canonical a
+    batch set or moved, and how many groups were looked at. Before or after the batch's members
+    are written (``links.link`` asks before, so that a group born in the batch is written once):
+    their seniority comes from ``changes``.
 
     A star only grows: a batch adds members and links, never removes any. So a group's canonical
     passage can only become more senior, and only through what the batch added: its own new
@@ -105,12 +115,12 @@ def update_canonicals(session: Session, changes: StarChanges) -> int:
         partners.setdefault(other, set()).add(new)
     direct = set(changes.gained) | set(partners)
     if not direct:
-        return 0
+        return [], 0
     # A group the batch founded has no canonical yet, its most senior member is the batch's and
     # its links are the batch's: nothing about it is read from the database.
     born = changes.born
     stored = _stored_canonicals(session, direct - born)
-    firsts = _group_firsts(session, direct - born) | {g: changes.gained[g] for g in born}
+    firsts = _firsts(session, direct - born, changes.gained) | {g: changes.gained[g] for g in born}
     # An old group whose most senior member is now one of this batch's: each of its old
     # neighbours may take that member as canonical.
     raised = {g for g in changes.gained if g in stored and firsts[g] == changes.gained[g]}
@@ -126,7 +136,7 @@ def update_canonicals(session: Session, changes: StarChanges) -> int:
     whole = looked_at - set(stored)
     linked = neighbours(session, whole - born)
     stars = {g: {g} | linked.get(g, set()) for g in whole}
-    firsts |= _group_firsts(session, {n for star in stars.values() for n in star} - set(firsts))
+    firsts |= _firsts(session, {n for star in stars.values() for n in star} - set(firsts), changes.gained)
     updates = []
     for group in sorted(looked_at):
         if group in whole:
@@ -140,8 +150,19 @@ def update_canonicals(session: Session, changes: StarChanges) -> int:
             if best == stored[group]:
                 continue  # the star grew, its centre did not move (new copies were given it)
         updates.append((group, best[1]))
-    _write_canonicals(session, updates)
-    return len(looked_at)
+    return updates, len(looked_at)
+
+
+def _firsts(
+    session: Session, groups: set[int], gained: dict[int, tuple[int, int]]
+) -> dict[int, tuple[int, int]]:
+    """``_group_firsts`` of archived ``groups``, counting the members a batch gave them
+    (``gained``) whether or not they are written yet."""
+    firsts = _group_firsts(session, groups)
+    for group, key in gained.items():
+        if group in firsts:
+            firsts[group] = min(firsts[group], key)
+    return firsts
 
 
 def _stored_canonicals(session: Session, groups: set[int]) -> dict[int, tuple[int, int]]:

@@ -1,9 +1,9 @@
 """Writing the cross-submission index: the one way ``run``, ``reindex`` and ``compact`` do it.
 
 ``Indexer.add`` indexes a batch of new paragraphs: it links them (``links.link``, the candidates
-verified on the run's executor) and brings the canonical passages of their stars up to date
-(``stars.update_canonicals``). ``settle_and_merge``
-and ``compact`` look after the levels of the band index (``levels``).
+verified on the run's executor), which brings the canonical passages of their stars up to date
+too (``_stars.canonical_updates``). ``settle_and_merge`` and ``compact`` look after the levels
+of the band index (``levels``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from archiver.config import Config
-from archiver.index import _stars as stars
 from archiver.index import levels, links
 from archiver.records import LinkStats, NewParagraph
 from archiver.store import db
@@ -47,10 +46,9 @@ class Indexer:
         """Index a batch of new paragraphs (in id order), in the caller's transaction."""
         started = time.perf_counter()
         self._waited = 0.0
-        stats, changes = links.link(
+        stats, _ = links.link(
             self.session, paragraphs, self.config.fingerprint, self.config.match, self._verify_all
         )
-        stars.update_canonicals(self.session, changes)
         self.unsettled += stats.band_rows
         self._took("link", started + self._waited)
         return stats

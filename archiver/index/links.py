@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 from archiver.config import FingerprintConfig, MatchConfig
 from archiver.errors import ParameterMismatch
 from archiver.index import _buckets as buckets
-from archiver.index._stars import StarChanges, seniority
+from archiver.index._stars import StarChanges, canonical_updates, seniority, write_canonicals
 from archiver.index.levels import LEVELS, writing_level
 from archiver.records import LinkStats, NewParagraph
 from archiver.stages import verify
@@ -92,9 +92,9 @@ def link(
 ) -> tuple[LinkStats, StarChanges]:
     """Group, index and link a batch of new paragraphs (in id order).
 
-    Returns the statistics and what the batch added to the stars whose canonical passage is not
-    settled yet: ``update_canonicals`` takes it from there. ``verify_all`` judges the candidates
-    (default: in this process).
+    Returns the statistics and what the batch added to the stars (``StarChanges``), whose
+    canonical passages it has brought up to date (``canonical_updates``). ``verify_all`` judges
+    the candidates (default: in this process).
     """
     stats = LinkStats()
     reps, centres = _existing_reps(session, sorted({p.exact for p in paragraphs}))
@@ -114,21 +114,28 @@ def link(
     stats.candidates = sum(f.candidates for f in found)
     links, spans = _written(found)
     insert_tuples(session.connection(), table(MatchRow), links, LINK_COLUMNS)
-    insert_tuples(session.connection(), table(SpanRow), spans, SPAN_COLUMNS)
+    span_rows = np.array(spans, dtype=np.int64).reshape(-1, len(SPAN_COLUMNS))
+    insert_array(session.connection(), table(SpanRow), span_rows, SPAN_COLUMNS)
     stats.spans = len(spans)
     stats.links = len(links)
     pairs = tuple((new, other) for new, other, *_ in links)
     linked = {new for new, _ in pairs} | {other for _, other in pairs}
     alone = {p.id for p in new_reps} - linked
     earliest = _earliest_members(paragraphs, reps)
-    # A group born in this batch that no link touches is a star of one group: every member is
-    # in the batch, so its canonical passage is its earliest member, known without asking the
-    # database. Most groups of new text are such. A copy joining an older group is given that
-    # group's canonical passage as stored; ``update_canonicals`` moves the group if need be.
-    _write_groups(session, paragraphs, reps, {rep: earliest[rep][1] for rep in alone} | centres)
     gained = {rep: key for rep, key in earliest.items() if rep not in alone}
     born = frozenset(p.id for p in new_reps) - alone
-    return stats, StarChanges(gained, pairs, born)
+    changes = StarChanges(gained, pairs, born)
+    # A group born in this batch that no link touches is a star of one group: every member is
+    # in the batch, so its canonical passage is its earliest member, known without asking the
+    # database. Most groups of new text are such. The others' canonicals are worked out before
+    # the batch's rows are written, so that each member of a group born in the batch (all of
+    # them are the batch's) is written once, its canonical with its group; a copy joining an
+    # older group is given that group's canonical, as stored or as moved, and the older members
+    # of a moved group are updated after.
+    moved = canonical_updates(session, changes)[0]
+    _write_groups(session, paragraphs, reps, {rep: earliest[rep][1] for rep in alone} | centres | dict(moved))
+    write_canonicals(session, [(group, canonical) for group, canonical in moved if group not in born])
+    return stats, changes
 
 
 def _earliest_members(paragraphs: Sequence[NewParagraph], reps: dict[str, int]) -> dict[int, tuple[int, int]]:
@@ -145,7 +152,7 @@ def _write_groups(
     session: Session, paragraphs: Sequence[NewParagraph], reps: dict[str, int], canonicals: dict[int, int]
 ) -> None:
     """Set each paragraph's group (``rep_id``), and its canonical passage where ``canonicals``
-    knows its group's (the others are left to ``update_canonicals``)."""
+    knows its group's."""
     only_rep: list[tuple[int, ...]] = []
     with_canonical: list[tuple[int, ...]] = []
     for paragraph in paragraphs:
