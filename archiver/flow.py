@@ -15,7 +15,7 @@ import os
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from archiver import notes, runlog
+from archiver._schedule import Schedule
 from archiver.config import Config
 from archiver.errors import ConfigError, StoreError, describe
 from archiver.index import links as index
@@ -44,6 +45,9 @@ from archiver.store.worker import process_chunk
 
 Progress = Callable[[int], None]
 TASK_SIZE = 8  # files per worker task (and per group commit to the vault)
+# Batches handed to the workers before the first is filed: while the coordinator files and links
+# one, the workers process the next ones (their results wait, at most this many batches of them).
+BATCHES_AHEAD = 4
 REJECTED_SHOWN = 10  # rejected files the summary names (the log and `runs show` name all)
 # The cyclic garbage collector's thresholds during a run (Python's default: 700, 10, 10).
 RUN_GC_THRESHOLDS = (20_000, 50, 50)
@@ -82,17 +86,23 @@ def freeze_for_exit() -> None:
 
 
 @contextmanager
-def executor_for(config: Config) -> Iterator[Executor | None]:
-    """The executor of ``[run]``; None means run in this process."""
+def executor_for(config: Config) -> Iterator[Schedule | None]:
+    """The executor of ``[run]``, scheduled (``Schedule``); None means run in this process."""
     workers = config.run.workers or os.cpu_count() or 1
     if config.run.executor == "dask":
         with _dask_client(config.run.dask_scheduler) as client:
-            yield client.get_executor()
+            threads = sum(client.nthreads().values())  # a cluster still starting counts as one
+            with Schedule(client.get_executor(), threads) as schedule:
+                yield schedule
     elif workers == 1:
         yield None
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            yield pool
+            # The pool forks its workers at its first task: from this thread, then, and not from
+            # the schedule's, while this one may hold a lock (SQLite's) the children would inherit.
+            pool.submit(int).result()
+            with Schedule(pool, workers) as schedule:
+                yield schedule
 
 
 def _dask_client(address: str) -> Any:
@@ -243,18 +253,21 @@ def _batches(
     session: Session,
     located: Iterable[ingest.Located],
     config: Config,
-    executor: Executor | None,
+    executor: Schedule | None,
     first_wait: Callable[[], None],
     lost: tuple[Vault, dict[str, Known]],
 ) -> Iterator[list[Result]]:
-    """Results in listing order, a batch at a time, with the next batch already in flight.
+    """Results in listing order, a batch at a time, with the next ones already in flight
+    (``BATCHES_AHEAD``; in this process, the next one).
 
     A batch goes to the workers in chunks of ``TASK_SIZE`` files: each chunk is one task and one
-    group commit to the vault. ``first_wait`` runs once, when the first batches are in flight
-    and nothing is ready yet (or at the end, when there was nothing to process). A known file
-    whose object is missing from the vault is processed as if new, and noted in ``lost``.
+    group commit to the vault, fed to the executor behind the index's lookups (``Schedule``).
+    ``first_wait`` runs once, when the first batches are in flight and nothing is ready yet (or
+    at the end, when there was nothing to process). A known file whose object is missing from
+    the vault is processed as if new, and noted in ``lost``.
     """
     vault, missing = lost
+    ahead = 2 if executor is None else BATCHES_AHEAD
     pending: deque[list[Future[list[Result]]] | list[list[Result]]] = deque()
     waited = False
     for batch in _chunked(located, config.run.batch_size):
@@ -266,8 +279,8 @@ def _batches(
         if executor is None:
             pending.append([process_chunk(chunk, config) for chunk in chunks])
         else:
-            pending.append([executor.submit(process_chunk, chunk, config) for chunk in chunks])
-        if len(pending) > 1:
+            pending.append([executor.feed(process_chunk, chunk, config) for chunk in chunks])
+        if len(pending) >= ahead:
             if not waited:
                 first_wait()
                 waited = True
