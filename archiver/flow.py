@@ -406,7 +406,7 @@ def _file_batch(
     summary.new += filed.new_documents
     summary.new_versions += filed.new_versions
     _add_time(summary, "file", time.perf_counter() - started)
-    summary.links += indexer.add(filed.paragraphs).links
+    summary.links += indexer.add(filed.paragraphs, filed.first_passage_ids).links
 
 
 def _add_time(summary: RunSummary, stage: str, seconds: float) -> None:

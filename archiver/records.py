@@ -219,6 +219,7 @@ class Filed:
     new_documents: int
     new_versions: int  # changed files at known places
     paragraphs: tuple[NewParagraph, ...]  # kept paragraphs for the cross-submission linker
+    first_passage_ids: dict[int, int] = field(default_factory=dict)  # submission id → its first passage's
 
 
 @dataclass

@@ -366,6 +366,30 @@ def test_compaction_moves_the_recent_level_and_later_runs_find_it(
     assert band_rows(config)[0] == run_rows and sum(band_rows(config)) == sum(band_rows(whole))
 
 
+def test_the_first_passage_ids_filing_gives_the_linker_are_the_databases(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each submission's first passage (a title or heading, never linked) is where the lookup
+    stops excluding its own passages: filing's answer must be what the database says."""
+    compared: list[tuple[dict[int, int], dict[int, int]]] = []
+    later: list[bool] = []  # whether a submission's first indexed paragraph comes after its first passage
+    night_rows = index._night_rows
+
+    def comparing(session: Session, paragraphs: list[NewParagraph], *args: object) -> object:
+        given = args[1]
+        assert isinstance(given, dict)
+        stored = index._first_passage_ids(session, {p.submission_id for p in paragraphs})
+        compared.append(({sub: given[sub] for sub in stored}, stored))
+        later.extend(min(p.id for p in paragraphs if p.submission_id == sub) > stored[sub] for sub in stored)
+        return night_rows(session, paragraphs, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(index, "_night_rows", comparing)
+    config = make_config(tmp_path, run={"batch_size": 2, "workers": 1})
+    flow.run(config, [write_inbox(tmp_path / "inbox", INBOX)])
+    assert len(compared) > 1 and all(given == stored for given, stored in compared)
+    assert any(later)  # the paragraphs alone would not tell
+
+
 def test_a_run_leaves_its_rows_in_the_run_level_for_the_next_run_to_find_and_settle(
     tmp_path: Path,
 ) -> None:

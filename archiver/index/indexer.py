@@ -9,7 +9,7 @@ of the band index (``levels``).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -42,12 +42,13 @@ class Indexer:
     executor: Executor | None = None  # where candidates are verified (None: in this process)
     _waited: float = 0.0  # seconds of the current ``add`` spent verifying
 
-    def add(self, paragraphs: Sequence[NewParagraph]) -> LinkStats:
-        """Index a batch of new paragraphs (in id order), in the caller's transaction."""
+    def add(self, paragraphs: Sequence[NewParagraph], firsts: Mapping[int, int] | None = None) -> LinkStats:
+        """Index a batch of new paragraphs (in id order), in the caller's transaction; ``firsts``:
+        the first passage id of each of their submissions, where the caller knows them."""
         started = time.perf_counter()
         self._waited = 0.0
         stats, _ = links.link(
-            self.session, paragraphs, self.config.fingerprint, self.config.match, self._verify_all
+            self.session, paragraphs, self.config.fingerprint, self.config.match, self._verify_all, firsts
         )
         self.unsettled += stats.band_rows
         self._took("link", started + self._waited)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -89,12 +89,14 @@ def link(
     config: FingerprintConfig,
     match: MatchConfig,
     verify_all: VerifyAll | None = None,
+    firsts: Mapping[int, int] | None = None,
 ) -> tuple[LinkStats, StarChanges]:
     """Group, index and link a batch of new paragraphs (in id order).
 
     Returns the statistics and what the batch added to the stars (``StarChanges``), whose
     canonical passages it has brought up to date (``canonical_updates``). ``verify_all`` judges
-    the candidates (default: in this process).
+    the candidates (default: in this process). ``firsts``: the first passage id of each of the
+    paragraphs' submissions where the caller knows them (filing does), else read here.
     """
     stats = LinkStats()
     reps, centres = _existing_reps(session, sorted({p.exact for p in paragraphs}))
@@ -106,7 +108,7 @@ def link(
             stats.copies += 1
     stats.new_groups = len(new_reps)
     indexed = [p for p in new_reps if p.signature is not None]
-    night = _night_rows(session, indexed, config)
+    night = _night_rows(session, indexed, config, firsts)
 
     here = partial(find_here, config=config, match=match)
     found = (verify_all or here)(lookups(night, indexed, run_token(session)), session.connection())
@@ -189,7 +191,10 @@ def representatives_of(hashes: Sequence[str]) -> Select[str, int, int | None]:
 
 
 def _night_rows(
-    session: Session, paragraphs: Sequence[NewParagraph], config: FingerprintConfig
+    session: Session,
+    paragraphs: Sequence[NewParagraph],
+    config: FingerprintConfig,
+    firsts: Mapping[int, int] | None = None,
 ) -> npt.NDArray[np.int64]:
     """The batch's band rows, sorted like the index, as the lookup tasks take them (``Lookup``):
     (band, key, passage id, first passage id of its submission, rank: rows of the batch before
@@ -203,7 +208,8 @@ def _night_rows(
     )
     if not len(rows):
         return np.empty((0, 5), np.int64)
-    firsts = _first_passage_ids(session, {p.submission_id for p in paragraphs})
+    if firsts is None:
+        firsts = _first_passage_ids(session, {p.submission_id for p in paragraphs})
     ids = np.array([p.id for p in paragraphs], dtype=np.int64)
     first_ids = np.array([firsts[p.submission_id] for p in paragraphs], dtype=np.int64)
     order = np.argsort(ids)

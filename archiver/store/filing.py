@@ -63,7 +63,10 @@ def file_batch(session: Session, run_id: int, batch: Sequence[Stored], min_chars
             for s, sub_id in zip(batch, sub_ids, strict=True)
         ],
     )
-    return Filed(len(new), len(batch) - len(new), tuple(paragraphs))
+    firsts: dict[int, int] = {}
+    for (sub_id, _), passage_id in passage_ids.items():
+        firsts[sub_id] = min(firsts.get(sub_id, passage_id), passage_id)
+    return Filed(len(new), len(batch) - len(new), tuple(paragraphs), firsts)
 
 
 def _status(stored: Stored) -> str:
