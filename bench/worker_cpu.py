@@ -10,13 +10,13 @@ first run does: every N-th file of INBOX (default: the kit's scale-20 inbox with
 at ``/tmp/base/s20m7``, every file) in tasks of 8, each task's files through ``process_located``
 (decode … checks) and then into a new vault (``store_all``: the clerk's report, the object
 files, the group commit), under the run's garbage-collector settings. The versions take turns,
-``--runs`` times.
-A child reports the CPU seconds of each per-file stage and of ``archive`` (``store_all``), the
-part of those the kernel spent (``archive_system``: directories and files made, the barriers),
-and its wall seconds (which also wait for the disk at the barriers); its ``archiver verify
---full`` of the vault it wrote; and a digest of every vault file (the inventories without their
-``created`` times, which differ run to run; their sidecars by name) and of every result the
-coordinator would receive. The digests must be equal and the vaults clean, or the script fails.
+``--runs`` times. A child reports the CPU seconds of each per-file stage and of ``archive``
+(``store_all``), the part of those the kernel spent (``archive_system``: directories and files
+made, the barriers) and the rest (``archive_user``), and its wall seconds (which also wait for
+the disk at the barriers); its ``archiver verify --full`` of the vault it wrote; and a digest of
+every vault file (the inventories without their ``created`` times, which differ run to run;
+their sidecars by name) and of every result the coordinator would receive. The digests must be
+equal and the vaults clean, or the script fails.
 Writes bench/results/<date>-worker-cpu-<label>.json.
 """
 
@@ -71,6 +71,7 @@ def child(inbox: Path, every: int) -> None:
                 seconds["archive"] = seconds.get("archive", 0.0) + time.process_time() - started
                 seconds["archive_system"] = seconds.get("archive_system", 0.0) + os.times().system - kernel
                 seconds["archive_wall"] = seconds.get("archive_wall", 0.0) + time.perf_counter() - wall
+        seconds["archive_user"] = seconds["archive"] - seconds["archive_system"]
         vault_root = config.resolve(config.store.vault)
         problems = Vault(vault_root, create=False).verify(full=True)
         figures = {
