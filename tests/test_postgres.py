@@ -140,8 +140,17 @@ def test_run_export_audit_and_verify_give_the_same_bytes_on_postgresql_as_on_sql
         # The batches wrote their band rows into the recent level (``levels.writing_level``).
         in_run_level = connection.execute(text("SELECT count(*) FROM run_bands")).scalar_one()
         in_recent_level = connection.execute(text("SELECT count(*) FROM recent_bands")).scalar_one()
+        # The cleaned texts are compressed with lz4 (migration 0011), the search index's copy too.
+        compression = connection.execute(
+            text(
+                "SELECT attrelid::regclass::text, attcompression FROM pg_attribute "
+                "WHERE attname = 'cleaned_text' AND attrelid IN ('submissions'::regclass, "
+                "'submission_search'::regclass) ORDER BY 1"
+            )
+        ).all()
     engine.dispose()
     assert in_run_level == 0 and in_recent_level > 0
+    assert [tuple(row) for row in compression] == [("submission_search", "l"), ("submissions", "l")]
     assert ordered != sorted(ordered)  # the database's own order is not SQLite's: the test can tell
     exported = [json.loads(line) for line in on_sqlite["export.jsonl"].splitlines()]
     assert [r["file"] for r in exported] == sorted(ordered)
