@@ -3,7 +3,7 @@
 The canonical passage of a group is the earliest (year, then arrival) passage among the group
 itself and the groups linked to it directly: stars, never chains (DESIGN.md, "Passage
 matching"). ``assign_canonicals`` is that rule written out; a run keeps its result up to date
-batch by batch with ``update_canonicals``, from what the batch added (``StarChanges``), and the
+batch by batch with ``canonical_updates``, from what the batch added (``StarChanges``), and the
 tests compare the two.
 """
 
@@ -24,7 +24,7 @@ ID_SPAN = 1 << 32  # passage ids are 32-bit integers
 
 @dataclass(frozen=True)
 class StarChanges:
-    """What a batch added to the stars, for ``update_canonicals``: the groups it gave members
+    """What a batch added to the stars, for ``canonical_updates``: the groups it gave members
     (each with the ``seniority`` of its most senior new member), the links it made, and which of
     those groups it founded (every member and every link of such a group is the batch's)."""
 
@@ -59,7 +59,7 @@ def assign_canonicals(session: Session, touched: set[int]) -> int:
 
     The canonical passage of a group is the earliest (year, then arrival) passage among the
     group itself and the groups linked to it directly: stars, never chains. This is the rule
-    written out; runs keep its result up to date batch by batch with ``update_canonicals``, and
+    written out; runs keep its result up to date batch by batch with ``canonical_updates``, and
     the tests compare the two.
     """
     if not touched:
@@ -86,19 +86,11 @@ def write_canonicals(session: Session, updates: Sequence[tuple[int, int]]) -> No
     )
 
 
-def update_canonicals(session: Session, changes: StarChanges) -> int:
-    """Bring ``canonical_id`` up to date after a batch, from the canonicals already stored
-    (``canonical_updates``, written); returns how many groups were looked at."""
-    updates, looked_at = canonical_updates(session, changes)
-    write_canonicals(session, updates)
-    return looked_at
-
-
-def canonical_updates(session: Session, changes: StarChanges) -> tuple[list[tuple[int, int]], int]:
+def canonical_updates(session: Session, changes: StarChanges) -> list[tuple[int, int]]:
     """The canonical passage (representative id, canonical id) of each group whose canonical a
-    batch set or moved, and how many groups were looked at. Before or after the batch's members
-    are written (``links.link`` asks before, so that a group born in the batch is written once):
-    their seniority comes from ``changes``.
+    batch set or moved. Before or after the batch's members are written (``links.link`` asks
+    before, so that a group born in the batch is written once): their seniority comes from
+    ``changes``.
 
     A star only grows: a batch adds members and links, never removes any. So a group's canonical
     passage can only become more senior, and only through what the batch added: its own new
@@ -115,7 +107,7 @@ def canonical_updates(session: Session, changes: StarChanges) -> tuple[list[tupl
         partners.setdefault(other, set()).add(new)
     direct = set(changes.gained) | set(partners)
     if not direct:
-        return [], 0
+        return []
     # A group the batch founded has no canonical yet, its most senior member is the batch's and
     # its links are the batch's: nothing about it is read from the database.
     born = changes.born
@@ -150,7 +142,7 @@ def canonical_updates(session: Session, changes: StarChanges) -> tuple[list[tupl
             if best == stored[group]:
                 continue  # the star grew, its centre did not move (new copies were given it)
         updates.append((group, best[1]))
-    return updates, len(looked_at)
+    return updates
 
 
 def _firsts(

@@ -47,7 +47,7 @@ class Indexer:
         the first passage id of each of their submissions, where the caller knows them."""
         started = time.perf_counter()
         self._waited = 0.0
-        stats, _ = links.link(
+        stats = links.link(
             self.session, paragraphs, self.config.fingerprint, self.config.match, self._verify_all, firsts
         )
         self.unsettled += stats.band_rows

@@ -90,13 +90,12 @@ def link(
     match: MatchConfig,
     verify_all: VerifyAll | None = None,
     firsts: Mapping[int, int] | None = None,
-) -> tuple[LinkStats, StarChanges]:
-    """Group, index and link a batch of new paragraphs (in id order).
-
-    Returns the statistics and what the batch added to the stars (``StarChanges``), whose
-    canonical passages it has brought up to date (``canonical_updates``). ``verify_all`` judges
-    the candidates (default: in this process). ``firsts``: the first passage id of each of the
-    paragraphs' submissions where the caller knows them (filing does), else read here.
+) -> LinkStats:
+    """Group, index and link a batch of new paragraphs (in id order), bringing the canonical
+    passages of the stars it added to up to date (``canonical_updates``); returns the statistics.
+    ``verify_all`` judges the candidates (default: in this process). ``firsts``: the first
+    passage id of each of the paragraphs' submissions where the caller knows them (filing does),
+    else read here.
     """
     stats = LinkStats()
     reps, centres = _existing_reps(session, sorted({p.exact for p in paragraphs}))
@@ -126,7 +125,6 @@ def link(
     earliest = _earliest_members(paragraphs, reps)
     gained = {rep: key for rep, key in earliest.items() if rep not in alone}
     born = frozenset(p.id for p in new_reps) - alone
-    changes = StarChanges(gained, pairs, born)
     # A group born in this batch that no link touches is a star of one group: every member is
     # in the batch, so its canonical passage is its earliest member, known without asking the
     # database. Most groups of new text are such. The others' canonicals are worked out before
@@ -134,10 +132,10 @@ def link(
     # them are the batch's) is written once, its canonical with its group; a copy joining an
     # older group is given that group's canonical, as stored or as moved, and the older members
     # of a moved group are updated after.
-    moved = canonical_updates(session, changes)[0]
+    moved = canonical_updates(session, StarChanges(gained, pairs, born))
     _write_groups(session, paragraphs, reps, {rep: earliest[rep][1] for rep in alone} | centres | dict(moved))
     write_canonicals(session, [(group, canonical) for group, canonical in moved if group not in born])
-    return stats, changes
+    return stats
 
 
 def _earliest_members(paragraphs: Sequence[NewParagraph], reps: dict[str, int]) -> dict[int, tuple[int, int]]:
