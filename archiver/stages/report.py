@@ -29,14 +29,7 @@ def clerk_report(
     lines = Lines(decoded.text) if outcome.warnings else None
     passages = {p.index: p for p in (*outcome.passages, *outcome.removed)}
     original = {p.index: p for p in outcome.removed}
-    changes = (
-        [
-            {"kind": c.kind, "step": c.step, "span": [c.start, c.end], "before": c.before, "after": c.after}
-            for c in cleaned.changes
-        ]
-        if with_changes or original_offsets
-        else []
-    )
+    changes = [_change(c) for c in cleaned.changes] if with_changes or original_offsets else []
     removed: list[dict[str, Any]] = [
         {
             "text": passages[r.passage].text,
@@ -93,12 +86,14 @@ def changes_json(changes: Sequence[Change]) -> str:
             for c in changes
         ]
     except (TypeError, ValueError):  # not the records' types: let json say how they read
-        plain = [
-            {"kind": c.kind, "step": c.step, "span": [c.start, c.end], "before": c.before, "after": c.after}
-            for c in changes
-        ]
+        plain = [_change(c) for c in changes]
         return json.dumps(plain, ensure_ascii=False, separators=(",", ":"), default=str)
     return "[" + ",".join(items) + "]"
+
+
+def _change(c: Change) -> dict[str, Any]:
+    """A change as the report lists it (``changes_json`` writes the same without the dict)."""
+    return {"kind": c.kind, "step": c.step, "span": [c.start, c.end], "before": c.before, "after": c.after}
 
 
 def _warning(
