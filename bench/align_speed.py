@@ -135,9 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         f"traced peak {peaks['per_pair']:.1f} / {peaks['task']:.1f} MB, "
         f"process peak RSS {result['peak_rss_mb']} MB"
     )
-    out = common.RESULTS / f"{result['date']}-align-speed-{args.label}.json"
-    common.dump_json(out, result)
-    print(out)
+    common.save_result(result, "align-speed", args.label)
     return 0
 
 

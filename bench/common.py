@@ -205,6 +205,26 @@ def dump_json(path: Path, data: Any) -> None:
     tmp.replace(path)
 
 
+def save_result(result: dict[str, Any], kind: str, label: str) -> Path:
+    """Write ``result`` to ``results/<its date>-<kind>-<label>.json`` and print where."""
+    out = RESULTS / f"{result['date']}-{kind}-{label}.json"
+    dump_json(out, result)
+    print(out)
+    return out
+
+
+def versions_cpu(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The figures of two versions' runs (``before``, ``after``; each run's ``cpu_seconds`` and
+    ``peak_rss_mb``): every run's CPU seconds, each version's best, their ratio and peak RSS."""
+    best = {name: min(run["cpu_seconds"] for run in found) for name, found in runs.items()}
+    return {
+        "cpu_seconds": {name: [round(r["cpu_seconds"], 3) for r in found] for name, found in runs.items()},
+        "best_cpu_seconds": {name: round(v, 3) for name, v in best.items()},
+        "ratio": round(best["before"] / best["after"], 2),
+        "peak_rss_mb": {name: round(max(r["peak_rss_mb"] for r in found), 1) for name, found in runs.items()},
+    }
+
+
 def version_child(script: str, version: Path, *args: str) -> dict[str, Any]:
     """The figures a bench script's ``--child`` run prints (JSON, its last line), run with the
     ``archiver`` of checkout ``version`` first on ``PYTHONPATH``; refused (exit) when another

@@ -142,7 +142,6 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("lookup_cpu: the two versions disagree")
     with (folder / RECORDING).open("rb") as f:
         lookups = pickle.load(f)[3]
-    best = {name: min(run["cpu_seconds"] for run in found) for name, found in runs.items()}
     result: dict[str, Any] = {
         "date": dt.date.today().isoformat(),
         "inbox": str(inbox),
@@ -152,21 +151,17 @@ def main(argv: list[str] | None = None) -> int:
         "passages": sum(len(lookup["passages"]) for lookup in lookups),
         "workers": args.workers,
         "identical": True,
-        "cpu_seconds": {name: [round(r["cpu_seconds"], 3) for r in found] for name, found in runs.items()},
-        "best_cpu_seconds": {name: round(v, 3) for name, v in best.items()},
-        "ratio": round(best["before"] / best["after"], 2),
-        "peak_rss_mb": {name: round(max(r["peak_rss_mb"] for r in found), 1) for name, found in runs.items()},
+        **common.versions_cpu(runs),
         "earlier_texts": {name: found[0].get("texts") for name, found in runs.items()},
         "machine": common.machine_info(),
     }
+    best = result["best_cpu_seconds"]
     print(
         f"{result['lookups']} lookups, {args.workers} worker(s), identical: before {best['before']:.3f} s, "
         f"after {best['after']:.3f} s CPU ({result['ratio']}x); peak RSS "
         f"{result['peak_rss_mb']['before']} / {result['peak_rss_mb']['after']} MB"
     )
-    out = common.RESULTS / f"{result['date']}-lookup-cpu-{args.label}.json"
-    common.dump_json(out, result)
-    print(out)
+    common.save_result(result, "lookup-cpu", args.label)
     return 0
 
 

@@ -103,8 +103,6 @@ def main(argv: list[str] | None = None) -> int:
     if len(digests) != 1:
         raise SystemExit("verify_cpu: the two versions disagree")
     tasks = recorded[2]
-    best = {name: min(run["cpu_seconds"] for run in found) for name, found in runs.items()}
-    peak = {name: max(run["peak_rss_mb"] for run in found) for name, found in runs.items()}
     result: dict[str, Any] = {
         "date": dt.date.today().isoformat(),
         "inbox": str(inbox),
@@ -113,20 +111,16 @@ def main(argv: list[str] | None = None) -> int:
         "tasks": len(tasks),
         "pairs": sum(len(set(t.pairs) | set(t.anchored)) for t in tasks),
         "identical": True,
-        "cpu_seconds": {name: [round(r["cpu_seconds"], 3) for r in found] for name, found in runs.items()},
-        "best_cpu_seconds": {name: round(v, 3) for name, v in best.items()},
-        "ratio": round(best["before"] / best["after"], 2),
-        "peak_rss_mb": {name: round(v, 1) for name, v in peak.items()},
+        **common.versions_cpu(runs),
         "machine": common.machine_info(),
     }
+    best = result["best_cpu_seconds"]
     print(
         f"{result['tasks']} tasks, {result['pairs']} pairs, identical: before {best['before']:.3f} s, "
         f"after {best['after']:.3f} s CPU ({result['ratio']}x); peak RSS "
         f"{result['peak_rss_mb']['before']} / {result['peak_rss_mb']['after']} MB"
     )
-    out = common.RESULTS / f"{result['date']}-verify-cpu-{args.label}.json"
-    common.dump_json(out, result)
-    print(out)
+    common.save_result(result, "verify-cpu", args.label)
     return 0
 
 

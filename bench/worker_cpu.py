@@ -166,9 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{result['files']} files, identical vaults and results; best of {args.runs} (CPU s):")
     for stage in stages:
         print(f"  {stage:14} before {best['before'][stage]:7.3f}  after {best['after'][stage]:7.3f}")
-    out = common.RESULTS / f"{result['date']}-worker-cpu-{args.label}.json"
-    common.dump_json(out, result)
-    print(out)
+    common.save_result(result, "worker-cpu", args.label)
     return 0
 
 
