@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +212,18 @@ def save_result(result: dict[str, Any], kind: str, label: str) -> Path:
     dump_json(out, result)
     print(out)
     return out
+
+
+def interleaved(
+    args: Any, rounds: int, measure: Callable[[Path], dict[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
+    """``measure`` of the versions ``args.before`` and ``args.after`` (checkouts), taking turns,
+    ``rounds`` times: each version's runs, in order."""
+    runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
+    for _ in range(rounds):
+        for name, found in runs.items():
+            found.append(measure(getattr(args, name)))
+    return runs
 
 
 def versions_cpu(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:

@@ -134,10 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.keep or common.WORK / f"lookup-cpu-{args.label}"
     if not (folder / RECORDING).exists():
         record(inbox, folder)
-    runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
-    for _ in range(args.runs):
-        for name in runs:
-            runs[name].append(replay(getattr(args, name), folder, args.workers))
+    runs = common.interleaved(args, args.runs, lambda version: replay(version, folder, args.workers))
     if len({json.dumps(run["digests"]) for found in runs.values() for run in found}) != 1:
         raise SystemExit("lookup_cpu: the two versions disagree")
     with (folder / RECORDING).open("rb") as f:

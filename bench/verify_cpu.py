@@ -92,10 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         with tasks_file.open("wb") as f:
             pickle.dump(recorded, f, protocol=pickle.HIGHEST_PROTOCOL)
     try:
-        runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
-        for _ in range(args.runs):
-            for name in runs:
-                runs[name].append(judge(getattr(args, name), tasks_file))
+        runs = common.interleaved(args, args.runs, lambda version: judge(version, tasks_file))
     finally:
         if not args.tasks:
             tasks_file.unlink()

@@ -133,11 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label", default="s20m7")
     args = parser.parse_args(argv)
 
-    runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
-    for _ in range(args.runs):
-        for name in runs:
-            version = getattr(args, name)
-            runs[name].append(common.version_child(__file__, version, str(args.inbox), str(args.every)))
+    runs = common.interleaved(
+        args,
+        args.runs,
+        lambda version: common.version_child(__file__, version, str(args.inbox), str(args.every)),
+    )
     digests = {(run["vault_digest"], run["results_digest"]) for found in runs.values() for run in found}
     problems = [p for found in runs.values() for run in found for p in run["verify_problems"]]
     if len(digests) != 1 or problems:
