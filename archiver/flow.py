@@ -37,7 +37,7 @@ from archiver.reindex import refuse_if_pending
 from archiver.stages import fingerprint, ingest
 from archiver.store import db, search_index
 from archiver.store.db import Document, EventRow
-from archiver.store.filing import file_batch
+from archiver.store.filing import file_batch, file_passages
 from archiver.store.guard import store_paths
 from archiver.store.runs import recorded
 from archiver.store.vault import Vault
@@ -406,7 +406,8 @@ def _file_batch(
     summary.new += filed.new_documents
     summary.new_versions += filed.new_versions
     _add_time(summary, "file", time.perf_counter() - started)
-    summary.links += indexer.add(filed.paragraphs, filed.first_passage_ids).links
+    write = partial(file_passages, session, filed.passages)
+    summary.links += indexer.add(filed.paragraphs, filed.first_passage_ids, write).links
 
 
 def _add_time(summary: RunSummary, stage: str, seconds: float) -> None:

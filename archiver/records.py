@@ -220,6 +220,8 @@ class Filed:
     new_versions: int  # changed files at known places
     paragraphs: tuple[NewParagraph, ...]  # kept paragraphs for the cross-submission linker
     first_passage_ids: dict[int, int] = field(default_factory=dict)  # submission id → its first passage's
+    # The passages' rows, their ids taken but not yet written (``filing.file_passages``).
+    passages: tuple[tuple[Any, ...], ...] = ()
 
 
 @dataclass

@@ -370,23 +370,30 @@ def test_the_first_passage_ids_filing_gives_the_linker_are_the_databases(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each submission's first passage (a title or heading, never linked) is where the lookup
-    stops excluding its own passages: filing's answer must be what the database says."""
-    compared: list[tuple[dict[int, int], dict[int, int]]] = []
-    later: list[bool] = []  # whether a submission's first indexed paragraph comes after its first passage
+    stops excluding its own passages: filing's answer (given before the batch's passage rows are
+    written) must be what the database says once they are."""
+    given: list[tuple[dict[int, int], list[NewParagraph]]] = []
     night_rows = index._night_rows
 
-    def comparing(session: Session, paragraphs: list[NewParagraph], *args: object) -> object:
-        given = args[1]
-        assert isinstance(given, dict)
-        stored = index._first_passage_ids(session, {p.submission_id for p in paragraphs})
-        compared.append(({sub: given[sub] for sub in stored}, stored))
-        later.extend(min(p.id for p in paragraphs if p.submission_id == sub) > stored[sub] for sub in stored)
+    def noting(session: Session, paragraphs: list[NewParagraph], *args: object) -> object:
+        firsts = args[1]
+        assert isinstance(firsts, dict)
+        given.append((dict(firsts), list(paragraphs)))
         return night_rows(session, paragraphs, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(index, "_night_rows", comparing)
+    monkeypatch.setattr(index, "_night_rows", noting)
     config = make_config(tmp_path, run={"batch_size": 2, "workers": 1})
     flow.run(config, [write_inbox(tmp_path / "inbox", INBOX)])
-    assert len(compared) > 1 and all(given == stored for given, stored in compared)
+    assert sum(1 for _, paragraphs in given if paragraphs) > 1
+    later: list[bool] = []  # whether a submission's first indexed paragraph comes after its first passage
+    with Session(db.open_engine(config.database_url)) as session:
+        for firsts, paragraphs in given:
+            stored = index._first_passage_ids(session, {p.submission_id for p in paragraphs})
+            assert {sub: firsts[sub] for sub in stored} == stored
+            assert len(stored) == len({p.submission_id for p in paragraphs})
+            later.extend(
+                min(p.id for p in paragraphs if p.submission_id == sub) > stored[sub] for sub in stored
+            )
     assert any(later)  # the paragraphs alone would not tell
 
 

@@ -42,17 +42,41 @@ class Indexer:
     executor: Executor | None = None  # where candidates are verified (None: in this process)
     _waited: float = 0.0  # seconds of the current ``add`` spent verifying
 
-    def add(self, paragraphs: Sequence[NewParagraph], firsts: Mapping[int, int] | None = None) -> LinkStats:
+    def add(
+        self,
+        paragraphs: Sequence[NewParagraph],
+        firsts: Mapping[int, int] | None = None,
+        file_passages: links.FilePassages | None = None,
+    ) -> LinkStats:
         """Index a batch of new paragraphs (in id order), in the caller's transaction; ``firsts``:
-        the first passage id of each of their submissions, where the caller knows them."""
+        the first passage id of each of their submissions, where the caller knows them;
+        ``file_passages``: ``links.link``'s, timed as the stage ``file``."""
         started = time.perf_counter()
         self._waited = 0.0
+        filing = self._filing(file_passages) if file_passages is not None else None
         stats = links.link(
-            self.session, paragraphs, self.config.fingerprint, self.config.match, self._verify_all, firsts
+            self.session,
+            paragraphs,
+            self.config.fingerprint,
+            self.config.match,
+            self._verify_all,
+            firsts,
+            filing,
         )
         self.unsettled += stats.band_rows
         self._took("link", started + self._waited)
         return stats
+
+    def _filing(self, file_passages: links.FilePassages) -> links.FilePassages:
+        """``file_passages`` with its time counted as the stage ``file``, not ``link``."""
+
+        def timed(groups: dict[int, tuple[int, int | None]]) -> None:
+            started = time.perf_counter()
+            file_passages(groups)
+            self._took("file", started)
+            self._waited += time.perf_counter() - started
+
+        return timed
 
     def _verify_all(self, lookups: Sequence[links.Lookup], connection: Connection) -> list[links.Found]:
         """Look up and judge the candidates on the executor (in this process without one,

@@ -90,12 +90,15 @@ def link(
     match: MatchConfig,
     verify_all: VerifyAll | None = None,
     firsts: Mapping[int, int] | None = None,
+    file_passages: FilePassages | None = None,
 ) -> LinkStats:
     """Group, index and link a batch of new paragraphs (in id order), bringing the canonical
     passages of the stars it added to up to date (``canonical_updates``); returns the statistics.
     ``verify_all`` judges the candidates (default: in this process). ``firsts``: the first
     passage id of each of the paragraphs' submissions where the caller knows them (filing does),
-    else read here.
+    else read here. ``file_passages``: where the batch's passage rows are not written yet (a
+    run's, ``filing.file_passages``), it writes them given each paragraph's group and canonical
+    passage; without it the paragraphs' rows are there already (reindex) and are updated.
     """
     stats = LinkStats()
     reps, centres = _existing_reps(session, sorted({p.exact for p in paragraphs}))
@@ -133,7 +136,11 @@ def link(
     # older group is given that group's canonical, as stored or as moved, and the older members
     # of a moved group are updated after.
     moved = canonical_updates(session, StarChanges(gained, pairs, born))
-    _write_groups(session, paragraphs, reps, {rep: earliest[rep][1] for rep in alone} | centres | dict(moved))
+    canonicals = {rep: earliest[rep][1] for rep in alone} | centres | dict(moved)
+    if file_passages is None:
+        _write_groups(session, paragraphs, reps, canonicals)
+    else:
+        file_passages({p.id: (reps[p.exact], canonicals.get(reps[p.exact])) for p in paragraphs})
     write_canonicals(session, [(group, canonical) for group, canonical in moved if group not in born])
     return stats
 
@@ -432,6 +439,9 @@ def _most_shared(pairs: npt.NDArray[np.int64], per_passage: int) -> list[tuple[i
 LINK_COLUMNS = ("passage_id", "other_id", "similarity", "kind", "action")
 SPAN_COLUMNS = ("passage_id", "other_id", "start", "end", "other_start", "other_end", "matched", "longest")
 
+# Writes a batch's passage rows given each paragraph's (rep_id, canonical_id) by id
+# (``filing.file_passages``).
+FilePassages = Callable[[dict[int, tuple[int, int | None]]], None]
 # Reads (submission id, normalised text) of some archived passages: ``earlier_texts`` over a
 # connection.
 Reader = Callable[[Sequence[int]], dict[int, tuple[int, str]]]

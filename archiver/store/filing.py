@@ -2,27 +2,31 @@
 
 The object versions are already in the vault (``objects.py``, written by the workers); this adds
 documents, submissions, sections, passages, repeats inside submissions and events for a whole
-batch with a handful of statements, in the caller's transaction.
+batch with a handful of statements, in the caller's transaction. The passages' ids are taken
+first and their rows written last (``file_passages``), once the linker has worked out each
+paragraph's group and canonical passage: written with the row, not by an UPDATE of it after.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from archiver import __version__
 from archiver.records import Filed, NewParagraph, Processed, Stored
 from archiver.stages import fingerprint
-from archiver.store.bulk import chunks, insert_tuples
+from archiver.store.bulk import chunks, fetch_sql, insert_tuples
 from archiver.store.db import Document, EventRow, MatchRow, PassageRow, SectionRow, table
 from archiver.store.db import Submission as SubmissionRow
 
 
 def file_batch(session: Session, run_id: int, batch: Sequence[Stored], min_chars: int) -> Filed:
-    """Add the rows of every stored submission of ``batch`` (no commit: the caller's transaction)."""
+    """Add the rows of every stored submission of ``batch`` (no commit: the caller's transaction),
+    but its passages': their ids are taken and their rows returned (``Filed.passages``), for
+    ``file_passages`` once the linker knows their groups."""
     if not batch:
         return Filed(0, 0, ())
     documents = _documents(session, batch)
@@ -42,7 +46,8 @@ def file_batch(session: Session, run_id: int, batch: Sequence[Stored], min_chars
             sections += _section_rows(sub_id, stored.outcome)
             passage_rows += _passage_rows(sub_id, stored.outcome)
     insert_tuples(session.connection(), table(SectionRow), sections, SECTION_COLUMNS)
-    passage_ids = _insert_passages(session, passage_rows)
+    ids = _new_passage_ids(session, len(passage_rows))
+    passage_ids = {(row[0], row[1]): id_ for row, id_ in zip(passage_rows, ids, strict=True)}
     matches: list[dict[str, Any]] = []
     for stored, sub_id in zip(batch, sub_ids, strict=True):
         if isinstance(stored.outcome, Processed):
@@ -66,7 +71,8 @@ def file_batch(session: Session, run_id: int, batch: Sequence[Stored], min_chars
     firsts: dict[int, int] = {}
     for (sub_id, _), passage_id in passage_ids.items():
         firsts[sub_id] = min(firsts.get(sub_id, passage_id), passage_id)
-    return Filed(len(new), len(batch) - len(new), tuple(paragraphs), firsts)
+    passages = tuple((id_, *row) for id_, row in zip(ids, passage_rows, strict=True))
+    return Filed(len(new), len(batch) - len(new), tuple(paragraphs), firsts, passages)
 
 
 def _status(stored: Stored) -> str:
@@ -244,14 +250,36 @@ def _passage_rows(submission_id: int, outcome: Processed) -> list[tuple[Any, ...
     ]
 
 
-def _insert_passages(session: Session, rows: list[tuple[Any, ...]]) -> dict[tuple[int, int], int]:
-    """(submission id, passage index) → passage id; ids ascend in row order (arrival order).
+def _new_passage_ids(session: Session, count: int) -> list[int]:
+    """Ids for ``count`` new passages, ascending, as the database would give them in row order
+    (arrival order): taken before the rows are written, so that the linker can name them first.
+    One writer at a time (``guard``), so no other session takes ids meanwhile."""
+    if not count:
+        return []
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        sequence = f"pg_get_serial_sequence('{PassageRow.__tablename__}', 'id')"
+        sql = f"SELECT nextval({sequence}) FROM generate_series(1, {int(count)}) ORDER BY 1"
+        return [int(id_) for (id_,) in fetch_sql(connection, sql)]
+    # SQLite gives a row without an id the largest id plus one.
+    last = session.execute(select(func.max(PassageRow.id))).scalar_one()
+    start = (last or 0) + 1
+    return list(range(start, start + count))
+
+
+def file_passages(
+    session: Session, passages: Sequence[tuple[Any, ...]], groups: Mapping[int, tuple[int, int | None]]
+) -> None:
+    """Write the rows ``file_batch`` returned (``Filed.passages``), each paragraph's with its
+    group and canonical passage from ``groups`` (passage id → (rep_id, canonical_id)): the other
+    passages (headings, short or removed ones) have neither.
 
     Plain tuples through the driver: a batch has thousands of passages, and SQLAlchemy's
     per-row parameter handling cost more than SQLite's insert."""
-    passages = table(PassageRow)
-    insert_tuples(session.connection(), passages, rows, PASSAGE_COLUMNS)
-    return _ids_by(session, passages, sorted({row[0] for row in rows}), "submission_id", "idx")
+    rows = [(*row, *groups.get(row[0], (None, None))) for row in passages]
+    insert_tuples(
+        session.connection(), table(PassageRow), rows, ("id", *PASSAGE_COLUMNS, "rep_id", "canonical_id")
+    )
 
 
 def _intra_rows(outcome: Processed, id_of: dict[int, int]) -> list[dict[str, Any]]:
