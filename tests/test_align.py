@@ -249,3 +249,58 @@ def test_grams_are_numbered_among_the_leading_ones_through_colliding_buckets(
         for k, (_, leads, other) in zip(keys, windows, strict=True)
     ]
     assert align._numbered(key, lead_at, inside).tolist() == expected
+
+
+def one_to_one_by_characters(
+    ordered: list[tuple[int, int, int]], la: int, lb: int
+) -> list[tuple[int, int, int]]:
+    """The one-to-one matching written plainly: each run, in order, keeps the first of its
+    longest stretches of characters free on both sides, if at least a seed long."""
+    used_a, used_b = [False] * la, [False] * lb
+    kept = []
+    for i, j, n in ordered:
+        free = [not used_a[i + k] and not used_b[j + k] for k in range(n)]
+        stretches = [(k, sum(1 for _ in group)) for k, group in _stretches(free)]
+        if not stretches:
+            continue
+        lo, length = max(stretches, key=lambda s: (s[1], -s[0]))
+        if length >= align.SEED:
+            for k in range(lo, lo + length):
+                used_a[i + k] = used_b[j + k] = True
+            kept.append((i + lo, j + lo, length))
+    return kept
+
+
+def _stretches(free: list[bool]) -> list[tuple[int, list[bool]]]:
+    out, k = [], 0
+    for is_free, group in itertools.groupby(free):
+        members = list(group)
+        if is_free:
+            out.append((k, members))
+        k += len(members)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_the_greedy_matching_keeps_each_runs_first_longest_free_stretch(data: st.DataObject) -> None:
+    # Short texts and many long runs: most overlap runs taken before them, partly or whole.
+    la, lb = data.draw(st.integers(4, 40)), data.draw(st.integers(4, 40))
+    runs = data.draw(
+        st.lists(
+            st.integers(4, min(la, lb)).flatmap(
+                lambda n: st.tuples(st.integers(0, la - n), st.integers(0, lb - n), st.just(n))
+            ),
+            max_size=30,
+        )
+    )
+    ordered = sorted(runs, key=lambda r: (-r[2], r[0], r[1]))
+    assert align._greedy(ordered, la, lb) == one_to_one_by_characters(ordered, la, lb)
+
+
+def test_a_run_cut_in_two_by_a_taken_piece_keeps_the_first_of_its_equal_stretches() -> None:
+    runs = [(0, 0, 12), (4, 20, 12), (20, 24, 12)]
+    # (4, 20) keeps its last 4 characters, b[28:32]: the middle of (20, 24) on b's side.
+    expected = [(0, 0, 12), (12, 28, 4), (20, 24, 4)]
+    assert one_to_one_by_characters(runs, 60, 60) == expected
+    assert align._greedy(runs, 60, 60) == expected

@@ -139,21 +139,26 @@ def _greedy(ordered: Sequence[tuple[int, int, int]], la: int, lb: int) -> list[t
             used_b[j : j + n] = b"\x01" * n
             kept.append((i, j, n))
             continue
-        best, run_start, k = (0, 0), -1, 0
-        for k in range(n + 1):
-            free = k < n and not used_a[i + k] and not used_b[j + k]
-            if free and run_start < 0:
-                run_start = k
-            elif not free and run_start >= 0:
-                if k - run_start > best[1] - best[0]:
-                    best = (run_start, k)
-                run_start = -1
-        lo, hi = best
-        if hi - lo >= SEED:
-            used_a[i + lo : i + hi] = b"\x01" * (hi - lo)
-            used_b[j + lo : j + hi] = b"\x01" * (hi - lo)
-            kept.append((i + lo, j + lo, hi - lo))
+        if used_a.find(0, i, i + n) < 0 or used_b.find(0, j, j + n) < 0:
+            continue  # taken whole on one side (most overlapping runs): nothing left of it
+        # The characters free on both sides, as zero bytes: its longest stretch of them, the
+        # first of the longest, found by the regular expression engine rather than a loop.
+        both = (int.from_bytes(used_a[i : i + n]) | int.from_bytes(used_b[j : j + n])).to_bytes(n)
+        free = max(_FREE.finditer(both), key=_length, default=None)
+        if free is None:
+            continue
+        lo, hi = free.span()
+        used_a[i + lo : i + hi] = b"\x01" * (hi - lo)
+        used_b[j + lo : j + hi] = b"\x01" * (hi - lo)
+        kept.append((i + lo, j + lo, hi - lo))
     return kept
+
+
+_FREE = re.compile(b"\x00{%d,}" % SEED)  # a stretch free on both sides, long enough to keep
+
+
+def _length(found: re.Match[bytes]) -> int:
+    return found.end() - found.start()
 
 
 def align(a: str, b: str, min_matched: int = MIN_MATCHED, gap: int = GAP) -> list[Region]:
