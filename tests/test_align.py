@@ -304,3 +304,13 @@ def test_a_run_cut_in_two_by_a_taken_piece_keeps_the_first_of_its_equal_stretche
     expected = [(0, 0, 12), (12, 28, 4), (20, 24, 4)]
     assert one_to_one_by_characters(runs, 60, 60) == expected
     assert align._greedy(runs, 60, 60) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 2**32), st.integers(0, 300), st.sampled_from([3, 50, 2**21]))
+def test_runs_are_ordered_as_lexsort_orders_them_one_key_or_many(seed: int, rows: int, bound: int) -> None:
+    # Four columns below 2**21 need 84 bits: lexsort itself; below 50, one integer key.
+    rng = np.random.default_rng(seed)
+    columns = [rng.integers(0, bound, rows) for _ in range(4)]
+    order = align._sort_order(*((column, bound) for column in columns))
+    assert order.tolist() == np.lexsort(columns[::-1]).tolist()

@@ -66,9 +66,14 @@ def _anchor_rows(
 
 def bucket_codes(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """For rows sorted by (band, key), the number of their bucket, counting from 0."""
+    return np.cumsum(bucket_starts(rows)) - 1
+
+
+def bucket_starts(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """For rows sorted by (band, key), whether each is its bucket's first."""
     starts = np.ones(len(rows), dtype=bool)
     starts[1:] = (rows[1:, 0] != rows[:-1, 0]) | (rows[1:, 1] != rows[:-1, 1])
-    return np.cumsum(starts) - 1
+    return starts
 
 
 def rank(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:

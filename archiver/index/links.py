@@ -26,6 +26,7 @@ consecutive ids, filed together, and a batch's come after every earlier batch's.
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -344,7 +345,8 @@ def look_up(lookup: Lookup, connection: Connection, bucket_cap: int) -> tuple[np
     rows = lookup.rows
     mine = np.isin(rows[:, 2], lookup.passages)
     own = rows[mine]
-    held = held_rows(connection, np.unique(own[:, :2], axis=0), lookup.before)
+    # The rows are sorted like the index: a bucket's first row gives its (band, key) once.
+    held = held_rows(connection, own[buckets.bucket_starts(own), :2], lookup.before)
     fits, shared = _sharing(own, rows, held, bucket_cap)
     return rows[mine & fits, :3], shared
 
@@ -369,7 +371,9 @@ def held_rows(connection: Connection, keys: npt.NDArray[np.int64], before: int) 
     found: list[tuple[int, int, int]] = []
     for chunk in chunks(parts, SELECTS_PER_STATEMENT):
         found += fetch_sql(connection, " UNION ALL ".join(chunk))
-    return np.array(found, dtype=np.int64).reshape(-1, 3)
+    # Flattened into numpy's iterator, not converted tuple by tuple (np.array of the list).
+    values = np.fromiter(itertools.chain.from_iterable(found), dtype=np.int64, count=3 * len(found))
+    return values.reshape(-1, 3)
 
 
 SELECTS_PER_STATEMENT = 100  # below SQLite's 500 terms of a compound SELECT
