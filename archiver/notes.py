@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import ScalarSelect, Select, insert, select, update
 from sqlalchemy.orm import Session
 
 from archiver import runlog
@@ -74,13 +74,23 @@ def note_missing(session: Session, run_id: int, listed: dict[str, Path], on_miss
     """Record each document whose file is no longer among ``listed`` (this run's relpaths) as
     ``withdrawn``, once, and each whose file is back as ``returned``; with ``on_missing =
     "withdraw"`` the withdrawn ones stop being current. Returns (withdrawn, returned)."""
-    rows = session.execute(
-        select(Document.object_id, Document.current_submission_id).order_by(Document.id)
-    ).all()
-    current = [(object_id, sub_id) for object_id, sub_id in rows if sub_id is not None]
-    state = _last_presence(session, [sub_id for _, sub_id in current])
-    gone = [(o, s) for o, s in current if o not in listed and state.get(s) != "withdrawn"]
-    back = [(o, s) for o, s in current if o in listed and state.get(s) == "withdrawn"]
+    current = Document.current_submission_id.is_not(None)
+    # Documents already reported withdrawn are left out in SQL: read into Python and looked up
+    # there, they made the end of every run grow with the archive, not with its inbox.
+    present = session.execute(
+        select(Document.object_id, Document.current_submission_id)
+        .where(current, _last_presence().is_distinct_from("withdrawn"))
+        .order_by(Document.id)
+    )
+    gone = [(o, s) for o, s in present.tuples() if o not in listed and s is not None]
+    returning: list[tuple[int, str, int | None]] = []  # (document id, object id, submission id)
+    for part in chunks(sorted(listed)):
+        returning += session.execute(
+            select(Document.id, Document.object_id, Document.current_submission_id).where(
+                current, Document.object_id.in_(part), _last_presence() == "withdrawn"
+            )
+        ).tuples()
+    back = [(o, s) for _, o, s in sorted(returning) if s is not None]
     withdraw = on_missing == "withdraw"
     events: list[dict[str, Any]] = []
     for object_id, sub_id in gone:
@@ -105,17 +115,19 @@ def note_missing(session: Session, run_id: int, listed: dict[str, Path], on_miss
     return len(gone), len(back)
 
 
-def _last_presence(session: Session, submission_ids: list[int]) -> dict[int, str]:
-    """Submission id → its latest ``withdrawn`` or ``returned`` event's kind, where it has one."""
-    found: dict[int, str] = {}
-    for part in chunks(submission_ids):
-        rows = session.execute(
-            select(EventRow.submission_id, EventRow.kind)
-            .where(EventRow.submission_id.in_(part), EventRow.kind.in_(("withdrawn", "returned")))
-            .order_by(EventRow.id)
-        )
-        found.update((sub_id, kind) for sub_id, kind in rows if sub_id is not None)
-    return found
+PRESENCE = ("withdrawn", "returned")  # the events that say whether a document's file is in the inbox
+
+
+def _last_presence() -> ScalarSelect[str]:
+    """The kind of the latest ``PRESENCE`` event of a document's current submission (NULL when it
+    has none), for a query of ``Document``."""
+    return (
+        select(EventRow.kind)
+        .where(EventRow.submission_id == Document.current_submission_id, EventRow.kind.in_(PRESENCE))
+        .order_by(EventRow.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def _set_current(session: Session, submission_ids: list[int], current: bool) -> None:

@@ -481,3 +481,6 @@ def test_a_file_that_left_the_inbox_is_reported_once_kept_and_withdrawn_only_whe
     assert "  left the inbox 0, back in it 1" in summary and back == before
     audit = json.loads(runner.invoke(main, ["--config", str(config), "audit"], catch_exceptions=False).output)
     assert gone in {d["file"] for d in audit["documents"]}
+    (inbox / gone).rename(moved)  # its latest event, not its first, says whether it is reported
+    summary, _ = run_and_export()
+    assert "  left the inbox 1, back in it 0" in summary
