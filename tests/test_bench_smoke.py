@@ -105,6 +105,20 @@ def test_nightly_copies_are_set_aside_not_deleted(tmp_path: Path) -> None:
     assert len(list((tmp_path / nightly_cost.TRASH).iterdir())) == 2  # a second copy, beside the first
 
 
+def test_nightly_summary_gives_the_wall_and_the_cpu_ratios(capsys: pytest.CaptureFixture[str]) -> None:
+    import nightly_cost
+
+    def state(seconds: float, cpu: float) -> dict[str, float]:
+        return {"night_seconds_median": seconds, "night_cpu_seconds_median": cpu}
+
+    large = state(4.0, 6.0) | {"steady": state(5.0, 7.5) | {"compaction": {"seconds": 9.0}}}
+    result = {"sizes": {"10": state(2.0, 5.0), "1000": large}}
+    nightly_cost.summarise(result, [10, 1000])
+    assert (result["ratio_largest_over_smallest"], result["ratio_steady"]) == (2.0, 2.5)
+    assert (result["cpu_ratio_largest_over_smallest"], result["cpu_ratio_steady"]) == (1.2, 1.5)
+    assert "CPU seconds (median) 5.0, ratios [1.2, 1.5]" in capsys.readouterr().out
+
+
 def test_scaleout_model_from_a_serial_runs_stage_seconds() -> None:
     import scaleout
 
