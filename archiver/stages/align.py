@@ -47,6 +47,10 @@ SNAP = 4  # counted characters a span end may move to reach its sentence's end
 SENTENCE_ONLY_BELOW = 30
 
 
+I64 = npt.NDArray[np.int64]
+Runs = tuple[I64, I64, I64, I64]  # pair, i, j, length: maximal runs, as ``seeds`` finds them
+
+
 class Region(NamedTuple):
     """Aligned spans of ``a`` and ``b`` (normalised offsets, end exclusive). A named tuple: a
     verify task makes hundreds of thousands, and compares and sorts them as tuples."""
@@ -204,53 +208,62 @@ def _regions(runs: list[tuple[int, int, int]], min_matched: int, gap: int) -> li
 def align_many(
     pairs: Sequence[tuple[str, str]], min_matched: int = MIN_MATCHED, gap: int = GAP
 ) -> list[list[Region]]:
-    """``align(a, b)`` of every pair, the same regions, found for all the pairs at once: the
-    seeds with numpy (``_bulk_seeds``), and the regions too (``_bulk_regions``): only the runs
-    that overlap another of their pair are matched one by one."""
-    out: list[list[Region]] = [[] for _ in pairs]
-    todo: list[tuple[int, str, str]] = []
-    swapped: list[bool] = []
-    for k, (a, b) in enumerate(pairs):
-        turn = b < a
-        if turn:
-            a, b = b, a
-        if a == b and len(a) >= min_matched:
-            out[k] = [Region(0, len(a), 0, len(b), len(a), len(a))]
-        elif a == b:
-            # Too short to be one region; the bulk join is for two texts (it drops a gram that
-            # is at one place of the task).
-            out[k] = align(a, b, min_matched, gap)
-        elif len(a) >= SEED and len(b) >= SEED:
-            todo.append((k, a, b))
-            swapped.append(turn)
+    """``align(a, b)`` of every pair, the same regions, found for all the pairs at once
+    (``align_indexed`` of the pairs' distinct texts)."""
+    ids: dict[str, int] = {}
+    ia = np.fromiter((ids.setdefault(a, len(ids)) for a, _ in pairs), dtype=np.int64, count=len(pairs))
+    ib = np.fromiter((ids.setdefault(b, len(ids)) for _, b in pairs), dtype=np.int64, count=len(pairs))
+    return align_indexed(list(ids), ia, ib, min_matched, gap)
+
+
+def align_indexed(
+    texts: Sequence[str], ia: I64, ib: I64, min_matched: int = MIN_MATCHED, gap: int = GAP
+) -> list[list[Region]]:
+    """``align(texts[ia[k]], texts[ib[k]])`` of every ``k`` (``texts`` all different), the same
+    regions, found for all the pairs at once: the seeds with numpy (``_bulk_seeds``), and the
+    regions too (``_bulk_regions``): only the runs that overlap another of their pair are matched
+    one by one."""
+    out: list[list[Region]] = [[] for _ in range(len(ia))]
+    if not len(ia):
+        return out
+    # Each pair seen from the text that sorts first, as ``align`` turns it.
+    rank = np.empty(len(texts), dtype=np.int64)
+    rank[sorted(range(len(texts)), key=texts.__getitem__)] = np.arange(len(texts))
+    turned = rank[ib] < rank[ia]
+    a, b = np.where(turned, ib, ia), np.where(turned, ia, ib)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    for k in np.flatnonzero(a == b).tolist():
+        # One full region, or too short for one; the bulk join is for two texts (it drops a gram
+        # that is at one place of the task).
+        out[k] = align(texts[a[k]], texts[b[k]], min_matched, gap)
+    todo = np.flatnonzero((a != b) & (lengths[a] >= SEED) & (lengths[b] >= SEED))
+    a, b, turned = a[todo], b[todo], turned[todo]
     # The texts given first (a task's new passages) are the few that every pair has one of.
-    found = _bulk_seeds([(a, b) for _, a, b in todo], swapped)
+    found = _bulk_seeds(texts, a, b, turned)
     if found is None:
-        found_regions = [align(*pairs[k], min_matched, gap) for k, _, _ in todo]
+        pairs = zip(ia[todo].tolist(), ib[todo].tolist(), strict=True)
+        found_regions = [align(texts[x], texts[y], min_matched, gap) for x, y in pairs]
     else:
-        lengths = [(len(a), len(b)) for _, a, b in todo]
-        found_regions = _bulk_regions(found, lengths, min_matched, gap, swapped)
-    for (k, _, _), regions in zip(todo, found_regions, strict=True):
+        found_regions = _bulk_regions(found, lengths[a], lengths[b], min_matched, gap, turned)
+    for k, regions in zip(todo.tolist(), found_regions, strict=True):
         out[k] = regions
     return out
 
 
-I64 = npt.NDArray[np.int64]
-Runs = tuple[I64, I64, I64, I64]  # pair, i, j, length: maximal runs, as ``seeds`` finds them
-
-
 def _bulk_regions(
     runs: Runs,
-    lengths: Sequence[tuple[int, int]],
+    length_a: I64,
+    length_b: I64,
     min_matched: int,
     gap: int,
-    turned: Sequence[bool] | None = None,
+    turned: npt.NDArray[np.bool_] | None = None,
 ) -> list[list[Region]]:
-    """``_regions(_one_to_one(...))`` of the runs of every pair (``lengths``: the pair's texts);
-    those of a pair ``turned`` seen from its other text (``Region.swapped``), in order."""
+    """``_regions(_one_to_one(...))`` of the runs of every pair (``length_a``, ``length_b``: its
+    texts'); those of a pair ``turned`` seen from its other text (``Region.swapped``), in order."""
     pair, i, j, n = runs
-    out: list[list[Region]] = [[] for _ in lengths]
-    pairs, span = len(lengths), max(map(max, lengths), default=0) + 1  # bounds of pair, i, j, n
+    pairs = len(length_a)
+    out: list[list[Region]] = [[] for _ in range(pairs)]
+    span = int(max(length_a.max(initial=0), length_b.max(initial=0))) + 1  # bounds of i, j, n
     order = _sort_order((pair, pairs), (i, span), (j, span))
     pair, i, j, n = pair[order], i[order], j[order], n[order]
     # A run that overlaps no other of its pair on either side is kept whole by the one-to-one
@@ -259,15 +272,15 @@ def _bulk_regions(
     pb, jb, nb = pair[by_b], j[by_b], n[by_b]
     apart = _apart(pair, i, n)
     apart[by_b] &= _apart(pb, jb, nb)
-    tangled = np.zeros(len(lengths), dtype=bool)
+    tangled = np.zeros(pairs, dtype=bool)
     tangled[pair[~apart]] = True
 
     # A region's runs are cut from the pair's runs, apart on each side and with gaps of at most
     # ``gap``: its matched characters are at most what the runs cover of one cluster of them
     # (runs less than ``gap`` apart) on either side. A tangled pair without a cluster of
     # ``min_matched`` on both sides has no region.
-    tangled &= _covered(pair, i, n, len(lengths), gap) >= min_matched
-    tangled &= _covered(pb, jb, nb, len(lengths), gap) >= min_matched
+    tangled &= _covered(pair, i, n, pairs, gap) >= min_matched
+    tangled &= _covered(pb, jb, nb, pairs, gap) >= min_matched
     mixed = tangled[pair] & ~apart
     if mixed.any():
         # The tangled pairs' runs matched one by one, in the matching's order (longest first);
@@ -275,12 +288,12 @@ def _bulk_regions(
         rows = np.flatnonzero(mixed)
         longest_first = span - n[rows]
         rows = rows[_sort_order((pair[rows], pairs), (longest_first, span), (i[rows], span), (j[rows], span))]
-        bounds = np.r_[0, np.cumsum(np.bincount(pair[rows], minlength=len(lengths)))].tolist()
+        bounds = np.r_[0, np.cumsum(np.bincount(pair[rows], minlength=pairs))].tolist()
         listed = list(zip(i[rows].tolist(), j[rows].tolist(), n[rows].tolist(), strict=True))
         owners: list[int] = []
         kept: list[tuple[int, int, int]] = []
-        for k in np.flatnonzero(tangled).tolist():
-            la, lb = lengths[k]
+        at = np.flatnonzero(tangled)
+        for k, la, lb in zip(at.tolist(), length_a[at].tolist(), length_b[at].tolist(), strict=True):
             taken = _greedy(listed[bounds[k] : bounds[k + 1]], la, lb)
             owners += [k] * len(taken)
             kept += taken
@@ -312,7 +325,7 @@ def _bulk_regions(
     )
     if turned is not None and len(columns[0]):
         owner, start, end, other_start, other_end, both, run = columns
-        turn = np.asarray(turned, dtype=bool)[owner]
+        turn = turned[owner]
         start, other_start = np.where(turn, other_start, start), np.where(turn, start, other_start)
         end, other_end = np.where(turn, other_end, end), np.where(turn, end, other_end)
         seen = np.lexsort((run, both, other_end, other_start, end, start, owner))
@@ -374,25 +387,29 @@ def _bucket(keys: npt.NDArray[np.uint64], bits: int) -> npt.NDArray[np.int64]:
     return ((keys * np.uint64(_MIX)) >> np.uint64(64 - bits)).view(np.int64)
 
 
-def _bulk_seeds(pairs: Sequence[tuple[str, str]], firsts: Sequence[bool] | None = None) -> Runs | None:
-    """``seeds(a, b)`` of every pair (each ``a != b``, both at least ``SEED`` long), as arrays
-    (None: more distinct characters than keys can hold): the same starts (the ``MAX_POSITIONS``
-    first positions of a repeated gram, the ``_MIN_COMMON`` test), found for all the pairs at
-    once with numpy. ``firsts``: which text of each pair is one of a few (the new passages of a
-    verify task), true for ``b``; the grams of the others are looked at only where those have them.
+def _bulk_seeds(
+    texts: Sequence[str], ia: I64, ib: I64, firsts: npt.NDArray[np.bool_] | None = None
+) -> Runs | None:
+    """``seeds(texts[ia[k]], texts[ib[k]])`` of every pair ``k`` (``texts`` all different, each
+    ``ia[k] != ib[k]``, both at least ``SEED`` long), as arrays (None: more distinct characters
+    than keys can hold): the same starts (the ``MAX_POSITIONS`` first positions of a repeated
+    gram, the ``_MIN_COMMON`` test), found for all the pairs at once with numpy. ``firsts``:
+    which text of each pair is one of a few (the new passages of a verify task), true for ``b``;
+    the grams of the others are looked at only where those have them.
 
     Grams are exact keys (``_gram_keys``: ``SEED`` characters in 64 bits), never hashes: a
     pair's common grams are found by looking each gram of ``a`` up among ``b``'s in one sorted
     table of (text, gram) groups, and runs are extended by comparing whole grams, then
     characters.
     """
+    pairs = len(ia)
     if not pairs:
         return _NO_RUNS
-    firsts = [False] * len(pairs) if firsts is None else firsts
-    ids: dict[str, int] = {}
-    ia = np.fromiter((ids.setdefault(a, len(ids)) for a, _ in pairs), dtype=np.int64, count=len(pairs))
-    ib = np.fromiter((ids.setdefault(b, len(ids)) for _, b in pairs), dtype=np.int64, count=len(pairs))
-    texts = list(ids)
+    firsts = np.zeros(pairs, dtype=bool) if firsts is None else firsts
+    # The pairs' texts only, numbered anew.
+    used, inverse = np.unique(np.r_[ia, ib], return_inverse=True)
+    ia, ib = inverse[:pairs], inverse[pairs:]
+    texts = [texts[k] for k in used.tolist()]
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     base = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(lengths, out=base[1:])
@@ -409,7 +426,7 @@ def _bulk_seeds(pairs: Sequence[tuple[str, str]], firsts: Sequence[bool] | None 
     inside_text[tails[tails < windows]] = False
     # Only grams of ``firsts`` may be common to a pair: every pair has one text there.
     lead = np.zeros(len(texts), dtype=bool)
-    lead[np.where(np.asarray(firsts, dtype=bool), ib, ia)] = True
+    lead[np.where(firsts, ib, ia)] = True
     leading = lead[owner] & inside_text
     number = _numbered(key, np.flatnonzero(leading), inside_text)
     # Sorted by gram then position (so by text within a gram; a stable sort of small integers
@@ -444,7 +461,7 @@ def _bulk_seeds(pairs: Sequence[tuple[str, str]], firsts: Sequence[bool] | None 
     flip = in_b < in_a
     source, target = np.where(flip, ib, ia), np.where(flip, ia, ib)
     per_pair = np.minimum(in_a, in_b)
-    pair = np.repeat(np.arange(len(pairs)), per_pair)
+    pair = np.repeat(np.arange(pairs), per_pair)
     row = np.arange(len(pair)) - np.repeat(np.cumsum(per_pair) - per_pair - text_from[source], per_pair)
     looked = by_text[row]
     wanted = target[pair] * grams + group_gram[looked]
@@ -456,8 +473,8 @@ def _bulk_seeds(pairs: Sequence[tuple[str, str]], firsts: Sequence[bool] | None 
     # seeds' shortcut: too few common grams, none repeated, is no region (an exact rule there,
     # applied here so that the starts are the same).
     repeated = (group_count[group_a] > 1) | (group_count[group_b] > 1)
-    enough = (np.bincount(pair, minlength=len(pairs)) >= _MIN_COMMON) | (
-        np.bincount(pair, weights=repeated, minlength=len(pairs)) > 0
+    enough = (np.bincount(pair, minlength=pairs) >= _MIN_COMMON) | (
+        np.bincount(pair, weights=repeated, minlength=pairs) > 0
     )
     keep = enough[pair]
     pair, group_a, group_b = pair[keep], group_a[keep], group_b[keep]

@@ -15,6 +15,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from archiver.config import FingerprintConfig, MatchConfig
 from archiver.stages import align
 from archiver.stages import fingerprint as fp
@@ -23,7 +25,8 @@ from archiver.stages._memo import LruMemo
 Pair = tuple[int, int]  # (new representative, earlier representative)
 # passage, other, start, end, other's start, other's end, matched, longest (``SpanRow``)
 Span = tuple[int, int, int, int, int, int, int, int]
-AlignAll = Callable[[Sequence[tuple[str, str]]], list[list[align.Region]]]
+# Aligns texts[ia[k]] with texts[ib[k]] for every k (texts all different): ``align.align_indexed``.
+AlignAll = Callable[[Sequence[str], align.I64, align.I64], list[list[align.Region]]]
 TASK_PAIRS = 2000  # candidate pairs per task: large enough that sending the texts costs little
 # Earlier passages' normalised texts a process remembers (``earlier_texts``), about 1 KB each.
 EARLIER_KEPT = 16_384
@@ -93,12 +96,12 @@ def verify(
     task: Candidates,
     config: FingerprintConfig,
     match: MatchConfig,
-    align_all: AlignAll = align.align_many,
+    align_all: AlignAll = align.align_indexed,
 ) -> Verified:
     """The links of ``task``'s candidates whose exact shingle Jaccard reaches ``match_at`` (the
     band candidates, and anchored ones aligned over most of both), and the aligned regions
     (``align.align``'s) of every pair linked or anchored: a copied sentence is a region of a pair
-    far below ``match_at``. ``align_all`` aligns a list of pairs: ``align.align_many``, all of
+    far below ``match_at``. ``align_all`` aligns pairs of texts: ``align.align_indexed``, all of
     the task's at once. Its ``earlier`` passages' texts must have been read into ``texts``
     (``index.links.with_stored``)."""
     texts = task.texts
@@ -119,11 +122,11 @@ def verify(
     linked = {(a, b) for a, b, _ in links}
     per_passage = Counter(a for a, _ in linked)  # links stay within max_candidates per passage
     # No anchor shared: no long run in common. A band match short of match_at is not aligned.
-    aligned = sorted(linked.union((a, b) for a, b in task.anchored if texts[a][0] != texts[b][0]))
-    found = align_all([(texts[a][1], texts[b][1]) for a, b in aligned])
-    for (a, b), regions in zip(aligned, found, strict=True):
-        if not regions:
-            continue  # most anchored pairs: nothing to write
+    (first, second), (ia, ib), distinct = _to_align(linked, task.anchored, texts)
+    found = align_all(distinct, ia, ib)
+    some = [k for k, regions in enumerate(found) if regions]  # most anchored pairs have none
+    for a, b, k in zip(first[some].tolist(), second[some].tolist(), some, strict=True):
+        regions = found[k]
         (_, mine), (_, other) = texts[a], texts[b]
         if (a, b) not in linked and align.whole_paragraph(regions, len(mine), len(other)):
             # A copy of the whole paragraph is reuse when it passes match_at, as a paragraph
@@ -138,6 +141,26 @@ def verify(
                 links.append((a, b, scores[a, b]))
         spans += [(a, b, *region) for region in regions]  # a Region's fields in a Span's order
     return Verified(tuple(links), band_links, tuple(spans))
+
+
+def _to_align(
+    linked: set[Pair], anchored: Sequence[Pair], texts: Mapping[int, tuple[int, str]]
+) -> tuple[tuple[align.I64, align.I64], tuple[align.I64, align.I64], list[str]]:
+    """The pairs to align (two columns of passage ids), in id order: the linked ones and the
+    anchored ones of two submissions; each one's two texts as indices of the distinct texts
+    (equal texts are one, as ``align.align_indexed`` wants them); and those texts."""
+    ids = np.array(sorted(texts), dtype=np.int64)
+    distinct: dict[str, int] = {}
+    text_at = np.array([distinct.setdefault(texts[pid][1], len(distinct)) for pid in ids.tolist()], np.int64)
+    submission = np.array([texts[pid][0] for pid in ids.tolist()], np.int64)
+    # Pairs as positions in ``ids``, which sort as the ids do.
+    found = np.searchsorted(ids, np.array(anchored, dtype=np.int64).reshape(-1, 2))
+    other = submission[found[:, 0]] != submission[found[:, 1]]
+    both = np.r_[np.searchsorted(ids, np.array(list(linked), dtype=np.int64).reshape(-1, 2)), found[other]]
+    both = both[np.lexsort((both[:, 1], both[:, 0]))]
+    both = both[np.r_[True, (both[1:] != both[:-1]).any(axis=1)]] if len(both) else both
+    first, second = both[:, 0], both[:, 1]
+    return (ids[first], ids[second]), (text_at[first], text_at[second]), list(distinct)
 
 
 # The earlier passages' normalised texts this process read lately, by passage id: a passage is a
