@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, cast, func, literal, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
-from archiver.store.bulk import chunks, fetch_plain, update_rows
+from archiver.store.bulk import fetch_by_ids, update_rows
 from archiver.store.db import MatchRow, PassageRow, table
 
 UNKNOWN_YEAR = 9999  # sorts after every real year
@@ -42,15 +41,13 @@ def seniority(year: int | None, passage_id: int) -> tuple[int, int]:
 def neighbours(session: Session, reps: Iterable[int]) -> dict[int, set[int]]:
     """Representative → the representatives it is linked to (either direction)."""
     out: dict[int, set[int]] = {}
-    ids = sorted(set(reps))
-    connection = session.connection()
-    for part in chunks(ids):
-        statement = select(MatchRow.passage_id, MatchRow.other_id).where(
-            MatchRow.kind == "cross", (MatchRow.passage_id.in_(part)) | (MatchRow.other_id.in_(part))
-        )
-        for a, b in fetch_plain(connection, statement):
-            out.setdefault(a, set()).add(b)
-            out.setdefault(b, set()).add(a)
+    sql = (
+        f"SELECT passage_id, other_id FROM {MatchRow.__tablename__} "
+        "WHERE kind = 'cross' AND (passage_id IN ({ids}) OR other_id IN ({ids}))"
+    )
+    for a, b in fetch_by_ids(session.connection(), sql, reps):
+        out.setdefault(a, set()).add(b)
+        out.setdefault(b, set()).add(a)
     return out
 
 
@@ -160,32 +157,22 @@ def _firsts(
 def _stored_canonicals(session: Session, groups: set[int]) -> dict[int, tuple[int, int]]:
     """The ``seniority`` of each group's canonical passage, where it has one (read from the
     representative's row: every member of a group has the same)."""
-    canonical = aliased(PassageRow)
-    year = func.coalesce(canonical.year, UNKNOWN_YEAR)
-    found: dict[int, tuple[int, int]] = {}
-    connection = session.connection()
-    for part in chunks(sorted(groups)):
-        statement = (
-            select(PassageRow.id, year, canonical.id)
-            .join(canonical, canonical.id == PassageRow.canonical_id)
-            .where(PassageRow.id.in_(part))
-        )
-        found.update({int(group): (int(y), int(c)) for group, y, c in fetch_plain(connection, statement)})
-    return found
+    passages = PassageRow.__tablename__
+    sql = (
+        f"SELECT p.id, coalesce(c.year, {UNKNOWN_YEAR}), c.id FROM {passages} p "
+        f"JOIN {passages} c ON c.id = p.canonical_id WHERE p.id IN ({{ids}})"
+    )
+    return {int(group): (int(y), int(c)) for group, y, c in fetch_by_ids(session.connection(), sql, groups)}
 
 
 def _group_firsts(session: Session, groups: set[int]) -> dict[int, tuple[int, int]]:
     """The ``seniority`` key of each group's most senior member, one row per group from the
     database: with ids below 2³², the least ``year × 2³² + id`` is the least ``(year, id)``."""
-    year = cast(func.coalesce(PassageRow.year, UNKNOWN_YEAR), BigInteger)
-    senior = func.min(year * literal(ID_SPAN, BigInteger) + PassageRow.id)
-    firsts: dict[int, tuple[int, int]] = {}
-    connection = session.connection()
-    for part in chunks(sorted(groups)):
-        statement = (
-            select(PassageRow.rep_id, senior).where(PassageRow.rep_id.in_(part)).group_by(PassageRow.rep_id)
-        )
-        for group, key in fetch_plain(connection, statement):
-            assert group is not None and key is not None  # grouped by rep_id IN (...)
-            firsts[group] = divmod(int(key), ID_SPAN)
-    return firsts
+    sql = (
+        f"SELECT rep_id, min(CAST(coalesce(year, {UNKNOWN_YEAR}) AS BIGINT) * {ID_SPAN} + id) "
+        f"FROM {PassageRow.__tablename__} WHERE rep_id IN ({{ids}}) GROUP BY rep_id"
+    )
+    return {
+        int(group): divmod(int(key), ID_SPAN)
+        for group, key in fetch_by_ids(session.connection(), sql, groups)
+    }

@@ -52,7 +52,7 @@ from archiver.index.levels import LEVELS, writing_level
 from archiver.records import LinkStats, NewParagraph
 from archiver.stages import verify
 from archiver.store import db
-from archiver.store.bulk import chunks, fetch_sql, insert_array, insert_tuples, update_rows
+from archiver.store.bulk import chunks, fetch_sql, insert_array, insert_tuples, placeholder, update_rows
 from archiver.store.db import MatchRow, Meta, PassageRow, SpanRow, table
 
 
@@ -176,11 +176,18 @@ def _write_groups(
 
 def _existing_reps(session: Session, hashes: Sequence[str]) -> tuple[dict[str, int], dict[int, int]]:
     """The representative of each exact hash already archived, and the canonical passage of
-    each such group where it has one."""
+    each such group where it has one (``representatives_of``, through the driver: a batch asks
+    for thousands)."""
     found: dict[str, int] = {}
     centres: dict[int, int] = {}
+    connection = session.connection()
     for part in chunks(hashes):
-        for exact, id_, canonical in session.execute(representatives_of(part)):
+        listed = ", ".join([placeholder(connection)] * len(part))
+        sql = (
+            f"SELECT exact, id, canonical_id FROM {PassageRow.__tablename__} "
+            f"WHERE exact IN ({listed}) AND rep_id = id"
+        )
+        for exact, id_, canonical in fetch_sql(connection, sql, part):
             found[exact] = id_
             if canonical is not None:
                 centres[id_] = canonical

@@ -3,12 +3,12 @@ and ids in slices that fit an ``IN (...)`` list on every backend."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import BigInteger, Integer, Select, SmallInteger, Table
+from sqlalchemy import BigInteger, Integer, SmallInteger, Table
 from sqlalchemy.engine import Connection
 
 
@@ -39,8 +39,7 @@ def insert_tuples(
             for row in rows:
                 copy.write_row(row)
         return
-    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    markers = ", ".join([marker] * len(names))
+    markers = ", ".join([placeholder(connection)] * len(names))
     connection.exec_driver_sql(f"INSERT INTO {quote(target.name)} ({listed}) VALUES ({markers})", list(rows))
 
 
@@ -123,7 +122,7 @@ def update_rows(
         columns_of = [list(column) for column in zip(*rows, strict=True)]
         connection.exec_driver_sql(sql, tuple(columns_of))
         return
-    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    marker = placeholder(connection)
     sql = f"UPDATE {name} SET " + ", ".join(f"{c} = {marker}" for c in values) + f" WHERE {key} = {marker}"
     if changed_only:
         differs = "IS NOT" if connection.dialect.name == "sqlite" else "IS DISTINCT FROM"
@@ -131,26 +130,39 @@ def update_rows(
     connection.exec_driver_sql(sql, [(*row[1:], row[0], *(row[1:] if changed_only else ())) for row in rows])
 
 
-def fetch_plain(connection: Connection, statement: Select[*tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """The rows of ``statement`` as the driver's plain tuples, without a SQLAlchemy row each.
+def fetch_by_ids(connection: Connection, sql: str, ids: Iterable[int]) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` (``fetch_sql``'s rules) for each slice (``chunks``) of the distinct
+    ``ids``, written into its ``{ids}`` as a list of integers.
 
-    For the hundreds of thousands of narrow rows a batch's band join returns, and the ids a
-    batch reads by. Its bound values are written into the SQL (``literal_binds``): ids and the
-    code's own constants only, never text that came from a file.
-    """
-    return fetch_sql(
-        connection, str(statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
-    )
+    For the ids a batch reads by, hundreds a statement: SQLAlchemy's compiling of a statement of
+    that many bound literals cost more than running it."""
+    found: list[tuple[Any, ...]] = []
+    for part in chunks(sorted({int(id_) for id_ in ids})):
+        found += fetch_sql(connection, sql.format(ids=",".join(map(str, part))))
+    return found
 
 
-def fetch_sql(connection: Connection, sql: str) -> list[tuple[Any, ...]]:
-    """``fetch_plain`` of SQL written by the caller, of integers and its own names only."""
+def fetch_sql(
+    connection: Connection, sql: str, parameters: Sequence[Any] | None = None
+) -> list[tuple[Any, ...]]:
+    """The rows of SQL written by the caller, of integers and its own names only (other values
+    bound as ``parameters``, in the driver's placeholders: ``placeholder``), as the driver's
+    plain tuples, without a SQLAlchemy row each: for the hundreds of thousands of narrow rows
+    the index reads."""
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(sql)
+        if parameters is None:
+            cursor.execute(sql)
+        else:
+            cursor.execute(sql, tuple(parameters))
         return list(cursor.fetchall())
     finally:
         cursor.close()
+
+
+def placeholder(connection: Connection) -> str:
+    """The driver's mark of a bound value in SQL written for it."""
+    return "?" if connection.dialect.paramstyle == "qmark" else "%s"
 
 
 T = TypeVar("T")
