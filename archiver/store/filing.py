@@ -35,7 +35,11 @@ def file_batch(session: Session, run_id: int, batch: Sequence[Stored], min_chars
     _supersede(session, known)
     doc_ids = {relpath: doc_id for relpath, (doc_id, _) in documents.items() if doc_id is not None}
     new_paths = sorted({s.outcome.submission.relpath for s in new})
-    doc_ids |= _insert_then_ids(session, table(Document), [{"object_id": p} for p in new_paths], "object_id")
+    new_doc_ids = _new_ids(session, table(Document), len(new_paths))
+    if new_paths:
+        rows = [{"id": i, "object_id": p} for i, p in zip(new_doc_ids, new_paths, strict=True)]
+        session.connection().execute(insert(table(Document)), rows)
+    doc_ids |= dict(zip(new_paths, new_doc_ids, strict=True))
     sub_ids = _insert_submissions(session, run_id, batch, doc_ids)
     _update_documents(session, batch, doc_ids, sub_ids)
     paragraphs: list[NewParagraph] = []
@@ -46,7 +50,7 @@ def file_batch(session: Session, run_id: int, batch: Sequence[Stored], min_chars
             sections += _section_rows(sub_id, stored.outcome)
             passage_rows += _passage_rows(sub_id, stored.outcome)
     insert_tuples(session.connection(), table(SectionRow), sections, SECTION_COLUMNS)
-    ids = _new_passage_ids(session, len(passage_rows))
+    ids = _new_ids(session, table(PassageRow), len(passage_rows))
     passage_ids = {(row[0], row[1]): id_ for row, id_ in zip(passage_rows, ids, strict=True)}
     matches: list[dict[str, Any]] = []
     for stored, sub_id in zip(batch, sub_ids, strict=True):
@@ -103,43 +107,17 @@ def _supersede(session: Session, document_ids: list[int]) -> None:
         )
 
 
-def _insert_then_ids(
-    session: Session, target: Table, rows: list[dict[str, Any]], *key: str, current_only: bool = False
-) -> dict[Any, int]:
-    """Insert ``rows`` with one executemany, then read their ids back by ``key`` (unique among
-    the rows; with ``current_only``, among current rows). RETURNING with a guaranteed row order
-    would cost one statement per row on SQLite."""
-    if not rows:
-        return {}
-    session.connection().execute(insert(target), rows)
-    return _ids_by(session, target, sorted({row[key[0]] for row in rows}), *key, current_only=current_only)
-
-
-def _ids_by(
-    session: Session, target: Table, values: Sequence[Any], *key: str, current_only: bool = False
-) -> dict[Any, int]:
-    """Row id by ``key`` (its first column among ``values``) of the rows just inserted."""
-    connection = session.connection()
-    columns = [target.c[name] for name in key]
-    found: dict[Any, int] = {}
-    for part in chunks(values):
-        query = select(target.c.id, *columns).where(columns[0].in_(part))
-        if current_only:
-            query = query.where(target.c.current.is_(True))
-        for id_, *found_key in connection.execute(query):
-            found[found_key[0] if len(key) == 1 else tuple(found_key)] = id_
-    return found
-
-
 def _insert_submissions(
     session: Session, run_id: int, batch: Sequence[Stored], doc_ids: dict[str, int]
 ) -> list[int]:
     rows = []
-    for stored in batch:
+    ids = _new_ids(session, table(SubmissionRow), len(batch))
+    for stored, id_ in zip(batch, ids, strict=True):
         outcome, submission = stored.outcome, stored.outcome.submission
         archived = isinstance(outcome, Processed)
         rows.append(
             {
+                "id": id_,
                 "run_id": run_id,
                 "document_id": doc_ids[submission.relpath],
                 "relpath": submission.relpath,
@@ -160,8 +138,8 @@ def _insert_submissions(
                 "report": stored.report,
             }
         )
-    ids = _insert_then_ids(session, table(SubmissionRow), rows, "document_id", current_only=True)
-    return [ids[row["document_id"]] for row in rows]
+    session.connection().execute(insert(table(SubmissionRow)), rows)
+    return ids
 
 
 def _update_documents(
@@ -250,19 +228,20 @@ def _passage_rows(submission_id: int, outcome: Processed) -> list[tuple[Any, ...
     ]
 
 
-def _new_passage_ids(session: Session, count: int) -> list[int]:
-    """Ids for ``count`` new passages, ascending, as the database would give them in row order
-    (arrival order): taken before the rows are written, so that the linker can name them first.
-    One writer at a time (``guard``), so no other session takes ids meanwhile."""
+def _new_ids(session: Session, target: Table, count: int) -> list[int]:
+    """Ids for ``count`` new rows of ``target``, ascending, as the database would give them in
+    row order: taken before the rows are written, so that nothing is read back after and the
+    linker can name the passages before their rows exist. One writer at a time (``guard``), so
+    no other session takes ids meanwhile."""
     if not count:
         return []
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        sequence = f"pg_get_serial_sequence('{PassageRow.__tablename__}', 'id')"
+        sequence = f"pg_get_serial_sequence('{target.name}', 'id')"
         sql = f"SELECT nextval({sequence}) FROM generate_series(1, {int(count)}) ORDER BY 1"
         return [int(id_) for (id_,) in fetch_sql(connection, sql)]
     # SQLite gives a row without an id the largest id plus one.
-    last = session.execute(select(func.max(PassageRow.id))).scalar_one()
+    last = session.execute(select(func.max(target.c.id))).scalar_one()
     start = (last or 0) + 1
     return list(range(start, start + count))
 
