@@ -82,14 +82,17 @@ def note_missing(session: Session, run_id: int, listed: dict[str, Path], on_miss
         .where(current, _last_presence().is_distinct_from("withdrawn"))
         .order_by(Document.id)
     )
-    gone = [(o, s) for o, s in present.tuples() if o not in listed and s is not None]
+    gone = [(o, s) for o, s in present if o not in listed and s is not None]
     returning: list[tuple[int, str, int | None]] = []  # (document id, object id, submission id)
     for part in chunks(sorted(listed)):
-        returning += session.execute(
-            select(Document.id, Document.object_id, Document.current_submission_id).where(
-                current, Document.object_id.in_(part), _last_presence() == "withdrawn"
+        returning += [
+            (d, o, s)
+            for d, o, s in session.execute(
+                select(Document.id, Document.object_id, Document.current_submission_id).where(
+                    current, Document.object_id.in_(part), _last_presence() == "withdrawn"
+                )
             )
-        ).tuples()
+        ]
     back = [(o, s) for _, o, s in sorted(returning) if s is not None]
     withdraw = on_missing == "withdraw"
     events: list[dict[str, Any]] = []
