@@ -9,6 +9,8 @@ run writes exactly what a serial run writes.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import gc
 import logging
 import os
@@ -51,6 +53,8 @@ BATCHES_AHEAD = 4
 REJECTED_SHOWN = 10  # rejected files the summary names (the log and `runs show` name all)
 # The cyclic garbage collector's thresholds during a run (Python's default: 700, 10, 10).
 RUN_GC_THRESHOLDS = (20_000, 50, 50)
+# The process pool's pipes, widened from Linux's 64 KiB to a size that holds a few whole results.
+PIPE_BYTES = 1 << 20
 
 
 @contextmanager
@@ -101,8 +105,27 @@ def executor_for(config: Config) -> Iterator[Schedule | None]:
             # The pool forks its workers at its first task: from this thread, then, and not from
             # the schedule's, while this one may hold a lock (SQLite's) the children would inherit.
             pool.submit(int).result()
+            _widen_pipes(pool)
             with Schedule(pool, workers) as schedule:
                 yield schedule
+
+
+def _widen_pipes(pool: ProcessPoolExecutor) -> None:
+    """Give the pool's result and call pipes ``PIPE_BYTES`` (Linux; elsewhere nothing changes).
+
+    A chunk's results are a few hundred KB. Through a 64 KiB pipe a worker's write waits until
+    the coordinator's reading thread has drained every 64 KiB, and that thread needs the
+    interpreter lock between reads, which the coordinator's main thread holds while it files and
+    links: each refill waits up to a switch interval, and the worker waits with it. In a wide
+    pipe the worker's write returns at once and the reader takes a result in one read.
+    """
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if set_size is None:
+        return
+    for queue in (getattr(pool, "_result_queue", None), getattr(pool, "_call_queue", None)):
+        writer = getattr(queue, "_writer", None)
+        with contextlib.suppress(AttributeError, OSError, ValueError):  # EPERM over pipe-max-size
+            fcntl.fcntl(writer.fileno(), set_size, PIPE_BYTES)  # type: ignore[union-attr]
 
 
 def _dask_client(address: str) -> Any:

@@ -4,6 +4,7 @@ error, and no thread outlives a run."""
 
 from __future__ import annotations
 
+import fcntl
 import threading
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
@@ -127,3 +128,18 @@ def test_the_pool_forks_its_workers_before_the_schedule_has_a_thread(tmp_path: P
     with flow.executor_for(config) as schedule:
         assert schedule is not None
         assert len(multiprocessing.active_children()) == 2
+
+
+@pytest.mark.skipif(not hasattr(fcntl, "F_GETPIPE_SZ"), reason="pipe sizes are a Linux feature")
+def test_the_pools_pipes_hold_whole_results(tmp_path: Path) -> None:
+    """A worker's results go through the pool's result pipe: at Linux's 64 KiB a worker waits
+    while the coordinator drains each 64 KiB of them."""
+    config = make_config(tmp_path, run={"workers": 2})
+    with flow.executor_for(config) as schedule:
+        assert isinstance(schedule, Schedule)
+        pool = schedule._executor
+        for queue in (pool._result_queue, pool._call_queue):  # type: ignore[attr-defined]
+            assert fcntl.fcntl(queue._writer.fileno(), fcntl.F_GETPIPE_SZ) == flow.PIPE_BYTES
+        # and the pool still works through them: a result larger than the old pipe comes back whole
+        big = "報告" * flow.PIPE_BYTES
+        assert schedule.submit(str.upper, big).result() == big.upper()
