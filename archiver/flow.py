@@ -17,7 +17,7 @@ import os
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -223,7 +223,11 @@ def _run_batches(
     located = _first_of_each_path(
         ingest.locate(inboxes, config.ingest, store_paths(config)), session, summary, listed
     )
-    with executor_for(config) as executor:
+    # The workers' group commits leave their renames' barrier to the coordinator, one a batch
+    # (``_vault_batch``, step 4): a process pool's workers write the coordinator's file system.
+    # A Dask cluster's may be on other machines, so each of their commits makes its own.
+    own_barrier = config.run.executor != "dask"
+    with executor_for(config) as executor, ThreadPoolExecutor(1, "archiver-barrier") as barriers:
         indexer.executor = executor
         # The last run's band rows are settled, and the merge they call for is done, while
         # the workers process the first batch: the coordinator has nothing else to do then.
@@ -231,9 +235,14 @@ def _run_batches(
         # waits for, so a run leaves its own rows in the run level for the next one.
         # The search index catches up with the last run's texts then too (audit.search).
         first_wait = partial(_first_wait, session, indexer, summary)
-        for batch in _batches(session, located, config, executor, first_wait, (vault, lost)):
+        for batch in _batches(session, located, config, executor, first_wait, (vault, lost), own_barrier):
             with session.begin():
+                # The batch's files are all renamed into place: made durable while it is filed,
+                # and before its rows are committed.
+                landed = barriers.submit(vault.barrier) if own_barrier and _wrote(batch) else None
                 _file_batch(session, summary, _restored(session, summary, batch, lost), config, indexer)
+                if landed is not None:
+                    landed.result()
             if indexer.run_level_full():
                 _settle_and_merge(indexer, summary)
             if progress:
@@ -279,6 +288,7 @@ def _batches(
     executor: Schedule | None,
     first_wait: Callable[[], None],
     lost: tuple[Vault, dict[str, Known]],
+    own_barrier: bool = False,
 ) -> Iterator[list[Result]]:
     """Results in listing order, a batch at a time, with the next ones already in flight
     (``BATCHES_AHEAD``; in this process, the next one).
@@ -287,7 +297,8 @@ def _batches(
     group commit to the vault, fed to the executor behind the index's lookups (``Schedule``).
     ``first_wait`` runs once, when the first batches are in flight and nothing is ready yet (or
     at the end, when there was nothing to process). A known file whose object is missing from
-    the vault is processed as if new, and noted in ``lost``.
+    the vault is processed as if new, and noted in ``lost``. ``own_barrier``: the caller makes
+    the chunks' renames durable (``Vault.barrier``), not each chunk's group commit.
     """
     vault, missing = lost
     ahead = 2 if executor is None else BATCHES_AHEAD
@@ -300,9 +311,11 @@ def _batches(
         tasks = [(loc, heads.get(loc.relpath)) for loc in batch]
         chunks = [tasks[i : i + TASK_SIZE] for i in range(0, len(tasks), TASK_SIZE)]
         if executor is None:
-            pending.append([process_chunk(chunk, config) for chunk in chunks])
+            pending.append([process_chunk(chunk, config, durable=not own_barrier) for chunk in chunks])
         else:
-            pending.append([executor.feed(process_chunk, chunk, config) for chunk in chunks])
+            pending.append(
+                [executor.feed(process_chunk, chunk, config, durable=not own_barrier) for chunk in chunks]
+            )
         if len(pending) >= ahead:
             if not waited:
                 first_wait()
@@ -312,6 +325,11 @@ def _batches(
         first_wait()
     while pending:
         yield _resolve(pending.popleft())
+
+
+def _wrote(batch: list[Result]) -> bool:
+    """Whether a chunk of ``batch`` put anything into the vault."""
+    return any(isinstance(result, Stored) and result.written for result in batch)
 
 
 def _resolve(batch: list[Future[list[Result]]] | list[list[Result]]) -> list[Result]:

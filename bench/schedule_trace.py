@@ -40,17 +40,17 @@ TRACE = Path(tempfile.mkdtemp(prefix="schedule-trace-"))
 _process_chunk, _find = worker.process_chunk, links.find_and_verify_stored
 
 
-def _traced(kind: str, fn: Callable[..., Any], *args: Any) -> Any:
+def _traced(kind: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     started = time.monotonic()
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     finally:
         with (TRACE / f"{os.getpid()}.jsonl").open("a") as out:
             out.write(json.dumps([kind, started, time.monotonic()]) + "\n")
 
 
-def traced_chunk(*args: Any) -> Any:
-    return _traced("chunk", _process_chunk, *args)
+def traced_chunk(*args: Any, **kwargs: Any) -> Any:
+    return _traced("chunk", _process_chunk, *args, **kwargs)
 
 
 def traced_lookup(*args: Any) -> Any:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -409,3 +410,49 @@ def test_a_run_that_stops_on_an_error_is_recorded_as_failed(
         statuses = session.scalars(select(db.Run.status).where(db.Run.command == "run")).all()
     engine.dispose()
     assert statuses == ["failed"]
+
+
+def test_a_batchs_rows_are_committed_only_after_a_barrier_behind_its_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The vault is written before the database: each chunk's group commit makes its staged files
+    durable before renaming them, and the coordinator makes the renames durable once a batch,
+    before committing its rows (``_vault_batch``, step 4), not each chunk again."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from archiver.store import _vault_batch
+
+    events: list[str] = []
+    real_barrier, real_land = _vault_batch.barrier, _vault_batch.Batch._land
+    monkeypatch.setattr(_vault_batch, "barrier", lambda root: (real_barrier(root), events.append("barrier")))
+
+    def landing(root: Path, pending: Any) -> None:
+        events.append("land")
+        real_land(root, pending)
+
+    def filing(*args: Any) -> None:
+        events.append("file")
+        real_file(*args)
+
+    real_file = flow._file_batch
+    monkeypatch.setattr(_vault_batch.Batch, "_land", staticmethod(landing))
+    monkeypatch.setattr(flow, "_file_batch", filing)
+    record_commit = lambda connection: events.append("commit")  # noqa: E731
+    event.listen(Engine, "commit", record_commit)
+    try:
+        config = make_config(tmp_path, run={"workers": 1, "batch_size": 16})
+        summary = flow.run(config, [SAMPLES])
+        assert summary.archived + sum(summary.rejected.values()) == summary.files == 9
+        # one batch of two chunks (8 files and 1): a barrier before each chunk's renames and
+        # one for the batch, not two a chunk
+        assert events.count("barrier") == 2 + 1 and events.count("land") == 9
+        for at in [i for i, e in enumerate(events) if e == "file"]:
+            commit = events.index("commit", at)
+            last_land = max(i for i, e in enumerate(events[:commit]) if e == "land")
+            assert "barrier" in events[last_land:commit]
+        events.clear()
+        again = flow.run(config, [SAMPLES])  # nothing written, no barrier
+        assert again.unchanged == 9 and "barrier" not in events and "land" not in events
+    finally:
+        event.remove(Engine, "commit", record_commit)

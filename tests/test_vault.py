@@ -648,6 +648,31 @@ def test_a_batch_renames_only_between_its_two_barriers(
     assert events == ["BARRIER", "v2", "inventory.json", "inventory.json.sha512", new_root, "BARRIER"]
 
 
+def test_a_batch_left_to_its_callers_barrier_renames_after_its_one_barrier(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``durable=False``: the renames' barrier is the caller's (a run's coordinator makes one a batch)."""
+    vault = Vault(tmp_path)
+    events: list[str] = []
+    real_replace, real_barrier = os.replace, vault_batch.barrier
+
+    def recording_replace(src: Any, dst: Any) -> None:
+        events.append(Path(dst).name)
+        real_replace(src, dst)
+
+    def recording_barrier(root: Path) -> None:
+        events.append("BARRIER")
+        real_barrier(root)
+
+    monkeypatch.setattr(os, "replace", recording_replace)
+    monkeypatch.setattr(vault_batch, "barrier", recording_barrier)
+    with vault.batch(durable=False):
+        vault.store("new", files(), "m")
+    assert events == ["BARRIER", vault.object_path("new").name]
+    vault.barrier()
+    assert events[-1] == "BARRIER" and vault.verify(full=True) == []
+
+
 def test_a_failed_first_barrier_renames_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     vault = Vault(tmp_path)
     monkeypatch.setattr(vault_batch, "_SYNCFS", lambda fd: -1)  # the kernel reports a write-back error

@@ -92,14 +92,15 @@ def worker_vault(root: Path) -> Vault:
     return vault
 
 
-def store_all(outcomes: list[Processed | Rejection], config: Config) -> list[Stored]:
-    """Store every outcome as its document's next version, in one group commit."""
+def store_all(outcomes: list[Processed | Rejection], config: Config, *, durable: bool = True) -> list[Stored]:
+    """Store every outcome as its document's next version, in one group commit (``durable=False``:
+    its renames are made durable by the caller's ``Vault.barrier()``)."""
     vault = worker_vault(config.resolve(config.store.vault))
     started = time.perf_counter()
     # The reports as the coordinator files them (without changes); the provenance adds them.
     reports = [clerk_report(o, with_changes=False) if isinstance(o, Processed) else None for o in outcomes]
     parameters = stage_parameters(config)
-    with vault.batch():
+    with vault.batch(durable=durable):
         versions = [
             vault.store(
                 o.submission.relpath,

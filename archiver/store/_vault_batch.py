@@ -14,7 +14,10 @@ commits the batch:
    one rename; for an existing object its staged ``vN`` directories, then ``inventory.json``,
    then ``inventory.json.sha512``;
 4. **barrier 2** makes the renames durable, so the caller may then commit its database
-   transaction knowing the files it indexes are on disk.
+   transaction knowing the files it indexes are on disk. A batch opened with ``durable=False``
+   leaves this barrier to its caller, who makes one (``barrier``) before it commits: a run's
+   coordinator, once for all the group commits of one of its batches, which the workers of a
+   process pool made on the same file system (one ``syncfs`` covers every process's writes).
 
 An exception inside the block (or in steps 1–2) discards the stage: nothing is renamed.
 
@@ -206,8 +209,9 @@ class _Pending:
 class Batch:
     """A group commit opened by ``Vault.batch()``; use as a context manager or call ``commit()``."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, durable: bool = True) -> None:
         self.root = root
+        self.durable = durable  # False: barrier 2 is the caller's
         self.dir = root / ocfl.STAGING / f"batch-{uuid.uuid4().hex}"
         self.open = True
         self._pending: dict[str, _Pending] = {}
@@ -274,7 +278,8 @@ class Batch:
                 barrier(self.root)
                 for pending in self._pending.values():
                     self._land(self.root, pending)
-                barrier(self.root)
+                if self.durable:
+                    barrier(self.root)
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
 

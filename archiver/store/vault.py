@@ -221,16 +221,22 @@ class Vault:
 
     # ---- writing -----------------------------------------------------------------------
 
-    def batch(self) -> Batch:
+    def batch(self, *, durable: bool = True) -> Batch:
         """Open a group commit: ``store()`` only stages until ``commit()`` (or the ``with`` block ends).
 
+        ``durable=False``: the commit's renames are not made durable by it; the caller calls
+        ``barrier()`` before anything relies on them (``_vault_batch``, step 4).
         Raises ``StoreError`` when this vault already has an open batch.
         """
         if self._batch is not None and self._batch.open:
             raise StoreError("a vault batch is already open: commit or discard it first")
         self._clear_staging_once()
-        self._batch = Batch(self.root)
+        self._batch = Batch(self.root, durable=durable)
         return self._batch
+
+    def barrier(self) -> None:
+        """Make every write so far on the vault's file system durable, by any process (``syncfs``)."""
+        vault_batch.barrier(self.root)
 
     def store(
         self,

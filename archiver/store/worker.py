@@ -16,9 +16,11 @@ from archiver.store._objects import store_all
 
 
 def process_chunk(
-    tasks: Sequence[tuple[ingest.Located, str | None]], config: Config
+    tasks: Sequence[tuple[ingest.Located, str | None]], config: Config, *, durable: bool = True
 ) -> list[Stored | Unchanged]:
-    """Process each (file, sha512 of its document's head or None), store the changed ones."""
+    """Process each (file, sha512 of its document's head or None), store the changed ones.
+    ``durable=False``: the group commit's renames are made durable by the caller
+    (``Vault.barrier()``), who runs on the same file system."""
     outcomes = [process_located(located, config, known) for located, known in tasks]
-    stored = iter(store_all([o for o in outcomes if not isinstance(o, Unchanged)], config))
+    stored = iter(store_all([o for o in outcomes if not isinstance(o, Unchanged)], config, durable=durable))
     return [o if isinstance(o, Unchanged) else next(stored) for o in outcomes]
