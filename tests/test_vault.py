@@ -621,12 +621,8 @@ def test_staging_is_swept_once_per_vault_and_never_the_open_batch(tmp_path: Path
     assert not dead.exists()
 
 
-def test_a_batch_renames_only_between_its_two_barriers(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Pins the order because it is the group commit's crash-safety argument (``_vault_batch``)."""
-    vault = Vault(tmp_path)
-    vault.store("old", files(), "m")
+def _record_renames_and_barriers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names renamed into place and each ``BARRIER``, in order, as the vault makes them."""
     events: list[str] = []
     real_replace, real_barrier = os.replace, vault_batch.barrier
 
@@ -640,6 +636,16 @@ def test_a_batch_renames_only_between_its_two_barriers(
 
     monkeypatch.setattr(os, "replace", recording_replace)
     monkeypatch.setattr(vault_batch, "barrier", recording_barrier)
+    return events
+
+
+def test_a_batch_renames_only_between_its_two_barriers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pins the order because it is the group commit's crash-safety argument (``_vault_batch``)."""
+    vault = Vault(tmp_path)
+    vault.store("old", files(), "m")
+    events = _record_renames_and_barriers(monkeypatch)
     with vault.batch():
         vault.store("old", files(raw=b"new"), "m")
         vault.store("new", files(), "m")
@@ -653,19 +659,7 @@ def test_a_batch_left_to_its_callers_barrier_renames_after_its_one_barrier(
 ) -> None:
     """``durable=False``: the renames' barrier is the caller's (a run's coordinator makes one a batch)."""
     vault = Vault(tmp_path)
-    events: list[str] = []
-    real_replace, real_barrier = os.replace, vault_batch.barrier
-
-    def recording_replace(src: Any, dst: Any) -> None:
-        events.append(Path(dst).name)
-        real_replace(src, dst)
-
-    def recording_barrier(root: Path) -> None:
-        events.append("BARRIER")
-        real_barrier(root)
-
-    monkeypatch.setattr(os, "replace", recording_replace)
-    monkeypatch.setattr(vault_batch, "barrier", recording_barrier)
+    events = _record_renames_and_barriers(monkeypatch)
     with vault.batch(durable=False):
         vault.store("new", files(), "m")
     assert events == ["BARRIER", vault.object_path("new").name]
