@@ -36,11 +36,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import (
-    Select,
-    func,
-    select,
-)
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -176,31 +172,32 @@ def _write_groups(
 
 def _existing_reps(session: Session, hashes: Sequence[str]) -> tuple[dict[str, int], dict[int, int]]:
     """The representative of each exact hash already archived, and the canonical passage of
-    each such group where it has one (``representatives_of``, through the driver: a batch asks
-    for thousands)."""
+    each such group where it has one."""
     found: dict[str, int] = {}
     centres: dict[int, int] = {}
-    connection = session.connection()
-    for part in chunks(hashes):
-        listed = ", ".join([placeholder(connection)] * len(part))
-        sql = (
-            f"SELECT exact, id, canonical_id FROM {PassageRow.__tablename__} "
-            f"WHERE exact IN ({listed}) AND rep_id = id"
-        )
-        for exact, id_, canonical in fetch_sql(connection, sql, part):
-            found[exact] = id_
-            if canonical is not None:
-                centres[id_] = canonical
+    for exact, id_, canonical in representatives_of(session.connection(), hashes):
+        found[exact] = id_
+        if canonical is not None:
+            centres[id_] = canonical
     return found, centres
 
 
-def representatives_of(hashes: Sequence[str]) -> Select[str, int, int | None]:
-    """(exact, id, canonical id) of the representatives with these exact hashes. The
-    ``rep_id = id`` term is the condition of the partial index ``ix_passages_exact_rep``: with
-    it the index answers."""
-    return select(PassageRow.exact, PassageRow.id, PassageRow.canonical_id).where(
-        PassageRow.exact.in_(hashes), PassageRow.rep_id == PassageRow.id
-    )
+# The ``rep_id = id`` term is the condition of the partial index ``ix_passages_exact_rep``:
+# with it the index answers.
+REPRESENTATIVES_SQL = (
+    f"SELECT exact, id, canonical_id FROM {PassageRow.__tablename__} "
+    "WHERE exact IN ({listed}) AND rep_id = id"
+)
+
+
+def representatives_of(connection: Connection, hashes: Sequence[str]) -> list[tuple[str, int, int | None]]:
+    """(exact, id, canonical id) of the representatives with these exact hashes, through the
+    driver (``REPRESENTATIVES_SQL``; a batch asks for thousands)."""
+    found: list[tuple[str, int, int | None]] = []
+    for part in chunks(hashes):
+        listed = ", ".join([placeholder(connection)] * len(part))
+        found += fetch_sql(connection, REPRESENTATIVES_SQL.format(listed=listed), part)
+    return found
 
 
 def _night_rows(

@@ -83,9 +83,8 @@ def lookup(
     """Probe key → {representative passage id: similarity} of every verified match; with
     ``sentences`` also the anchor candidates sharing a copied region (their Jaccard, however low)."""
     found: dict[int, dict[int, float]] = defaultdict(dict)
-    exact: dict[str, int] = {}
-    for part in chunks(sorted({p.exact for p in probes})):
-        exact.update((digest, rep) for digest, rep, _ in session.execute(representatives_of(part)))
+    hashes = sorted({p.exact for p in probes})
+    exact = {digest: rep for digest, rep, _ in representatives_of(session.connection(), hashes)}
     for probe in probes:
         if probe.exact in exact:
             found[probe.key][exact[probe.exact]] = 1.0
