@@ -1,11 +1,11 @@
 """PostgreSQL compresses the cleaned texts with lz4 instead of pglz.
 
 Each batch's submissions carry their whole cleaned texts, which PostgreSQL compresses as they
-are inserted, in the coordinator's file stage: pglz took about half of that INSERT's time, and
-lz4 compresses the same texts about three times faster (bench/README.md). Only new values are compressed
-the new way; the stored ones stay as they are, readable as before. The search index's copy of
-the texts (0010) is compressed the same way. A server without lz4 (built without it, or older
-than PostgreSQL 14) keeps pglz. SQLite does not compress.
+are inserted, in the coordinator's file stage, and lz4 does that faster than pglz (the figures
+are in bench/README.md). Only new values are compressed the new way; the stored ones stay as
+they are, readable as before. The search index's copy of the texts (0010) is compressed the
+same way. A server without lz4 (built without it, or older than PostgreSQL 14) keeps pglz.
+SQLite does not compress.
 
 Revision ID: 0011
 Revises: 0010
