@@ -359,7 +359,7 @@ def held_rows(connection: Connection, keys: npt.NDArray[np.int64], before: int) 
     """(band, key, passage id) of the index's rows, on every level, in the buckets ``keys`` (band,
     key) and of passages before ``before``. A SELECT a band and level, a search of its primary
     key per key, the band's keys written once for every level; the SQL is written here, of
-    integers only (``fetch_plain``'s reason: the rows are many and narrow, the keys thousands)."""
+    integers only, read by ``fetch_sql`` (the rows are many and narrow, the keys thousands)."""
     if not len(keys):
         return np.empty((0, 3), np.int64)
     keys = keys[np.argsort(keys[:, 0], kind="stable")]
