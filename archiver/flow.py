@@ -42,8 +42,8 @@ from archiver.store.db import Document, EventRow
 from archiver.store.filing import file_batch, file_passages
 from archiver.store.guard import store_paths
 from archiver.store.runs import recorded
-from archiver.store.vault import Vault
-from archiver.store.worker import process_chunk
+from archiver.store.vault import Staged, Vault
+from archiver.store.worker import Chunk, process_chunk
 
 Progress = Callable[[int], None]
 TASK_SIZE = 8  # files per worker task (and per group commit to the vault)
@@ -223,30 +223,39 @@ def _run_batches(
     located = _first_of_each_path(
         ingest.locate(inboxes, config.ingest, store_paths(config)), session, summary, listed
     )
-    # The workers' group commits leave their renames' barrier to the coordinator, one a batch
-    # (``_vault_batch``, step 4): a process pool's workers write the coordinator's file system.
-    # A Dask cluster's may be on other machines, so each of their commits makes its own.
-    own_barrier = config.run.executor != "dask"
-    with executor_for(config) as executor, ThreadPoolExecutor(1, "archiver-barrier") as barriers:
-        indexer.executor = executor
-        # The last run's band rows are settled, and the merge they call for is done, while
-        # the workers process the first batch: the coordinator has nothing else to do then.
-        # At the end of a run, settling and merging would be the last thing everything
-        # waits for, so a run leaves its own rows in the run level for the next one.
-        # The search index catches up with the last run's texts then too (audit.search).
-        first_wait = partial(_first_wait, session, indexer, summary)
-        for batch in _batches(session, located, config, executor, first_wait, (vault, lost), own_barrier):
-            with session.begin():
-                # The batch's files are all renamed into place: made durable while it is filed,
-                # and before its rows are committed.
-                landed = barriers.submit(vault.barrier) if own_barrier and _wrote(batch) else None
-                _file_batch(session, summary, _restored(session, summary, batch, lost), config, indexer)
-                if landed is not None:
-                    landed.result()
-            if indexer.run_level_full():
-                _settle_and_merge(indexer, summary)
-            if progress:
-                progress(len(batch))
+    # The workers stage their group commits and the coordinator lands them, once a batch
+    # (``Vault.land``: a barrier, the renames, a barrier): a process pool's workers, and this
+    # process, write the coordinator's file system. A Dask cluster's may be on other machines,
+    # so each of their commits lands itself.
+    land_here = config.run.executor != "dask"
+    try:
+        with executor_for(config) as executor, ThreadPoolExecutor(1, "archiver-land") as landings:
+            indexer.executor = executor
+            # The last run's band rows are settled, and the merge they call for is done, while
+            # the workers process the first batch: the coordinator has nothing else to do then.
+            # At the end of a run, settling and merging would be the last thing everything
+            # waits for, so a run leaves its own rows in the run level for the next one.
+            # The search index catches up with the last run's texts then too (audit.search).
+            first_wait = partial(_first_wait, session, indexer, summary)
+            batches = _batches(session, located, config, executor, first_wait, (vault, lost), land_here)
+            for batch, staged in batches:
+                with session.begin():
+                    # The batch's versions are put in place and made durable while it is
+                    # filed, and before its rows are committed.
+                    landing = landings.submit(_land, vault, staged) if staged else None
+                    _file_batch(session, summary, _restored(session, summary, batch, lost), config, indexer)
+                    if landing is not None:
+                        _add_time(summary, "land", landing.result())
+                if indexer.run_level_full():
+                    _settle_and_merge(indexer, summary)
+                if progress:
+                    progress(len(batch))
+    except BaseException:
+        if land_here:
+            # The pool has ended: what its workers staged for batches never landed goes now
+            # (nothing refers to it; the next run would sweep it anyway).
+            vault.clear_staging()
+        raise
     with session.begin():
         summary.withdrawn, summary.returned = notes.note_missing(
             session, run_id, listed, config.ingest.on_missing
@@ -288,21 +297,21 @@ def _batches(
     executor: Schedule | None,
     first_wait: Callable[[], None],
     lost: tuple[Vault, dict[str, Known]],
-    own_barrier: bool = False,
-) -> Iterator[list[Result]]:
+    land_here: bool = False,
+) -> Iterator[tuple[list[Result], list[Staged]]]:
     """Results in listing order, a batch at a time, with the next ones already in flight
-    (``BATCHES_AHEAD``; in this process, the next one).
+    (``BATCHES_AHEAD``; in this process, the next one), and the group commits the batch's chunks
+    staged (``land_here``: the caller lands them, ``Vault.land``; else each chunk landed its own).
 
     A batch goes to the workers in chunks of ``TASK_SIZE`` files: each chunk is one task and one
     group commit to the vault, fed to the executor behind the index's lookups (``Schedule``).
     ``first_wait`` runs once, when the first batches are in flight and nothing is ready yet (or
     at the end, when there was nothing to process). A known file whose object is missing from
-    the vault is processed as if new, and noted in ``lost``. ``own_barrier``: the caller makes
-    the chunks' renames durable (``Vault.barrier``), not each chunk's group commit.
+    the vault is processed as if new, and noted in ``lost``.
     """
     vault, missing = lost
     ahead = 2 if executor is None else BATCHES_AHEAD
-    pending: deque[list[Future[list[Result]]] | list[list[Result]]] = deque()
+    pending: deque[list[Future[Chunk]] | list[Chunk]] = deque()
     waited = False
     for batch in _chunked(located, config.run.batch_size):
         known = _known_heads(session, [loc.relpath for loc in batch])
@@ -311,10 +320,10 @@ def _batches(
         tasks = [(loc, heads.get(loc.relpath)) for loc in batch]
         chunks = [tasks[i : i + TASK_SIZE] for i in range(0, len(tasks), TASK_SIZE)]
         if executor is None:
-            pending.append([process_chunk(chunk, config, durable=not own_barrier) for chunk in chunks])
+            pending.append([process_chunk(chunk, config, land=not land_here) for chunk in chunks])
         else:
             pending.append(
-                [executor.feed(process_chunk, chunk, config, durable=not own_barrier) for chunk in chunks]
+                [executor.feed(process_chunk, chunk, config, land=not land_here) for chunk in chunks]
             )
         if len(pending) >= ahead:
             if not waited:
@@ -327,13 +336,16 @@ def _batches(
         yield _resolve(pending.popleft())
 
 
-def _wrote(batch: list[Result]) -> bool:
-    """Whether a chunk of ``batch`` put anything into the vault."""
-    return any(isinstance(result, Stored) and result.written for result in batch)
+def _land(vault: Vault, staged: list[Staged]) -> float:
+    """Land a batch's staged group commits (``Vault.land``); the seconds it took."""
+    started = time.perf_counter()
+    vault.land(staged)
+    return time.perf_counter() - started
 
 
-def _resolve(batch: list[Future[list[Result]]] | list[list[Result]]) -> list[Result]:
-    return [r for item in batch for r in (item.result() if isinstance(item, Future) else item)]
+def _resolve(batch: list[Future[Chunk]] | list[Chunk]) -> tuple[list[Result], list[Staged]]:
+    chunks = [item.result() if isinstance(item, Future) else item for item in batch]
+    return [r for chunk in chunks for r in chunk.results], [c.staged for c in chunks if c.staged is not None]
 
 
 def _chunked(items: Iterable[ingest.Located], size: int) -> Iterator[list[ingest.Located]]:

@@ -193,8 +193,9 @@ class Stored:
     version: str
     written: bool  # False when the vault already held exactly this content
     report: dict[str, Any] | None  # the clerk's report without its changes (archived submissions only)
-    # Its share of its group commit's wall time (staging, both barriers, the renames): the
-    # run's "archive" stage. A group commit is one unit of work, so it is split evenly.
+    # Its share of its group commit's wall time (staging; in a Dask worker also both barriers and
+    # the renames, which a run's coordinator otherwise makes: its "land" stage): the run's
+    # "archive" stage. A group commit is one unit of work, so it is split evenly.
     archive_seconds: float = 0.0
 
 

@@ -51,7 +51,8 @@ QUALITY = (
 )
 SPAN_KEYS = ("span_recall", "span_precision", "span_share_within_005", "span_share_error_mean")
 # Higher is better for every quality figure above.
-# Summed over the pool workers; "archive" is the vault's group commits (objects.store_all),
+# Summed over the pool workers; "archive" is the vault's group commits staged (objects.stage_all;
+# the coordinator's "land" puts them in place),
 # "verify" the index's candidate pairs judged and aligned (stages.verify).
 STAGES = ("decode", "clean", "split", "fingerprint", "match", "checks", "archive", "verify")
 

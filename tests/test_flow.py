@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -412,47 +413,75 @@ def test_a_run_that_stops_on_an_error_is_recorded_as_failed(
     assert statuses == ["failed"]
 
 
-def test_a_batchs_rows_are_committed_only_after_a_barrier_behind_its_files(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_batchs_files_land_between_two_barriers_of_the_coordinator_before_its_rows_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
-    """The vault is written before the database: each chunk's group commit makes its staged files
-    durable before renaming them, and the coordinator makes the renames durable once a batch,
-    before committing its rows (``_vault_batch``, step 4), not each chunk again."""
+    """The vault is written before the database: the workers (or this process, serially) only
+    stage their chunks' group commits; the coordinator lands a batch's at once, a barrier before
+    any rename and one after, and only then commits the batch's rows (``_vault_batch``). No
+    worker makes a barrier or a rename. Events go to a file, as a pool's workers are processes."""
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
     from archiver.store import _vault_batch
 
-    events: list[str] = []
-    real_barrier, real_land = _vault_batch.barrier, _vault_batch.Batch._land
-    monkeypatch.setattr(_vault_batch, "barrier", lambda root: (real_barrier(root), events.append("barrier")))
+    log = tmp_path / "events.log"
 
-    def landing(root: Path, pending: Any) -> None:
-        events.append("land")
-        real_land(root, pending)
+    def record(what: str) -> None:
+        with log.open("a") as out:  # one short appended line a write: whole lines, in order
+            out.write(f"{os.getpid()} {what}\n")
+
+    real_barrier, real_land, real_file = _vault_batch.barrier, _vault_batch.Batch._land, flow._file_batch
+    # The landing runs in a thread beside the filing: a commit that did not wait for it would
+    # most often still come after it. So each barrier waits (up to a second) for a commit after
+    # the filing: one that waits for the landing never comes, and one that does not is seen.
+    committed = threading.Event()
+
+    def barrier(root: Path) -> None:
+        real_barrier(root)
+        committed.wait(1.0)
+        record("barrier")
+
+    def landing(root: Path, one: Any) -> None:
+        record("land")
+        real_land(root, one)
 
     def filing(*args: Any) -> None:
-        events.append("file")
+        record("file")
+        committed.clear()
         real_file(*args)
 
-    real_file = flow._file_batch
+    def record_commit(connection: Any) -> None:
+        record("commit")
+        committed.set()
+
+    monkeypatch.setattr(_vault_batch, "barrier", barrier)
     monkeypatch.setattr(_vault_batch.Batch, "_land", staticmethod(landing))
     monkeypatch.setattr(flow, "_file_batch", filing)
-    record_commit = lambda connection: events.append("commit")  # noqa: E731
     event.listen(Engine, "commit", record_commit)
+
+    def events() -> list[str]:
+        lines = [line.split() for line in log.read_text().splitlines()] if log.exists() else []
+        assert {pid for pid, what in lines if what != "commit"} <= {str(os.getpid())}  # none a worker's
+        return [what for pid, what in lines if pid == str(os.getpid())]
+
     try:
-        config = make_config(tmp_path, run={"workers": 1, "batch_size": 16})
+        config = make_config(tmp_path, run={"workers": workers, "batch_size": 16})
         summary = flow.run(config, [SAMPLES])
         assert summary.archived + sum(summary.rejected.values()) == summary.files == 9
-        # one batch of two chunks (8 files and 1): a barrier before each chunk's renames and
-        # one for the batch, not two a chunk
-        assert events.count("barrier") == 2 + 1 and events.count("land") == 9
-        for at in [i for i, e in enumerate(events) if e == "file"]:
-            commit = events.index("commit", at)
-            last_land = max(i for i, e in enumerate(events[:commit]) if e == "land")
-            assert "barrier" in events[last_land:commit]
-        events.clear()
+        # one batch of two chunks (8 files and 1): two barriers for the batch, not one a chunk
+        seen = events()
+        assert seen.count("barrier") == 2 and seen.count("land") == 9
+        first, last = seen.index("barrier"), len(seen) - seen[::-1].index("barrier") - 1
+        assert [i for i, e in enumerate(seen) if e == "land"] == list(range(first + 1, first + 10))
+        assert last == first + 10
+        assert seen.index("commit", seen.index("file")) > last  # the batch's rows commit after barrier 2
+        log.unlink()
         again = flow.run(config, [SAMPLES])  # nothing written, no barrier
-        assert again.unchanged == 9 and "barrier" not in events and "land" not in events
+        assert again.unchanged == 9 and "barrier" not in events() and "land" not in events()
+        vault = Vault(config.resolve(config.store.vault), create=False)
+        assert vault.verify(full=True) == []
+        assert not any((vault.root / "extensions" / "archiver-staging").iterdir())
     finally:
         event.remove(Engine, "commit", record_commit)

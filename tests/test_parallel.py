@@ -144,7 +144,7 @@ def test_a_worker_sends_back_what_the_coordinator_files_and_leaves_the_rest_in_t
 ) -> None:
     config = make_config(tmp_path)
     located = list(ingest.locate([SAMPLES], config.ingest))
-    results = worker.process_chunk([(loc, None) for loc in located], config)
+    results = worker.process_chunk([(loc, None) for loc in located], config).results
     vault = Vault(config.resolve(config.store.vault))
     archived = changes_seen = 0
     for loc, result in zip(located, results, strict=True):

@@ -654,17 +654,56 @@ def test_a_batch_renames_only_between_its_two_barriers(
     assert events == ["BARRIER", "v2", "inventory.json", "inventory.json.sha512", new_root, "BARRIER"]
 
 
-def test_a_batch_left_to_its_callers_barrier_renames_after_its_one_barrier(
+def test_batches_handed_over_land_together_between_two_barriers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``durable=False``: the renames' barrier is the caller's (a run's coordinator makes one a batch)."""
-    vault = Vault(tmp_path)
+    """A run's workers stage and hand over; its coordinator lands a batch's worth at once: one
+    barrier before any rename, each object's renames in the lone-store order, one barrier after."""
+    coordinator = Vault(tmp_path)
+    coordinator.store("old", files(), "m")
     events = _record_renames_and_barriers(monkeypatch)
-    with vault.batch(durable=False):
+    handed = []
+    for worker, oid in (
+        (Vault(tmp_path, sweep_staging=False), "old"),
+        (Vault(tmp_path, sweep_staging=False), "new"),
+    ):
+        with worker.batch() as batch:
+            worker.store(oid, files(raw=b"new"), "m")
+            handed.append(batch.hand_over())
+    assert events == [] and coordinator.head("old") == "v1" and coordinator.head("new") is None
+    coordinator.land(handed)
+    new_root = coordinator.object_path("new").name
+    assert events == ["BARRIER", "v2", "inventory.json", "inventory.json.sha512", new_root, "BARRIER"]
+    assert coordinator.head("old") == "v2" and coordinator.read("new", f"original/{NAME}") == b"new"
+    assert coordinator.verify(full=True) == [] and staging_entries(tmp_path) == []
+
+
+def test_a_batch_handed_over_and_never_landed_is_swept_and_changes_nothing(tmp_path: Path) -> None:
+    vault = Vault(tmp_path)
+    vault.store("old", files(), "m")
+    with vault.batch() as batch:
+        vault.store("old", files(raw=b"new"), "m")
         vault.store("new", files(), "m")
-    assert events == ["BARRIER", vault.object_path("new").name]
-    vault.barrier()
-    assert events[-1] == "BARRIER" and vault.verify(full=True) == []
+        batch.hand_over()
+    assert vault.head("old") == "v1" and not vault.holds("new")
+    assert [line for line in vault.verify() if "staging" in line] == [
+        f"orphan: staging {batch.dir.name} left by an interrupted store"
+    ]
+    assert problems(vault, full=True) == []
+    Vault(tmp_path).store("other", files(), "m")  # the next run's vault sweeps it
+    assert vault.verify(full=True) == [] and staging_entries(tmp_path) == []
+
+
+def test_landing_a_batch_staged_in_another_vault_is_refused(tmp_path: Path) -> None:
+    elsewhere = Vault(tmp_path / "elsewhere")
+    with elsewhere.batch() as batch:
+        elsewhere.store("doc", files(), "m")
+        staged = batch.hand_over()
+    vault = Vault(tmp_path / "vault")
+    with pytest.raises(StoreError, match=r"staged outside .*workers must use this vault"):
+        vault.land([staged])
+    assert list(vault.objects()) == [] and list(elsewhere.objects()) == []
+    assert staging_entries(tmp_path / "elsewhere") == [batch.dir.name]
 
 
 def test_a_failed_first_barrier_renames_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,7 +2,9 @@
 
 Each worker stores the submissions it processed as one group commit (``Vault.batch``: two
 ``syncfs`` barriers for the group instead of ~17 fsyncs per object), so the file store is
-written on every core and the coordinator only indexes. The vault is written before the
+written on every core and the coordinator only indexes. A run's coordinator on the same file
+system takes the commit's barriers and renames off the workers (``stage_all``): they stage, it
+lands every chunk of a batch at once (``Vault.land``). The vault is written before the
 database: if the run dies in between, the next run processes the file again, the vault answers
 that identical content is already its head, and the rows are added then.
 """
@@ -20,6 +22,7 @@ from archiver.config import Config
 from archiver.records import Processed, Rejection, Stored
 from archiver.stages import fingerprint
 from archiver.stages.report import CHANGES_AFTER, changes_json, clerk_report
+from archiver.store._vault_batch import Staged
 from archiver.store.vault import Vault
 
 _VAULTS: dict[Path, Vault] = {}  # one per worker process and storage root
@@ -92,15 +95,27 @@ def worker_vault(root: Path) -> Vault:
     return vault
 
 
-def store_all(outcomes: list[Processed | Rejection], config: Config, *, durable: bool = True) -> list[Stored]:
-    """Store every outcome as its document's next version, in one group commit (``durable=False``:
-    its renames are made durable by the caller's ``Vault.barrier()``)."""
+def store_all(outcomes: list[Processed | Rejection], config: Config) -> list[Stored]:
+    """Store every outcome as its document's next version, in one group commit."""
+    return _store(outcomes, config, hand_over=False)[0]
+
+
+def stage_all(outcomes: list[Processed | Rejection], config: Config) -> tuple[list[Stored], Staged | None]:
+    """``store_all``, but the group commit is handed over (``Batch.hand_over``), not landed: the
+    caller lands it (``Vault.land``) before anything relies on the versions. None: nothing staged."""
+    return _store(outcomes, config, hand_over=True)
+
+
+def _store(
+    outcomes: list[Processed | Rejection], config: Config, *, hand_over: bool
+) -> tuple[list[Stored], Staged | None]:
     vault = worker_vault(config.resolve(config.store.vault))
     started = time.perf_counter()
     # The reports as the coordinator files them (without changes); the provenance adds them.
     reports = [clerk_report(o, with_changes=False) if isinstance(o, Processed) else None for o in outcomes]
     parameters = stage_parameters(config)
-    with vault.batch(durable=durable):
+    staged = None
+    with vault.batch() as batch:
         versions = [
             vault.store(
                 o.submission.relpath,
@@ -109,11 +124,14 @@ def store_all(outcomes: list[Processed | Rejection], config: Config, *, durable:
             )
             for o, r in zip(outcomes, reports, strict=True)
         ]
+        if hand_over:
+            staged = batch.hand_over()
     share = (time.perf_counter() - started) / max(len(outcomes), 1)
-    return [
+    stored = [
         Stored(_for_filing(o), len(o.submission.raw), v.version, v.created, r, share)
         for o, r, v in zip(outcomes, reports, versions, strict=True)
     ]
+    return stored, staged if staged is not None and staged.objects else None
 
 
 def _for_filing(outcome: Processed | Rejection) -> Processed | Rejection:

@@ -14,10 +14,14 @@ commits the batch:
    one rename; for an existing object its staged ``vN`` directories, then ``inventory.json``,
    then ``inventory.json.sha512``;
 4. **barrier 2** makes the renames durable, so the caller may then commit its database
-   transaction knowing the files it indexes are on disk. A batch opened with ``durable=False``
-   leaves this barrier to its caller, who makes one (``barrier``) before it commits: a run's
-   coordinator, once for all the group commits of one of its batches, which the workers of a
-   process pool made on the same file system (one ``syncfs`` covers every process's writes).
+   transaction knowing the files it indexes are on disk.
+
+A batch may instead be handed over after step 1 (``Batch.hand_over``): it is closed, nothing
+renamed, and the ``Staged`` record it returns (paths only) goes to whoever lands it, which
+makes steps 2–4 (``land``, ``Vault.land``) for any number of handed-over batches at once. A
+run's coordinator lands in this way, once for each of its batches, every group commit its
+workers staged on the same file system: ``syncfs`` flushes the file system, whichever process
+wrote to it, and each worker's writes were done before its task returned the record.
 
 An exception inside the block (or in steps 1–2) discards the stage: nothing is renamed.
 
@@ -30,8 +34,9 @@ root inventory landed; at worst its sidecar is stale, vouched for by ``vN/invent
 which is exactly the set of states ``Vault.recover()`` and the ``orphan:`` warnings of
 ``verify()`` already handle. Between the barriers the renames rely on the file system keeping
 metadata operations in order (a journal does: ext4, xfs, btrfs); a lone store does not need
-that, because it fsyncs the object directory between its renames. Leftover batch staging is
-removed by the next ``Vault``'s first store or by ``recover()``.
+that, because it fsyncs the object directory between its renames. Leftover batch staging (a
+crash before step 3, or a handed-over batch never landed) is removed by the next ``Vault``'s
+first store or by ``recover()``; nothing refers to it.
 
 Two stores to the same object in one batch stack: the second stages ``vN+1`` on top of the
 first's pending inventory (no-op checks see it too), and both land in the same commit.
@@ -46,7 +51,7 @@ import itertools
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -187,16 +192,14 @@ def write_inventory(directory: str | Path, serialised: Serialised, *, sync: bool
     ocfl.write_new(f"{folder}/{ocfl.SIDECAR}", ocfl.sidecar_bytes(serialised.digest), sync=sync)
 
 
-@dataclass
-class _Pending:
-    """One object's staged, not yet committed versions."""
+@dataclass(frozen=True)
+class Landing:
+    """One object's staged versions, as ``land`` renames them into place."""
 
     obj: Path  # where the object root is (or will be)
     stage: Path  # this object's staging dir
-    inv: ocfl.Inventory  # the inventory after the last staged version
     new_object: bool  # True: the whole object root is renamed in; False: only its new vN dirs
-    versions: list[str] = field(default_factory=list)
-    serialised: Serialised | None = None  # ``inv`` as its version's folder holds it
+    versions: tuple[str, ...]
 
     @property
     def sroot(self) -> Path:
@@ -206,12 +209,36 @@ class _Pending:
         return self.stage if self.new_object else self.stage / "object"
 
 
+@dataclass(frozen=True)
+class Staged:
+    """A batch handed over (``Batch.hand_over``): its stage and what ``land`` renames from it.
+    Paths only, so that it is small to send from a worker to the coordinator."""
+
+    dir: Path
+    objects: tuple[Landing, ...]
+
+
+@dataclass
+class _Pending:
+    """One object's staged, not yet committed versions."""
+
+    obj: Path
+    stage: Path
+    inv: ocfl.Inventory  # the inventory after the last staged version
+    new_object: bool
+    versions: list[str] = field(default_factory=list)
+    serialised: Serialised | None = None  # ``inv`` as its version's folder holds it
+
+    @property
+    def landing(self) -> Landing:
+        return Landing(self.obj, self.stage, self.new_object, tuple(self.versions))
+
+
 class Batch:
     """A group commit opened by ``Vault.batch()``; use as a context manager or call ``commit()``."""
 
-    def __init__(self, root: Path, *, durable: bool = True) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root
-        self.durable = durable  # False: barrier 2 is the caller's
         self.dir = root / ocfl.STAGING / f"batch-{uuid.uuid4().hex}"
         self.open = True
         self._pending: dict[str, _Pending] = {}
@@ -248,10 +275,10 @@ class Batch:
             stage = self.dir / str(next(self._serial))
             pending = _Pending(obj, stage, inv, new_object=inv["head"] == "v1")
         try:
-            serialised = stage_version(pending.sroot, inv, content, sync=False)
+            serialised = stage_version(pending.landing.sroot, inv, content, sync=False)
         except BaseException:
             # A half-written version must never be renamed in with the rest.
-            shutil.rmtree(pending.sroot / inv["head"], ignore_errors=True)
+            shutil.rmtree(pending.landing.sroot / inv["head"], ignore_errors=True)
             raise
         pending.inv, pending.serialised = inv, serialised
         pending.versions.append(inv["head"])
@@ -268,42 +295,59 @@ class Batch:
         On any failure the rest of the stage is dropped and the error propagates; the objects
         already renamed are complete, the others are at their old head (``recover()`` tidies).
         """
+        land(self.root, [self.hand_over()])
+
+    def hand_over(self) -> Staged:
+        """Close the batch with every version staged in full but nothing renamed: step 1 of the
+        module docstring. The caller lands it (``land``) or leaves it to the staging sweep."""
         if not self.open:
             raise StoreError("this vault batch is already committed or discarded: open a new one")
         self.open = False
         try:
-            if self._pending:
-                for pending in self._pending.values():
-                    self._finish_stage(pending)
-                barrier(self.root)
-                for pending in self._pending.values():
-                    self._land(self.root, pending)
-                if self.durable:
-                    barrier(self.root)
-        finally:
+            for pending in self._pending.values():
+                self._finish_stage(pending)
+        except BaseException:
             shutil.rmtree(self.dir, ignore_errors=True)
+            raise
+        return Staged(self.dir, tuple(pending.landing for pending in self._pending.values()))
 
     @staticmethod
     def _finish_stage(pending: _Pending) -> None:
         """Write the root inventory (and a new object's declaration) that the renames will expose."""
-        serialised = pending.serialised or Serialised.of(pending.inv)
+        # A new object's staged root is its stage (``Landing.sroot``); an existing object's root
+        # inventory waits beside its staged versions.
+        write_inventory(pending.stage, pending.serialised or Serialised.of(pending.inv), sync=False)
         if pending.new_object:
-            write_inventory(pending.sroot, serialised, sync=False)
-            ocfl.write_new(pending.sroot / ocfl.OBJECT_NAMASTE, ocfl.OBJECT_NAMASTE_TEXT.encode(), sync=False)
-        else:
-            write_inventory(pending.stage, serialised, sync=False)
+            ocfl.write_new(pending.stage / ocfl.OBJECT_NAMASTE, ocfl.OBJECT_NAMASTE_TEXT.encode(), sync=False)
 
     @staticmethod
-    def _land(root: Path, pending: _Pending) -> None:
+    def _land(root: Path, landing: Landing) -> None:
         """The renames of one object, in the order a lone ``store()`` makes them."""
-        if pending.new_object:
-            _make_parents(root, pending.obj)
-            _rename_new(root, pending.sroot, pending.obj)
+        if landing.new_object:
+            _make_parents(root, landing.obj)
+            _rename_new(root, landing.sroot, landing.obj)
             return
-        for version in pending.versions:
-            os.replace(pending.sroot / version, pending.obj / version)
-        os.replace(pending.stage / ocfl.INVENTORY, pending.obj / ocfl.INVENTORY)
-        os.replace(pending.stage / ocfl.SIDECAR, pending.obj / ocfl.SIDECAR)
+        for version in landing.versions:
+            os.replace(landing.sroot / version, landing.obj / version)
+        os.replace(landing.stage / ocfl.INVENTORY, landing.obj / ocfl.INVENTORY)
+        os.replace(landing.stage / ocfl.SIDECAR, landing.obj / ocfl.SIDECAR)
+
+
+def land(root: Path, batches: Sequence[Staged]) -> None:
+    """Steps 2–4 of the module docstring for ``batches``, staged under ``root`` and handed over:
+    barrier 1, every object's renames (batch by batch, each in its staging order), barrier 2.
+    The stages are removed afterwards, landed or not (on a failure the error propagates; the
+    objects already renamed are complete, the others at their old head)."""
+    try:
+        if any(staged.objects for staged in batches):
+            barrier(root)
+            for staged in batches:
+                for landing in staged.objects:
+                    Batch._land(root, landing)
+            barrier(root)
+    finally:
+        for staged in batches:
+            shutil.rmtree(staged.dir, ignore_errors=True)
 
 
 def _rename_new(root: Path, staged: Path, obj: Path) -> None:

@@ -21,7 +21,8 @@ them up: orphan version directories are deleted, a stale root sidecar is rewritt
 staging directories are removed (by the first store of each ``Vault``, or by ``recover()``).
 
 Group commit: inside ``with vault.batch():`` stores are staged without fsyncs and land together
-behind two file-system barriers; the same states after a crash, see ``vault_batch``.
+behind two file-system barriers, in the batch's commit or, handed over, in ``land`` by another
+process (a run's coordinator); the same states after a crash, see ``vault_batch``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +39,7 @@ from archiver.errors import FixityError, StoreError, describe
 from archiver.store import _vault_batch as vault_batch
 from archiver.store import ocfl
 from archiver.store._vault_batch import Batch
+from archiver.store._vault_batch import Staged as Staged  # re-exported: what `land` takes
 
 STAGING = ocfl.STAGING
 WARNING_PREFIX = "orphan:"
@@ -221,22 +223,28 @@ class Vault:
 
     # ---- writing -----------------------------------------------------------------------
 
-    def batch(self, *, durable: bool = True) -> Batch:
-        """Open a group commit: ``store()`` only stages until ``commit()`` (or the ``with`` block ends).
-
-        ``durable=False``: the commit's renames are not made durable by it; the caller calls
-        ``barrier()`` before anything relies on them (``_vault_batch``, step 4).
+    def batch(self) -> Batch:
+        """Open a group commit: ``store()`` only stages until ``commit()`` (or the ``with`` block
+        ends), or until ``hand_over()`` gives the staged versions to ``land`` (``_vault_batch``).
         Raises ``StoreError`` when this vault already has an open batch.
         """
         if self._batch is not None and self._batch.open:
             raise StoreError("a vault batch is already open: commit or discard it first")
         self._clear_staging_once()
-        self._batch = Batch(self.root, durable=durable)
+        self._batch = Batch(self.root)
         return self._batch
 
-    def barrier(self) -> None:
-        """Make every write so far on the vault's file system durable, by any process (``syncfs``)."""
-        vault_batch.barrier(self.root)
+    def land(self, batches: Sequence[Staged]) -> None:
+        """Put in place the versions of batches handed over (``Batch.hand_over``), by this or any
+        process on this vault's file system: one barrier, their renames, one barrier.
+
+        Raises ``StoreError`` for a batch staged in another storage root (nothing is renamed).
+        """
+        staging = self.root / STAGING
+        strays = [str(staged.dir) for staged in batches if staged.dir.parent != staging]
+        if strays:
+            raise StoreError(f"{', '.join(strays)}: staged outside {staging}; workers must use this vault")
+        vault_batch.land(self.root, batches)
 
     def store(
         self,

@@ -7,20 +7,36 @@ database.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from archiver.config import Config
-from archiver.records import Stored, Unchanged
+from archiver.records import Result, Unchanged
 from archiver.stages import ingest
 from archiver.stages.process import process_located
-from archiver.store._objects import store_all
+from archiver.store._objects import stage_all, store_all
+from archiver.store._vault_batch import Staged
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """What a task sends back: a result for each file, in order, and the group commit it staged
+    and left to the caller to land (``Vault.land``), if any."""
+
+    results: list[Result]
+    staged: Staged | None = None
 
 
 def process_chunk(
-    tasks: Sequence[tuple[ingest.Located, str | None]], config: Config, *, durable: bool = True
-) -> list[Stored | Unchanged]:
+    tasks: Sequence[tuple[ingest.Located, str | None]], config: Config, *, land: bool = True
+) -> Chunk:
     """Process each (file, sha512 of its document's head or None), store the changed ones.
-    ``durable=False``: the group commit's renames are made durable by the caller
-    (``Vault.barrier()``), who runs on the same file system."""
+    ``land=False``: the group commit is staged and handed over (``Chunk.staged``), for a caller on
+    the same file system to land, so the task never waits for the disk's barriers."""
     outcomes = [process_located(located, config, known) for located, known in tasks]
-    stored = iter(store_all([o for o in outcomes if not isinstance(o, Unchanged)], config, durable=durable))
-    return [o if isinstance(o, Unchanged) else next(stored) for o in outcomes]
+    changed = [o for o in outcomes if not isinstance(o, Unchanged)]
+    if land:
+        stored, staged = store_all(changed, config), None
+    else:
+        stored, staged = stage_all(changed, config)
+    versions = iter(stored)
+    return Chunk([o if isinstance(o, Unchanged) else next(versions) for o in outcomes], staged)
