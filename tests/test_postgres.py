@@ -190,15 +190,33 @@ def test_verify_tasks_on_a_process_pool_read_the_earlier_passages_from_postgresq
     assert pooled == serial
 
 
-def test_bulk_rows_go_in_by_copy_and_come_back_as_they_were(tmp_path: Path) -> None:
-    """``bulk.insert_tuples`` writes through COPY on PostgreSQL, in the caller's transaction: text
-    with the characters COPY's format escapes, bytes, booleans and NULLs come back exactly, as
-    from SQLite's executemany."""
-    from sqlalchemy import Boolean, Column, Integer, LargeBinary, MetaData, Table, Text
+@pytest.mark.parametrize("stamped", [False, True], ids=["binary", "text"])
+def test_bulk_rows_go_in_by_copy_and_come_back_as_they_were(tmp_path: Path, stamped: bool) -> None:
+    """``bulk.insert_tuples`` writes through COPY on PostgreSQL, in the caller's transaction, in
+    its binary format where every column has one and else in text (a timestamp column): text
+    with the characters COPY's text format escapes, bytes, booleans, integers of each width,
+    floats and NULLs come back exactly, as from SQLite's executemany."""
+    import datetime as dt
+
+    from sqlalchemy import (
+        BigInteger,
+        Boolean,
+        Column,
+        DateTime,
+        Float,
+        Integer,
+        LargeBinary,
+        MetaData,
+        SmallInteger,
+        String,
+        Table,
+        Text,
+    )
 
     from archiver.store.bulk import insert_tuples
 
     metadata = MetaData()
+    stamp = [Column("stamp", DateTime)] if stamped else []
     rows_table = Table(
         "bulk_copy_check",
         metadata,
@@ -206,17 +224,63 @@ def test_bulk_rows_go_in_by_copy_and_come_back_as_they_were(tmp_path: Path) -> N
         Column("text", Text),
         Column("signature", LargeBinary),
         Column("removed", Boolean),
+        Column("kind", String(8)),
+        Column("band", SmallInteger),
+        Column("key", BigInteger),
+        Column("score", Float),
+        *stamp,
     )
     rows = [
-        (1, "制表\t换行\n回车\r反斜杠\\N 与 \\. 和「引号」'\"", bytes(range(256)), True),
-        (2, "", b"", False),
-        (3, None, None, None),
-        (4, "\\", b"\\\x00\n", False),
+        (
+            1,
+            "制表\t换行\n回车\r反斜杠\\N 与 \\. 和「引号」'\"",
+            bytes(range(256)),
+            True,
+            "cross",
+            -(2**15),
+            2**63 - 1,
+            0.8125,
+        ),
+        (2, "", b"", False, "", 2**15 - 1, -(2**63), -1.5e-300),
+        (3, None, None, None, None, None, None, None),
+        (4, "\\", b"\\\x00\n", False, "intra", 0, 0, 1.0),
     ]
+    if stamped:
+        rows = [(*row, dt.datetime(2026, 12, 7, 15, 0, i)) for i, row in enumerate(rows)]
     read = written_on_both(
         tmp_path, rows_table, lambda connection: insert_tuples(connection, rows_table, rows)
     )
     assert read["postgresql"] == read["sqlite"] == rows
+
+
+def test_ids_taken_before_the_rows_are_those_the_database_gives_next(tmp_path: Path) -> None:
+    """``bulk.new_ids`` (one ``setval`` on PostgreSQL): ascending, after every id given before,
+    and the database gives a row inserted without an id the next one after them."""
+    from sqlalchemy import Column, Integer, MetaData, Table, Text
+
+    from archiver.store.bulk import new_ids
+
+    metadata = MetaData()
+    rows_table = Table(
+        "bulk_ids_check", metadata, Column("id", Integer, primary_key=True), Column("note", Text)
+    )
+
+    def write(connection: Connection) -> None:
+        connection.execute(rows_table.insert(), [{"note": "first"}])
+        taken = new_ids(connection, rows_table, 3)
+        assert new_ids(connection, rows_table, 0) == []
+        connection.execute(rows_table.insert(), [{"id": id_, "note": "taken"} for id_ in taken])
+        one = new_ids(connection, rows_table, 1)
+        connection.execute(rows_table.insert(), [{"id": id_, "note": "one"} for id_ in one])
+        connection.execute(rows_table.insert(), [{"note": "last"}])
+
+    read = written_on_both(tmp_path, rows_table, write)
+    expected = [(1, "first"), (2, "taken"), (3, "taken"), (4, "taken"), (5, "one"), (6, "last")]
+    assert read["sqlite"] == expected
+    # A rolled-back transaction's ids are not given again on PostgreSQL: the numbering moved on.
+    assert [note for _, note in read["postgresql"]] == [note for _, note in expected]
+    ids = [id_ for id_, _ in read["postgresql"]]
+    assert ids == list(range(ids[0], ids[0] + 6))
 
 
 def written_on_both(

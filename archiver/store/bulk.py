@@ -8,7 +8,18 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import BigInteger, Integer, SmallInteger, Table
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Table,
+    func,
+    select,
+)
 from sqlalchemy.engine import Connection
 
 
@@ -26,7 +37,9 @@ def insert_tuples(
     layer. The values must be what the driver takes as is: no JSON or other processed types.
     On PostgreSQL through psycopg the rows go in with ``COPY … FROM STDIN`` instead, in the
     connection's transaction: executemany sends a statement per row, and a batch's tens of
-    thousands of band rows took most of the coordinator's time there.
+    thousands of band rows took most of the coordinator's time there. In COPY's binary format
+    where every column's type has one (``_COPY_TYPES``): the text format sent each passage's
+    signature in hex and the server parsed every value back from text.
     """
     if not rows:
         return
@@ -34,8 +47,12 @@ def insert_tuples(
     quote = connection.dialect.identifier_preparer.quote
     listed = ", ".join(quote(name) for name in names)
     if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
+        types = _copy_types(target, names)
+        binary = " (FORMAT BINARY)" if types else ""
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor, cursor.copy(f"COPY {quote(target.name)} ({listed}) FROM STDIN") as copy:
+        with cursor, cursor.copy(f"COPY {quote(target.name)} ({listed}) FROM STDIN{binary}") as copy:
+            if types:
+                copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
         return
@@ -84,6 +101,48 @@ def insert_array(
 _BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 _BINARY_TRAILER = b"\xff\xff"
 _BINARY_INTEGERS = {SmallInteger: ">i2", Integer: ">i4", BigInteger: ">i8"}
+
+# PostgreSQL's name of each column type that psycopg writes in COPY's binary format: a type's
+# first ancestor here counts (BigInteger is an Integer, Text a String).
+_COPY_TYPES = {
+    SmallInteger: "int2",
+    BigInteger: "int8",
+    Integer: "int4",
+    Boolean: "bool",
+    Float: "float8",
+    LargeBinary: "bytea",
+    String: "text",
+}
+
+
+def _copy_types(target: Table, names: Sequence[str]) -> list[str] | None:
+    """The binary COPY types of the columns ``names`` of ``target``, or None where one has none
+    (JSON, dates: the text format then)."""
+    types = []
+    for name in names:
+        kind = next((_COPY_TYPES[t] for t in type(target.c[name].type).__mro__ if t in _COPY_TYPES), None)
+        if kind is None:
+            return None
+        types.append(kind)
+    return types
+
+
+def new_ids(connection: Connection, target: Table, count: int) -> list[int]:
+    """Ids for ``count`` new rows of ``target``, ascending, as the database would give them in
+    row order: taken before the rows are written, so that nothing is read back after and the
+    linker can name the passages before their rows exist. One writer at a time (``guard``), so
+    no other session takes ids meanwhile: on PostgreSQL the sequence is moved past them in one
+    step (``setval``), not a ``nextval`` per id."""
+    if not count:
+        return []
+    if connection.dialect.name == "postgresql":
+        sequence = f"pg_get_serial_sequence('{target.name}', 'id')"
+        sql = f"SELECT setval({sequence}, nextval({sequence}) + {int(count) - 1})"
+        ((last,),) = fetch_sql(connection, sql)
+        return list(range(int(last) - count + 1, int(last) + 1))
+    # SQLite gives a row without an id the largest id plus one.
+    start = (connection.execute(select(func.max(target.c.id))).scalar_one() or 0) + 1
+    return list(range(start, start + count))
 
 
 def update_rows(

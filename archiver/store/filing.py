@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from archiver import __version__
 from archiver.records import Filed, NewParagraph, Processed, Stored
 from archiver.stages import fingerprint
-from archiver.store.bulk import chunks, fetch_sql, insert_tuples
+from archiver.store.bulk import chunks, insert_tuples, new_ids
 from archiver.store.db import Document, EventRow, MatchRow, PassageRow, SectionRow, table
 from archiver.store.db import Submission as SubmissionRow
 
@@ -35,7 +35,7 @@ def file_batch(session: Session, run_id: int, batch: Sequence[Stored], min_chars
     _supersede(session, known)
     doc_ids = {relpath: doc_id for relpath, (doc_id, _) in documents.items() if doc_id is not None}
     new_paths = sorted({s.outcome.submission.relpath for s in new})
-    new_doc_ids = _new_ids(session, table(Document), len(new_paths))
+    new_doc_ids = new_ids(session.connection(), table(Document), len(new_paths))
     if new_paths:
         rows = [{"id": i, "object_id": p} for i, p in zip(new_doc_ids, new_paths, strict=True)]
         session.connection().execute(insert(table(Document)), rows)
@@ -50,7 +50,7 @@ def file_batch(session: Session, run_id: int, batch: Sequence[Stored], min_chars
             sections += _section_rows(sub_id, stored.outcome)
             passage_rows += _passage_rows(sub_id, stored.outcome)
     insert_tuples(session.connection(), table(SectionRow), sections, SECTION_COLUMNS)
-    ids = _new_ids(session, table(PassageRow), len(passage_rows))
+    ids = new_ids(session.connection(), table(PassageRow), len(passage_rows))
     passage_ids = {(row[0], row[1]): id_ for row, id_ in zip(passage_rows, ids, strict=True)}
     matches: list[dict[str, Any]] = []
     for stored, sub_id in zip(batch, sub_ids, strict=True):
@@ -111,7 +111,7 @@ def _insert_submissions(
     session: Session, run_id: int, batch: Sequence[Stored], doc_ids: dict[str, int]
 ) -> list[int]:
     rows = []
-    ids = _new_ids(session, table(SubmissionRow), len(batch))
+    ids = new_ids(session.connection(), table(SubmissionRow), len(batch))
     for stored, id_ in zip(batch, ids, strict=True):
         outcome, submission = stored.outcome, stored.outcome.submission
         archived = isinstance(outcome, Processed)
@@ -226,24 +226,6 @@ def _passage_rows(submission_id: int, outcome: Processed) -> list[tuple[Any, ...
         )
         for p in sorted([*outcome.passages, *outcome.removed], key=lambda p: p.index)
     ]
-
-
-def _new_ids(session: Session, target: Table, count: int) -> list[int]:
-    """Ids for ``count`` new rows of ``target``, ascending, as the database would give them in
-    row order: taken before the rows are written, so that nothing is read back after and the
-    linker can name the passages before their rows exist. One writer at a time (``guard``), so
-    no other session takes ids meanwhile."""
-    if not count:
-        return []
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        sequence = f"pg_get_serial_sequence('{target.name}', 'id')"
-        sql = f"SELECT nextval({sequence}) FROM generate_series(1, {int(count)}) ORDER BY 1"
-        return [int(id_) for (id_,) in fetch_sql(connection, sql)]
-    # SQLite gives a row without an id the largest id plus one.
-    last = session.execute(select(func.max(target.c.id))).scalar_one()
-    start = (last or 0) + 1
-    return list(range(start, start + count))
 
 
 def file_passages(
