@@ -83,8 +83,8 @@ class MatchConfig:
 class StoreConfig:
     database: str = "archive/archive.sqlite3"  # a path (SQLite) or an SQLAlchemy URL
     vault: str = "archive/objects"
-    # Band rows the recent level of the LSH index may hold; a run merges its fullest bands into
-    # the main one until it fits.
+    # Band rows the upper level of the LSH index (its blocks, which every worker holds in
+    # memory) may hold; a run merges its fullest bands into the main one until they fit.
     recent_band_rows: int = 1_000_000
 
 

@@ -231,10 +231,10 @@ def _run_batches(
     try:
         with executor_for(config) as executor, ThreadPoolExecutor(1, "archiver-land") as landings:
             indexer.executor = executor
-            # The last run's band rows are settled, and the merge they call for is done, while
-            # the workers process the first batch: the coordinator has nothing else to do then.
-            # At the end of a run, settling and merging would be the last thing everything
-            # waits for, so a run leaves its own rows in the run level for the next one.
+            # The merge the last run's band blocks call for is done while the workers process
+            # the first batch: the coordinator has nothing else to do then. At the end of a run,
+            # merging would be the last thing everything waits for, so a run leaves its own
+            # blocks for the next one.
             # The search index catches up with the last run's texts then too (audit.search).
             first_wait = partial(_first_wait, session, indexer, summary)
             batches = _batches(session, located, config, executor, first_wait, (vault, lost), land_here)
@@ -246,8 +246,8 @@ def _run_batches(
                     _file_batch(session, summary, _restored(session, summary, batch, lost), config, indexer)
                     if landing is not None:
                         _add_time(summary, "land", landing.result())
-                if indexer.run_level_full():
-                    _settle_and_merge(indexer, summary)
+                if indexer.merge_due():
+                    _merge(indexer, summary)
                 if progress:
                     progress(len(batch))
     except BaseException:
@@ -410,15 +410,15 @@ def _restored(
 
 
 def _first_wait(session: Session, indexer: Indexer, summary: RunSummary) -> None:
-    _settle_and_merge(indexer, summary)
+    _merge(indexer, summary)
     started = time.perf_counter()
     with session.begin():
         search_index.catch_up(session)
     summary.stage_seconds["search"] = summary.stage_seconds.get("search", 0.0) + time.perf_counter() - started
 
 
-def _settle_and_merge(indexer: Indexer, summary: RunSummary) -> None:
-    merged = indexer.settle_and_merge()
+def _merge(indexer: Indexer, summary: RunSummary) -> None:
+    merged = indexer.merge()
     summary.compacted += merged
     if merged:
         message = f"merged {merged} band rows into the main level of the index"

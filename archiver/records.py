@@ -231,7 +231,7 @@ class LinkStats:
     links: int = 0
     new_groups: int = 0
     copies: int = 0
-    band_rows: int = 0  # added to the index (``levels.writing_level``)
+    band_rows: int = 0  # added to the index, as blocks (``levels.write_blocks``)
     spans: int = 0  # aligned regions of pairs (linked or not)
 
 

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 
 from archiver.config import Config
 from archiver.errors import StoreError
-from archiver.index import levels
 from archiver.index import links as index
 from archiver.index.indexer import Indexer
 from archiver.records import NewParagraph, Passage, ReindexSummary
@@ -44,8 +43,8 @@ def reindex(config: Config, tick: Tick | None = None) -> ReindexSummary:
         session = recording.session
         indexer = Indexer(session, config)
         with session.begin():
-            for level in levels.LEVELS:
-                session.execute(delete(level))
+            session.execute(delete(db.PassageBand))
+            session.execute(delete(db.BandBlock))
             session.execute(delete(MatchRow).where(MatchRow.kind == "cross"))
             session.execute(delete(SpanRow))
             session.execute(update(PassageRow).values(rep_id=None, canonical_id=None))
@@ -73,6 +72,8 @@ def reindex(config: Config, tick: Tick | None = None) -> ReindexSummary:
                     break
                 last = rows[-1].id
                 _reindex_batch(session, rows, config, summary, indexer)
+            if indexer.merge_due():  # the blocks every lookup holds stay within the limit
+                indexer.merge()
             if tick is not None:
                 tick(summary.passages, total)
         with session.begin():

@@ -7,7 +7,7 @@ uninterrupted wall time, notes the stage the archive had reached, then finishes 
 
 - ``run``: ``archiver run`` again; its export must equal an uninterrupted run's. Half the trials
   are a first night (a new archive), half a second night (an archive of the earlier years,
-  then every year: the night that also settles and merges the last run's band rows).
+  then every year: the night that also merges the last run's band blocks).
 - ``compact``: ``archiver compact`` again; the export must equal the archive's before.
 - ``reindex`` (to another ``[fingerprint] seed``): first ``archiver run`` with the new settings,
   which must either refuse and say to finish ``reindex`` or give a completed reindex's export;
@@ -223,7 +223,7 @@ def stage_of(command: str, before: dict[str, Any], after: dict[str, Any], total:
         return "listing, first batch, settling"
     if after["documents"] < total:
         return "filing and linking"
-    return "the end (last link, settle, final commit)"
+    return "the end (last link, final commit)"
 
 
 def leftovers(folder: Path) -> list[str]:

@@ -18,14 +18,14 @@ with 1M archived passages. For each size this script
    seconds, and its CPU seconds (the process's and its pool workers'), which the other
    processes of a shared host inflate far less than the wall seconds;
 4. when the archive holds more band rows than ``[store] recent_band_rows``, also times the
-   *steady* night, the one every night is once an archive has outgrown the recent level of
-   the band index, as the night before leaves it: the run level holds that night's rows (here
-   the history run's) and the recent level what makes it a night's rows over its limit once
-   they are settled, less half the fullest band (the last night's merge left it under the limit
-   by that on average), each band holding rows of the nights since it was last merged (rows of
-   the newest synthetic passages moved into it), so that the night starts by settling the run
-   level and merging the recent level's fullest bands into the main level, as many rows as a
-   night adds (what a steady night merges on average). It also times a full
+   *steady* night, the one every night is once an archive has outgrown the upper level of
+   the band index (its blocks), as the night before leaves it: the blocks hold that night's
+   rows (here the history run's) and as many more as make them a night's rows over the limit,
+   less half the fullest band (the last night's merge left them under the limit by that on
+   average), each band holding rows of the nights since it was last merged (rows of the newest
+   synthetic passages moved into blocks), so that the night starts by merging the fullest
+   bands into the main level, as many rows as a night adds (what a steady night merges on
+   average). It also times a full
    ``archiver compact`` on that state, which no night runs (for the record).
 
 Random signatures never collide with real ones, so the filler adds size (deeper B-trees, bigger
@@ -338,7 +338,6 @@ def night_child(folder: Path, night_inbox: Path) -> None:
                 "links": summary.links,
                 "compacted": summary.compacted,
                 "recent_rows_after": recent_rows(cfg.database_url),
-                "run_rows_after": run_rows(cfg.database_url),
                 "stage_seconds": summary.as_dict()["stage_seconds"],
             }
         )
@@ -352,27 +351,18 @@ def _cpu(who: int, before: resource.struct_rusage) -> float:
 
 
 def recent_rows(url: str) -> int:
-    """Band rows in the recent level."""
-    return _level_rows(url, db.RecentBand)
-
-
-def run_rows(url: str) -> int:
-    """Band rows in the run level: the last run's, which the next run settles first."""
-    return _level_rows(url, db.RunBand)
-
-
-def _level_rows(url: str, level: type[db.RecentBand | db.RunBand]) -> int:
+    """Band rows in the blocks (the upper level), the last runs', not merged yet."""
     engine = db.open_engine(url)
     with Session(engine) as session:
-        rows = levels.level_rows(session, level)
+        rows = levels.recent_rows(session)
     engine.dispose()
     return rows
 
 
 def fill_recent(folder: Path, target: int, newest: int) -> dict[str, Any]:
     """Move band rows of the newest synthetic passages (``newest`` and the ids before it) from
-    the main level of the index to the recent one until it holds about ``target`` rows once the
-    run level's rows are settled into it (as the next night does first), spread over the bands
+    the main level of the index into blocks (a block a band) until the blocks hold about
+    ``target`` rows, the last run's included, spread over the bands
     as a steady stream of nights leaves them: ``levels.compact_if_full`` merges the fullest band
     when a night starts over the limit, so the band merged k nights ago holds k nights of rows. Here band b
     holds a share ∝ b + 1 (band ``bands - 1`` is the fullest). The archive's size is unchanged.
@@ -381,7 +371,7 @@ def fill_recent(folder: Path, target: int, newest: int) -> dict[str, Any]:
     cfg = config_mod.load(folder / "config.toml")
     url = cfg.database_url
     bands = cfg.fingerprint.bands
-    missing = max(target - recent_rows(url) - run_rows(url), 0)
+    missing = max(target - recent_rows(url), 0)
     engine = db.open_engine(url)
     with engine.begin() as conn:
         for band in range(bands):
@@ -389,14 +379,14 @@ def fill_recent(folder: Path, target: int, newest: int) -> dict[str, Any]:
             share = missing * (band + 1) // (bands * (bands + 1) // 2)
             where = f"FROM passage_bands WHERE band = {band} AND passage_id > {newest - share}"
             ordered = f"SELECT band, key, passage_id {where} ORDER BY band, key, passage_id"
-            conn.exec_driver_sql(f"INSERT INTO recent_bands {ordered}")
+            moved = np.array(conn.exec_driver_sql(ordered).all(), dtype=np.int64).reshape(-1, 3)
+            levels.write_blocks(conn, moved)
             conn.exec_driver_sql(f"DELETE {where}")
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
     return {
         "recent_rows": recent_rows(url),
-        "run_rows": run_rows(url),
         "seconds": round(time.perf_counter() - started, 1),
     }
 
@@ -537,21 +527,20 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             url = cfg_url(pristine)
-            level_sizes = {"recent_rows": recent_rows(url), "run_rows": run_rows(url)}
+            level_sizes = {"recent_rows": recent_rows(url)}
             result["sizes"][str(size)] = built | level_sizes | {"nights": []}
             states[str(size)] = pristine
         smallest = states[str(sizes[0])]
         probe = night(tmp / "night", smallest, night_inbox)  # untimed: how many rows a night adds
         before = result["sizes"][str(sizes[0])]
-        added = probe["recent_rows_after"] + probe["run_rows_after"]
-        night_rows = added - before["recent_rows"] - before["run_rows"]
+        night_rows = probe["recent_rows_after"] - before["recent_rows"]
         cap = config_mod.load(smallest / "config.toml").store.recent_band_rows
         largest = result["sizes"][str(sizes[-1])]
         if largest["filler"]["band_rows"] > cap:
-            # The steady state, as the night before leaves it: its rows in the run level, which
-            # the night settles first, putting the recent level a night's rows over its limit
-            # less half the fullest band (≈ 2 / (bands + 1) of the limit), so that it then merges
-            # the fullest bands, on average a night's rows.
+            # The steady state, as the night before leaves it: its rows in blocks, which put the
+            # blocks a night's rows over their limit less half the fullest band (≈ 2 / (bands +
+            # 1) of the limit), so that the night merges the fullest bands first, on average a
+            # night's rows.
             steady = tmp / f"archive-{sizes[-1]}-steady"
             if args.steady_only:  # too large to copy: the archive itself becomes the steady state
                 states.pop(str(sizes[-1])).rename(steady)
@@ -559,11 +548,7 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.copytree(states[str(sizes[-1])], steady)
             over = night_rows - cap // (config_mod.load(smallest / "config.toml").fingerprint.bands + 1)
             filled = fill_recent(steady, cap + max(over, 0), largest["filler"]["last_passage_id"])
-            print(
-                f"recent level of the largest filled to {filled['recent_rows']:,} rows "
-                f"(and the run level's {filled['run_rows']:,}) "
-                f"({filled['seconds']} s)"
-            )
+            print(f"blocks of the largest filled to {filled['recent_rows']:,} rows ({filled['seconds']} s)")
             largest["steady"] = filled | {"nights": [], "night_rows": night_rows}
             states["steady"] = steady
         for round_ in range(args.repeat):
@@ -574,8 +559,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"round {round_ + 1}, {label}: {timed['seconds']} s ({timed['cpu_seconds']} CPU-s), "
                     f"{timed['links']} links, "
-                    f"recent level {timed['recent_rows_after']:,} rows after "
-                    f"(run level {timed['run_rows_after']:,}), "
+                    f"blocks {timed['recent_rows_after']:,} rows after, "
                     f"{timed['compacted']:,} merged, "
                     f"stages {timed['stage_seconds']}",
                     flush=True,

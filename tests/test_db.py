@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import re
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -18,6 +20,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
 from archiver.errors import StoreError
+from archiver.index import levels
 from archiver.index import links as index
 from archiver.store import db
 
@@ -126,8 +129,7 @@ def test_an_archive_made_at_revision_0001_is_upgraded_with_its_rows(tmp_path: Pa
         assert connection.execute(text("SELECT band, key, passage_id FROM passage_bands")).all() == [
             (3, -7, 1)
         ]
-        assert connection.execute(text("SELECT count(*) FROM recent_bands")).scalar() == 0
-        assert connection.execute(text("SELECT count(*) FROM run_bands")).scalar() == 0
+        assert connection.execute(text("SELECT count(*) FROM band_blocks")).scalar() == 0
         assert (
             compare_metadata(
                 MigrationContext.configure(connection, opts={"include_object": db.modelled}), db.Base.metadata
@@ -138,6 +140,70 @@ def test_an_archive_made_at_revision_0001_is_upgraded_with_its_rows(tmp_path: Pa
     passage_indexes = {i["name"] for i in inspect(engine).get_indexes("passages")}
     assert "ix_passages_exact_rep" in passage_indexes and "ix_passages_exact" not in passage_indexes
     engine.dispose()
+
+
+POSTGRES_URL = os.environ.get("ARCHIVER_TEST_POSTGRES_URL", "")
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "sqlite",
+        pytest.param(
+            "postgresql",
+            marks=[
+                pytest.mark.postgres,
+                pytest.mark.skipif(not POSTGRES_URL, reason="set ARCHIVER_TEST_POSTGRES_URL"),
+            ],
+        ),
+    ],
+)
+def test_the_band_levels_of_revision_0011_are_merged_into_the_main_one_and_back(
+    tmp_path: Path, backend: str
+) -> None:
+    """Revision 0012: the rows of every old level end in passage_bands, in key order, and the
+    blocks written after it go back there on a downgrade: nothing lost either way."""
+    url = POSTGRES_URL if backend == "postgresql" else f"sqlite:///{tmp_path / 'archive.sqlite3'}"
+    old = create_engine(url)
+    if backend == "postgresql":
+        with old.begin() as connection:  # a clean schema for this test
+            connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    cfg = _alembic_config()
+    levels_0011 = {"passage_bands": [(0, 5, 1), (1, -2, 3)], "recent_bands": [(0, 5, 2), (0, -9, 4)]}
+    levels_0011["run_bands"] = [(1, -2, 7), (0, 1, 6), (2, 2**40, 5)]
+    with old.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "0011")
+        for name, rows in levels_0011.items():
+            for row in rows:
+                connection.execute(text(f"INSERT INTO {name} (band, key, passage_id) VALUES {row}"))
+    old.dispose()
+    every = sorted(row for rows in levels_0011.values() for row in rows)
+    engine = db.open_engine(url)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
+        assert [
+            tuple(r)
+            for r in connection.execute(
+                text("SELECT band, key, passage_id FROM passage_bands ORDER BY 1, 2, 3")
+            )
+        ] == every
+        assert not {"recent_bands", "run_bands"} & set(inspect(connection).get_table_names())
+        levels.write_blocks(connection, np.array([(0, 3, 9), (0, 8, 8), (3, 1, 9)], dtype=np.int64))
+        connection.commit()
+    engine.dispose()
+    with create_engine(url).begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0011")
+        back = [
+            tuple(r)
+            for r in connection.execute(
+                text("SELECT band, key, passage_id FROM passage_bands ORDER BY 1, 2, 3")
+            )
+        ]
+        assert back == sorted([*every, (0, 3, 9), (0, 8, 8), (3, 1, 9)])
+        assert connection.execute(text("SELECT count(*) FROM recent_bands")).scalar() == 0
+        assert "band_blocks" not in inspect(connection).get_table_names()
 
 
 def test_the_representative_lookup_is_answered_by_the_partial_index_of_representatives(

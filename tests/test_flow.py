@@ -23,6 +23,7 @@ from archiver import flow
 from archiver.cli import main
 from archiver.config import Config
 from archiver.errors import StoreError
+from archiver.index import levels
 from archiver.store import db
 from archiver.store.guard import writing
 from archiver.store.vault import Vault
@@ -37,8 +38,8 @@ OVER_SAMPLES: dict[str, dict[str, object]] = {
 
 
 def counts(config: Config) -> dict[str, int]:
-    """Rows of the archive's tables; the band index's levels together, since a run moves the
-    last run's rows from one level to the next before it files anything."""
+    """Rows of the archive's tables; the band index's levels together, since a run may merge the
+    last run's blocks into the main level before it files anything."""
     engine = db.open_engine(config.database_url)
     with Session(engine) as session:
         rows = {
@@ -47,13 +48,11 @@ def counts(config: Config) -> dict[str, int]:
                 ("submissions", db.Submission),
                 ("passages", db.PassageRow),
                 ("bands", db.PassageBand),
-                ("recent bands", db.RecentBand),
-                ("run bands", db.RunBand),
                 ("matches", db.MatchRow),
             ]
         }
+        rows["band rows"] = rows.pop("bands") + levels.recent_rows(session)
     engine.dispose()
-    rows["band rows"] = rows.pop("bands") + rows.pop("recent bands") + rows.pop("run bands")
     return rows
 
 

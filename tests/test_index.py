@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select, union_all
+from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from archiver import flow
@@ -312,17 +313,28 @@ def test_canonicals_set_while_linking_equal_those_of_assign_canonicals(
     assert canonicals(config, recompute=True) == written
 
 
-def band_rows(config: Config) -> tuple[int, int, int]:
-    """Rows in each level of the band index: (main, recent, run)."""
+def band_rows(config: Config) -> tuple[int, int]:
+    """Rows in each level of the band index: (main, blocks)."""
     engine = db.open_engine(config.database_url)
     with Session(engine) as session:
-        main_rows, recent_rows, run_rows = (levels.level_rows(session, level) for level in levels.LEVELS)
+        counted = levels.main_rows(session), levels.recent_rows(session)
     engine.dispose()
-    return main_rows, recent_rows, run_rows
+    return counted
+
+
+def every_band_row(session: Session) -> list[tuple[int, int, int]]:
+    """(band, key, passage id) of every row of the band index, both levels, sorted."""
+    rows = [
+        tuple(r)
+        for r in session.execute(select(db.PassageBand.band, db.PassageBand.key, db.PassageBand.passage_id))
+    ]
+    for band, data in session.execute(select(db.BandBlock.band, db.BandBlock.data)):
+        rows += [(band, key, passage) for key, passage in levels.decode(data).tolist()]
+    return sorted(rows)
 
 
 def test_incremental_nights_equal_one_run_over_everything(tmp_path: Path, bench_inbox: Path) -> None:
-    whole = make_config(tmp_path / "whole")  # one run: every band row stays in the run level
+    whole = make_config(tmp_path / "whole")  # one run: every band row stays in the blocks
     flow.run(whole, [bench_inbox / "inbox"])
     # recent_band_rows = 0: each batch's rows are merged into the main level right after it, so
     # every night looks up all that came before it there.
@@ -341,23 +353,23 @@ def test_incremental_nights_equal_one_run_over_everything(tmp_path: Path, bench_
     assert night_pairs == whole_pairs
     assert night_clusters == whole_clusters
     assert copied(nightly) == copied(whole)
-    assert band_rows(whole) == (0, 0, band_rows(nightly)[0])
-    assert band_rows(nightly)[0] > 10_000 and band_rows(nightly)[1:] == (0, 0)
+    assert band_rows(whole) == (0, band_rows(nightly)[0])
+    assert band_rows(nightly)[0] > 10_000 and band_rows(nightly)[1] == 0
 
 
-def test_compaction_moves_the_recent_level_and_later_runs_find_it(
+def test_compaction_moves_the_blocks_and_later_runs_find_them(
     tmp_path: Path, runner: CliRunner, write_config: Callable[..., Path]
 ) -> None:
     config_file = write_config()  # the archive of make_config(tmp_path)
     config = make_config(tmp_path)
     early = {k: v for k, v in INBOX.items() if k != "town-b/2022/report.txt"}
     flow.run(config, [write_inbox(tmp_path / "early", early)])
-    main_rows, recent_rows, run_rows = band_rows(config)
-    assert main_rows == recent_rows == 0 and run_rows > 0  # the run's own rows wait for the next
+    main_rows, run_rows = band_rows(config)
+    assert main_rows == 0 and run_rows > 0  # the run's own rows wait for the next
     merged = runner.invoke(main, ["--config", str(config_file), "compact"], catch_exceptions=False)
     assert merged.exit_code == 0, merged.output
     assert f"merged {run_rows} band rows" in merged.output
-    assert band_rows(config) == (run_rows, 0, 0)
+    assert band_rows(config) == (run_rows, 0)
     # The 2022 report repeats P1: its candidates are now all in the main level.
     flow.run(config, [write_inbox(tmp_path / "early", INBOX)])
     whole = make_config(tmp_path / "whole")
@@ -397,49 +409,45 @@ def test_the_first_passage_ids_filing_gives_the_linker_are_the_databases(
     assert any(later)  # the paragraphs alone would not tell
 
 
-def test_a_run_leaves_its_rows_in_the_run_level_for_the_next_run_to_find_and_settle(
-    tmp_path: Path,
-) -> None:
+def test_a_run_leaves_its_blocks_for_the_next_run_to_find_and_merge(tmp_path: Path) -> None:
     config = make_config(tmp_path, run={"batch_size": 1, "workers": 1})
     early = {k: v for k, v in INBOX.items() if k != "town-b/2022/report.txt"}
     flow.run(config, [write_inbox(tmp_path / "early", early)])
-    main_rows, recent_rows, run_rows = band_rows(config)
-    assert main_rows == recent_rows == 0 and run_rows > 0  # every batch wrote to the run level
-    # The 2022 report repeats P1, whose band rows are only in the run level.
+    main_rows, run_rows = band_rows(config)
+    assert main_rows == 0 and run_rows > 0  # every batch wrote blocks
+    # The 2022 report repeats P1, whose band rows are only in the blocks.
     flow.run(config, [write_inbox(tmp_path / "early", INBOX)])
     whole = make_config(tmp_path / "whole")
     flow.run(whole, [write_inbox(tmp_path / "all", INBOX)])
     assert snapshot(config) == snapshot(whole)
-    # The rerun settled them into the recent level first. The 2022 report starts no new group:
-    # no rows of its own. (A run that stops early leaves its rows in the run level the same way.)
-    assert band_rows(config) == (0, run_rows, 0) and band_rows(whole) == (0, 0, run_rows)
+    # Within the limit, nothing was merged. The 2022 report starts no new group: no rows of its
+    # own. (A run that stops early leaves its blocks the same way.)
+    assert band_rows(config) == (0, run_rows) and band_rows(whole) == (0, run_rows)
 
 
-def test_a_run_compacts_when_the_recent_level_is_full(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Counts settles because when the levels move is the mechanism; the results must not differ."""
-    settled: list[int] = []  # rows moved by each settle
-    settle = levels.settle
+def test_a_run_compacts_when_the_blocks_are_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counts merges because when the levels move is the mechanism; the results must not differ."""
+    merges: list[int] = []  # rows moved by each merge
+    compact_if_full = levels.compact_if_full
 
-    def counting_settle(session: Session) -> int:
-        settled.append(settle(session))
-        return settled[-1]
+    def counting(session: Session, limit: int) -> int:
+        merges.append(compact_if_full(session, limit))
+        return merges[-1]
 
-    monkeypatch.setattr(levels, "settle", counting_settle)
-    # A batch per file: a run level of more than 100 // 8 rows is settled after its batch.
+    monkeypatch.setattr(levels, "compact_if_full", counting)
+    # A batch per file: the blocks of more than 100 // 4 rows a run added are merged after their batch.
     small = make_config(tmp_path, store={"recent_band_rows": 100}, run={"batch_size": 1})
     summary = flow.run(small, [write_inbox(tmp_path / "inbox", INBOX)])
-    main_rows, recent_rows, _ = band_rows(small)
-    assert summary.compacted == main_rows > 0 and 0 < recent_rows <= 100  # bands, not all
-    assert "compact" in summary.stage_seconds and "settle" in summary.stage_seconds
-    assert len([rows for rows in settled if rows]) > 1  # settled during the run, not only at its start
-    settled.clear()
+    main_rows, recent_rows = band_rows(small)
+    assert summary.compacted == main_rows > 0 and recent_rows > 0  # bands, not all
+    assert "compact" in summary.stage_seconds
+    assert len([rows for rows in merges if rows]) > 1  # merged during the run, not only at its start
+    merges.clear()
     whole = make_config(tmp_path / "whole", run={"batch_size": 1})
     flow.run(whole, [write_inbox(tmp_path / "inbox", INBOX)])
-    # A run within the default limit settles once, at its start: what the last run left (here
-    # nothing). Its own rows wait in the run level for the next run.
-    assert settled == [0] and band_rows(whole)[2] > 0
+    # A run within the default limit merges once, at its start, what the last run left (here
+    # nothing). Its own blocks wait for the next run.
+    assert merges == [0] and band_rows(whole)[1] > 0
     assert snapshot(small) == snapshot(whole) and sum(band_rows(small)) == sum(band_rows(whole))
 
 
@@ -449,8 +457,8 @@ def test_a_run_merges_what_the_last_run_left_before_it_links_its_first_batch(
     """Pins the order because its point is when the work runs; where a row sits changes no result (tested)."""
     early = {k: v for k, v in INBOX.items() if k != "town-b/2022/report.txt"}
     flow.run(make_config(tmp_path), [write_inbox(tmp_path / "early", early)])
-    main_rows, recent_rows, run_rows = band_rows(make_config(tmp_path))
-    assert main_rows == recent_rows == 0 and run_rows > 0
+    main_rows, run_rows = band_rows(make_config(tmp_path))
+    assert main_rows == 0 and run_rows > 0
     calls: list[str] = []
 
     def recorded(module: object, name: str) -> object:
@@ -462,21 +470,21 @@ def test_a_run_merges_what_the_last_run_left_before_it_links_its_first_batch(
 
         return call
 
-    for module, name in ((levels, "settle"), (levels, "compact_if_full"), (index, "link")):
+    for module, name in ((levels, "compact_if_full"), (index, "link")):
         monkeypatch.setattr(module, name, recorded(module, name))
-    # Settled, the last run's rows put the recent level over this limit: the settle and the
-    # merge come first, while the workers process the first batch, and not after the last.
+    # The last run's blocks are over this limit: the merge comes first, while the workers
+    # process the first batch, and not after the last.
     over = make_config(tmp_path, store={"recent_band_rows": run_rows - 1})
     summary = flow.run(over, [write_inbox(tmp_path / "early", INBOX)])
-    assert calls[:2] == ["settle", "compact_if_full"] and "link" in calls
-    assert calls.count("settle") == calls.count("compact_if_full") == 1
-    merged, left, added = band_rows(over)
+    assert calls[0] == "compact_if_full" and "link" in calls
+    assert calls.count("compact_if_full") == 1
+    merged, left = band_rows(over)
     assert summary.compacted == merged > 0 and left <= run_rows - 1  # whole bands, the fullest
-    assert added == 0  # the 2022 report starts no new group
-    # A run with nothing to process still settles and merges what the last one left.
+    assert merged + left == run_rows  # the 2022 report starts no new group
+    # A run with nothing to process still merges what the last one left.
     (tmp_path / "empty").mkdir()
     drained = flow.run(make_config(tmp_path, store={"recent_band_rows": 0}), [tmp_path / "empty"])
-    assert drained.compacted == left and band_rows(over) == (merged + left, 0, 0)
+    assert drained.compacted == left and band_rows(over) == (merged + left, 0)
     whole = make_config(tmp_path / "whole")
     flow.run(whole, [write_inbox(tmp_path / "all", INBOX)])
     assert snapshot(over) == snapshot(whole)
@@ -486,19 +494,25 @@ def test_a_run_merges_what_the_last_run_left_before_it_links_its_first_batch(
 @given(
     per_band=st.dictionaries(st.integers(0, 31), st.integers(1, 40), max_size=12),
     limit=st.integers(0, 300),
+    batches=st.integers(1, 3),
 )
-def test_compaction_merges_the_fullest_whole_bands_until_the_recent_level_fits(
-    per_band: dict[int, int], limit: int
+def test_compaction_merges_the_fullest_whole_bands_until_the_blocks_fit(
+    per_band: dict[int, int], limit: int, batches: int
 ) -> None:
     with tempfile.TemporaryDirectory() as folder:
         engine = db.open_engine(f"sqlite:///{Path(folder) / 'archive.sqlite3'}")
-        rows = [(band, key, 1) for band, n in per_band.items() for key in range(n)]
+        rows = [(band, key, 1 + key % batches) for band, n in per_band.items() for key in range(n)]
         with Session(engine) as session, session.begin():
-            bulk.insert_tuples(session.connection(), db.table(db.RecentBand), rows)
+            for batch in range(1, batches + 1):  # a block per band and batch
+                written = sorted(row for row in rows if row[2] == batch)
+                levels.write_blocks(session.connection(), np.array(written, dtype=np.int64).reshape(-1, 3))
             moved = levels.compact_if_full(session, limit)
         with Session(engine) as session:
             main_rows = Counter(session.scalars(select(db.PassageBand.band)))
-            recent = Counter(session.scalars(select(db.RecentBand.band)))
+            recent: Counter[int] = Counter()
+            for band, held in session.execute(select(db.BandBlock.band, db.BandBlock.rows)):
+                recent[band] += held
+            assert sorted(every_band_row(session)) == sorted(rows)
         engine.dispose()
     merged = {band: per_band[band] for band in main_rows}
     assert moved == sum(merged.values()) and main_rows == merged  # whole bands only
@@ -526,8 +540,8 @@ def test_changed_fingerprint_settings_refuse_until_reindex(
     again = runner.invoke(main, ["--config", str(config_file), "run", str(inbox)], catch_exceptions=False)
     assert again.exit_code == 0, again.output
     assert snapshot(changed)[0] == before[0]  # these pairs are far from the threshold: same links
-    main_rows, recent_rows, run_rows = band_rows(changed)
-    assert main_rows > 0 and recent_rows == run_rows == 0  # reindex ends compacted; the rerun added nothing
+    main_rows, recent_rows = band_rows(changed)
+    assert main_rows > 0 and recent_rows == 0  # reindex ends compacted; the rerun added nothing
 
 
 @pytest.mark.postgres
@@ -545,7 +559,7 @@ def test_the_same_index_code_runs_on_postgresql(tmp_path: Path) -> None:
     first = flow.run(on_pg, [inbox])
     flow.run(on_sqlite, [inbox])
     assert first.links > 0
-    assert first.compacted == sum(band_rows(on_sqlite)) > 0 and band_rows(on_pg) == (first.compacted, 0, 0)
+    assert first.compacted == sum(band_rows(on_sqlite)) > 0 and band_rows(on_pg) == (first.compacted, 0)
     assert snapshot(on_pg) == snapshot(on_sqlite)
     assert copied(on_pg) == copied(on_sqlite)
     assert flow.run(on_pg, [inbox]).unchanged == len(INBOX)
@@ -561,10 +575,7 @@ def test_buckets_and_candidates_stay_bounded_on_alike_lines(tmp_path: Path) -> N
     summary = flow.run(config, [inbox])
     engine = db.open_engine(config.database_url)
     with Session(engine) as session:
-        every_level = union_all(*(select(m.band, m.key) for m in levels.LEVELS)).subquery()
-        per_bucket = select(func.count()).select_from(every_level)
-        per_bucket = per_bucket.group_by(every_level.c.band, every_level.c.key)
-        biggest = session.execute(per_bucket).scalars().all()
+        biggest = Counter((band, key) for band, key, _ in every_band_row(session)).values()
         rows = session.execute(select(db.PassageRow.id, db.PassageRow.submission_id)).all()
         submission_of = {passage: submission for passage, submission in rows}
         links = session.execute(
@@ -592,34 +603,37 @@ def rows_the_tasks_add(
     url: str, stored: list[tuple[int, int, int]], rows: np.ndarray, cap: int, per_task: int
 ) -> tuple[int, list[tuple[int, int, int]]]:
     """What a batch of ``rows`` (band, key, passage id; one passage a submission) adds to the index
-    at ``url`` holding ``stored`` (spread over the three levels): each lookup task judges its
-    passages' rows (``links.look_up``), the coordinator appends them (``links._add_bands``).
-    Returns the count it reports and the run level's rows of the batch, in insertion order;
-    rolled back."""
+    at ``url`` holding ``stored`` (spread over both levels, a block a row): each lookup task judges
+    its passages' rows (``links.look_up``), the coordinator appends them (``links._add_bands``).
+    Returns the count it reports and the batch's rows in blocks, in the order written; rolled
+    back."""
     engine = db.open_engine(url)
     session = Session(engine)
     try:
         session.begin()
         connection = session.connection()
         for i, row in enumerate(stored):
-            bulk.insert_tuples(connection, db.table(levels.LEVELS[i % 3]), [row])
+            if i % 2:
+                levels.write_blocks(connection, np.array([row], dtype=np.int64))
+            else:
+                bulk.insert_tuples(connection, db.table(db.PassageBand), [row])
         night = np.column_stack([rows, rows[:, 2], buckets.rank(rows)]).astype(np.int64)
         ids = sorted(set(rows[:, 2].tolist()))
         indexed = [NewParagraph(pid, pid, "", None, "", None, b"") for pid in ids]
         saved, index.TASK_PASSAGES = index.TASK_PASSAGES, per_task
         try:
-            tasks = index.lookups(night, indexed, "a run")
+            tasks = index.lookups(night, indexed, uuid.uuid4().hex)  # a session of its own
         finally:
             index.TASK_PASSAGES = saved
         fitting = [index.look_up(task, connection, cap)[0] for task in tasks]
         count = index._add_bands(connection, [index.Found((), 0, f, 0.0) for f in fitting])
-        run_level = db.table(levels.writing_level(connection.dialect.name))
-        added = connection.execute(
-            select(run_level.c.band, run_level.c.key, run_level.c.passage_id).where(
-                run_level.c.passage_id >= NIGHT_IDS
-            )
-        )
-        return count, [tuple(r) for r in added]
+        blocks = select(db.BandBlock.band, db.BandBlock.data).where(db.BandBlock.first_passage >= NIGHT_IDS)
+        added = [
+            (band, key, passage)
+            for band, data in connection.execute(blocks.order_by(db.BandBlock.id))
+            for key, passage in levels.decode(data).tolist()
+        ]
+        return count, added
     finally:
         session.rollback()
         session.close()
@@ -665,3 +679,54 @@ def test_the_rows_added_to_the_index_are_the_earliest_of_each_bucket_up_to_the_c
             )
     assert added == expected  # in index order
     assert count == len(expected)
+
+
+ROW = st.tuples(st.integers(0, 3), st.integers(-3, 3), st.integers(1, 40))  # band, key, passage id
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(ROW, max_size=60, unique=True),
+    levels_of=st.lists(st.integers(0, 3), min_size=60, max_size=60),
+    wanted=st.lists(BUCKET, min_size=1, max_size=28, unique=True),
+    before=st.integers(1, 41),
+    limit=st.integers(0, 10),  # below the blocks' rows, mostly: a merge drops blocks held
+)
+def test_the_rows_held_are_those_of_both_levels_in_the_buckets_asked_for(
+    rows: list[tuple[int, int, int]],
+    levels_of: list[int],
+    wanted: list[tuple[int, int]],
+    before: int,
+    limit: int,
+) -> None:
+    """Each row goes to the main level (0) or to one of three batches' blocks; the rows held are
+    read again, by the same process for the same session, after a merge and a batch more."""
+
+    def expected(every: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+        return sorted(r for r in every if (r[0], r[1]) in set(wanted) and r[2] < before)
+
+    def held() -> list[tuple[int, int, int]]:
+        keys = np.array(wanted, dtype=np.int64)
+        found = index.held_rows(session.connection(), keys, before, scope)
+        return sorted((b, k, p) for b, k, p in found.tolist())
+
+    scope = uuid.uuid4().hex  # a writing session of its own
+    placed = list(zip(rows, levels_of, strict=False))
+    with tempfile.TemporaryDirectory() as folder:
+        engine = db.open_engine(f"sqlite:///{Path(folder) / 'archive.sqlite3'}")
+        with Session(engine) as session, session.begin():
+            connection = session.connection()
+            bulk.insert_tuples(connection, db.table(db.PassageBand), [r for r, level in placed if level == 0])
+            for batch in (1, 2):
+                written = sorted(r for r, level in placed if level == batch)
+                levels.write_blocks(connection, np.array(written, dtype=np.int64).reshape(-1, 3))
+            assert (
+                held()
+                == expected(every_band_row(session))
+                == expected([r for r, level in placed if level < 3])
+            )
+            levels.compact_if_full(session, limit)
+            last = sorted(r for r, level in placed if level == 3)
+            levels.write_blocks(connection, np.array(last, dtype=np.int64).reshape(-1, 3))
+            assert held() == expected(every_band_row(session)) == expected(rows)
+        engine.dispose()

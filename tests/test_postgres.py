@@ -137,9 +137,8 @@ def test_run_export_audit_and_verify_give_the_same_bytes_on_postgresql_as_on_sql
     engine = create_engine(pinyin_ordered_url)
     with engine.connect() as connection:
         ordered = connection.execute(text("SELECT relpath FROM submissions ORDER BY relpath")).scalars().all()
-        # The batches wrote their band rows into the recent level (``levels.writing_level``).
-        in_run_level = connection.execute(text("SELECT count(*) FROM run_bands")).scalar_one()
-        in_recent_level = connection.execute(text("SELECT count(*) FROM recent_bands")).scalar_one()
+        # The batches wrote their band rows as blocks (``levels.write_blocks``), read back whole.
+        blocks = connection.execute(text("SELECT rows, data FROM band_blocks")).all()
         # The cleaned texts are compressed with lz4 (migration 0011), the search index's copy too.
         compression = connection.execute(
             text(
@@ -149,7 +148,7 @@ def test_run_export_audit_and_verify_give_the_same_bytes_on_postgresql_as_on_sql
             )
         ).all()
     engine.dispose()
-    assert in_run_level == 0 and in_recent_level > 0
+    assert blocks and all(len(data) == 16 * rows for rows, data in blocks)
     assert [tuple(row) for row in compression] == [("submission_search", "l"), ("submissions", "l")]
     assert ordered != sorted(ordered)  # the database's own order is not SQLite's: the test can tell
     exported = [json.loads(line) for line in on_sqlite["export.jsonl"].splitlines()]

@@ -67,7 +67,7 @@ def mend(config: Config) -> None:
 def test_a_reindex_that_stops_on_an_error_is_recorded_as_failed(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     flow.run(config, [SAMPLES])
-    break_inserts_into(config, "run_bands")  # the linker's band rows
+    break_inserts_into(config, "band_blocks")  # the linker's band rows
     with pytest.raises(SQLAlchemyError, match="disk on fire"):
         reindex.reindex(config)
     assert [(c, s) for c, s, _ in runs(config)] == [("run", "completed"), ("reindex", "failed")]

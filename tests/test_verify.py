@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 import tempfile
+import uuid
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -19,8 +20,7 @@ from sqlalchemy.orm import Session
 
 from archiver.config import FingerprintConfig, MatchConfig
 from archiver.index import _buckets as buckets
-from archiver.index import links
-from archiver.index.levels import LEVELS
+from archiver.index import levels, links
 from archiver.records import NewParagraph
 from archiver.stages import fingerprint as fp
 from archiver.stages import verify
@@ -235,7 +235,7 @@ def test_a_worker_looks_candidates_up_in_the_archive_while_a_batch_is_written(tm
             ]
         )
         night = np.column_stack([rows, np.full(len(rows), first), buckets.rank(rows)])
-        [lookup] = links.lookups(night, indexed, "a run")
+        [lookup] = links.lookups(night, indexed, uuid.uuid4().hex)
         # The coordinator holds the write lock, as during a batch: the worker still reads.
         session.add(db.Meta(key="probe", value={}))
         session.flush()
@@ -256,14 +256,15 @@ def test_a_worker_looks_candidates_up_in_the_archive_while_a_batch_is_written(tm
 
 @st.composite
 def index_and_night(draw: st.DrawFn) -> tuple[list[tuple[int, int, int, int]], list[tuple[int, int, int]]]:
-    """Rows the index holds (level, band, key, passage below 100) and a batch's rows (band, key,
-    passage from 100), over few buckets so that they meet and fill up."""
+    """Rows the index holds (level: 0 the main one, else a block; band, key, passage below 100)
+    and a batch's rows (band, key, passage from 100), over few buckets so that they meet and
+    fill up."""
     bucket = st.tuples(st.integers(0, 2), st.integers(-3, 3))
     held = draw(st.lists(st.tuples(bucket, st.integers(1, 40)), unique=True, max_size=40))
     night = draw(st.lists(st.tuples(bucket, st.integers(100, 112)), unique=True, max_size=50))
-    levels = draw(st.lists(st.integers(0, 2), min_size=len(held), max_size=len(held)))
+    placed = draw(st.lists(st.integers(0, 2), min_size=len(held), max_size=len(held)))
     return (
-        [(level, band, key, pid) for level, ((band, key), pid) in zip(levels, held, strict=True)],
+        [(level, band, key, pid) for level, ((band, key), pid) in zip(placed, held, strict=True)],
         [(band, key, pid) for (band, key), pid in night],
     )
 
@@ -298,8 +299,11 @@ def test_the_tasks_find_the_candidates_the_database_join_found(
         engine = db.open_engine(f"sqlite:///{folder}/a.sqlite3")
         with Session(engine) as session, session.begin():
             connection = session.connection()
-            for level, band, key, pid in held:
-                connection.execute(insert(LEVELS[level]).values(band=band, key=key, passage_id=pid))
+            for level, band, key, pid in held:  # the main level, or a block of its own
+                if level:
+                    levels.write_blocks(connection, np.array([[band, key, pid]], dtype=np.int64))
+                else:
+                    connection.execute(insert(db.PassageBand).values(band=band, key=key, passage_id=pid))
             indexed = [
                 NewParagraph(pid, firsts[pid], "", None, "", None, b"")
                 for pid in sorted(set(rows[:, 2].tolist()))
@@ -307,7 +311,7 @@ def test_the_tasks_find_the_candidates_the_database_join_found(
             monkeypatched = links.TASK_PASSAGES
             links.TASK_PASSAGES = per_task
             try:
-                tasks = links.lookups(night, indexed, "a run")
+                tasks = links.lookups(night, indexed, uuid.uuid4().hex)
             finally:
                 links.TASK_PASSAGES = monkeypatched
             found = []

@@ -83,3 +83,10 @@ def rank(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
     bucket = bucket_codes(rows)
     starts = np.flatnonzero(np.diff(bucket, prepend=-1))
     return np.asarray(np.arange(len(rows)) - starts[bucket])
+
+
+def ranges(low: npt.NDArray[np.intp], count: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+    """The positions low[i] … low[i] + count[i] - 1 of every i, in order: the rows of sorted
+    arrays that ``np.searchsorted``'s left and right ends bracket."""
+    within = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+    return np.repeat(low, count) + within

@@ -2,8 +2,8 @@
 
 ``Indexer.add`` indexes a batch of new paragraphs: it links them (``links.link``, the candidates
 verified on the run's executor), which brings the canonical passages of their stars up to date
-too (``_stars.canonical_updates``). ``settle_and_merge`` and ``compact`` look after the levels
-of the band index (``levels``).
+too (``_stars.canonical_updates``). ``merge`` and ``compact`` look after the levels of the band
+index (``levels``).
 """
 
 from __future__ import annotations
@@ -21,13 +21,12 @@ from archiver.index import levels, links
 from archiver.records import LinkStats, NewParagraph
 from archiver.store import db
 
-# A run settles its level of the band index whenever that holds more than this share of
-# [store] recent_band_rows (and then merges, as at a run's start). A night of 200 reports, with
-# its anchor rows (bench/README.md, nightly cost), stays under it: its rows wait for the next
-# run's start, where settling them is hidden behind the workers' first batch, instead of being
-# settled and merged after its last batch, when the whole run waits for it. A backlog of
-# millions then costs what a series of nights does, instead of every batch writing into an
-# ever larger run level.
+# A run merges blocks into the main level whenever the band rows it added since its last merge
+# are more than this share of [store] recent_band_rows. A night of 200 reports, with its anchor
+# rows (bench/README.md, nightly cost), stays under it: its blocks wait for the next run's start,
+# where merging them is hidden behind the workers' first batch, instead of being merged after
+# its last batch, when the whole run waits for it. A backlog of millions then costs what a series
+# of nights does, and the blocks a worker holds stay within the limit and this share of it.
 RUN_LEVEL_SHARE = 4
 
 
@@ -37,8 +36,8 @@ class Indexer:
 
     session: Session
     config: Config
-    stage_seconds: dict[str, float] = field(default_factory=dict)  # link, settle, compact
-    unsettled: int = 0  # band rows added to the run level since it was last settled
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # link, compact
+    unmerged: int = 0  # band rows added as blocks since the last merge
     executor: Executor | None = None  # where candidates are verified (None: in this process)
     _waited: float = 0.0  # seconds of the current ``add`` spent verifying
 
@@ -63,7 +62,7 @@ class Indexer:
             firsts,
             filing,
         )
-        self.unsettled += stats.band_rows
+        self.unmerged += stats.band_rows
         self._took("link", started + self._waited)
         return stats
 
@@ -99,26 +98,23 @@ class Indexer:
         self.stage_seconds["verify"] = self.stage_seconds.get("verify", 0.0) + sum(r.seconds for r in results)
         return results
 
-    def run_level_full(self) -> bool:
-        """Whether the run level has outgrown its share of ``[store] recent_band_rows``."""
-        return self.unsettled > self.config.store.recent_band_rows // RUN_LEVEL_SHARE
+    def merge_due(self) -> bool:
+        """Whether the blocks added since the last merge have outgrown their share of ``[store]
+        recent_band_rows``."""
+        return self.unmerged > self.config.store.recent_band_rows // RUN_LEVEL_SHARE
 
-    def settle_and_merge(self) -> int:
-        """Move the run level into the recent one, then merge from the recent level into the main
-        one what keeps it within ``[store] recent_band_rows``; returns the rows merged.
+    def merge(self) -> int:
+        """Merge from the blocks into the main level what keeps them within ``[store]
+        recent_band_rows``; returns the rows merged.
 
-        Between batches: each step commits on its own. Between runs the recent level holds at
-        most ``recent_band_rows``, and the run level at most ``recent_band_rows /
-        RUN_LEVEL_SHARE`` rows and a batch's.
+        Between batches, committed on its own: no lookup task reads meanwhile. Between runs the
+        blocks hold at most ``recent_band_rows`` rows and ``recent_band_rows / RUN_LEVEL_SHARE``
+        and a batch's.
         """
         started = time.perf_counter()
         with self.session.begin():
-            levels.settle(self.session)
-        self.unsettled = 0
-        self._took("settle", started)
-        started = time.perf_counter()
-        with self.session.begin():
             merged = levels.compact_if_full(self.session, self.config.store.recent_band_rows)
+        self.unmerged = 0
         if merged:  # its pages are written back now, not in the run's last commit
             with self.session.begin():
                 db.write_back(self.session)

@@ -1,109 +1,222 @@
 """The levels of the band index (the LSH buckets), like a log-structured merge tree.
 
 A night's band keys are random: inserted straight into a B-tree of tens of millions of rows,
-each dirties a page of its own, so a night's writes would grow with the archive. Instead a run's
-batches write into ``run_bands``, no bigger than the run itself (on SQLite: ``writing_level``);
-``settle`` moves those into ``recent_bands`` in key order at the start of the next run (and now
-and then during a long one); and the recent level is merged into the big ``passage_bands`` in
-key order. ``compact`` (``archiver compact``) merges all of it; a run merges only as much as
-keeps the recent level within ``[store] recent_band_rows``, a band at a time
-(``compact_if_full``), so that no single night rewrites the whole main level. A run settles the
-last run's rows and merges first thing, while its workers process the first batch
-(``flow.run``), so that neither is left for the end of a run, when everything would wait for it.
-Every lookup (``index``) reads all levels; a row is in exactly one.
+each dirties a page of its own, so a night's writes would grow with the archive. Instead each
+batch writes its rows as **blocks** (``band_blocks``): one row per band, that band's rows of the
+batch as one array sorted by (key, passage id), written once in the batch's transaction and
+never changed (``write_blocks``). The blocks are the upper level; the main level is the B-tree
+``passage_bands``. A merge reads a band's blocks, sorts their rows together and inserts them
+into the main level in key order, so each of its pages is written at most once, and deletes
+the blocks, in one transaction. ``compact`` (``archiver compact``) merges every band; a run
+merges only as many bands, fullest first, as keep the blocks within ``[store]
+recent_band_rows`` (``compact_if_full``), so that no single night rewrites the whole main level.
+A run merges first thing, while its workers process the first batch (``flow.run``), and during
+a long run whenever its own rows outgrow a share of the limit (``indexer.Indexer.merge_due``):
+between batches only, never while a batch's lookups run.
+
+Every lookup (``links.held_rows``) reads both levels: the main one by SQL, the blocks from the
+copies its process keeps (``UpperLevel``); a row is in exactly one of them. A worker holds at
+most the blocks' rows, about 20 bytes each (``[store] recent_band_rows`` plus what a run adds
+before its next merge).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, insert, select, true
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from archiver.store.db import PassageBand, RecentBand, RunBand, table
+from archiver.index import _buckets as buckets
+from archiver.store.bulk import chunks, fetch_sql, insert_array
+from archiver.store.db import BandBlock, PassageBand, table
 
-Level = type[PassageBand | RecentBand | RunBand]
-LEVELS: tuple[Level, ...] = (PassageBand, RecentBand, RunBand)  # main, recent, this run's
+BLOCK_DTYPE = np.dtype("<i8")  # (key, passage id) pairs, the same on every machine
 
 
-def writing_level(dialect: str) -> type[RecentBand | RunBand]:
-    """The level a batch's band rows go into on the backend ``dialect``.
+def encode(rows: npt.NDArray[np.int64]) -> bytes:
+    """A block's ``data``: the (key, passage id) columns of one band's ``rows`` (band, key,
+    passage id), sorted by the caller."""
+    return np.ascontiguousarray(rows[:, 1:3], dtype=BLOCK_DTYPE).tobytes()
 
-    SQLite's run level saves pages: a batch's random keys into the recent level's one B-tree of
-    up to a million rows would dirty nearly every page of it at each batch's commit. PostgreSQL
-    writes a row to a heap and its index with a log record of its own wherever it lands, so a
-    row costs about as much in either tree, and moving it later (``settle``) cost twice what it
-    saved: there the rows go into the recent level, the run level stays empty and ``settle``
-    finds nothing to move (bench/README.md).
-    """
-    return RecentBand if dialect == "postgresql" else RunBand
+
+def decode(data: bytes) -> npt.NDArray[np.int64]:
+    """The (key, passage id) rows of a block's ``data``."""
+    return np.frombuffer(data, dtype=BLOCK_DTYPE).reshape(-1, 2).astype(np.int64)
+
+
+def write_blocks(connection: Connection, rows: npt.NDArray[np.int64]) -> None:
+    """Add ``rows`` (band, key, passage id; sorted like the index) as one block per band."""
+    if not len(rows):
+        return
+    cuts = np.flatnonzero(rows[1:, 0] != rows[:-1, 0]) + 1
+    connection.execute(
+        insert(table(BandBlock)),
+        [
+            {
+                "band": int(part[0, 0]),
+                "rows": len(part),
+                "first_passage": int(part[:, 2].min()),
+                "last_passage": int(part[:, 2].max()),
+                "data": encode(part),
+            }
+            for part in np.split(rows, cuts)
+        ],
+    )
 
 
 def recent_rows(session: Session) -> int:
-    """Band rows in the recent level, not yet merged into the main index."""
-    return level_rows(session, RecentBand)
+    """Band rows in the blocks, not yet merged into the main index."""
+    return int(session.execute(select(func.coalesce(func.sum(BandBlock.rows), 0))).scalar_one())
 
 
-def level_rows(session: Session, level: Level) -> int:
-    """Band rows in one level of the index."""
-    return int(session.execute(select(func.count()).select_from(level)).scalar_one())
-
-
-def settle(session: Session) -> int:
-    """Move the run level's rows into the recent level, in key order; returns how many.
-
-    At the start of the run after (and during a long one, ``indexer.RUN_LEVEL_SHARE``): each page
-    of the recent level is then written once a night, not once per batch.
-    """
-    return _move(session, RunBand, RecentBand, level_rows(session, RunBand))
+def main_rows(session: Session) -> int:
+    """Band rows in the main level."""
+    return int(session.execute(select(func.count()).select_from(PassageBand)).scalar_one())
 
 
 def compact(session: Session) -> int:
-    """Merge the upper levels into the main index, in key order; returns the rows moved.
+    """Merge every block into the main index, band by band in key order; returns the rows moved.
 
     In key order, the merge writes each page of the main B-tree at most once, where the same
     rows inserted night by night would each have dirtied a page of their own.
     """
-    settle(session)
-    return _move(session, RecentBand, PassageBand, recent_rows(session))
+    bands = session.execute(select(BandBlock.band).distinct()).scalars()
+    return sum(_merge(session, int(band)) for band in sorted(bands))
 
 
 def compact_if_full(session: Session, recent_limit: int) -> int:
-    """Merge the recent level's fullest bands into the main one, a band at a time, until it
-    holds at most ``recent_limit`` rows; returns the rows moved.
+    """Merge the blocks' fullest bands into the main level, a band at a time, until they hold
+    at most ``recent_limit`` rows; returns the rows moved.
 
     The main B-tree is ordered by band first, so one band's merge rewrites only that band's
     share of it. Every band gains rows at the same rate, so the fullest band is the one merged
     longest ago: a night that outgrows the limit merges about one band, and the whole main
     level is rewritten over as many nights as there are bands, not on one of them.
     """
-    counted = session.execute(select(RecentBand.band, func.count()).group_by(RecentBand.band))
+    counted = session.execute(select(BandBlock.band, func.sum(BandBlock.rows)).group_by(BandBlock.band))
     per_band = {int(band): int(rows) for band, rows in counted}
     held, moved = sum(per_band.values()), 0
     for band, rows in sorted(per_band.items(), key=lambda item: (-item[1], item[0])):
         if held <= recent_limit:
             break
-        moved += _move(session, RecentBand, PassageBand, rows, band)
+        moved += _merge(session, band)
         held -= rows
     return moved
 
 
-def _move(
-    session: Session,
-    source: type[RecentBand | RunBand],
-    target: type[PassageBand | RecentBand],
-    rows: int,
-    band: int | None = None,
-) -> int:
-    """Move the rows of level ``source`` (``rows`` of them, already counted), or of one
-    ``band`` of it, into ``target``, in key order."""
-    if rows:
-        moving = table(source)
-        columns = [moving.c.band, moving.c.key, moving.c.passage_id]
-        chosen = moving.c.band == band if band is not None else true()
-        session.execute(
-            insert(table(target)).from_select(
-                [c.name for c in columns], select(*columns).where(chosen).order_by(*columns)
-            )
-        )
-        # Without a WHERE clause SQLite drops the whole tree's pages at once.
-        session.execute(delete(moving) if band is None else delete(moving).where(chosen))
-    return rows
+def _merge(session: Session, band: int) -> int:
+    """Move the rows of ``band``'s blocks into the main level, in key order; returns how many."""
+    connection = session.connection()
+    blocks = connection.execute(select(BandBlock.id, BandBlock.data).where(BandBlock.band == band)).all()
+    if not blocks:
+        return 0
+    pairs = np.concatenate([decode(data) for _, data in blocks])
+    pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+    rows = np.column_stack([np.full(len(pairs), band, dtype=np.int64), pairs])
+    insert_array(connection, table(PassageBand), rows)
+    for part in chunks([int(id_) for id_, _ in blocks]):
+        connection.execute(delete(BandBlock).where(BandBlock.id.in_(part)))
+    return len(rows)
+
+
+def block_ids(connection: Connection) -> frozenset[int]:
+    """The ids of the blocks there are, as ``connection`` sees them."""
+    listed = fetch_sql(connection, f"SELECT id FROM {BandBlock.__tablename__}")
+    return frozenset(int(id_) for (id_,) in listed)
+
+
+@dataclass
+class _Band:
+    """One band's rows of every block a process holds, sorted by key, with the block each came
+    from."""
+
+    keys: npt.NDArray[np.int64]
+    passages: npt.NDArray[np.int64]
+    blocks: npt.NDArray[np.int64]
+
+
+def _empty_band() -> _Band:
+    return _Band(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64))
+
+
+@dataclass
+class UpperLevel:
+    """The blocks one process has read for one scope (a writing session, ``links.run_token``).
+
+    Blocks never change, so once read a block is kept until it is gone (merged); ``refresh``
+    reads only the new ones. Block ids only grow within an archive, and a scope is one
+    session's, of one archive."""
+
+    scope: str
+    ids: frozenset[int] = frozenset()
+    bands: dict[int, _Band] = field(default_factory=dict)
+
+    def refresh(self, connection: Connection, live: frozenset[int]) -> None:
+        """Hold exactly the blocks ``live``: drop the others, read the new ones through
+        ``connection`` (a block deleted meanwhile is left out: the caller sees ``live`` changed)."""
+        gone, new = self.ids - live, sorted(live - self.ids)
+        read: dict[int, list[tuple[int, npt.NDArray[np.int64]]]] = {}
+        for part in chunks(new):
+            listed = ",".join(map(str, part))
+            sql = f"SELECT id, band, data FROM {BandBlock.__tablename__} WHERE id IN ({listed})"
+            for id_, band, data in fetch_sql(connection, sql):
+                read.setdefault(int(band), []).append((int(id_), decode(bytes(data))))
+        dropped = np.array(sorted(gone), dtype=np.int64)
+        for band in set(read) | {b for b, held in self.bands.items() if np.isin(held.blocks, dropped).any()}:
+            held = self.bands.get(band, _empty_band())
+            kept = ~np.isin(held.blocks, dropped)
+            keys, passages, blocks = held.keys[kept], held.passages[kept], held.blocks[kept]
+            added = read.get(band, [])
+            if added:  # inserted where they sort: a batch's rows into the held ones, no sort of those
+                new_keys = np.concatenate([pairs[:, 0] for _, pairs in added])
+                order = np.argsort(new_keys, kind="stable")
+                at = np.searchsorted(keys, new_keys[order])
+                new_passages = np.concatenate([pairs[:, 1] for _, pairs in added])[order]
+                new_blocks = np.concatenate([np.full(len(pairs), id_, np.int64) for id_, pairs in added])[
+                    order
+                ]
+                keys = np.insert(keys, at, new_keys[order])
+                passages = np.insert(passages, at, new_passages)
+                blocks = np.insert(blocks, at, new_blocks)
+            self.bands[band] = _Band(keys, passages, blocks)
+        self.ids = (self.ids - gone) | {id_ for added in read.values() for id_, _ in added}
+
+    def rows_in(self, keys: npt.NDArray[np.int64], before: int) -> npt.NDArray[np.int64]:
+        """(band, key, passage id) of the rows held in the buckets ``keys`` (band, key; sorted
+        by band) of passages before ``before``: a binary search of each band's keys."""
+        found: list[npt.NDArray[np.int64]] = []
+        cuts = np.flatnonzero(keys[1:, 0] != keys[:-1, 0]) + 1
+        for part in np.split(keys, cuts) if len(keys) else []:
+            held = self.bands.get(int(part[0, 0]))
+            if held is None or not len(held.keys):
+                continue
+            low = np.searchsorted(held.keys, part[:, 1], "left")
+            count = np.searchsorted(held.keys, part[:, 1], "right") - low
+            at = buckets.ranges(low, count)
+            at = at[held.passages[at] < before]
+            found.append(np.column_stack([np.full(len(at), part[0, 0]), held.keys[at], held.passages[at]]))
+        return np.concatenate(found) if found else np.empty((0, 3), np.int64)
+
+
+_held: UpperLevel | None = None
+_held_lock = threading.Lock()  # a Dask worker may run tasks in threads
+
+
+def upper_rows(
+    connection: Connection, scope: str, live: frozenset[int], keys: npt.NDArray[np.int64], before: int
+) -> npt.NDArray[np.int64]:
+    """``UpperLevel.rows_in`` of this process's copy of the blocks ``live`` for ``scope`` (one
+    scope at a time, like ``verify.earlier_texts``' memory), brought up to date through
+    ``connection`` first."""
+    global _held
+    with _held_lock:
+        if _held is None or _held.scope != scope:
+            _held = UpperLevel(scope)
+        if _held.ids != live:
+            _held.refresh(connection, live)
+        return _held.rows_in(keys, before)

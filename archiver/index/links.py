@@ -14,8 +14,8 @@ found fitting, in bulk.
 Work per night depends on the night's passages and the buckets they hit, not on the size of the
 archive.
 
-The band index has three levels (``levels``), like a log-structured merge tree; every lookup
-reads all of them.
+The band index has two levels (``levels``), like a log-structured merge tree: the main B-tree
+and the batches' blocks; every lookup reads both.
 
 Buckets are bounded so that no input can make that work quadratic (``buckets``), and each new
 passage verifies at most ``max_candidates`` candidates, those sharing the most bands. Passages
@@ -43,13 +43,13 @@ from sqlalchemy.orm import Session
 from archiver.config import FingerprintConfig, MatchConfig
 from archiver.errors import ParameterMismatch
 from archiver.index import _buckets as buckets
+from archiver.index import levels
 from archiver.index._stars import StarChanges, canonical_updates, seniority, write_canonicals
-from archiver.index.levels import LEVELS, writing_level
 from archiver.records import LinkStats, NewParagraph
 from archiver.stages import verify
 from archiver.store import db
 from archiver.store.bulk import chunks, fetch_sql, insert_array, insert_tuples, placeholder, update_rows
-from archiver.store.db import MatchRow, Meta, PassageRow, SpanRow, table
+from archiver.store.db import MatchRow, Meta, PassageBand, PassageRow, SpanRow, table
 
 
 def pin_parameters(session: Session, parameters: dict[str, Any]) -> None:
@@ -228,13 +228,14 @@ def _night_rows(
 
 
 def _add_bands(connection: Connection, found: Sequence[Found]) -> int:
-    """Add to the index (``levels.writing_level``) the band rows the lookup tasks found to fit their bucket
-    (``Found.fitting``: every row of the batch is one task's), in index order; returns how many."""
+    """Add to the index, as the batch's blocks (``levels.write_blocks``), the band rows the lookup
+    tasks found to fit their bucket (``Found.fitting``: every row of the batch is one task's),
+    sorted like the index; returns how many."""
     if not found:
         return 0
     rows = np.concatenate([f.fitting for f in found])
     rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
-    insert_array(connection, table(writing_level(connection.dialect.name)), rows)
+    levels.write_blocks(connection, rows)
     return len(rows)
 
 
@@ -350,28 +351,47 @@ def look_up(lookup: Lookup, connection: Connection, bucket_cap: int) -> tuple[np
     mine = np.isin(rows[:, 2], lookup.passages)
     own = rows[mine]
     # The rows are sorted like the index: a bucket's first row gives its (band, key) once.
-    held = held_rows(connection, own[buckets.bucket_starts(own), :2], lookup.before)
+    held = held_rows(connection, own[buckets.bucket_starts(own), :2], lookup.before, lookup.run)
     fits, shared = _sharing(own, rows, held, bucket_cap)
     return rows[mine & fits, :3], shared
 
 
-def held_rows(connection: Connection, keys: npt.NDArray[np.int64], before: int) -> npt.NDArray[np.int64]:
-    """(band, key, passage id) of the index's rows, on every level, in the buckets ``keys`` (band,
-    key) and of passages before ``before``. A SELECT a band and level, a search of its primary
-    key per key, the band's keys written once for every level; the SQL is written here, of
-    integers only, read by ``fetch_sql`` (the rows are many and narrow, the keys thousands)."""
+def held_rows(
+    connection: Connection, keys: npt.NDArray[np.int64], before: int, scope: str
+) -> npt.NDArray[np.int64]:
+    """(band, key, passage id) of the index's rows, on both levels, in the buckets ``keys``
+    (band, key) and of passages before ``before``: the main level's by SQL (``_main_rows``), the
+    blocks' from this process's copy of them for ``scope`` (``levels.upper_rows``).
+
+    A merge moves a band's rows from its blocks to the main level in one transaction. The block
+    ids are read before and after the main level: when they differ a merge came between, and the
+    reading starts again, so a bucket is never seen both merged and not, or neither. (Merges run
+    between batches, never during a batch's lookups, so it does not happen in a run.)"""
     if not len(keys):
         return np.empty((0, 3), np.int64)
     keys = keys[np.argsort(keys[:, 0], kind="stable")]
+    live = levels.block_ids(connection)
+    while True:
+        upper = levels.upper_rows(connection, scope, live, keys, before)
+        main = _main_rows(connection, keys, before)
+        now = levels.block_ids(connection)
+        if now == live:
+            return np.concatenate([main, upper])
+        live = now
+
+
+def _main_rows(connection: Connection, keys: npt.NDArray[np.int64], before: int) -> npt.NDArray[np.int64]:
+    """``held_rows``' rows of the main level, ``keys`` sorted by band. A SELECT a band, a search
+    of its primary key per key; the SQL is written here, of integers only, read by ``fetch_sql``
+    (the rows are many and narrow, the keys thousands)."""
     cuts = np.flatnonzero(keys[1:, 0] != keys[:-1, 0]) + 1
     parts: list[str] = []
     for band, listed in zip(keys[np.r_[0, cuts], 0].tolist(), np.split(keys[:, 1], cuts), strict=True):
         written = ",".join(map(str, listed.tolist()))
-        parts += [
-            f"SELECT band, key, passage_id FROM {level.__tablename__} WHERE band = {band} "
+        parts.append(
+            f"SELECT band, key, passage_id FROM {PassageBand.__tablename__} WHERE band = {band} "
             f"AND passage_id < {before} AND key IN ({written})"
-            for level in LEVELS
-        ]
+        )
     found: list[tuple[int, int, int]] = []
     for chunk in chunks(parts, SELECTS_PER_STATEMENT):
         found += fetch_sql(connection, " UNION ALL ".join(chunk))
@@ -426,9 +446,7 @@ def _equal_pairs(
     ordered = right[order]
     low = np.searchsorted(ordered, left, "left")
     count = np.searchsorted(ordered, left, "right") - low
-    i = np.repeat(np.arange(len(left)), count)
-    within = np.arange(len(i)) - np.repeat(np.cumsum(count) - count, count)
-    return i, order[np.repeat(low, count) + within]
+    return np.repeat(np.arange(len(left)), count), order[buckets.ranges(low, count)]
 
 
 def _most_shared(pairs: npt.NDArray[np.int64], per_passage: int) -> list[tuple[int, int]]:

@@ -20,18 +20,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+import numpy as np
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archiver.config import FingerprintConfig, MatchConfig
 from archiver.index import _buckets as buckets
-from archiver.index.levels import LEVELS
-from archiver.index.links import representatives_of
+from archiver.index.links import held_rows, representatives_of, run_token
 from archiver.stages import align
 from archiver.stages import fingerprint as fp
 from archiver.store.bulk import chunks
 from archiver.store.db import PassageRow
 from archiver.store.db import Submission as SubmissionRow
+
+EVERY_PASSAGE = 2**31  # above every passage id: a probe is looked up against the whole index
 
 
 @dataclass(frozen=True)
@@ -131,20 +133,12 @@ def _candidates(
             owners[band, key].append(owner)
     shared: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     anchors: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for level in LEVELS:
-        for part in chunks(sorted(owners)):
-            by_band: dict[int, list[int]] = defaultdict(list)
-            for band, key in part:
-                by_band[band].append(key)
-            # One key list per band, not a row-value IN: SQLite scans the whole level for that.
-            where = or_(
-                *(and_(level.band == band, level.key.in_(ks)) for band, ks in sorted(by_band.items()))
-            )
-            rows = session.execute(select(level.band, level.key, level.passage_id).where(where))
-            for band, key, passage in rows:
-                counts = shared if band < config.bands else anchors
-                for owner in owners[band, key]:
-                    counts[owner][passage] += 1
+    wanted = np.array(sorted(owners), dtype=np.int64).reshape(-1, 2)
+    held = held_rows(session.connection(), wanted, EVERY_PASSAGE, run_token(session))
+    for band, key, passage in held.tolist():
+        counts = shared if band < config.bands else anchors
+        for owner in owners[band, key]:
+            counts[owner][passage] += 1
     return (
         {owner: fp.most_shared(counts, per_probe) for owner, counts in shared.items()},
         {owner: fp.most_shared(counts, per_probe) for owner, counts in anchors.items()},

@@ -9,10 +9,9 @@ submissions     one per received version of a document (and per rejected file)
 sections        GB/T 9704 sections of a submission's cleaned text
 passages        paragraphs / headings of the cleaned text; ``rep_id`` is the first passage with the
                 same normalised text (exact duplicates are collapsed onto it)
-passage_bands   the LSH index: (band, key, passage_id), representatives only
-recent_bands    the newest band rows, same shape: merged into passage_bands by compaction
-run_bands       the band rows of the latest run, same shape: moved into recent_bands as the next starts
-                (SQLite; on PostgreSQL the rows go into recent_bands: ``levels.writing_level``)
+passage_bands   the LSH index's main level: (band, key, passage_id), representatives only
+band_blocks     its upper level: one row per batch and band, that band's rows of the batch as one
+                sorted array (``levels``); merged into passage_bands by compaction
 spans           aligned character regions of cross pairs (copied sentences, embedded and edited
                 paragraphs), in normalised offsets; representatives only, like matches
 matches         verified links: kind "intra" between passages of one submission (removed or
@@ -163,39 +162,27 @@ class _BandColumns:
 
 
 class PassageBand(_BandColumns, Base):
-    """The main LSH index: every band row, but the newest, in one B-tree ordered by key."""
+    """The main LSH index: every band row but the newest, in one B-tree ordered by key."""
 
     __tablename__ = "passage_bands"
 
 
-class RecentBand(_BandColumns, Base):
-    """The band rows of the latest runs (a log-structured index's small level).
-
-    A night's band keys are random: inserted into the main B-tree of millions of rows, each
-    lands on a page of its own, so a night's writes grow with the archive. Here they land in
-    a small tree, from ``run_bands`` in key order; ``levels.compact_if_full`` merges its
-    fullest bands into ``passage_bands`` when it outgrows ``[store] recent_band_rows`` (at the
-    start of the next run), and ``levels.compact`` all of it. Lookups read every level; a row is
-    in exactly one of them.
+class BandBlock(Base):
+    """The band rows of one batch and band (the band index's upper level, ``levels``): ``data``
+    holds the ``rows`` (key, passage id) pairs as little-endian int64s, sorted, of passages
+    ``first_passage``…``last_passage``. Written once, in the batch's transaction, never
+    changed: merged into ``passage_bands`` and deleted (``levels.compact_if_full``). Ids only
+    grow (``sqlite_autoincrement``), so a worker that has read a block by id may keep it.
     """
 
-    __tablename__ = "recent_bands"
-
-
-class RunBand(_BandColumns, Base):
-    """The band rows of the latest run (the band index's smallest level).
-
-    A run files its batches one transaction each. Inserted into ``recent_bands`` directly,
-    every batch's random keys would dirty nearly every page of that tree again (a million rows
-    at its limit), so a night's writes would grow with it. Here each batch writes into a tree
-    no bigger than the run's own rows; ``levels.settle`` moves them into ``recent_bands`` in key
-    order when the next run starts, while its workers process the first batch (and now and then
-    during a long run). Until then they are looked up like any other rows, and a run that
-    stopped early leaves its rows here the same way. On SQLite only: on PostgreSQL the batches
-    write into ``recent_bands`` (``levels.writing_level``).
-    """
-
-    __tablename__ = "run_bands"
+    __tablename__ = "band_blocks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    band: Mapped[int] = mapped_column(SmallInteger)
+    rows: Mapped[int] = mapped_column(Integer)
+    first_passage: Mapped[int] = mapped_column(Integer)
+    last_passage: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
 
 class MatchRow(Base):
