@@ -96,7 +96,7 @@ def pinyin_ordered_url() -> Iterator[str]:
 
 def outputs(folder: Path, database: str, inboxes: list[Path]) -> dict[str, Any]:
     """What every command that reads the archive writes, after ``archiver run`` of ``inboxes``
-    (batches of 8, and a recent level of 300 band rows, so the run also settles and merges)."""
+    (batches of 8, and a recent level of 300 band rows, so the run also merges its blocks)."""
     folder.mkdir()
     config = folder / "config.toml"
     config.write_text(
