@@ -189,18 +189,21 @@ def test_verify_tasks_on_a_process_pool_read_the_earlier_passages_from_postgresq
     assert pooled == serial
 
 
-@pytest.mark.parametrize("stamped", [False, True], ids=["binary", "text"])
-def test_bulk_rows_go_in_by_copy_and_come_back_as_they_were(tmp_path: Path, stamped: bool) -> None:
+@pytest.mark.parametrize("dated", [False, True], ids=["binary", "text"])
+def test_bulk_rows_go_in_by_copy_and_come_back_as_they_were(tmp_path: Path, dated: bool) -> None:
     """``bulk.insert_tuples`` writes through COPY on PostgreSQL, in the caller's transaction, in
-    its binary format where every column has one and else in text (a timestamp column): text
-    with the characters COPY's text format escapes, bytes, booleans, integers of each width,
-    floats and NULLs come back exactly, as from SQLite's executemany."""
+    its binary format where every column has one and else in text (a date column): text with
+    the characters COPY's text format escapes, bytes, booleans, integers of each width, floats,
+    JSON (converted by its column type, as SQLAlchemy's insert does), timestamps and NULLs come
+    back exactly, as from SQLite's executemany."""
     import datetime as dt
 
     from sqlalchemy import (
+        JSON,
         BigInteger,
         Boolean,
         Column,
+        Date,
         DateTime,
         Float,
         Integer,
@@ -215,7 +218,7 @@ def test_bulk_rows_go_in_by_copy_and_come_back_as_they_were(tmp_path: Path, stam
     from archiver.store.bulk import insert_tuples
 
     metadata = MetaData()
-    stamp = [Column("stamp", DateTime)] if stamped else []
+    day = [Column("day", Date)] if dated else []
     rows_table = Table(
         "bulk_copy_check",
         metadata,
@@ -227,7 +230,9 @@ def test_bulk_rows_go_in_by_copy_and_come_back_as_they_were(tmp_path: Path, stam
         Column("band", SmallInteger),
         Column("key", BigInteger),
         Column("score", Float),
-        *stamp,
+        Column("report", JSON),
+        Column("stamp", DateTime),
+        *day,
     )
     rows = [
         (
@@ -244,8 +249,16 @@ def test_bulk_rows_go_in_by_copy_and_come_back_as_they_were(tmp_path: Path, stam
         (3, None, None, None, None, None, None, None),
         (4, "\\", b"\\\x00\n", False, "intra", 0, 0, 1.0),
     ]
-    if stamped:
-        rows = [(*row, dt.datetime(2026, 12, 7, 15, 0, i)) for i, row in enumerate(rows)]
+    reports = [{"修复": ["编码"], "n": 1.5, "引号": "'\"\\"}, [], None, {"空": {}}]
+    stamps = [
+        dt.datetime(2026, 12, 7, 15, 0, 1, 250),
+        dt.datetime(2026, 12, 7),
+        None,
+        dt.datetime(1999, 1, 1),
+    ]
+    rows = [(*row, report, stamp) for row, report, stamp in zip(rows, reports, stamps, strict=True)]
+    if dated:
+        rows = [(*row, dt.date(2026, 12, i + 1)) for i, row in enumerate(rows)]
     read = written_on_both(
         tmp_path, rows_table, lambda connection: insert_tuples(connection, rows_table, rows)
     )

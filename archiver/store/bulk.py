@@ -9,8 +9,10 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
+    DateTime,
     Float,
     Integer,
     LargeBinary,
@@ -20,6 +22,7 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 
 
@@ -34,7 +37,8 @@ def insert_tuples(
 
     For the millions of narrow band-index rows, and the passages, SQLAlchemy's per-row
     parameter handling costs more than the insert itself; this is the same INSERT without that
-    layer. The values must be what the driver takes as is: no JSON or other processed types.
+    layer. The values must be what the driver takes as is, but for JSON and timestamps, which go
+    through the column type's own conversion, as SQLAlchemy's insert would send them.
     On PostgreSQL through psycopg the rows go in with ``COPY … FROM STDIN`` instead, in the
     connection's transaction: executemany sends a statement per row, and a batch's tens of
     thousands of band rows took most of the coordinator's time there. In COPY's binary format
@@ -44,6 +48,7 @@ def insert_tuples(
     if not rows:
         return
     names = [c.name for c in target.columns] if columns is None else [target.c[name].name for name in columns]
+    rows = _processed(connection, target, names, rows)
     quote = connection.dialect.identifier_preparer.quote
     listed = ", ".join(quote(name) for name in names)
     if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
@@ -112,19 +117,49 @@ _COPY_TYPES = {
     Float: "float8",
     LargeBinary: "bytea",
     String: "text",
+    JSONB: "jsonb",
+    JSON: "json",
 }
 
 
 def _copy_types(target: Table, names: Sequence[str]) -> list[str] | None:
     """The binary COPY types of the columns ``names`` of ``target``, or None where one has none
-    (JSON, dates: the text format then)."""
+    (dates, numerics: the text format then)."""
     types = []
     for name in names:
-        kind = next((_COPY_TYPES[t] for t in type(target.c[name].type).__mro__ if t in _COPY_TYPES), None)
+        column_type = target.c[name].type
+        if isinstance(column_type, DateTime):
+            kind: str | None = "timestamptz" if column_type.timezone else "timestamp"
+        else:
+            kind = next((_COPY_TYPES[t] for t in type(column_type).__mro__ if t in _COPY_TYPES), None)
         if kind is None:
             return None
         types.append(kind)
     return types
+
+
+def _processed(
+    connection: Connection, target: Table, names: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> Sequence[tuple[Any, ...]]:
+    """``rows`` with their JSON and timestamp values converted by their column types, as
+    SQLAlchemy does for its own statements (JSON text on SQLite, psycopg's JSON on PostgreSQL);
+    the other values as they are, without a call each."""
+    dialect = connection.dialect
+    converters = [
+        target.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if isinstance(target.c[name].type, (JSON, DateTime))
+        else None
+        for name in names
+    ]
+    if not any(converters):
+        return rows
+    return [
+        tuple(
+            value if convert is None else convert(value)
+            for convert, value in zip(converters, row, strict=True)
+        )
+        for row in rows
+    ]
 
 
 def new_ids(connection: Connection, target: Table, count: int) -> list[int]:

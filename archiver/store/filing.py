@@ -19,7 +19,7 @@ from archiver import __version__
 from archiver.records import Filed, NewParagraph, Processed, Stored
 from archiver.stages import fingerprint
 from archiver.store.bulk import chunks, insert_tuples, new_ids
-from archiver.store.db import Document, EventRow, MatchRow, PassageRow, SectionRow, table
+from archiver.store.db import Document, EventRow, MatchRow, PassageRow, SectionRow, table, utcnow
 from archiver.store.db import Submission as SubmissionRow
 
 
@@ -52,26 +52,24 @@ def file_batch(session: Session, run_id: int, batch: Sequence[Stored], min_chars
     insert_tuples(session.connection(), table(SectionRow), sections, SECTION_COLUMNS)
     ids = new_ids(session.connection(), table(PassageRow), len(passage_rows))
     passage_ids = {(row[0], row[1]): id_ for row, id_ in zip(passage_rows, ids, strict=True)}
-    matches: list[dict[str, Any]] = []
+    matches: list[tuple[Any, ...]] = []
     for stored, sub_id in zip(batch, sub_ids, strict=True):
         if isinstance(stored.outcome, Processed):
             id_of = {idx: passage_ids[(sub_id, idx)] for idx in _indices(stored.outcome)}
             matches += _intra_rows(stored.outcome, id_of)
             paragraphs += _paragraphs(stored.outcome, sub_id, id_of, min_chars)
-    if matches:
-        session.connection().execute(insert(table(MatchRow)), matches)
-    session.connection().execute(
-        insert(table(EventRow)),
-        [
-            {
-                "run_id": run_id,
-                "submission_id": sub_id,
-                "kind": _status(s),
-                "detail": {"version": s.version, "written": s.written, "tool_version": __version__},
-            }
-            for s, sub_id in zip(batch, sub_ids, strict=True)
-        ],
-    )
+    insert_tuples(session.connection(), table(MatchRow), matches, INTRA_COLUMNS)
+    events = [
+        (
+            run_id,
+            sub_id,
+            _status(s),
+            {"version": s.version, "written": s.written, "tool_version": __version__},
+            utcnow(),
+        )
+        for s, sub_id in zip(batch, sub_ids, strict=True)
+    ]
+    insert_tuples(session.connection(), table(EventRow), events, EVENT_COLUMNS)
     firsts: dict[int, int] = {}
     for (sub_id, _), passage_id in passage_ids.items():
         firsts[sub_id] = min(firsts.get(sub_id, passage_id), passage_id)
@@ -136,9 +134,12 @@ def _insert_submissions(
                 "cleaned_text": outcome.text if isinstance(outcome, Processed) else None,
                 # The full list of changes lives in provenance.json; the index keeps the rest.
                 "report": stored.report,
+                "received": utcnow(),
             }
         )
-    session.connection().execute(insert(table(SubmissionRow)), rows)
+    insert_tuples(
+        session.connection(), table(SubmissionRow), [tuple(r.values()) for r in rows], list(rows[0])
+    )
     return ids
 
 
@@ -243,15 +244,14 @@ def file_passages(
     )
 
 
-def _intra_rows(outcome: Processed, id_of: dict[int, int]) -> list[dict[str, Any]]:
+EVENT_COLUMNS = ("run_id", "submission_id", "kind", "detail", "created")
+INTRA_COLUMNS = ("passage_id", "other_id", "similarity", "kind", "action")
+
+
+def _intra_rows(outcome: Processed, id_of: dict[int, int]) -> list[tuple[Any, ...]]:
+    """Rows of ``INTRA_COLUMNS``: the repeats inside the submission."""
     return [
-        {
-            "passage_id": id_of[r.passage],
-            "other_id": id_of[r.of],
-            "similarity": r.similarity,
-            "kind": "intra",
-            "action": "removed" if r.removed else "warned",
-        }
+        (id_of[r.passage], id_of[r.of], r.similarity, "intra", "removed" if r.removed else "warned")
         for r in outcome.repeats
     ]
 
