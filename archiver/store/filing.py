@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from archiver import __version__
@@ -36,12 +36,16 @@ def file_batch(session: Session, run_id: int, batch: Sequence[Stored], min_chars
     doc_ids = {relpath: doc_id for relpath, (doc_id, _) in documents.items() if doc_id is not None}
     new_paths = sorted({s.outcome.submission.relpath for s in new})
     new_doc_ids = new_ids(session.connection(), table(Document), len(new_paths))
-    if new_paths:
-        rows = [{"id": i, "object_id": p} for i, p in zip(new_doc_ids, new_paths, strict=True)]
-        session.connection().execute(insert(table(Document)), rows)
     doc_ids |= dict(zip(new_paths, new_doc_ids, strict=True))
-    sub_ids = _insert_submissions(session, run_id, batch, doc_ids)
-    _update_documents(session, batch, doc_ids, sub_ids)
+    sub_ids = new_ids(session.connection(), table(SubmissionRow), len(batch))
+    heads = _heads(batch, doc_ids, sub_ids)
+    # A new document's row is written whole; a known one's head is moved by an UPDATE.
+    documents_rows = [
+        (doc_id, path, *heads[doc_id]) for path, doc_id in zip(new_paths, new_doc_ids, strict=True)
+    ]
+    insert_tuples(session.connection(), table(Document), documents_rows, ("id", "object_id", *HEAD_COLUMNS))
+    _insert_submissions(session, run_id, batch, doc_ids, sub_ids)
+    _update_documents(session, {doc_id: heads[doc_id] for doc_id in known})
     paragraphs: list[NewParagraph] = []
     sections: list[tuple[Any, ...]] = []
     passage_rows: list[tuple[Any, ...]] = []
@@ -106,10 +110,9 @@ def _supersede(session: Session, document_ids: list[int]) -> None:
 
 
 def _insert_submissions(
-    session: Session, run_id: int, batch: Sequence[Stored], doc_ids: dict[str, int]
-) -> list[int]:
+    session: Session, run_id: int, batch: Sequence[Stored], doc_ids: dict[str, int], ids: list[int]
+) -> None:
     rows = []
-    ids = new_ids(session.connection(), table(SubmissionRow), len(batch))
     for stored, id_ in zip(batch, ids, strict=True):
         outcome, submission = stored.outcome, stored.outcome.submission
         archived = isinstance(outcome, Processed)
@@ -140,40 +143,43 @@ def _insert_submissions(
     insert_tuples(
         session.connection(), table(SubmissionRow), [tuple(r.values()) for r in rows], list(rows[0])
     )
-    return ids
 
 
-def _update_documents(
-    session: Session, batch: Sequence[Stored], doc_ids: dict[str, int], sub_ids: list[int]
-) -> None:
+# A document's head: its current submission's fields, ``_heads``' values in this order.
+HEAD_COLUMNS = ("authority", "year", "title", "head_version", "head_sha512", "current_submission_id")
+
+
+def _heads(
+    batch: Sequence[Stored], doc_ids: dict[str, int], sub_ids: list[int]
+) -> dict[int, tuple[Any, ...]]:
+    """Document id → its head (``HEAD_COLUMNS``) after the batch: its last submission's."""
+    return {
+        doc_ids[s.outcome.submission.relpath]: (
+            s.outcome.submission.authority,
+            s.outcome.year if isinstance(s.outcome, Processed) else s.outcome.submission.year,
+            s.outcome.title if isinstance(s.outcome, Processed) else None,
+            s.version,
+            s.outcome.submission.sha512,
+            sub_id,
+        )
+        for s, sub_id in zip(batch, sub_ids, strict=True)
+    }
+
+
+def _update_documents(session: Session, heads: Mapping[int, tuple[Any, ...]]) -> None:
+    """Move the heads of known documents (document id → ``HEAD_COLUMNS``)."""
+    if not heads:
+        return
     target = table(Document)
     statement = (
         update(target)
         .where(target.c.id == bindparam("doc_id"))
-        .values(
-            authority=bindparam("authority"),
-            year=bindparam("year"),
-            title=bindparam("title"),
-            head_version=bindparam("head_version"),
-            head_sha512=bindparam("head_sha512"),
-            current_submission_id=bindparam("current"),
-        )
+        .values({name: bindparam(name) for name in HEAD_COLUMNS})
     )
-    session.connection().execute(
-        statement,
-        [
-            {
-                "doc_id": doc_ids[s.outcome.submission.relpath],
-                "authority": s.outcome.submission.authority,
-                "year": s.outcome.year if isinstance(s.outcome, Processed) else s.outcome.submission.year,
-                "title": s.outcome.title if isinstance(s.outcome, Processed) else None,
-                "head_version": s.version,
-                "head_sha512": s.outcome.submission.sha512,
-                "current": sub_id,
-            }
-            for s, sub_id in zip(batch, sub_ids, strict=True)
-        ],
-    )
+    rows = [
+        {"doc_id": doc_id, **dict(zip(HEAD_COLUMNS, head, strict=True))} for doc_id, head in heads.items()
+    ]
+    session.connection().execute(statement, rows)
 
 
 SECTION_COLUMNS = ("submission_id", "idx", "level", "number", "heading", "start", "end")
