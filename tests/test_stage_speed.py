@@ -13,13 +13,14 @@ import re
 import unicodedata
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archiver.config import CleanConfig
 from archiver.records import Change
-from archiver.stages import checks, clean, origin, shingle, split
+from archiver.stages import _pinyin, checks, clean, fingerprint, origin, risky, shingle, split
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -199,3 +200,30 @@ def test_origin_groups_changes_by_step_in_any_order() -> None:
         plain = _step_map_plain(edits)
         assert (m.in_start, m.in_end, m.out_start, m.out_end) == plain
         assert (again.in_start, again.in_end, again.out_start, again.out_end) == plain
+
+
+_SCRIPT_CHARS = "见微知著乾坤乾隆後來發展著眼於昇騰濛溪河干后发\U00020000，。\n"  # risky forms in known words
+_SCRIPT_TEXT = st.text(alphabet=st.sampled_from(_SCRIPT_CHARS), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_SCRIPT_TEXT)
+def test_keep_known_looks_only_at_risky_places_the_conversion_changed(text: str) -> None:
+    converted = _pinyin.convert(clean.SCRIPT_CONVERTER, text)
+    if len(converted) != len(text):
+        return
+    every_change = (i for start, end, _ in clean._diff(text, converted) for i in range(start, end))
+    assert clean._keep_known(text, converted) == risky.keep_known(text, converted, every_change)
+
+
+def test_keep_known_restores_a_known_word() -> None:
+    assert clean._keep_known("见微知著，乾坤", "见微知着，干坤") == "见微知著，乾坤"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.integers(0, 3), min_size=1, max_size=50), st.integers(1, 50))
+def test_window_argmin_is_the_first_least_of_each_window(values: list[int], w: int) -> None:
+    w = min(w, len(values))
+    array = np.array(values, dtype=np.uint32)
+    plain = np.lib.stride_tricks.sliding_window_view(array, w).argmin(axis=1) + np.arange(len(values) - w + 1)
+    assert fingerprint.window_argmin(array, w).tolist() == plain.tolist()

@@ -33,6 +33,7 @@ import unicodedata
 from collections.abc import Iterator
 
 import numpy as np
+import numpy.typing as npt
 
 from archiver.config import CleanConfig
 from archiver.records import Change, Cleaned, Decoded
@@ -220,20 +221,24 @@ def _script(text: str) -> list[Edit]:
 
 def _keep_known(text: str, converted: str) -> str:
     """``converted`` with the known words that keep a Traditional form restored (``risky``)."""
-    changed = (i for start, end, _ in _diff(text, converted) for i in range(start, end))
+    # Only the risky characters converted can be kept: found at once, not by a loop over every change.
+    old, new = _codepoints(text), _codepoints(converted)
+    changed = np.flatnonzero((old != new) & risky.risky_table()[old]).tolist()
     return risky.keep_known(text, converted, changed)
 
 
-def _diff(old: str, new: str) -> Iterator[Edit]:
+def _codepoints(text: str) -> npt.NDArray[np.uint32]:
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+
+
+def _diff(old: str, new: str) -> list[Edit]:
     """Runs of differing characters between two strings of equal length (vectorised)."""
     if old == new:
-        return
-    a = np.frombuffer(old.encode("utf-32-le"), dtype=np.uint32)
-    b = np.frombuffer(new.encode("utf-32-le"), dtype=np.uint32)
-    diff = np.concatenate(([False], a != b, [False])).astype(np.int8)
+        return []
+    diff = np.concatenate(([False], _codepoints(old) != _codepoints(new), [False])).astype(np.int8)
     edges = np.flatnonzero(np.diff(diff))
-    for start, end in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
-        yield start, end, new[start:end]
+    starts, ends = edges[::2].tolist(), edges[1::2].tolist()
+    return [(start, end, new[start:end]) for start, end in zip(starts, ends, strict=True)]
 
 
 def _punct(text: str) -> str:

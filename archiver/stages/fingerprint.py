@@ -157,10 +157,9 @@ def anchors(normalised: Sequence[str]) -> tuple[npt.NDArray[np.uint32], npt.NDAr
     w = ANCHOR_WINDOW
     picked: list[npt.NDArray[np.int64]] = []
     if hashes.size >= w:
-        windows = np.lib.stride_tricks.sliding_window_view(hashes, w)
-        first = np.arange(len(windows), dtype=np.int64)
+        first = np.arange(len(hashes) - w + 1, dtype=np.int64)
         whole = owner[first] == owner[first + w - 1]  # windows inside one text
-        picked.append(first[whole] + windows[whole].argmin(axis=1))
+        picked.append(window_argmin(hashes, w)[whole])
     counts = np.bincount(owner, minlength=len(texts))
     short = np.flatnonzero((counts > 0) & (counts < w))
     if short.size:
@@ -170,6 +169,26 @@ def anchors(normalised: Sequence[str]) -> tuple[npt.NDArray[np.uint32], npt.NDAr
     at = np.concatenate(picked) if picked else np.empty(0, np.int64)
     keys = distinct_by_owner(hashes[at], owner[at])
     return (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32), (keys >> np.uint64(32)).astype(np.int64)
+
+
+def window_argmin(values: U32, w: int) -> npt.NDArray[np.int64]:
+    """The position of the first least value of each window of ``w`` values (``1 ≤ w ≤ len``):
+    ``sliding_window_view(values, w).argmin(axis=1)`` plus the window's start, found by doubling
+    (the first least of ``[i, i + 2k)`` from those of its halves) instead of reading every window."""
+    value, at = values, np.arange(len(values), dtype=np.int64)
+    size = 1
+    while 2 * size <= w:  # value[i], at[i]: the first least of [i, i + size)
+        right = slice(size, None)
+        later = value[right] < value[:-size]  # only a strictly smaller later half wins
+        value, at = np.where(later, value[right], value[:-size]), np.where(later, at[right], at[:-size])
+        size *= 2
+    if size == w:
+        return at
+    # Two overlapping blocks of ``size`` cover a window; the first least is in the left one
+    # unless the right one holds a smaller value.
+    shift = w - size
+    later = value[shift:] < value[: len(value) - shift]
+    return np.where(later, at[shift:], at[: len(at) - shift])
 
 
 def anchor_bytes(normalised: Sequence[str]) -> list[bytes]:

@@ -31,6 +31,9 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
 from archiver.stages import _pinyin as py
 
 CONVERTER = "tw2s"  # clean's Traditional → Simplified conversion
@@ -61,6 +64,15 @@ def risky_forms() -> dict[str, tuple[str, ...]]:
 @functools.cache
 def risky_chars() -> frozenset[str]:
     return frozenset(risky_forms()) | PHRASE_ONLY | NAME_FORMS
+
+
+@functools.cache
+def risky_table() -> npt.NDArray[np.bool_]:
+    """Code point → whether it is one of ``risky_chars()`` (a vectorised look-up)."""
+    table = np.zeros(0x110000, dtype=np.bool_)
+    table[[ord(c) for c in risky_chars()]] = True
+    table.setflags(write=False)
+    return table
 
 
 def is_traditional(char: str) -> bool:
