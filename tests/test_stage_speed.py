@@ -102,6 +102,19 @@ def test_unpunctuated_run_pattern_matches_the_plain_one(text: str, limit: int) -
     assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)]
 
 
+_PLACEHOLDER_PLAIN = re.compile(
+    r"(?<![A-Za-z0-9])20[xX]{2}(?![A-Za-z])|(?<![A-Za-z])[xX]{2,}(?=[年月日个万元人次件项家名%％])"
+    r"|[×Ｘ]{2,}|[＿_]{2,}|(?<![一二三四五六七八九十百〇零○])○{2,}(?![一二三四五六七八九十百〇零])"
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from("20xX×Ｘ＿_○一九〇年个ab中\n"), max_size=40))
+def test_placeholder_pattern_matches_the_plain_one(text: str) -> None:
+    fast = [m.span() for m in checks._PLACEHOLDER.finditer(text)]
+    assert fast == [m.span() for m in _PLACEHOLDER_PLAIN.finditer(text)]
+
+
 @settings(max_examples=400, deadline=None)
 @given(_CHECK_TEXT)
 def test_placeholder_precheck_never_hides_a_placeholder(text: str) -> None:
