@@ -42,7 +42,7 @@ from archiver.store.db import Document, EventRow
 from archiver.store.filing import file_batch, file_passages
 from archiver.store.guard import store_paths
 from archiver.store.runs import recorded
-from archiver.store.vault import Staged, Vault
+from archiver.store.vault import Staged, Vault, Writer
 from archiver.store.worker import Chunk, process_chunk
 
 Progress = Callable[[int], None]
@@ -223,11 +223,11 @@ def _run_batches(
     located = _first_of_each_path(
         ingest.locate(inboxes, config.ingest, store_paths(config)), session, summary, listed
     )
-    # The workers stage their group commits and the coordinator lands them, once a batch
-    # (``Vault.land``: a barrier, the renames, a barrier): a process pool's workers, and this
-    # process, write the coordinator's file system. A Dask cluster's may be on other machines,
-    # so each of their commits lands itself.
-    land_here = config.run.executor != "dask"
+    # The workers that write the vault through this kernel into its file system (a process
+    # pool's, this process, a Dask worker on this machine) stage their group commits and the
+    # coordinator lands them, once a batch (``Vault.land``: a barrier, the renames, a barrier).
+    # A worker elsewhere lands its own.
+    lander = vault.writer()
     try:
         with executor_for(config) as executor, ThreadPoolExecutor(1, "archiver-land") as landings:
             indexer.executor = executor
@@ -237,7 +237,7 @@ def _run_batches(
             # blocks for the next one.
             # The search index catches up with the last run's texts then too (audit.search).
             first_wait = partial(_first_wait, session, indexer, summary)
-            batches = _batches(session, located, config, executor, first_wait, (vault, lost), land_here)
+            batches = _batches(session, located, config, executor, first_wait, (vault, lost), lander)
             for batch, staged in batches:
                 with session.begin():
                     # The batch's versions are put in place and made durable while it is
@@ -251,9 +251,10 @@ def _run_batches(
                 if progress:
                     progress(len(batch))
     except BaseException:
-        if land_here:
+        if config.run.executor != "dask":
             # The pool has ended: what its workers staged for batches never landed goes now
-            # (nothing refers to it; the next run would sweep it anyway).
+            # (nothing refers to it; the next run would sweep it anyway). A Dask cluster's
+            # workers may still be writing: their stages wait for that sweep.
             vault.clear_staging()
         raise
     with session.begin():
@@ -297,11 +298,12 @@ def _batches(
     executor: Schedule | None,
     first_wait: Callable[[], None],
     lost: tuple[Vault, dict[str, Known]],
-    land_here: bool = False,
+    lander: Writer | None = None,
 ) -> Iterator[tuple[list[Result], list[Staged]]]:
     """Results in listing order, a batch at a time, with the next ones already in flight
     (``BATCHES_AHEAD``; in this process, the next one), and the group commits the batch's chunks
-    staged (``land_here``: the caller lands them, ``Vault.land``; else each chunk landed its own).
+    staged for the caller to land (``Vault.land``): those of the workers whose writer is
+    ``lander`` (``process_chunk``); the others landed their own.
 
     A batch goes to the workers in chunks of ``TASK_SIZE`` files: each chunk is one task and one
     group commit to the vault, fed to the executor behind the index's lookups (``Schedule``).
@@ -320,11 +322,9 @@ def _batches(
         tasks = [(loc, heads.get(loc.relpath)) for loc in batch]
         chunks = [tasks[i : i + TASK_SIZE] for i in range(0, len(tasks), TASK_SIZE)]
         if executor is None:
-            pending.append([process_chunk(chunk, config, land=not land_here) for chunk in chunks])
+            pending.append([process_chunk(chunk, config, lander=lander) for chunk in chunks])
         else:
-            pending.append(
-                [executor.feed(process_chunk, chunk, config, land=not land_here) for chunk in chunks]
-            )
+            pending.append([executor.feed(process_chunk, chunk, config, lander=lander) for chunk in chunks])
         if len(pending) >= ahead:
             if not waited:
                 first_wait()

@@ -3,6 +3,7 @@ sends the coordinator only what it files."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sys
@@ -164,3 +165,24 @@ def test_a_worker_sends_back_what_the_coordinator_files_and_leaves_the_rest_in_t
         assert provenance["report"] == {**report, "changes": clerk_report(full)["changes"]}
         changes_seen += len(full.cleaned.changes)
     assert archived >= 8 and changes_seen > 0
+
+
+def test_a_worker_hands_its_commit_over_only_to_a_coordinator_writing_through_its_kernel(
+    tmp_path: Path,
+) -> None:
+    """The coordinator's barrier covers a worker's writes only through one kernel into one file
+    system (``_vault_batch.Writer``): such a worker stages and hands over, any other lands its own."""
+    config = make_config(tmp_path)
+    vault = Vault(config.resolve(config.store.vault))
+    located = list(ingest.locate([SAMPLES], config.ingest))
+    here, elsewhere = [(loc, None) for loc in located[:4]], [(loc, None) for loc in located[4:]]
+    writer = vault.writer()
+    assert writer is not None
+    handed = worker.process_chunk(here, config, lander=writer)
+    assert handed.staged is not None and len(handed.staged.objects) == 4
+    assert not any(vault.holds(loc.relpath) for loc, _ in here)  # staged, not landed
+    another_machine = dataclasses.replace(writer, boot_id="0" * 36)
+    landed = worker.process_chunk(elsewhere, config, lander=another_machine)
+    assert landed.staged is None and all(vault.holds(loc.relpath) for loc, _ in elsewhere)
+    vault.land([handed.staged])
+    assert all(vault.holds(loc.relpath) for loc in located) and vault.verify(full=True) == []

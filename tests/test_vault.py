@@ -678,6 +678,16 @@ def test_batches_handed_over_land_together_between_two_barriers(
     assert coordinator.verify(full=True) == [] and staging_entries(tmp_path) == []
 
 
+def test_a_writer_is_one_kernel_and_one_storage_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "other").mkdir()
+    writer = vault_batch.writer_of(tmp_path)
+    assert writer is not None and writer == vault_batch.writer_of(tmp_path)
+    assert writer.boot_id == vault_batch.BOOT_ID.read_text().strip()
+    assert vault_batch.writer_of(tmp_path / "other") not in (None, writer)  # another folder
+    monkeypatch.setattr(vault_batch, "BOOT_ID", tmp_path / "no-such-file")  # not Linux: unknown
+    assert vault_batch.writer_of(tmp_path) is None
+
+
 def test_a_batch_handed_over_and_never_landed_is_swept_and_changes_nothing(tmp_path: Path) -> None:
     vault = Vault(tmp_path)
     vault.store("old", files(), "m")

@@ -20,8 +20,10 @@ A batch may instead be handed over after step 1 (``Batch.hand_over``): it is clo
 renamed, and the ``Staged`` record it returns (paths only) goes to whoever lands it, which
 makes steps 2–4 (``land``, ``Vault.land``) for any number of handed-over batches at once. A
 run's coordinator lands in this way, once for each of its batches, every group commit its
-workers staged on the same file system: ``syncfs`` flushes the file system, whichever process
-wrote to it, and each worker's writes were done before its task returned the record.
+workers staged through the same kernel into the same file system (the same ``Writer``):
+``syncfs`` flushes the file system's dirty pages in that kernel, whichever process wrote them,
+and each worker's writes were done before its task returned the record. A worker elsewhere (a
+Dask worker on another machine) commits its batch itself.
 
 An exception inside the block (or in steps 1–2) discards the stage: nothing is renamed.
 
@@ -88,6 +90,30 @@ def barrier(root: Path) -> None:
             raise StoreError(f"{root}: syncfs failed ({os.strerror(err)}): check the disk; nothing was filed")
     finally:
         os.close(fd)
+
+
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")  # Linux: random at each boot, one per kernel
+
+
+@dataclass(frozen=True)
+class Writer:
+    """Where a process writes a storage root: the running kernel (its boot id) and the root's
+    device and inode. Two processes with the same ``Writer`` write through one kernel's page
+    cache into one file system, so one's ``barrier`` makes the other's finished writes durable."""
+
+    boot_id: str
+    device: int
+    inode: int
+
+
+def writer_of(root: Path) -> Writer | None:
+    """This process's ``Writer`` for the storage root at ``root``; None where it cannot be known."""
+    try:
+        boot_id = BOOT_ID.read_text(encoding="ascii").strip()
+        found = os.stat(root)
+    except (OSError, UnicodeDecodeError):
+        return None
+    return Writer(boot_id, found.st_dev, found.st_ino) if boot_id else None
 
 
 def write_alone(root: Path, obj: Path, inv: ocfl.Inventory, content: Mapping[str, bytes]) -> None:

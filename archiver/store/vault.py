@@ -40,6 +40,7 @@ from archiver.store import _vault_batch as vault_batch
 from archiver.store import ocfl
 from archiver.store._vault_batch import Batch
 from archiver.store._vault_batch import Staged as Staged  # re-exported: what `land` takes
+from archiver.store._vault_batch import Writer as Writer  # re-exported: what `writer` gives
 
 STAGING = ocfl.STAGING
 WARNING_PREFIX = "orphan:"
@@ -234,6 +235,11 @@ class Vault:
         self._batch = Batch(self.root)
         return self._batch
 
+    def writer(self) -> Writer | None:
+        """Who writes this vault from this process (kernel, file system): a process with the same
+        may hand its batches to this one to land (``_vault_batch``). None where unknown."""
+        return vault_batch.writer_of(self.root)
+
     def land(self, batches: Sequence[Staged]) -> None:
         """Put in place the versions of batches handed over (``Batch.hand_over``), by this or any
         process on this vault's file system: one barrier, their renames, one barrier.
@@ -241,7 +247,7 @@ class Vault:
         Raises ``StoreError`` for a batch staged in another storage root (nothing is renamed).
         """
         staging = self.root / STAGING
-        strays = [str(staged.dir) for staged in batches if staged.dir.parent != staging]
+        strays = [str(staged.dir) for staged in batches if not _same_folder(staged.dir.parent, staging)]
         if strays:
             raise StoreError(f"{', '.join(strays)}: staged outside {staging}; workers must use this vault")
         vault_batch.land(self.root, batches)
@@ -418,3 +424,11 @@ class Vault:
         if full:
             lines += ocfl.version_inventory_problems(obj, inv)
         return lines + ocfl.content_problems(obj, inv, full)
+
+
+def _same_folder(one: Path, other: Path) -> bool:
+    """Whether two paths name one folder here (a worker may spell the vault's path its own way)."""
+    try:
+        return os.path.samefile(one, other)
+    except OSError:
+        return False
