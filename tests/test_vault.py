@@ -112,6 +112,26 @@ def test_a_vault_where_no_folder_can_be_made_is_a_store_error() -> None:
         Vault(Path("/proc/archiver"))
 
 
+def test_a_root_made_by_another_writer_meanwhile_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two first runs at once: the other one finishes the root and stores, sweeping staging,
+    this one's aside folder included, while this one is still writing the root's files."""
+    root = tmp_path / "objects"
+    write = ocfl.write_synced
+
+    def other_writer_first(path: Path, data: bytes) -> None:
+        monkeypatch.setattr(ocfl, "write_synced", write)
+        Vault(root).store("other", files(), "m")  # its first store sweeps staging
+        write(path, data)
+
+    monkeypatch.setattr(ocfl, "write_synced", other_writer_first)
+    vault = Vault(root)
+    vault.store("doc", files(), "m")
+    assert vault.head("other") == vault.head("doc") == "v1"
+    assert vault.verify() == []
+
+
 def test_opening_without_create_refuses_a_missing_root_and_makes_nothing(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match=r"no archive at .*: check \[store\] vault in config.toml or run"):
         Vault(tmp_path / "objects", create=False)

@@ -102,6 +102,10 @@ class Vault:
         try:
             self._create_root()
         except OSError as exc:
+            # Another writer that made the root first may sweep staging, this one's aside
+            # folder included, as soon as it stores: then the root is there, whole.
+            if (self.root / ocfl.ROOT_NAMASTE).is_file():
+                return
             raise StoreError(
                 f"cannot create the vault at {self.root}: {describe(exc)}; check [store] vault in config.toml"
             ) from exc
