@@ -85,6 +85,15 @@ def rank(rows: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
     return np.asarray(np.arange(len(rows)) - starts[bucket])
 
 
+def by_band(rows: npt.NDArray[np.int64]) -> list[tuple[int, npt.NDArray[np.int64]]]:
+    """(band, its rows) of ``rows`` whose first column is the band, sorted by band: one part for
+    each band, in order."""
+    if not len(rows):
+        return []
+    cuts = np.flatnonzero(rows[1:, 0] != rows[:-1, 0]) + 1
+    return [(int(part[0, 0]), part) for part in np.split(rows, cuts)]
+
+
 def ranges(low: npt.NDArray[np.intp], count: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
     """The positions low[i] … low[i] + count[i] - 1 of every i, in order: the rows of sorted
     arrays that ``np.searchsorted``'s left and right ends bracket."""

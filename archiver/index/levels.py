@@ -53,18 +53,17 @@ def write_blocks(connection: Connection, rows: npt.NDArray[np.int64]) -> None:
     """Add ``rows`` (band, key, passage id; sorted like the index) as one block per band."""
     if not len(rows):
         return
-    cuts = np.flatnonzero(rows[1:, 0] != rows[:-1, 0]) + 1
     connection.execute(
         insert(table(BandBlock)),
         [
             {
-                "band": int(part[0, 0]),
+                "band": band,
                 "rows": len(part),
                 "first_passage": int(part[:, 2].min()),
                 "last_passage": int(part[:, 2].max()),
                 "data": encode(part),
             }
-            for part in np.split(rows, cuts)
+            for band, part in buckets.by_band(rows)
         ],
     )
 
@@ -190,16 +189,15 @@ class UpperLevel:
         """(band, key, passage id) of the rows held in the buckets ``keys`` (band, key; sorted
         by band) of passages before ``before``: a binary search of each band's keys."""
         found: list[npt.NDArray[np.int64]] = []
-        cuts = np.flatnonzero(keys[1:, 0] != keys[:-1, 0]) + 1
-        for part in np.split(keys, cuts) if len(keys) else []:
-            held = self.bands.get(int(part[0, 0]))
+        for band, part in buckets.by_band(keys):
+            held = self.bands.get(band)
             if held is None or not len(held.keys):
                 continue
             low = np.searchsorted(held.keys, part[:, 1], "left")
             count = np.searchsorted(held.keys, part[:, 1], "right") - low
             at = buckets.ranges(low, count)
             at = at[held.passages[at] < before]
-            found.append(np.column_stack([np.full(len(at), part[0, 0]), held.keys[at], held.passages[at]]))
+            found.append(np.column_stack([np.full(len(at), band), held.keys[at], held.passages[at]]))
         return np.concatenate(found) if found else np.empty((0, 3), np.int64)
 
 

@@ -384,10 +384,9 @@ def _main_rows(connection: Connection, keys: npt.NDArray[np.int64], before: int)
     """``held_rows``' rows of the main level, ``keys`` sorted by band. A SELECT a band, a search
     of its primary key per key; the SQL is written here, of integers only, read by ``fetch_sql``
     (the rows are many and narrow, the keys thousands)."""
-    cuts = np.flatnonzero(keys[1:, 0] != keys[:-1, 0]) + 1
     parts: list[str] = []
-    for band, listed in zip(keys[np.r_[0, cuts], 0].tolist(), np.split(keys[:, 1], cuts), strict=True):
-        written = ",".join(map(str, listed.tolist()))
+    for band, part in buckets.by_band(keys):
+        written = ",".join(map(str, part[:, 1].tolist()))
         parts.append(
             f"SELECT band, key, passage_id FROM {PassageBand.__tablename__} WHERE band = {band} "
             f"AND passage_id < {before} AND key IN ({written})"
