@@ -49,7 +49,7 @@ from archiver.records import LinkStats, NewParagraph
 from archiver.stages import verify
 from archiver.store import db
 from archiver.store.bulk import chunks, fetch_sql, insert_array, insert_tuples, placeholder, update_rows
-from archiver.store.db import MatchRow, Meta, PassageBand, PassageRow, SpanRow, table
+from archiver.store.db import MATCH_COLUMNS, MatchRow, Meta, PassageBand, PassageRow, SpanRow, table
 
 
 def pin_parameters(session: Session, parameters: dict[str, Any]) -> None:
@@ -114,7 +114,7 @@ def link(
     stats.band_rows = _add_bands(session.connection(), found)
     stats.candidates = sum(f.candidates for f in found)
     links, spans = _written(found)
-    insert_tuples(session.connection(), table(MatchRow), links, LINK_COLUMNS)
+    insert_tuples(session.connection(), table(MatchRow), links, MATCH_COLUMNS)
     span_rows = np.array(spans, dtype=np.int64).reshape(-1, len(SPAN_COLUMNS))
     insert_array(session.connection(), table(SpanRow), span_rows, SPAN_COLUMNS)
     stats.spans = len(spans)
@@ -461,7 +461,6 @@ def _most_shared(pairs: npt.NDArray[np.int64], per_passage: int) -> list[tuple[i
     return list(zip((kept >> 32).tolist(), (kept & 0xFFFFFFFF).tolist(), strict=True))
 
 
-LINK_COLUMNS = ("passage_id", "other_id", "similarity", "kind", "action")
 SPAN_COLUMNS = ("passage_id", "other_id", "start", "end", "other_start", "other_end", "matched", "longest")
 
 # Writes a batch's passage rows given each paragraph's (rep_id, canonical_id) by id
@@ -498,7 +497,7 @@ def with_stored(task: verify.Candidates, read: Reader) -> verify.Candidates:
 
 
 def _written(found: Sequence[Found]) -> tuple[list[tuple[Any, ...]], list[tuple[int, ...]]]:
-    """Link rows (``LINK_COLUMNS``: verified cross links from the new representative to the
+    """Link rows (``MATCH_COLUMNS``: verified cross links from the new representative to the
     earlier one) and aligned regions of what the lookup tasks found, in the order one task of
     the whole batch gives them (``verify.merged``)."""
     links, spans = verify.merged(v for f in found for v in f.verified)

@@ -196,6 +196,11 @@ class MatchRow(Base):
     __table_args__ = (UniqueConstraint("passage_id", "other_id", name="uq_match_pair"),)
 
 
+# A match row's columns as the bulk writers give them (``bulk.insert_tuples``): the repeats
+# inside a submission (filing) and the cross links (the linker).
+MATCH_COLUMNS = ("passage_id", "other_id", "similarity", "kind", "action")
+
+
 class SpanRow(Base):
     """An aligned region of a pair of representatives from different submissions
     (``align.align``): what of the later passage (``start``…``end``) is copied from the earlier

@@ -19,7 +19,16 @@ from archiver import __version__
 from archiver.records import Filed, NewParagraph, Processed, Stored
 from archiver.stages import fingerprint
 from archiver.store.bulk import chunks, insert_tuples, new_ids
-from archiver.store.db import Document, EventRow, MatchRow, PassageRow, SectionRow, table, utcnow
+from archiver.store.db import (
+    MATCH_COLUMNS,
+    Document,
+    EventRow,
+    MatchRow,
+    PassageRow,
+    SectionRow,
+    table,
+    utcnow,
+)
 from archiver.store.db import Submission as SubmissionRow
 
 
@@ -62,7 +71,7 @@ def file_batch(session: Session, run_id: int, batch: Sequence[Stored], min_chars
             id_of = {idx: passage_ids[(sub_id, idx)] for idx in _indices(stored.outcome)}
             matches += _intra_rows(stored.outcome, id_of)
             paragraphs += _paragraphs(stored.outcome, sub_id, id_of, min_chars)
-    insert_tuples(session.connection(), table(MatchRow), matches, INTRA_COLUMNS)
+    insert_tuples(session.connection(), table(MatchRow), matches, MATCH_COLUMNS)
     events = [
         (
             run_id,
@@ -251,11 +260,10 @@ def file_passages(
 
 
 EVENT_COLUMNS = ("run_id", "submission_id", "kind", "detail", "created")
-INTRA_COLUMNS = ("passage_id", "other_id", "similarity", "kind", "action")
 
 
 def _intra_rows(outcome: Processed, id_of: dict[int, int]) -> list[tuple[Any, ...]]:
-    """Rows of ``INTRA_COLUMNS``: the repeats inside the submission."""
+    """Rows of ``MATCH_COLUMNS``: the repeats inside the submission."""
     return [
         (id_of[r.passage], id_of[r.of], r.similarity, "intra", "removed" if r.removed else "warned")
         for r in outcome.repeats
