@@ -35,9 +35,10 @@ from archiver.index import links
 from archiver.stages import align, verify
 
 
-def per_pair(texts: Sequence[str], ia: align.I64, ib: align.I64) -> list[list[align.Region]]:
+def per_pair(texts: Sequence[str], ia: align.I64, ib: align.I64) -> align.Columns:
     """The path before: ``align.align`` of each pair."""
-    return [align.align(texts[a], texts[b]) for a, b in zip(ia.tolist(), ib.tolist(), strict=True)]
+    pairs = zip(ia.tolist(), ib.tolist(), strict=True)
+    return align.as_columns([align.align(texts[a], texts[b]) for a, b in pairs])
 
 
 def record_tasks(inbox: Path) -> tuple[FingerprintConfig, MatchConfig, list[verify.Candidates]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pickle
 import tempfile
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -22,8 +23,8 @@ from archiver.config import FingerprintConfig, MatchConfig
 from archiver.index import _buckets as buckets
 from archiver.index import levels, links
 from archiver.records import NewParagraph
+from archiver.stages import align, verify
 from archiver.stages import fingerprint as fp
-from archiver.stages import verify
 from archiver.stages.shingle import normalise
 from archiver.store import db
 from tests.conftest import make_config
@@ -103,6 +104,82 @@ def test_the_cap_on_links_per_passage_holds_over_tasks() -> None:
             match = MatchConfig(max_candidates=cap)
             links, _ = verify.merged(verify.verify(task, FINGERPRINT, match) for task in tasks)
             assert [(a, b) for a, b, _ in links] == expected
+
+
+def plain_verify(task: verify.Candidates, config: FingerprintConfig, match: MatchConfig) -> verify.Verified:
+    """``verify.verify`` in its plain form: each pair aligned (``align.align``), its regions
+    judged one pair at a time."""
+    texts = task.texts
+    links: list[tuple[int, int, float]] = []
+    spans: list[verify.Span] = []
+    scores: dict[verify.Pair, float] = {}
+    for a, b in task.pairs:
+        if texts[a][0] != texts[b][0]:
+            scores[a, b] = score = fp.jaccard(*fp.shingle_sets([texts[a][1], texts[b][1]], config))
+            if score >= match.match_at:
+                links.append((a, b, score))
+    band_links = len(links)
+    linked = {(a, b) for a, b, _ in links}
+    per_passage = Counter(a for a, _ in linked)
+    anchored = {(a, b) for a, b in task.anchored if texts[a][0] != texts[b][0]}
+    for a, b in sorted(linked | anchored):
+        (_, mine), (_, other) = texts[a], texts[b]
+        regions = align.align(mine, other)
+        if not regions:
+            continue
+        if (a, b) not in linked and align.whole_paragraph(regions, len(mine), len(other)):
+            if (a, b) not in scores:
+                scores[a, b] = fp.jaccard(*fp.shingle_sets([mine, other], config))
+            if scores[a, b] < match.match_at:
+                continue
+            if per_passage[a] < match.max_candidates:
+                per_passage[a] += 1
+                links.append((a, b, scores[a, b]))
+        spans += [(a, b, *region) for region in regions]
+    return verify.Verified(tuple(links), band_links, tuple(spans))
+
+
+# Texts a generated task draws from: the real paragraphs, copies of them in part or whole, with
+# light edits, and unrelated text.
+PIECES = [normalise(t) for t in (P1, P2, P3, P4, P3_EDITED, MOSAIC)]
+
+
+@st.composite
+def candidate_tasks(draw: st.DrawFn) -> tuple[verify.Candidates, MatchConfig]:
+    count = draw(st.integers(2, 9))
+    texts: dict[int, tuple[int, str]] = {}
+    for pid in range(1, count + 1):
+        parts = draw(st.lists(st.sampled_from(PIECES), min_size=1, max_size=3))
+        cut = draw(st.integers(0, 40))
+        text = "".join(parts)[cut:] if draw(st.booleans()) else "".join(parts)
+        if draw(st.booleans()):
+            at = draw(st.integers(0, len(text)))
+            text = text[:at] + draw(st.text(alphabet="甲乙丙丁戊己庚辛", max_size=6)) + text[at:]
+        if texts and draw(st.booleans()):
+            # a copy of an earlier text edited every few characters: aligned whole, its Jaccard
+            # low or high
+            source = texts[draw(st.integers(1, len(texts)))][1]
+            every = draw(st.integers(4, 30))
+            text = "".join(source[k : k + every] + "甲" for k in range(0, len(source), every))
+            text = source if every > 25 else text  # or an exact copy
+        texts[pid] = (draw(st.integers(1, 3)), text)
+    pair = st.tuples(st.integers(1, count), st.integers(1, count)).filter(lambda p: p[0] != p[1])
+    pairs = tuple(sorted(set(draw(st.lists(pair, max_size=12)))))
+    anchored = tuple(sorted(set(draw(st.lists(pair, max_size=20)))))
+    match = MatchConfig(
+        match_at=draw(st.sampled_from([0.3, 0.5, 0.7, 0.9])),
+        max_candidates=draw(st.sampled_from([1, 1, 2, 50])),
+    )
+    return verify.Candidates(pairs, anchored, texts), match
+
+
+@settings(max_examples=150, deadline=None)
+@given(candidate_tasks())
+def test_a_task_judged_at_once_gives_the_plain_forms_links_and_spans(
+    found: tuple[verify.Candidates, MatchConfig],
+) -> None:
+    task, match = found
+    assert verify.verify(task, FINGERPRINT, match) == plain_verify(task, FINGERPRINT, match)
 
 
 def archive_of(folder: Path, files: dict[str, str]) -> tuple[str, dict[int, tuple[int, str]]]:

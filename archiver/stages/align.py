@@ -220,34 +220,75 @@ def align_indexed(
     texts: Sequence[str], ia: I64, ib: I64, min_matched: int = MIN_MATCHED, gap: int = GAP
 ) -> list[list[Region]]:
     """``align(texts[ia[k]], texts[ib[k]])`` of every ``k`` (``texts`` all different), the same
-    regions, found for all the pairs at once: the seeds with numpy (``_bulk_seeds``), and the
+    regions, found for all the pairs at once (``align_columns``, as lists)."""
+    return as_lists(align_columns(texts, ia, ib, min_matched, gap), len(ia))
+
+
+# The regions of many pairs as columns: pair (its index k), then ``Region``'s fields; sorted by
+# pair, each pair's regions in ``align``'s order. A verify task finds hundreds of thousands of
+# regions: it reads them as arrays, never as ``Region`` objects.
+Columns = tuple[I64, I64, I64, I64, I64, I64, I64]
+_NO_COLUMNS: Columns = (np.zeros(0, np.int64),) * 7
+
+
+def as_lists(columns: Columns, pairs: int) -> list[list[Region]]:
+    """The ``Region`` lists of ``pairs`` pairs given as ``columns``."""
+    out: list[list[Region]] = [[] for _ in range(pairs)]
+    for k, *region in zip(*(c.tolist() for c in columns), strict=True):
+        out[k].append(Region(*region))
+    return out
+
+
+def as_columns(found: Sequence[Sequence[Region]]) -> Columns:
+    """``found`` (each pair's regions, in order) as ``Columns``."""
+    rows = [(k, *region) for k, regions in enumerate(found) for region in regions]
+    if not rows:
+        return _NO_COLUMNS
+    table = np.array(rows, dtype=np.int64)
+    return tuple(np.ascontiguousarray(table[:, c]) for c in range(7))  # type: ignore[return-value]
+
+
+def align_columns(
+    texts: Sequence[str], ia: I64, ib: I64, min_matched: int = MIN_MATCHED, gap: int = GAP
+) -> Columns:
+    """``align(texts[ia[k]], texts[ib[k]])`` of every ``k`` (``texts`` all different) as
+    ``Columns``, found for all the pairs at once: the seeds with numpy (``_bulk_seeds``), and the
     regions too (``_bulk_regions``): only the runs that overlap another of their pair are matched
     one by one."""
-    out: list[list[Region]] = [[] for _ in range(len(ia))]
     if not len(ia):
-        return out
+        return _NO_COLUMNS
     # Each pair seen from the text that sorts first, as ``align`` turns it.
     rank = np.empty(len(texts), dtype=np.int64)
     rank[sorted(range(len(texts)), key=texts.__getitem__)] = np.arange(len(texts))
     turned = rank[ib] < rank[ia]
     a, b = np.where(turned, ib, ia), np.where(turned, ia, ib)
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    for k in np.flatnonzero(a == b).tolist():
-        # One full region, or too short for one; the bulk join is for two texts (it drops a gram
-        # that is at one place of the task).
-        out[k] = align(texts[a[k]], texts[b[k]], min_matched, gap)
+    # One full region, or too short for one; the bulk join is for two texts (it drops a gram
+    # that is at one place of the task).
+    alone = np.flatnonzero(a == b)
+    parts = [_owned(alone, [align(texts[x], texts[x], min_matched, gap) for x in a[alone].tolist()])]
     todo = np.flatnonzero((a != b) & (lengths[a] >= SEED) & (lengths[b] >= SEED))
     a, b, turned = a[todo], b[todo], turned[todo]
     # The texts given first (a task's new passages) are the few that every pair has one of.
     found = _bulk_seeds(texts, a, b, turned)
     if found is None:
         pairs = zip(ia[todo].tolist(), ib[todo].tolist(), strict=True)
-        found_regions = [align(texts[x], texts[y], min_matched, gap) for x, y in pairs]
+        parts.append(_owned(todo, [align(texts[x], texts[y], min_matched, gap) for x, y in pairs]))
     else:
-        found_regions = _bulk_regions(found, lengths[a], lengths[b], min_matched, gap, turned)
-    for k, regions in zip(todo.tolist(), found_regions, strict=True):
-        out[k] = regions
-    return out
+        bulk = _bulk_regions(found, lengths[a], lengths[b], min_matched, gap, turned)
+        parts.append((todo[bulk[0]], *bulk[1:]))
+    if not len(parts[0][0]):
+        return parts[1]  # the pairs of equal texts are few, most tasks have none with a region
+    # Each pair's regions come from one part, in order: a stable sort by pair keeps that order.
+    joined = [np.concatenate(column) for column in zip(*parts, strict=True)]
+    order = np.argsort(joined[0], kind="stable")
+    return tuple(column[order] for column in joined)  # type: ignore[return-value]
+
+
+def _owned(owners: I64, found: Sequence[Sequence[Region]]) -> Columns:
+    """``as_columns(found)`` with ``found[k]``'s regions given to pair ``owners[k]``."""
+    columns = as_columns(found)
+    return (owners[columns[0]], *columns[1:])
 
 
 def _bulk_regions(
@@ -257,12 +298,12 @@ def _bulk_regions(
     min_matched: int,
     gap: int,
     turned: npt.NDArray[np.bool_] | None = None,
-) -> list[list[Region]]:
+) -> Columns:
     """``_regions(_one_to_one(...))`` of the runs of every pair (``length_a``, ``length_b``: its
-    texts'); those of a pair ``turned`` seen from its other text (``Region.swapped``), in order."""
+    texts'), as ``Columns``; those of a pair ``turned`` seen from its other text
+    (``Region.swapped``), in order."""
     pair, i, j, n = runs
     pairs = len(length_a)
-    out: list[list[Region]] = [[] for _ in range(pairs)]
     span = int(max(length_a.max(initial=0), length_b.max(initial=0))) + 1  # bounds of i, j, n
     order = _sort_order((pair, pairs), (i, span), (j, span))
     pair, i, j, n = pair[order], i[order], j[order], n[order]
@@ -304,7 +345,7 @@ def _bulk_regions(
         order = _sort_order((pair, pairs), (i, span), (j, span))
         pair, i, j, n = pair[order], i[order], j[order], n[order]
     if not len(pair):
-        return out
+        return _NO_COLUMNS
     # Every run is kept now, in order of a: a region is a series of runs joined by gaps.
     di, dj = i[1:] - (i[:-1] + n[:-1]), j[1:] - (j[:-1] + n[:-1])
     joined = (pair[1:] == pair[:-1]) & (di >= 0) & (di <= gap) & (dj >= 0) & (dj <= gap)
@@ -314,7 +355,7 @@ def _bulk_regions(
     longest = np.maximum.reduceat(n, first)
     ok = matched >= min_matched
     first, last = first[ok], last[ok]
-    columns: tuple[npt.NDArray[Any], ...] = (
+    columns: Columns = (
         pair[first],
         i[first],
         i[last] + n[last],
@@ -329,10 +370,16 @@ def _bulk_regions(
         start, other_start = np.where(turn, other_start, start), np.where(turn, start, other_start)
         end, other_end = np.where(turn, other_end, end), np.where(turn, end, other_end)
         seen = np.lexsort((run, both, other_end, other_start, end, start, owner))
-        columns = tuple(c[seen] for c in (owner, start, end, other_start, other_end, both, run))
-    for k, *region in zip(*(c.tolist() for c in columns), strict=True):
-        out[k].append(Region(*region))
-    return out
+        columns = (
+            owner[seen],
+            start[seen],
+            end[seen],
+            other_start[seen],
+            other_end[seen],
+            both[seen],
+            run[seen],
+        )
+    return columns
 
 
 def _sort_order(*columns: tuple[I64, int]) -> I64:

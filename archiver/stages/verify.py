@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from archiver.config import FingerprintConfig, MatchConfig
 from archiver.stages import align
@@ -25,8 +26,8 @@ from archiver.stages._memo import LruMemo
 Pair = tuple[int, int]  # (new representative, earlier representative)
 # passage, other, start, end, other's start, other's end, matched, longest (``SpanRow``)
 Span = tuple[int, int, int, int, int, int, int, int]
-# Aligns texts[ia[k]] with texts[ib[k]] for every k (texts all different): ``align.align_indexed``.
-AlignAll = Callable[[Sequence[str], align.I64, align.I64], list[list[align.Region]]]
+# Aligns texts[ia[k]] with texts[ib[k]] for every k (texts all different): ``align.align_columns``.
+AlignAll = Callable[[Sequence[str], align.I64, align.I64], align.Columns]
 TASK_PAIRS = 2000  # candidate pairs per task: large enough that sending the texts costs little
 # Earlier passages' normalised texts a process remembers (``earlier_texts``), about 1 KB each.
 EARLIER_KEPT = 16_384
@@ -96,12 +97,12 @@ def verify(
     task: Candidates,
     config: FingerprintConfig,
     match: MatchConfig,
-    align_all: AlignAll = align.align_indexed,
+    align_all: AlignAll = align.align_columns,
 ) -> Verified:
     """The links of ``task``'s candidates whose exact shingle Jaccard reaches ``match_at`` (the
     band candidates, and anchored ones aligned over most of both), and the aligned regions
     (``align.align``'s) of every pair linked or anchored: a copied sentence is a region of a pair
-    far below ``match_at``. ``align_all`` aligns pairs of texts: ``align.align_indexed``, all of
+    far below ``match_at``. ``align_all`` aligns pairs of texts: ``align.align_columns``, all of
     the task's at once. Its ``earlier`` passages' texts must have been read into ``texts``
     (``index.links.with_stored``)."""
     texts = task.texts
@@ -110,7 +111,6 @@ def verify(
     shingles = dict(zip(involved, fp.shingle_sets([texts[pid][1] for pid in involved], config), strict=True))
 
     links: list[tuple[int, int, float]] = []
-    spans: list[Span] = []
     scores: dict[Pair, float] = {}
     for a, b in task.pairs:
         if texts[a][0] == texts[b][0]:
@@ -122,33 +122,43 @@ def verify(
     linked = {(a, b) for a, b, _ in links}
     per_passage = Counter(a for a, _ in linked)  # links stay within max_candidates per passage
     # No anchor shared: no long run in common. A band match short of match_at is not aligned.
-    (first, second), (ia, ib), distinct = _to_align(linked, task.anchored, texts)
-    found = align_all(distinct, ia, ib)
-    some = [k for k, regions in enumerate(found) if regions]  # most anchored pairs have none
-    for a, b, k in zip(first[some].tolist(), second[some].tolist(), some, strict=True):
-        regions = found[k]
-        (_, mine), (_, other) = texts[a], texts[b]
-        if (a, b) not in linked and align.whole_paragraph(regions, len(mine), len(other)):
-            # A copy of the whole paragraph is reuse when it passes match_at, as a paragraph
-            # match always was (one the bands missed is linked here); below it the copy was
-            # rewritten beyond what counts as one.
-            if (a, b) not in scores:
-                scores[a, b] = fp.jaccard(*fp.shingle_sets([mine, other], config))
-            if scores[a, b] < match.match_at:
-                continue
-            if per_passage[a] < match.max_candidates:
-                per_passage[a] += 1
-                links.append((a, b, scores[a, b]))
-        spans += [(a, b, *region) for region in regions]  # a Region's fields in a Span's order
+    (first, second), (ia, ib), is_linked, distinct = _to_align(linked, task.anchored, texts)
+    owner, *fields = align_all(distinct, ia, ib)
+    # Each aligned pair's regions are rows owner[lo:hi] (most anchored pairs have none).
+    some, lo = np.unique(owner, return_index=True)
+    lengths = np.fromiter(map(len, distinct), dtype=np.int64, count=len(distinct))
+    start, end, other_start, other_end = fields[:4]
+    mine = np.add.reduceat(end - start, lo) if len(lo) else lo
+    other = np.add.reduceat(other_end - other_start, lo) if len(lo) else lo
+    # ``align.whole_paragraph`` of every pair with regions
+    whole = (mine >= align.WHOLE * lengths[ia[some]]) & (other >= align.WHOLE * lengths[ib[some]])
+    dropped = []
+    for k in some[whole & ~is_linked[some]].tolist():
+        # A copy of the whole paragraph is reuse when it passes match_at, as a paragraph
+        # match always was (one the bands missed is linked here); below it the copy was
+        # rewritten beyond what counts as one.
+        a, b = int(first[k]), int(second[k])
+        if (a, b) not in scores:
+            scores[a, b] = fp.jaccard(*fp.shingle_sets([texts[a][1], texts[b][1]], config))
+        if scores[a, b] < match.match_at:
+            dropped.append(k)
+            continue
+        if per_passage[a] < match.max_candidates:
+            per_passage[a] += 1
+            links.append((a, b, scores[a, b]))
+    kept = np.isin(owner, dropped, invert=True) if dropped else slice(None)
+    columns = (first[owner[kept]], second[owner[kept]], *(field[kept] for field in fields))
+    spans: list[Span] = list(zip(*(column.tolist() for column in columns), strict=True))
     return Verified(tuple(links), band_links, tuple(spans))
 
 
 def _to_align(
     linked: set[Pair], anchored: Sequence[Pair], texts: Mapping[int, tuple[int, str]]
-) -> tuple[tuple[align.I64, align.I64], tuple[align.I64, align.I64], list[str]]:
+) -> tuple[tuple[align.I64, align.I64], tuple[align.I64, align.I64], npt.NDArray[np.bool_], list[str]]:
     """The pairs to align (two columns of passage ids), in id order: the linked ones and the
     anchored ones of two submissions; each one's two texts as indices of the distinct texts
-    (equal texts are one, as ``align.align_indexed`` wants them); and those texts."""
+    (equal texts are one, as ``align.align_columns`` wants them); which of them are linked; and
+    those texts."""
     ids = np.array(sorted(texts), dtype=np.int64)
     distinct: dict[str, int] = {}
     text_at = np.array([distinct.setdefault(texts[pid][1], len(distinct)) for pid in ids.tolist()], np.int64)
@@ -156,11 +166,17 @@ def _to_align(
     # Pairs as positions in ``ids``, which sort as the ids do.
     found = np.searchsorted(ids, np.array(anchored, dtype=np.int64).reshape(-1, 2))
     other = submission[found[:, 0]] != submission[found[:, 1]]
-    both = np.r_[np.searchsorted(ids, np.array(list(linked), dtype=np.int64).reshape(-1, 2)), found[other]]
-    both = both[np.lexsort((both[:, 1], both[:, 0]))]
-    both = both[np.r_[True, (both[1:] != both[:-1]).any(axis=1)]] if len(both) else both
+    mine = np.searchsorted(ids, np.array(list(linked), dtype=np.int64).reshape(-1, 2))
+    both = np.r_[mine, found[other]]
+    is_linked = np.arange(len(both)) < len(mine)
+    order = np.lexsort((both[:, 1], both[:, 0]))
+    both, is_linked = both[order], is_linked[order]
+    if len(both):
+        # A pair linked and anchored too is one pair, linked.
+        starts = np.flatnonzero(np.r_[True, (both[1:] != both[:-1]).any(axis=1)])
+        both, is_linked = both[starts], np.logical_or.reduceat(is_linked, starts)
     first, second = both[:, 0], both[:, 1]
-    return (ids[first], ids[second]), (text_at[first], text_at[second]), list(distinct)
+    return (ids[first], ids[second]), (text_at[first], text_at[second]), is_linked, list(distinct)
 
 
 # The earlier passages' normalised texts this process read lately, by passage id: a passage is a
