@@ -452,7 +452,7 @@ def _file_batch(
                 version=result.version,
             )
     started = time.perf_counter()
-    filed = file_batch(session, summary.run_id, stored, config.fingerprint.min_chars)
+    filed = file_batch(session, summary.run_id, stored)
     noted = notes.note_batch(session, summary.run_id, stored, config.ingest)
     summary.layout_problems += noted["layout"]
     summary.identical += noted["identical"]

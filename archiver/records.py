@@ -183,6 +183,20 @@ class Unchanged:
 
 
 @dataclass(frozen=True)
+class Prepared:
+    """A processed submission's rows as ``store.filing`` writes them, made by the worker
+    (``filing.prepare``) so that the coordinator only adds ids: without the submission's id and
+    its passages' ids, which the coordinator takes. Positions count the passages in index order."""
+
+    passages: tuple[tuple[Any, ...], ...]  # ``filing.PASSAGE_COLUMNS`` after submission_id
+    sections: tuple[tuple[Any, ...], ...]  # ``filing.SECTION_COLUMNS`` after submission_id
+    repeats: tuple[tuple[int, int, float, str], ...]  # positions of passage and of, similarity, action
+    # The reusable kept paragraphs: position, exact, signature, normalised, anchors.
+    paragraphs: tuple[tuple[int, str, bytes | None, str, bytes], ...]
+    year: int | None  # ``Processed.year``
+
+
+@dataclass(frozen=True)
 class Stored:
     """A processed submission whose object version is in the vault; its bytes stay behind."""
 
@@ -197,6 +211,7 @@ class Stored:
     # the renames, which a run's coordinator otherwise makes: its "land" stage): the run's
     # "archive" stage. A group commit is one unit of work, so it is split evenly.
     archive_seconds: float = 0.0
+    rows: Prepared | None = None  # an archived submission's (``filing.prepare``)
 
 
 Result = Stored | Unchanged  # what a worker returns for each file
@@ -221,8 +236,9 @@ class Filed:
     new_versions: int  # changed files at known places
     paragraphs: tuple[NewParagraph, ...]  # kept paragraphs for the cross-submission linker
     first_passage_ids: dict[int, int] = field(default_factory=dict)  # submission id → its first passage's
-    # The passages' rows, their ids taken but not yet written (``filing.file_passages``).
-    passages: tuple[tuple[Any, ...], ...] = ()
+    # The passages' rows, their ids taken but not yet written (``filing.file_passages``): for
+    # each submission, its first passage's id, its id and its ``Prepared.passages``.
+    passages: tuple[tuple[int, int, tuple[tuple[Any, ...], ...]], ...] = ()
 
 
 @dataclass

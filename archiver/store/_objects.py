@@ -22,6 +22,7 @@ from archiver.config import Config
 from archiver.records import Processed, Rejection, Stored
 from archiver.stages import fingerprint
 from archiver.stages.report import CHANGES_AFTER, changes_json, clerk_report
+from archiver.store import filing
 from archiver.store._vault_batch import Staged
 from archiver.store.vault import Vault
 
@@ -126,10 +127,13 @@ def _store(
         ]
         if hand_over:
             staged = batch.hand_over()
+    # The rows the coordinator files, made here where the work is spread over the workers.
+    min_chars = config.fingerprint.min_chars
+    prepared = [filing.prepare(o, min_chars) if isinstance(o, Processed) else None for o in outcomes]
     share = (time.perf_counter() - started) / max(len(outcomes), 1)
     stored = [
-        Stored(_for_filing(o), len(o.submission.raw), v.version, v.created, r, share)
-        for o, r, v in zip(outcomes, reports, versions, strict=True)
+        Stored(_for_filing(o), len(o.submission.raw), v.version, v.created, r, share, rows)
+        for o, r, v, rows in zip(outcomes, reports, versions, prepared, strict=True)
     ]
     return stored, staged if staged is not None and staged.objects else None
 

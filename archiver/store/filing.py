@@ -5,6 +5,8 @@ documents, submissions, sections, passages, repeats inside submissions and event
 batch with a handful of statements, in the caller's transaction. The passages' ids are taken
 first and their rows written last (``file_passages``), once the linker has worked out each
 paragraph's group and canonical passage: written with the row, not by an UPDATE of it after.
+The rows themselves are made by the workers (``prepare``), which run side by side: the
+coordinator, one process filing what all of them send, only gives them their ids.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from archiver import __version__
-from archiver.records import Filed, NewParagraph, Processed, Stored
+from archiver.records import Filed, NewParagraph, Prepared, Processed, Stored
 from archiver.stages import fingerprint
 from archiver.store.bulk import chunks, insert_tuples, new_ids
 from archiver.store.db import (
@@ -32,10 +34,11 @@ from archiver.store.db import (
 from archiver.store.db import Submission as SubmissionRow
 
 
-def file_batch(session: Session, run_id: int, batch: Sequence[Stored], min_chars: int) -> Filed:
+def file_batch(session: Session, run_id: int, batch: Sequence[Stored]) -> Filed:
     """Add the rows of every stored submission of ``batch`` (no commit: the caller's transaction),
     but its passages': their ids are taken and their rows returned (``Filed.passages``), for
-    ``file_passages`` once the linker knows their groups."""
+    ``file_passages`` once the linker knows their groups. The rows are the workers'
+    (``Stored.rows``, ``prepare``): here they are only numbered."""
     if not batch:
         return Filed(0, 0, ())
     documents = _documents(session, batch)
@@ -57,20 +60,28 @@ def file_batch(session: Session, run_id: int, batch: Sequence[Stored], min_chars
     _update_documents(session, {doc_id: heads[doc_id] for doc_id in known})
     paragraphs: list[NewParagraph] = []
     sections: list[tuple[Any, ...]] = []
-    passage_rows: list[tuple[Any, ...]] = []
-    for stored, sub_id in zip(batch, sub_ids, strict=True):
-        if isinstance(stored.outcome, Processed):
-            sections += _section_rows(sub_id, stored.outcome)
-            passage_rows += _passage_rows(sub_id, stored.outcome)
+    archived = [(s.rows, sub_id) for s, sub_id in zip(batch, sub_ids, strict=True) if s.rows is not None]
+    for rows, sub_id in archived:
+        sections += [(sub_id, *row) for row in rows.sections]
     insert_tuples(session.connection(), table(SectionRow), sections, SECTION_COLUMNS)
-    ids = new_ids(session.connection(), table(PassageRow), len(passage_rows))
-    passage_ids = {(row[0], row[1]): id_ for row, id_ in zip(passage_rows, ids, strict=True)}
+    # A submission's passages take consecutive ids in index order: a passage's id is its
+    # submission's first plus its position, with no map from (submission, index) to id.
+    ids = new_ids(session.connection(), table(PassageRow), sum(len(r.passages) for r, _ in archived))
+    next_id = ids[0] if ids else 0
     matches: list[tuple[Any, ...]] = []
-    for stored, sub_id in zip(batch, sub_ids, strict=True):
-        if isinstance(stored.outcome, Processed):
-            id_of = {idx: passage_ids[(sub_id, idx)] for idx in _indices(stored.outcome)}
-            matches += _intra_rows(stored.outcome, id_of)
-            paragraphs += _paragraphs(stored.outcome, sub_id, id_of, min_chars)
+    passages: list[tuple[int, int, tuple[tuple[Any, ...], ...]]] = []
+    firsts: dict[int, int] = {}
+    for rows, sub_id in archived:
+        if not rows.passages:
+            continue
+        base, next_id = next_id, next_id + len(rows.passages)
+        firsts[sub_id] = base
+        passages.append((base, sub_id, rows.passages))
+        matches += [(base + a, base + b, sim, "intra", action) for a, b, sim, action in rows.repeats]
+        paragraphs += [
+            NewParagraph(base + at, sub_id, exact, signature, normalised, rows.year, anchors)
+            for at, exact, signature, normalised, anchors in rows.paragraphs
+        ]
     insert_tuples(session.connection(), table(MatchRow), matches, MATCH_COLUMNS)
     events = [
         (
@@ -83,11 +94,7 @@ def file_batch(session: Session, run_id: int, batch: Sequence[Stored], min_chars
         for s, sub_id in zip(batch, sub_ids, strict=True)
     ]
     insert_tuples(session.connection(), table(EventRow), events, EVENT_COLUMNS)
-    firsts: dict[int, int] = {}
-    for (sub_id, _), passage_id in passage_ids.items():
-        firsts[sub_id] = min(firsts.get(sub_id, passage_id), passage_id)
-    passages = tuple((id_, *row) for id_, row in zip(ids, passage_rows, strict=True))
-    return Filed(len(new), len(batch) - len(new), tuple(paragraphs), firsts, passages)
+    return Filed(len(new), len(batch) - len(new), tuple(paragraphs), firsts, tuple(passages))
 
 
 def _status(stored: Stored) -> str:
@@ -193,17 +200,6 @@ def _update_documents(session: Session, heads: Mapping[int, tuple[Any, ...]]) ->
 
 SECTION_COLUMNS = ("submission_id", "idx", "level", "number", "heading", "start", "end")
 
-
-def _section_rows(submission_id: int, outcome: Processed) -> list[tuple[Any, ...]]:
-    """Rows of ``SECTION_COLUMNS``, in section order."""
-    sections = outcome.sections
-    return [(submission_id, i, s.level, s.number, s.heading, s.start, s.end) for i, s in enumerate(sections)]
-
-
-def _indices(outcome: Processed) -> list[int]:
-    return sorted(p.index for p in (*outcome.passages, *outcome.removed))
-
-
 # The columns of a passage row as filed; rep_id and canonical_id come from the linker.
 PASSAGE_COLUMNS = (
     "submission_id",
@@ -221,13 +217,17 @@ PASSAGE_COLUMNS = (
 )
 
 
-def _passage_rows(submission_id: int, outcome: Processed) -> list[tuple[Any, ...]]:
-    """Rows of ``PASSAGE_COLUMNS``, in passage order."""
+def prepare(outcome: Processed, min_chars: int) -> Prepared:
+    """The rows of ``outcome`` as ``file_batch`` writes them, but for ids: made by the worker
+    (``_objects``), which runs in parallel with the others, so that the coordinator, one
+    process filing what all of them send, only numbers them. The rows share their values
+    (texts, signatures) with ``outcome``, so they add little to its pickle."""
     prints = {f.passage: f for f in outcome.fingerprints}
     removed = {p.index for p in outcome.removed}
-    return [
+    ordered = sorted([*outcome.passages, *outcome.removed], key=lambda p: p.index)
+    position = {p.index: at for at, p in enumerate(ordered)}
+    passages = tuple(
         (
-            submission_id,
             p.index,
             p.kind,
             p.section,
@@ -240,50 +240,50 @@ def _passage_rows(submission_id: int, outcome: Processed) -> list[tuple[Any, ...
             prints[p.index].signature,
             outcome.year,
         )
-        for p in sorted([*outcome.passages, *outcome.removed], key=lambda p: p.index)
-    ]
+        for p in ordered
+    )
+    sections = tuple(
+        (i, x.level, x.number, x.heading, x.start, x.end) for i, x in enumerate(outcome.sections)
+    )
+    repeats = tuple(
+        (position[r.passage], position[r.of], r.similarity, "removed" if r.removed else "warned")
+        for r in outcome.repeats
+    )
+    paragraphs = tuple(
+        (
+            position[p.index],
+            prints[p.index].exact,
+            prints[p.index].signature,
+            prints[p.index].normalised,
+            prints[p.index].anchors,
+        )
+        for p in outcome.passages
+        if fingerprint.reusable(p.kind, prints[p.index].normalised_chars, min_chars)
+    )
+    return Prepared(passages, sections, repeats, paragraphs, outcome.year)
 
 
 def file_passages(
-    session: Session, passages: Sequence[tuple[Any, ...]], groups: Mapping[int, tuple[int, int | None]]
+    session: Session,
+    passages: Sequence[tuple[int, int, Sequence[tuple[Any, ...]]]],
+    groups: Mapping[int, tuple[int, int | None]],
 ) -> None:
-    """Write the rows ``file_batch`` returned (``Filed.passages``), each paragraph's with its
-    group and canonical passage from ``groups`` (passage id → (rep_id, canonical_id)): the other
-    passages (headings, short or removed ones) have neither.
+    """Write the rows ``file_batch`` returned (``Filed.passages``: each submission's first
+    passage id, its id and its rows), each paragraph's with its group and canonical passage
+    from ``groups`` (passage id → (rep_id, canonical_id)): the other passages (headings, short
+    or removed ones) have neither.
 
-    Plain tuples through the driver: a batch has thousands of passages, and SQLAlchemy's
-    per-row parameter handling cost more than SQLite's insert."""
-    rows = [(*row, *groups.get(row[0], (None, None))) for row in passages]
+    Plain tuples through the driver, each row made once here: a batch has thousands of
+    passages, and SQLAlchemy's per-row parameter handling cost more than SQLite's insert."""
+    neither = (None, None)
+    rows = [
+        (first + at, sub_id, *row, *groups.get(first + at, neither))
+        for first, sub_id, prepared in passages
+        for at, row in enumerate(prepared)
+    ]
     insert_tuples(
         session.connection(), table(PassageRow), rows, ("id", *PASSAGE_COLUMNS, "rep_id", "canonical_id")
     )
 
 
 EVENT_COLUMNS = ("run_id", "submission_id", "kind", "detail", "created")
-
-
-def _intra_rows(outcome: Processed, id_of: dict[int, int]) -> list[tuple[Any, ...]]:
-    """Rows of ``MATCH_COLUMNS``: the repeats inside the submission."""
-    return [
-        (id_of[r.passage], id_of[r.of], r.similarity, "intra", "removed" if r.removed else "warned")
-        for r in outcome.repeats
-    ]
-
-
-def _paragraphs(
-    outcome: Processed, submission_id: int, id_of: dict[int, int], min_chars: int
-) -> list[NewParagraph]:
-    prints = {f.passage: f for f in outcome.fingerprints}
-    return [
-        NewParagraph(
-            id_of[p.index],
-            submission_id,
-            prints[p.index].exact,
-            prints[p.index].signature,
-            prints[p.index].normalised,
-            outcome.year,
-            prints[p.index].anchors,
-        )
-        for p in outcome.passages
-        if fingerprint.reusable(p.kind, prints[p.index].normalised_chars, min_chars)
-    ]
