@@ -16,7 +16,7 @@ between batches only, never while a batch's lookups run.
 
 Every lookup (``links.held_rows``) reads both levels: the main one by SQL, the blocks from the
 copies its process keeps (``UpperLevel``); a row is in exactly one of them. A worker holds at
-most the blocks' rows, about 20 bytes each (``[store] recent_band_rows`` plus what a run adds
+most the blocks' rows, 16 bytes each (``[store] recent_band_rows`` plus what a run adds
 before its next merge).
 """
 
@@ -132,15 +132,26 @@ def block_ids(connection: Connection) -> frozenset[int]:
 @dataclass
 class _Band:
     """One band's rows of every block a process holds, sorted by key, with the block each came
-    from."""
+    from. Passage and block ids are held as int32 while they fit (``_ids``): 16 bytes a row
+    instead of 24, in every worker."""
 
     keys: npt.NDArray[np.int64]
-    passages: npt.NDArray[np.int64]
-    blocks: npt.NDArray[np.int64]
+    passages: npt.NDArray[np.signedinteger]
+    blocks: npt.NDArray[np.signedinteger]
 
 
 def _empty_band() -> _Band:
-    return _Band(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64))
+    return _Band(np.empty(0, np.int64), np.empty(0, np.int32), np.empty(0, np.int32))
+
+
+_INT32_MAX = int(np.iinfo(np.int32).max)
+
+
+def _ids(held: npt.NDArray[np.signedinteger], added: npt.NDArray[np.int64]) -> npt.DTypeLike:
+    """The narrowest of int32 and int64 that holds every id of ``held`` and ``added`` exactly
+    (ids are positive; an archive past 2³¹ passages or blocks falls back to int64)."""
+    largest = max(int(held.max(initial=0)), int(added.max(initial=0)))
+    return np.int32 if largest <= _INT32_MAX else np.int64
 
 
 @dataclass
@@ -180,8 +191,11 @@ class UpperLevel:
                     order
                 ]
                 keys = np.insert(keys, at, new_keys[order])
-                passages = np.insert(passages, at, new_passages)
-                blocks = np.insert(blocks, at, new_blocks)
+                # np.insert casts the new values to the held array's type: widen first if needed.
+                passages = np.insert(
+                    passages.astype(_ids(passages, new_passages), copy=False), at, new_passages
+                )
+                blocks = np.insert(blocks.astype(_ids(blocks, new_blocks), copy=False), at, new_blocks)
             self.bands[band] = _Band(keys, passages, blocks)
         self.ids = (self.ids - gone) | {id_ for added in read.values() for id_, _ in added}
 
@@ -196,8 +210,10 @@ class UpperLevel:
             low = np.searchsorted(held.keys, part[:, 1], "left")
             count = np.searchsorted(held.keys, part[:, 1], "right") - low
             at = buckets.ranges(low, count)
-            at = at[held.passages[at] < before]
-            found.append(np.column_stack([np.full(len(at), band), held.keys[at], held.passages[at]]))
+            passages = held.passages[at].astype(np.int64)
+            kept = passages < before
+            at, passages = at[kept], passages[kept]
+            found.append(np.column_stack([np.full(len(at), band), held.keys[at], passages]))
         return np.concatenate(found) if found else np.empty((0, 3), np.int64)
 
 
