@@ -473,6 +473,59 @@ def summarise(result: dict[str, Any], sizes: list[int]) -> None:
             line += f"; a full `archiver compact` (no night runs one) {steady['compaction']['seconds']} s"
     cpu_ratios = [result[k] for k in ("cpu_ratio_largest_over_smallest", "cpu_ratio_steady") if k in result]
     print(line + f" (target ≤ 1.3); CPU seconds (median) {cpu}, ratios {cpu_ratios}")
+    # The same ratios of the best nights (each state's minimum), and what the growing stages add.
+    for label, other in (("largest", large), ("steady", steady)):
+        if other and "night_cpu_seconds_min" in other:
+            for figure in ("seconds", "cpu_seconds"):
+                best = other[f"night_{figure}_min"] / small[f"night_{figure}_min"]
+                result[f"{figure}_ratio_{label}_best"] = round(best, 3)
+            added = other["night_growing_stage_seconds_median"] - small["night_growing_stage_seconds_median"]
+            result[f"growing_stage_seconds_added_{label}"] = round(added, 2)
+            print(
+                f"{label}: best-night ratios wall {result[f'seconds_ratio_{label}_best']}, CPU "
+                f"{result[f'cpu_seconds_ratio_{label}_best']}; growing stages (verify, compact, file, "
+                f"link) {other['night_growing_stage_seconds_median']} s against "
+                f"{small['night_growing_stage_seconds_median']} s (medians); the fixed ones "
+                f"{other['night_fixed_stage_seconds_min']}–{other['night_fixed_stage_seconds_max']} s "
+                f"against {small['night_fixed_stage_seconds_min']}–{small['night_fixed_stage_seconds_max']} s"
+            )
+
+
+# What a night does whatever the archive's size (the same 200 files), and what grows with it: the
+# lookups by key in the main level (``verify``: its tasks' seconds, summed over the workers), the
+# steady night's band merge (``compact``), and the coordinator's writes into bigger tables and
+# indexes (``file``, ``link``). Stage seconds are the run's own (wall seconds of each stage,
+# summed over the workers), so they carry the host's noise too: summed separately, they show
+# where a night's difference comes from.
+GROWING = ("verify", "compact", "file", "link")
+
+
+def stage_groups(timed: dict[str, Any]) -> dict[str, float]:
+    """A night's stage seconds summed into the stages that grow with the archive and the rest."""
+    stages: dict[str, float] = timed["stage_seconds"]
+    growing = sum(v for k, v in stages.items() if k in GROWING)
+    return {"growing": round(growing, 3), "fixed": round(sum(stages.values()) - growing, 3)}
+
+
+def spread(entry: dict[str, Any]) -> None:
+    """Medians, minima and maxima of ``entry``'s nights: wall and CPU seconds, and the stage
+    groups (``stage_groups``), each stage's median too. The minimum is the figure the host's
+    noise inflates least (other processes only ever add time); none is dropped."""
+    nights = entry["nights"]
+    figures: dict[str, list[float]] = {
+        "seconds": [n["seconds"] for n in nights],
+        "cpu_seconds": [n["cpu_seconds"] for n in nights],
+        "growing_stage_seconds": [stage_groups(n)["growing"] for n in nights],
+        "fixed_stage_seconds": [stage_groups(n)["fixed"] for n in nights],
+    }
+    for figure, values in figures.items():
+        entry[f"night_{figure}_median"] = round(statistics.median(values), 2)
+        entry[f"night_{figure}_min"] = round(min(values), 2)
+        entry[f"night_{figure}_max"] = round(max(values), 2)
+    stages = sorted({k for n in nights for k in n["stage_seconds"]})
+    entry["stage_seconds_median"] = {
+        k: round(statistics.median(n["stage_seconds"].get(k, 0.0) for n in nights), 3) for k in stages
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -552,7 +605,10 @@ def main(argv: list[str] | None = None) -> int:
             largest["steady"] = filled | {"nights": [], "night_rows": night_rows}
             states["steady"] = steady
         for round_ in range(args.repeat):
-            for label, folder in states.items():
+            # Every other round in reverse (ABC CBA …): a drift of the host's speed over the
+            # rounds then falls on every state alike, not most on the last of each round.
+            ordered = list(states.items())
+            for label, folder in ordered[::-1] if round_ % 2 else ordered:
                 timed = night(tmp / "night", folder, night_inbox, args.steady_only and label == "steady")
                 entry = largest["steady"] if label == "steady" else result["sizes"][label]
                 entry["nights"].append(timed)
@@ -568,10 +624,7 @@ def main(argv: list[str] | None = None) -> int:
                     raise SystemExit("the steady night merged no band: it is not the steady state")
         for entry in [*result["sizes"].values(), largest.get("steady")]:
             if entry and entry["nights"]:
-                for figure in ("seconds", "cpu_seconds"):
-                    entry[f"night_{figure}_median"] = round(
-                        statistics.median(n[figure] for n in entry["nights"]), 2
-                    )
+                spread(entry)
         if "steady" in states and not args.steady_only:
             largest["steady"]["compaction"] = compaction(tmp / "night", states["steady"])
             print(f"a full compaction of the steady state: {largest['steady']['compaction']}")

@@ -119,6 +119,38 @@ def test_nightly_summary_gives_the_wall_and_the_cpu_ratios(capsys: pytest.Captur
     assert "CPU seconds (median) 5.0, ratios [1.2, 1.5]" in capsys.readouterr().out
 
 
+def test_nightly_spread_keeps_every_night_and_splits_the_growing_stages(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import nightly_cost
+
+    def timed(seconds: float, cpu: float, verify: float, clean: float) -> dict[str, object]:
+        stages = {"verify": verify, "compact": 0.5, "clean": clean, "decode": 0.25}
+        return {"seconds": seconds, "cpu_seconds": cpu, "stage_seconds": stages}
+
+    small: dict[str, object] = {"nights": [timed(2.0, 4.0, 1.0, 1.5), timed(3.0, 6.0, 1.0, 3.0)]}
+    large: dict[str, object] = {"nights": [timed(3.0, 5.0, 2.0, 1.5), timed(6.0, 9.0, 2.5, 4.0)]}
+    large["nights"].append(timed(4.0, 7.0, 2.0, 2.0))  # type: ignore[attr-defined]
+    for entry in (small, large):
+        nightly_cost.spread(entry)
+    assert (large["night_seconds_median"], large["night_seconds_min"], large["night_seconds_max"]) == (
+        4,
+        3,
+        6,
+    )
+    assert (large["night_growing_stage_seconds_median"], small["night_growing_stage_seconds_min"]) == (
+        2.5,
+        1.5,
+    )
+    assert (large["night_fixed_stage_seconds_min"], large["night_fixed_stage_seconds_max"]) == (1.75, 4.25)
+    assert large["stage_seconds_median"] == {"clean": 2.0, "compact": 0.5, "decode": 0.25, "verify": 2.0}
+    result = {"sizes": {"10": small, "1000": large}}
+    nightly_cost.summarise(result, [10, 1000])
+    assert (result["seconds_ratio_largest_best"], result["cpu_seconds_ratio_largest_best"]) == (1.5, 1.25)
+    assert result["growing_stage_seconds_added_largest"] == 1.0
+    assert "best-night ratios wall 1.5, CPU 1.25" in capsys.readouterr().out
+
+
 def test_scaleout_model_from_a_serial_runs_stage_seconds() -> None:
     import scaleout
 
