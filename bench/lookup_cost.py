@@ -50,7 +50,7 @@ def task_keys(path: Path, tasks: int, seed: int = 3) -> tuple[list[np.ndarray], 
         raw = conn.connection.driver_connection
         assert raw is not None
         bands = [int(b) for (b,) in raw.execute("SELECT DISTINCT band FROM passage_bands").fetchall()]
-        last = int(raw.execute("SELECT max(id) FROM passages").fetchone()[0])
+        last = int(raw.execute("SELECT max(passage_id) FROM passage_bands").fetchone()[0] or 0)
         rng = np.random.default_rng(seed)
         per_band = tasks * links.TASK_PASSAGES
         out: list[list[np.ndarray]] = [[] for _ in range(tasks)]

@@ -151,6 +151,29 @@ def test_nightly_spread_keeps_every_night_and_splits_the_growing_stages(
     assert "best-night ratios wall 1.5, CPU 1.25" in capsys.readouterr().out
 
 
+def test_lookup_cost_reads_the_same_rows_under_every_variant(tmp_path: Path) -> None:
+    import lookup_cost
+
+    from archiver.store import bulk, db
+
+    archive = tmp_path / "archive.sqlite3"
+    engine = db.open_engine(f"sqlite:///{archive}")
+    keys = range(-40, 40, 3)
+    # Passage 61 in band 0 is the one the script takes as hits (passage id % 61 == band).
+    rows = [(band, key, 61 if band == 0 else 5) for band in range(3) for key in keys]
+    with engine.begin() as connection:
+        bulk.insert_tuples(connection, db.table(db.PassageBand), rows)
+    engine.dispose()
+    argv = [str(archive), "--tasks", "2", "--repeat", "2", "--results-dir", str(tmp_path)]
+    assert lookup_cost.main(argv) == 0
+    (written,) = tmp_path.glob("*-lookup-cost.json")
+    variants = json.loads(written.read_text())["variants"]
+    assert sorted(variants) == ["both", "cache", "default", "mmap"]
+    assert all(len(v["trials"]) == 2 for v in variants.values())
+    # Every hit is found under every variant (the random keys miss).
+    assert {trial["rows"] for v in variants.values() for trial in v["trials"]} == {len(keys)}
+
+
 def test_scaleout_model_from_a_serial_runs_stage_seconds() -> None:
     import scaleout
 
