@@ -270,16 +270,19 @@ def count_passages(url: str) -> int:
     return n
 
 
-def night(folder: Path, pristine: Path, night_inbox: Path, in_place: bool = False) -> dict[str, Any]:
+def night(
+    folder: Path, pristine: Path, night_inbox: Path, in_place: bool = False, cpu_stages: bool = True
+) -> dict[str, Any]:
     """One timed night on a fresh copy of the archive in ``pristine`` (``in_place``: on it), in
     a fresh process.
 
     A fresh process, as the nightly job is: no warm caches (jieba, OpenCC, lru caches) carried
     from the history run or from an earlier night, so the first size measured is not penalised.
     """
+    flags = [str(night_inbox), *(["--cpu-stages"] if cpu_stages else [])]
     if in_place:
-        return _child(pristine, "--night-child", str(night_inbox))
-    return _child_on_copy(pristine, folder, "--night-child", str(night_inbox))
+        return _child(pristine, "--night-child", *flags)
+    return _child_on_copy(pristine, folder, "--night-child", *flags)
 
 
 def _child_on_copy(pristine: Path, folder: Path, flag: str, *args: str) -> dict[str, Any]:
@@ -319,8 +322,46 @@ def set_aside(folder: Path) -> None:
     folder.rename(trash / f"{folder.name}-{len(list(trash.iterdir()))}")
 
 
-def night_child(folder: Path, night_inbox: Path) -> None:
+# The modules that time the run's stages, each with ``time.perf_counter`` (``stage_clock``).
+TIMING_MODULES = (
+    "archiver.flow",
+    "archiver.stages.process",
+    "archiver.store._objects",
+    "archiver.index.links",
+    "archiver.index.indexer",
+)
+
+
+class _ThreadClock:
+    """``time`` with ``perf_counter`` the calling thread's CPU seconds (``time.thread_time``)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return time.thread_time if name == "perf_counter" else getattr(time, name)
+
+
+def stage_clock(cpu: bool) -> None:
+    """With ``cpu``, make the run's stage seconds CPU seconds of the thread that ran the stage.
+
+    The run times its stages with ``time.perf_counter`` (wall seconds): on a shared host a
+    stage's seconds then hold the time its process waited for a core, which varies from night
+    to night as much as the stage's own work (the same-work ``clean`` stage took 6–15 s in one
+    invocation whose nights used 4.6–6.3 CPU-s in all). Every stage runs in one thread (the
+    workers' in their main thread, a verify task in the worker that runs it, ``land`` in its
+    own), so the thread's CPU seconds are that stage's. Only what the run reports changes; the
+    pool's workers are forked (Linux), so they inherit it. The night's own wall and CPU
+    seconds are measured around ``flow.run`` as before.
+    """
+    if not cpu:
+        return
+    import importlib
+
+    for name in TIMING_MODULES:
+        importlib.import_module(name).time = _ThreadClock()  # type: ignore[attr-defined]
+
+
+def night_child(folder: Path, night_inbox: Path, cpu_stages: bool = False) -> None:
     """Time ``flow.run`` of the night on the archive in ``folder``; print the figures as JSON."""
+    stage_clock(cpu_stages)
     cfg = config_mod.load(folder / "config.toml")
     own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -339,6 +380,7 @@ def night_child(folder: Path, night_inbox: Path) -> None:
                 "compacted": summary.compacted,
                 "recent_rows_after": recent_rows(cfg.database_url),
                 "stage_seconds": summary.as_dict()["stage_seconds"],
+                "stage_clock": "thread CPU" if cpu_stages else "wall",
             }
         )
     )
@@ -528,10 +570,61 @@ def spread(entry: dict[str, Any]) -> None:
     }
 
 
+def reuse(tmp: Path, sizes: list[int], result: dict[str, Any], states: dict[str, Path]) -> None:
+    """The states a ``--keep`` run left in ``tmp`` (``archive-SIZE``, ``archive-LARGEST-steady``)."""
+    for size in sizes:
+        pristine = tmp / f"archive-{size}"
+        url = cfg_url(pristine)
+        result["sizes"][str(size)] = {
+            "reused": str(pristine),
+            "passages": count_passages(url),
+            "recent_rows": recent_rows(url),
+            "nights": [],
+        }
+        states[str(size)] = pristine
+    steady = tmp / f"archive-{sizes[-1]}-steady"
+    if steady.is_dir():
+        largest = result["sizes"][str(sizes[-1])]
+        largest["steady"] = {"reused": str(steady), "recent_rows": recent_rows(cfg_url(steady)), "nights": []}
+        states["steady"] = steady
+
+
+def build_steady(
+    args: argparse.Namespace,
+    tmp: Path,
+    sizes: list[int],
+    states: dict[str, Path],
+    result: dict[str, Any],
+    night_inbox: Path,
+) -> None:
+    """The largest archive's steady state (``fill_recent``), when it outgrows the blocks' limit."""
+    smallest = states[str(sizes[0])]
+    largest = result["sizes"][str(sizes[-1])]
+    probe = night(tmp / "night", smallest, night_inbox)  # untimed: how many rows a night adds
+    before = result["sizes"][str(sizes[0])]
+    night_rows = probe["recent_rows_after"] - before["recent_rows"]
+    cap = config_mod.load(smallest / "config.toml").store.recent_band_rows
+    if largest["filler"]["band_rows"] > cap:
+        # The steady state, as the night before leaves it: its rows in blocks, which put the
+        # blocks a night's rows over their limit less half the fullest band (≈ 2 / (bands +
+        # 1) of the limit), so that the night merges the fullest bands first, on average a
+        # night's rows.
+        steady = tmp / f"archive-{sizes[-1]}-steady"
+        if args.steady_only:  # too large to copy: the archive itself becomes the steady state
+            states.pop(str(sizes[-1])).rename(steady)
+        else:
+            shutil.copytree(states[str(sizes[-1])], steady)
+        over = night_rows - cap // (config_mod.load(smallest / "config.toml").fingerprint.bands + 1)
+        filled = fill_recent(steady, cap + max(over, 0), largest["filler"]["last_passage_id"])
+        print(f"blocks of the largest filled to {filled['recent_rows']:,} rows ({filled['seconds']} s)")
+        largest["steady"] = filled | {"nights": [], "night_rows": night_rows}
+        states["steady"] = steady
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--night-child"]:
-        night_child(Path(argv[1]), Path(argv[2]))
+        night_child(Path(argv[1]), Path(argv[2]), argv[3:] == ["--cpu-stages"])
         return 0
     if argv[:1] == ["--compact-child"]:
         compact_child(Path(argv[1]))
@@ -549,6 +642,17 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the largest archive: only its steady night, on the archive itself (no copy; --repeat 1)",
     )
+    ap.add_argument(
+        "--wall-stages",
+        action="store_true",
+        help="report the stages' wall seconds, as the run does (default: each stage's thread CPU seconds)",
+    )
+    ap.add_argument(
+        "--reuse",
+        type=Path,
+        default=None,
+        help="time the nights on the archives a --keep run left in this folder (its archive-* states)",
+    )
     ap.add_argument("--work-dir", type=Path, default=common.WORK)
     ap.add_argument("--results-dir", type=Path, default=common.RESULTS)
     args = ap.parse_args(argv)
@@ -559,7 +663,9 @@ def main(argv: list[str] | None = None) -> int:
     night_inbox, history = split_inbox(
         outdir, args.work_dir / f"nightly-scale{args.scale}-seed{args.seed}", 2025, 2024, args.night_files
     )
-    tmp = Path(tempfile.mkdtemp(prefix="nightly-", dir=args.work_dir))
+    if args.reuse:
+        args.keep = True  # another run's archives: never deleted here
+    tmp = args.reuse or Path(tempfile.mkdtemp(prefix="nightly-", dir=args.work_dir))
     result: dict[str, Any] = {
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "args": vars(args) | {"work_dir": str(args.work_dir), "results_dir": str(args.results_dir)},
@@ -571,7 +677,9 @@ def main(argv: list[str] | None = None) -> int:
         # noise (this is a shared VM; disk write-back after building 2.6 GB) then falls on
         # every state alike instead of on whichever was measured first.
         states: dict[str, Path] = {}
-        for size in sizes:
+        if args.reuse:
+            reuse(tmp, sizes, result, states)
+        for size in [] if args.reuse else sizes:
             pristine = tmp / f"archive-{size}"
             built = build(size, pristine, history, args.workers)
             print(
@@ -583,33 +691,16 @@ def main(argv: list[str] | None = None) -> int:
             level_sizes = {"recent_rows": recent_rows(url)}
             result["sizes"][str(size)] = built | level_sizes | {"nights": []}
             states[str(size)] = pristine
-        smallest = states[str(sizes[0])]
-        probe = night(tmp / "night", smallest, night_inbox)  # untimed: how many rows a night adds
-        before = result["sizes"][str(sizes[0])]
-        night_rows = probe["recent_rows_after"] - before["recent_rows"]
-        cap = config_mod.load(smallest / "config.toml").store.recent_band_rows
         largest = result["sizes"][str(sizes[-1])]
-        if largest["filler"]["band_rows"] > cap:
-            # The steady state, as the night before leaves it: its rows in blocks, which put the
-            # blocks a night's rows over their limit less half the fullest band (≈ 2 / (bands +
-            # 1) of the limit), so that the night merges the fullest bands first, on average a
-            # night's rows.
-            steady = tmp / f"archive-{sizes[-1]}-steady"
-            if args.steady_only:  # too large to copy: the archive itself becomes the steady state
-                states.pop(str(sizes[-1])).rename(steady)
-            else:
-                shutil.copytree(states[str(sizes[-1])], steady)
-            over = night_rows - cap // (config_mod.load(smallest / "config.toml").fingerprint.bands + 1)
-            filled = fill_recent(steady, cap + max(over, 0), largest["filler"]["last_passage_id"])
-            print(f"blocks of the largest filled to {filled['recent_rows']:,} rows ({filled['seconds']} s)")
-            largest["steady"] = filled | {"nights": [], "night_rows": night_rows}
-            states["steady"] = steady
+        if not args.reuse:  # a reused run's folder has its steady state already
+            build_steady(args, tmp, sizes, states, result, night_inbox)
         for round_ in range(args.repeat):
             # Every other round in reverse (ABC CBA …): a drift of the host's speed over the
             # rounds then falls on every state alike, not most on the last of each round.
             ordered = list(states.items())
             for label, folder in ordered[::-1] if round_ % 2 else ordered:
-                timed = night(tmp / "night", folder, night_inbox, args.steady_only and label == "steady")
+                in_place = args.steady_only and label == "steady"
+                timed = night(tmp / "night", folder, night_inbox, in_place, not args.wall_stages)
                 entry = largest["steady"] if label == "steady" else result["sizes"][label]
                 entry["nights"].append(timed)
                 print(

@@ -151,6 +151,23 @@ def test_nightly_spread_keeps_every_night_and_splits_the_growing_stages(
     assert "best-night ratios wall 1.5, CPU 1.25" in capsys.readouterr().out
 
 
+def test_nightly_stage_clock_makes_the_stages_thread_cpu_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import time
+
+    import nightly_cost
+
+    modules = [importlib.import_module(name) for name in nightly_cost.TIMING_MODULES]
+    for module in modules:  # put back after the test
+        monkeypatch.setattr(module, "time", module.time)
+    nightly_cost.stage_clock(False)
+    assert all(module.time is time for module in modules)
+    nightly_cost.stage_clock(True)
+    for module in modules:
+        assert module.time.perf_counter is time.thread_time
+        assert module.time.process_time is time.process_time  # the rest of ``time`` as it is
+
+
 def test_lookup_cost_reads_the_same_rows_under_every_variant(tmp_path: Path) -> None:
     import lookup_cost
 
