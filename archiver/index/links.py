@@ -115,7 +115,10 @@ def link(
     stats.candidates = sum(f.candidates for f in found)
     links, spans = _written(found)
     insert_tuples(session.connection(), table(MatchRow), links, MATCH_COLUMNS)
-    span_rows = np.array(spans, dtype=np.int64).reshape(-1, len(SPAN_COLUMNS))
+    # Flattened into numpy's iterator, not converted tuple by tuple (np.array of the list).
+    width = len(SPAN_COLUMNS)
+    flat = np.fromiter(itertools.chain.from_iterable(spans), dtype=np.int64, count=width * len(spans))
+    span_rows = flat.reshape(-1, width)
     insert_array(session.connection(), table(SpanRow), span_rows, SPAN_COLUMNS)
     stats.spans = len(spans)
     stats.links = len(links)
@@ -234,7 +237,10 @@ def _add_bands(connection: Connection, found: Sequence[Found]) -> int:
     if not found:
         return 0
     rows = np.concatenate([f.fitting for f in found])
-    rows = rows[np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))]
+    # Each task's rows are sorted like the index and the tasks' passages are consecutive id
+    # ranges, in order: a bucket's rows are already in id order, so a stable sort by bucket
+    # alone gives the index's order (lexsort is stable), without a third key to sort by.
+    rows = rows[np.lexsort((rows[:, 1], rows[:, 0]))]
     levels.write_blocks(connection, rows)
     return len(rows)
 
