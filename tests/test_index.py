@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, aliased
 
 from archiver import flow
 from archiver.cli import main
-from archiver.config import Config
+from archiver.config import Config, FingerprintConfig
 from archiver.errors import ParameterMismatch
 from archiver.index import _buckets as buckets
 from archiver.index import _stars as stars
@@ -730,3 +730,22 @@ def test_the_rows_held_are_those_of_both_levels_in_the_buckets_asked_for(
             levels.write_blocks(connection, np.array(last, dtype=np.int64).reshape(-1, 3))
             assert held() == expected(every_band_row(session)) == expected(rows)
         engine.dispose()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    passages=st.dictionaries(
+        st.integers(1, 10_000),
+        st.lists(st.integers(0, 2), min_size=8, max_size=8),  # few values: many equal keys
+        max_size=30,
+    ),
+    bands=st.sampled_from([(4, 2), (8, 1), (2, 4)]),
+)
+def test_band_rows_are_the_plain_lexsort_of_every_row(
+    passages: dict[int, list[int]], bands: tuple[int, int]
+) -> None:
+    config = FingerprintConfig(num_perm=8, bands=bands[0], rows=bands[1])
+    signed = [(pid, np.array(values, dtype="<u4").tobytes()) for pid, values in passages.items()]
+    fast = buckets.band_rows(signed, config)
+    assert fast.dtype == np.int64 and fast.shape == (len(signed) * bands[0], 3)
+    assert fast.tolist() == buckets._plain_band_rows(signed, config).tolist()
