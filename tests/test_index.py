@@ -749,3 +749,16 @@ def test_band_rows_are_the_plain_lexsort_of_every_row(
     fast = buckets.band_rows(signed, config)
     assert fast.dtype == np.int64 and fast.shape == (len(signed) * bands[0], 3)
     assert fast.tolist() == buckets._plain_band_rows(signed, config).tolist()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 40), st.integers(0, 5) | st.integers(0, 2**32 - 1)), max_size=60)
+)
+def test_anchor_rows_are_the_plain_lexsort_of_every_row(rows: list[tuple[int, int]]) -> None:
+    config = FingerprintConfig()
+    ids = np.array([pid for pid, _ in rows], dtype=np.int64)
+    hashes = np.array([h for _, h in rows], dtype=np.uint32)
+    fast = buckets._anchor_rows(hashes, ids, config)
+    assert fast.shape == (len(rows), 3)
+    assert fast.tolist() == buckets._plain_anchor_rows(hashes, ids, config).tolist()

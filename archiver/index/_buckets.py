@@ -37,9 +37,7 @@ def band_rows(signed: Sequence[tuple[int, bytes]], config: FingerprintConfig) ->
     return np.stack([band, key, ids[by_id][order].ravel()], axis=1)
 
 
-def _plain_band_rows(
-    signed: Sequence[tuple[int, bytes]], config: FingerprintConfig
-) -> npt.NDArray[np.int64]:
+def _plain_band_rows(signed: Sequence[tuple[int, bytes]], config: FingerprintConfig) -> npt.NDArray[np.int64]:
     """``band_rows`` written out: every row, lexsorted (the tests compare the two)."""
     if not signed:
         return np.empty((0, 3), np.int64)
@@ -77,6 +75,19 @@ def computed_anchor_rows(
 def _anchor_rows(
     hashes: npt.NDArray[np.uint32], ids: npt.NDArray[np.int64], config: FingerprintConfig
 ) -> npt.NDArray[np.int64]:
+    by_id = np.argsort(ids, kind="stable")
+    ids = ids[by_id]
+    key = hashes.astype(np.int64)[by_id]
+    band = config.bands + key % ANCHOR_BANDS
+    # lexsort is stable: with the rows in id order, two keys give the order of three.
+    order = np.lexsort((key, band))
+    return np.stack([band[order], key[order], ids[order]], axis=1)
+
+
+def _plain_anchor_rows(
+    hashes: npt.NDArray[np.uint32], ids: npt.NDArray[np.int64], config: FingerprintConfig
+) -> npt.NDArray[np.int64]:
+    """``_anchor_rows`` written out: a lexsort of three keys (the tests compare the two)."""
     key = hashes.astype(np.int64)
     band = config.bands + key % ANCHOR_BANDS
     order = np.lexsort((ids, key, band))
