@@ -762,3 +762,17 @@ def test_anchor_rows_are_the_plain_lexsort_of_every_row(rows: list[tuple[int, in
     fast = buckets._anchor_rows(hashes, ids, config)
     assert fast.shape == (len(rows), 3)
     assert fast.tolist() == buckets._plain_anchor_rows(hashes, ids, config).tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    ids=st.lists(st.integers(0, 2**31), min_size=1, max_size=40, unique=True)
+    | st.lists(st.integers(10_000, 10_100), min_size=1, max_size=40, unique=True),
+    picks=st.lists(st.integers(0, 10_000), max_size=80),
+)
+def test_positions_are_those_binary_search_gives(ids: list[int], picks: list[int]) -> None:
+    given_ids = np.array(ids, dtype=np.int64)
+    values = given_ids[[p % len(ids) for p in picks]] if picks else np.empty(0, np.int64)
+    found = index.positions(given_ids, values)
+    assert found.tolist() == index._plain_positions(given_ids, values).tolist()
+    assert given_ids[found].tolist() == values.tolist()
