@@ -1,7 +1,7 @@
 """The verify stage's CPU on the verify tasks of a real run, for two versions of ``archiver``,
 interleaved: the same results, and what each costs.
 
-    .venv/bin/python bench/verify_cpu.py BEFORE AFTER [INBOX] [--runs 3] [--label NAME]
+    .venv/bin/python bench/verify_cpu.py BEFORE AFTER [INBOX] [--runs 3] [--label NAME] [--every N]
 
 BEFORE and AFTER are folders holding an ``archiver`` package, for example
 ``git archive COMMIT archiver | tar -x -C DIR`` (the working tree itself: ``.``). The tasks are
@@ -13,7 +13,8 @@ each version judges every task with ``verify.verify`` in a child process of its 
 serial worker, which judges the tasks in order (what a worker remembers between tasks counts).
 Each child reports its CPU seconds, its peak RSS (VmHWM: the tasks and results held, not only
 a worker's) and a digest of every task's links and spans; the digests must be equal or the
-script fails. Writes bench/results/<date>-verify-cpu-<label>.json.
+script fails. ``--every N`` judges every Nth task only (a run short enough to need no bench
+lock). Writes bench/results/<date>-verify-cpu-<label>.json.
 """
 
 from __future__ import annotations
@@ -77,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--label", default="mosaic7")
     parser.add_argument("--tasks", type=Path, help="the recorded tasks: read if there, else kept there")
+    parser.add_argument("--every", type=int, default=1, help="judge every Nth recorded task only")
     args = parser.parse_args(argv)
-    inbox = args.inbox or common.make_inbox(1, 7, mosaic=0.3) / "inbox"
 
     import align_speed  # imports archiver: only in the parent
 
@@ -86,15 +87,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.tasks and args.tasks.exists():
         with tasks_file.open("rb") as f:
             recorded = pickle.load(f)
+        source = str(args.inbox or f"the tasks recorded in {tasks_file}")  # not run again
     else:
+        inbox = args.inbox or common.make_inbox(1, 7, mosaic=0.3) / "inbox"
         recorded = align_speed.record_tasks(inbox)
+        source = str(inbox)
         tasks_file.parent.mkdir(parents=True, exist_ok=True)
+        with tasks_file.open("wb") as f:
+            pickle.dump(recorded, f, protocol=pickle.HIGHEST_PROTOCOL)
+    if args.every > 1:
+        # A subset of the tasks, in a file of its own the children read.
+        recorded = (*recorded[:2], recorded[2][:: args.every])
+        tasks_file = tasks_file.with_name(f"{tasks_file.stem}-every{args.every}.pickle")
         with tasks_file.open("wb") as f:
             pickle.dump(recorded, f, protocol=pickle.HIGHEST_PROTOCOL)
     try:
         runs = common.interleaved(args, args.runs, lambda version: judge(version, tasks_file))
     finally:
-        if not args.tasks:
+        if not args.tasks or args.every > 1:
             tasks_file.unlink()
     digests = {run["digest"] for found in runs.values() for run in found}
     if len(digests) != 1:
@@ -102,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     tasks = recorded[2]
     result: dict[str, Any] = {
         "date": dt.date.today().isoformat(),
-        "inbox": str(inbox),
+        "inbox": source,
+        "every": args.every,
         "before": str(args.before),
         "after": str(args.after),
         "tasks": len(tasks),

@@ -10,9 +10,10 @@ the rows written are the same however the batch was cut and wherever the tasks r
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -161,22 +162,33 @@ def _to_align(
     those texts."""
     ids = np.array(sorted(texts), dtype=np.int64)
     distinct: dict[str, int] = {}
-    text_at = np.array([distinct.setdefault(texts[pid][1], len(distinct)) for pid in ids.tolist()], np.int64)
-    submission = np.array([texts[pid][0] for pid in ids.tolist()], np.int64)
-    # Pairs as positions in ``ids``, which sort as the ids do.
-    found = np.searchsorted(ids, np.array(anchored, dtype=np.int64).reshape(-1, 2))
+    values = [texts[pid] for pid in ids.tolist()]
+    text_at = np.fromiter(
+        [distinct.setdefault(text, len(distinct)) for _, text in values], np.int64, len(values)
+    )
+    submission = np.fromiter([sub for sub, _ in values], np.int64, len(values))
+    # Pairs as positions in ``ids``, which sort as the ids do (flattened into numpy's iterator,
+    # not converted tuple by tuple).
+    found = np.searchsorted(ids, _pairs_array(anchored))
     other = submission[found[:, 0]] != submission[found[:, 1]]
-    mine = np.searchsorted(ids, np.array(list(linked), dtype=np.int64).reshape(-1, 2))
+    mine = np.searchsorted(ids, _pairs_array(linked))
     both = np.r_[mine, found[other]]
     is_linked = np.arange(len(both)) < len(mine)
-    order = np.lexsort((both[:, 1], both[:, 0]))
-    both, is_linked = both[order], is_linked[order]
+    # Sorted by first, then second: one integer key, a stable sort.
+    key = both[:, 0] * len(ids) + both[:, 1]
+    order = np.argsort(key, kind="stable")
+    both, is_linked, key = both[order], is_linked[order], key[order]
     if len(both):
         # A pair linked and anchored too is one pair, linked.
-        starts = np.flatnonzero(np.r_[True, (both[1:] != both[:-1]).any(axis=1)])
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
         both, is_linked = both[starts], np.logical_or.reduceat(is_linked, starts)
     first, second = both[:, 0], both[:, 1]
     return (ids[first], ids[second]), (text_at[first], text_at[second]), is_linked, list(distinct)
+
+
+def _pairs_array(pairs: Collection[Pair]) -> npt.NDArray[np.int64]:
+    """``pairs`` as an array of two columns."""
+    return np.fromiter(itertools.chain.from_iterable(pairs), np.int64, 2 * len(pairs)).reshape(-1, 2)
 
 
 # The earlier passages' normalised texts this process read lately, by passage id: a passage is a
