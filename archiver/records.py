@@ -206,7 +206,9 @@ class Stored:
     size: int
     version: str
     written: bool  # False when the vault already held exactly this content
-    report: dict[str, Any] | None  # the clerk's report without its changes (archived submissions only)
+    # The clerk's report without its changes (archived submissions only), as the JSON text the
+    # column's type would make of it (``bulk.JSONText``): encoded by the worker, not the coordinator.
+    report: str | None
     # Its share of its group commit's wall time (staging; in a Dask worker also both barriers and
     # the renames, which a run's coordinator otherwise makes: its "land" stage): the run's
     # "archive" stage. A group commit is one unit of work, so it is split evenly.

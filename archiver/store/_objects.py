@@ -127,13 +127,14 @@ def _store(
         ]
         if hand_over:
             staged = batch.hand_over()
-    # The rows the coordinator files, made here where the work is spread over the workers.
+    # The rows and report texts the coordinator files, made here where the work is spread over the workers.
     min_chars = config.fingerprint.min_chars
     prepared = [filing.prepare(o, min_chars) if isinstance(o, Processed) else None for o in outcomes]
+    texts = [None if r is None else filing.report_json(r) for r in reports]
     share = (time.perf_counter() - started) / max(len(outcomes), 1)
     stored = [
         Stored(_for_filing(o), len(o.submission.raw), v.version, v.created, r, share, rows)
-        for o, r, v, rows in zip(outcomes, reports, versions, prepared, strict=True)
+        for o, r, v, rows in zip(outcomes, texts, versions, prepared, strict=True)
     ]
     return stored, staged if staged is not None and staged.objects else None
 

@@ -3,7 +3,8 @@ and ids in slices that fit an ``IN (...)`` list on every backend."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -138,19 +139,40 @@ def _copy_types(target: Table, names: Sequence[str]) -> list[str] | None:
     return types
 
 
+class JSONText(str):
+    """A JSON column's value already encoded, as its type's converter would (``json.dumps``):
+    ``insert_tuples`` writes it as it is. For values encoded where the work is spread (the
+    workers'), not by the coordinator."""
+
+    __slots__ = ()
+
+
+def _converter(dialect: Any, column_type: Any) -> Callable[[Any], Any] | None:
+    """The conversion of a column's values as SQLAlchemy makes it (None: none); a JSON column's
+    takes ``JSONText`` as it is: the text on SQLite, wrapped for psycopg to send unchanged."""
+    if not isinstance(column_type, (JSON, DateTime)):
+        return None
+    convert = column_type.dialect_impl(dialect).bind_processor(dialect)
+    if not isinstance(column_type, JSON):
+        return convert
+    plain: Callable[[Any], Any] = convert or (lambda value: value)
+    if dialect.name == "sqlite":
+        return lambda value: value if isinstance(value, JSONText) else plain(value)
+    if dialect.driver == "psycopg":
+        from psycopg.types.json import Json, Jsonb
+
+        wrap = Jsonb if isinstance(column_type, JSONB) else Json
+        return lambda value: wrap(value, dumps=str) if isinstance(value, JSONText) else plain(value)
+    return lambda value: plain(json.loads(value) if isinstance(value, JSONText) else value)
+
+
 def _processed(
     connection: Connection, target: Table, names: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> Sequence[tuple[Any, ...]]:
     """``rows`` with their JSON and timestamp values converted by their column types, as
     SQLAlchemy does for its own statements (JSON text on SQLite, psycopg's JSON on PostgreSQL);
-    the other values as they are, without a call each."""
-    dialect = connection.dialect
-    converters = [
-        target.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        if isinstance(target.c[name].type, (JSON, DateTime))
-        else None
-        for name in names
-    ]
+    the other values as they are, without a call each. A ``JSONText`` is sent as it is."""
+    converters = [_converter(connection.dialect, target.c[name].type) for name in names]
     if not any(converters):
         return rows
     return [

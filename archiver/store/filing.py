@@ -11,6 +11,7 @@ coordinator, one process filing what all of them send, only gives them their ids
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from archiver import __version__
 from archiver.records import Filed, NewParagraph, Prepared, Processed, Stored
 from archiver.stages import fingerprint
-from archiver.store.bulk import chunks, insert_tuples, new_ids
+from archiver.store.bulk import JSONText, chunks, insert_tuples, new_ids
 from archiver.store.db import (
     MATCH_COLUMNS,
     Document,
@@ -152,7 +153,7 @@ def _insert_submissions(
                 "current": True,
                 "cleaned_text": outcome.text if isinstance(outcome, Processed) else None,
                 # The full list of changes lives in provenance.json; the index keeps the rest.
-                "report": stored.report,
+                "report": None if stored.report is None else JSONText(stored.report),
                 "received": utcnow(),
             }
         )
@@ -261,6 +262,12 @@ def prepare(outcome: Processed, min_chars: int) -> Prepared:
         if fingerprint.reusable(p.kind, prints[p.index].normalised_chars, min_chars)
     )
     return Prepared(passages, sections, repeats, paragraphs, outcome.year)
+
+
+def report_json(report: dict[str, Any]) -> str:
+    """A clerk's report as ``submissions.report`` holds it: the text SQLAlchemy's JSON type
+    writes (``json.dumps`` with its defaults), made by the worker (``Stored.report``)."""
+    return json.dumps(report)
 
 
 def file_passages(
