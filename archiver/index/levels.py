@@ -45,8 +45,9 @@ def encode(rows: npt.NDArray[np.int64]) -> bytes:
 
 
 def decode(data: bytes) -> npt.NDArray[np.int64]:
-    """The (key, passage id) rows of a block's ``data``."""
-    return np.frombuffer(data, dtype=BLOCK_DTYPE).reshape(-1, 2).astype(np.int64)
+    """The (key, passage id) rows of a block's ``data``: on a little-endian machine a read-only
+    view of ``data``, not a copy (a worker reads a million rows at once into its copy)."""
+    return np.frombuffer(data, dtype=BLOCK_DTYPE).reshape(-1, 2).astype(np.int64, copy=False)
 
 
 def write_blocks(connection: Connection, rows: npt.NDArray[np.int64]) -> None:
@@ -177,11 +178,12 @@ class UpperLevel:
             for id_, band, data in fetch_sql(connection, sql):
                 read.setdefault(int(band), []).append((int(id_), decode(bytes(data))))
         dropped = np.array(sorted(gone), dtype=np.int64)
+        ids = (self.ids - gone) | {id_ for added in read.values() for id_, _ in added}
         for band in set(read) | {b for b, held in self.bands.items() if np.isin(held.blocks, dropped).any()}:
             held = self.bands.get(band, _empty_band())
             kept = ~np.isin(held.blocks, dropped)
             keys, passages, blocks = held.keys[kept], held.passages[kept], held.blocks[kept]
-            added = read.get(band, [])
+            added = read.pop(band, [])  # its blocks' bytes freed once held: not all read at once
             if added:  # inserted where they sort: a batch's rows into the held ones, no sort of those
                 new_keys = np.concatenate([pairs[:, 0] for _, pairs in added])
                 order = np.argsort(new_keys, kind="stable")
@@ -197,7 +199,7 @@ class UpperLevel:
                 )
                 blocks = np.insert(blocks.astype(_ids(blocks, new_blocks), copy=False), at, new_blocks)
             self.bands[band] = _Band(keys, passages, blocks)
-        self.ids = (self.ids - gone) | {id_ for added in read.values() for id_, _ in added}
+        self.ids = ids  # once every band holds its rows
 
     def rows_in(self, keys: npt.NDArray[np.int64], before: int) -> npt.NDArray[np.int64]:
         """(band, key, passage id) of the rows held in the buckets ``keys`` (band, key; sorted
