@@ -168,6 +168,24 @@ def test_nightly_stage_clock_makes_the_stages_thread_cpu_seconds(monkeypatch: py
         assert module.time.process_time is time.process_time  # the rest of ``time`` as it is
 
 
+def test_blocks_memory_counts_the_held_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import blocks_memory
+    import numpy as np
+
+    from archiver.index import levels
+    from archiver.store import db
+
+    archive = tmp_path / "archive.sqlite3"
+    engine = db.open_engine(f"sqlite:///{archive}")
+    rows = np.array([(band, key, 7 + key) for band in range(3) for key in range(5)], dtype=np.int64)
+    with engine.begin() as connection:
+        levels.write_blocks(connection, rows)
+    engine.dispose()
+    assert blocks_memory.main([str(archive)]) == 0
+    measured = json.loads(capsys.readouterr().out)
+    assert (measured["blocks"], measured["rows"], measured["bytes_per_row"]) == (3, 15, 16.0)
+
+
 def test_lookup_cost_reads_the_same_rows_under_every_variant(tmp_path: Path) -> None:
     import lookup_cost
 
