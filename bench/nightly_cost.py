@@ -668,7 +668,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = args.reuse or Path(tempfile.mkdtemp(prefix="nightly-", dir=args.work_dir))
     result: dict[str, Any] = {
         "date": dt.datetime.now().isoformat(timespec="seconds"),
-        "args": vars(args) | {"work_dir": str(args.work_dir), "results_dir": str(args.results_dir)},
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "machine": common.machine_info(),
         "sizes": {},
     }
