@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver.config import CleanConfig
-from archiver.records import Change
+from archiver.config import CleanConfig, FingerprintConfig
+from archiver.records import Change, Fingerprint, Passage
 from archiver.stages import _pinyin, checks, clean, fingerprint, origin, risky, shingle, split
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -77,12 +77,70 @@ def test_normalise_many_on_real_lines() -> None:
     assert shingle.normalise_many(lines) == [shingle.normalise(t) for t in lines]
 
 
-def test_fast_change_is_a_change() -> None:
-    fast = clean._change("t2s", "script", 3, 5, "發展", "发展")
-    plain = Change(kind="t2s", step="script", start=3, end=5, before="發展", after="发展")
-    assert fast == plain and hash(fast) == hash(plain) and repr(fast) == repr(plain)
-    assert pickle.loads(pickle.dumps(fast)) == plain
-    assert type(fast) is Change
+def _apply_plain(
+    text: str, edits: list[tuple[int, int, str]], kind: str, step: str
+) -> tuple[str, list[Change]]:
+    """``clean._apply`` with the dataclass's own ``__init__``."""
+    made, pos, parts = [], 0, []
+    for start, end, after in edits:
+        before = text[start:end]
+        what = "newline" if kind == "invisible" and before.startswith("\r") else kind
+        made.append(Change(kind=what, step=step, start=start, end=end, before=before, after=after))
+        parts += [text[pos:start], after]
+        pos = end
+    return "".join([*parts, text[pos:]]), made
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from("發展a\r\n\u200b"), max_size=30),
+    st.lists(
+        st.tuples(st.integers(0, 4), st.integers(0, 2), st.text(alphabet="发x\n", max_size=2)), max_size=8
+    ),
+    st.sampled_from(["invisible", "t2s"]),
+)
+def test_fast_changes_are_changes(text: str, steps: list[tuple[int, int, str]], kind: str) -> None:
+    edits, pos = [], 0
+    for gap, width, after in steps:
+        start = min(pos + gap, len(text))
+        end = min(start + width, len(text))
+        edits.append((start, end, after))
+        pos = end
+    fast, plain = clean._apply(text, edits, kind, "script"), _apply_plain(text, edits, kind, "script")
+    assert fast == plain
+    assert [hash(c) for c in fast[1]] == [hash(c) for c in plain[1]]
+    assert [repr(c) for c in fast[1]] == [repr(c) for c in plain[1]]
+    assert pickle.dumps(fast[1]) == pickle.dumps(plain[1])
+    assert all(type(c) is Change for c in fast[1])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.text(alphabet=st.sampled_from(_DELICATE + "中国发展"), max_size=40), max_size=6),
+    st.integers(1, 30),
+)
+def test_fast_fingerprints_are_fingerprints(texts: list[str], min_chars: int) -> None:
+    config = FingerprintConfig(min_chars=min_chars)
+    passages = [Passage(i, "para" if i % 3 else "heading", 0, len(t), t, 0) for i, t in enumerate(texts)]
+    fast = fingerprint.fingerprint(passages, config)
+    plain = []
+    for p in passages:
+        normalised = shingle.normalise(p.text)
+        signed = fingerprint.reusable(p.kind, len(normalised), min_chars)
+        plain.append(
+            Fingerprint(
+                passage=p.index,
+                exact=fingerprint.exact_hash(normalised),
+                normalised_chars=len(normalised),
+                signature=fingerprint.signatures([normalised], config)[0] if signed else None,
+                normalised=normalised,
+                anchors=fingerprint.anchor_bytes([normalised])[0] if signed else b"",
+            )
+        )
+    assert list(fast) == plain
+    assert [(hash(f), repr(f)) for f in fast] == [(hash(f), repr(f)) for f in plain]
+    assert [pickle.dumps(f) for f in fast] == [pickle.dumps(f) for f in plain]
+    assert all(type(f) is Fingerprint for f in fast)
 
 
 def test_apply_reports_line_ends_as_newline() -> None:
@@ -213,6 +271,41 @@ def test_origin_groups_changes_by_step_in_any_order() -> None:
         plain = _step_map_plain(edits)
         assert (m.in_start, m.in_end, m.out_start, m.out_end) == plain
         assert (again.in_start, again.in_end, again.out_start, again.out_end) == plain
+
+
+def _maps(o: origin.Origin) -> list[tuple[list[int], ...]]:
+    return [(m.in_start, m.in_end, m.out_start, m.out_end) for m in [*o.steps, o.removal]]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.sampled_from("見微知著(zhù) 著眼,\r\n\u200b　標誌"), max_size=30),
+        min_size=1,
+        max_size=4,
+    ),
+    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), max_size=3),
+)
+def test_shared_origin_is_the_plain_one(texts: list[str], gaps: list[tuple[int, int]]) -> None:
+    removed, pos = [], 0
+    for gap, width in gaps:
+        removed.append((pos + gap, pos + gap + width))
+        pos += gap + width
+    config = CleanConfig(traditional="always")
+    made = [clean.clean_text(t, config)[1] for t in texts]
+    for changes in made:
+        got = origin.Origin.shared(changes, removed)
+        assert _maps(got) == _maps(origin.Origin(changes, removed))
+        assert origin.Origin.shared(changes, removed) is got  # the same tuple: built once
+        if removed:  # other removals: built again
+            assert _maps(origin.Origin.shared(changes, removed[:-1])) == _maps(
+                origin.Origin(changes, removed[:-1])
+            )
+    equal_copy = tuple(list(made[0]))
+    assert _maps(origin.Origin.shared(equal_copy, removed)) == _maps(origin.Origin(made[0], removed))
+    for _ in range(origin.SHARED + 1):  # bounded: the oldest go
+        origin.Origin.shared(tuple(list(made[0])), [])
+    assert len(origin._SHARED) <= origin.SHARED
 
 
 _SCRIPT_CHARS = "见微知著乾坤乾隆後來發展著眼於昇騰濛溪河干后发\U00020000，。\n"  # risky forms in known words

@@ -16,7 +16,6 @@ Here the minimum is taken for a whole batch of passages at once with numpy.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -84,6 +83,7 @@ ANCHOR_WINDOW = 12
 ANCHOR_BANDS = 8
 CHUNK_BYTES = 64 << 20  # bound on the (shingles × num_perm) permutation matrix of one step
 _EMPTY = np.uint32(0xFFFFFFFF)  # datasketch's "no value yet"
+_new, _set = object.__new__, object.__setattr__  # ``_print``
 
 
 @cache
@@ -249,20 +249,30 @@ def fingerprint(passages: Sequence[Passage], config: FingerprintConfig) -> tuple
     new_signatures = signatures(signing_texts, config)
     new_anchors = anchor_bytes(signing_texts)
     for text, signature, anchored in zip(unsigned, new_signatures, new_anchors, strict=True):
-        known[text] = dataclasses.replace(known[text], signature=signature, anchors=anchored)
+        was = known[text]  # not ``dataclasses.replace``: it costs five times a construction
+        known[text] = _Known(was.normalised, was.exact, signature, anchored)
     memo.remember(known)
     return tuple(_print(p, known[p.text], signs) for p, signs in zip(passages, signing, strict=True))
 
 
 def _print(passage: Passage, known: _Known, signed: bool) -> Fingerprint:
-    return Fingerprint(
-        passage=passage.index,
-        exact=known.exact,
-        normalised_chars=len(known.normalised),
-        signature=known.signature if signed else None,
-        normalised=known.normalised,
-        anchors=known.anchors if signed else b"",
+    """``Fingerprint(passage.index, …)`` without the frozen dataclass's ``__init__`` (one
+    ``object.__setattr__`` a field): its ``__dict__`` given at once makes the same object, as
+    ``clean._change`` does for a ``Change``; tests/test_stage_speed.py checks the two are equal."""
+    made = _new(Fingerprint)
+    _set(
+        made,
+        "__dict__",
+        {
+            "passage": passage.index,
+            "exact": known.exact,
+            "normalised_chars": len(known.normalised),
+            "signature": known.signature if signed else None,
+            "normalised": known.normalised,
+            "anchors": known.anchors if signed else b"",
+        },
     )
+    return made
 
 
 def reusable(kind: str, normalised_chars: int, min_chars: int) -> bool:

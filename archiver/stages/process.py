@@ -138,7 +138,7 @@ def _script_warnings(cleaned: Cleaned, removed: Sequence[Passage], text: str) ->
     dropped = next(script_checks.dropped_places(cleaned.decoded.encoding, text), None)
     if not (cleaned.converted_script or legacy_question or dropped or clean.has_traditional(text)):
         return ()
-    origin = Origin(cleaned.changes, match.removal_spans(cleaned.text, removed))
+    origin = Origin.shared(cleaned.changes, match.removal_spans(cleaned.text, removed))
     return script_checks.script_warnings(cleaned, origin, text)
 
 

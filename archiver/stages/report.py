@@ -8,12 +8,14 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from json.encoder import encode_basestring
+from operator import attrgetter
 from typing import Any
 
 from archiver.records import Change, Passage, Processed, Rejection, Warning_
 from archiver.stages.origin import Lines, Origin
 
 QUOTE_CHARS = 30
+_KIND = attrgetter("kind")
 
 
 def clerk_report(
@@ -56,7 +58,7 @@ def clerk_report(
         "title": outcome.title,
         "repairs": [{"kind": r.kind, "detail": r.detail, "line": r.line} for r in decoded.repairs],
         "converted_script": cleaned.converted_script,
-        "changes_by_kind": dict(sorted(Counter(c.kind for c in cleaned.changes).items())),
+        "changes_by_kind": dict(sorted(Counter(map(_KIND, cleaned.changes)).items())),
         "changes": changes,
         "removed": removed,
         "warnings": [_warning(w, origin, lines, original_offsets) for w in outcome.warnings],
