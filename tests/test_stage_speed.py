@@ -297,6 +297,8 @@ def test_shared_origin_is_the_plain_one(texts: list[str], gaps: list[tuple[int, 
         got = origin.Origin.shared(changes, removed)
         assert _maps(got) == _maps(origin.Origin(changes, removed))
         assert origin.Origin.shared(changes, removed) is got  # the same tuple: built once
+        assert origin.Origin.shared(changes, removed, last_use=True) is got
+        assert id(changes) not in origin._SHARED  # forgotten at its last use
         if removed:  # other removals: built again
             assert _maps(origin.Origin.shared(changes, removed[:-1])) == _maps(
                 origin.Origin(changes, removed[:-1])

@@ -95,23 +95,30 @@ class Origin:
     @classmethod
     def of(cls, outcome: Processed) -> Origin:
         spans = repeats.removal_spans(outcome.cleaned.text, outcome.removed)
-        return cls.shared(outcome.cleaned.changes, spans)
+        return cls.shared(outcome.cleaned.changes, spans, last_use=True)
 
     @classmethod
-    def shared(cls, changes: tuple[Change, ...], removed: Sequence[tuple[int, int]]) -> Origin:
-        """``Origin(changes, removed)``, or the one built for this very tuple of changes and the
-        same removals when it is among the last ``SHARED``: a worker maps each outcome's spans
-        twice, in its script checks and in its clerk's report (after its task's other files),
-        and a converted text has 10⁵ changes. An ``Origin`` is never changed once built; each
-        one remembered holds its changes, so an ``id`` cannot be that of a new tuple."""
+    def shared(
+        cls, changes: tuple[Change, ...], removed: Sequence[tuple[int, int]], *, last_use: bool = False
+    ) -> Origin:
+        """``Origin(changes, removed)``: the one remembered for this very tuple of changes and the
+        same removals when there is one, else a new one, remembered unless ``last_use``.
+
+        A worker maps each outcome's spans twice, in its script checks and in its clerk's report
+        (``of``, after its task's other files: the last use, which forgets it), and a converted
+        text has 10⁵ changes. At most ``SHARED`` are held. An ``Origin`` is never changed once
+        built; each one held holds its changes, so an ``id`` cannot be that of a new tuple.
+        """
         spans = [(start, end) for start, end in removed]
-        known = _SHARED.get(id(changes))
+        known = _SHARED.pop(id(changes), None)
         if known is not None and known[0] is changes and known[1] == spans:
-            return known[2]
-        made = cls(changes, spans)
-        _SHARED[id(changes)] = (changes, spans, made)
-        while len(_SHARED) > SHARED:
-            del _SHARED[next(iter(_SHARED))]  # the oldest
+            made = known[2]
+        else:
+            made = cls(changes, spans)
+        if not last_use:
+            _SHARED[id(changes)] = (changes, spans, made)
+            while len(_SHARED) > SHARED:
+                del _SHARED[next(iter(_SHARED))]  # the oldest
         return made
 
     def before_step(self, step: str, start: int, end: int) -> tuple[int, int]:
@@ -148,7 +155,7 @@ class Origin:
         return m.start(start), max(m.end(end), m.start(start))
 
 
-SHARED = 16  # ``Origin.shared`` remembers this many: two tasks of flow.TASK_SIZE files
+SHARED = 16  # ``Origin``s held by ``shared``: two tasks of flow.TASK_SIZE files
 # id(changes) → (changes, removals, the Origin built for them), oldest first.
 _SHARED: dict[int, tuple[tuple[Change, ...], list[tuple[int, int]], Origin]] = {}
 
