@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archiver.config import CleanConfig, FingerprintConfig
+from archiver.config import CleanConfig, FingerprintConfig, SplitConfig
 from archiver.records import Change, Fingerprint, Passage
 from archiver.stages import _pinyin, checks, clean, fingerprint, origin, risky, shingle, split
 
@@ -271,6 +271,21 @@ def test_origin_groups_changes_by_step_in_any_order() -> None:
         plain = _step_map_plain(edits)
         assert (m.in_start, m.in_end, m.out_start, m.out_end) == plain
         assert (again.in_start, again.in_end, again.out_start, again.out_end) == plain
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from("一、标题。正文，（二）\n 　下载 打印ab"), max_size=80),
+    st.integers(3, 20),
+)
+def test_fast_passages_are_passages(text: str, limit: int) -> None:
+    _, fast = split.split(text, SplitConfig(max_passage_chars=limit))
+    plain = tuple(Passage(p.index, p.kind, p.start, p.end, p.text, p.section) for p in fast)
+    assert fast == plain
+    assert [(hash(p), repr(p), pickle.dumps(p)) for p in fast] == [
+        (hash(p), repr(p), pickle.dumps(p)) for p in plain
+    ]
+    assert all(type(p) is Passage for p in fast)
 
 
 def _maps(o: origin.Origin) -> list[tuple[list[int], ...]]:
