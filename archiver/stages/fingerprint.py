@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from archiver.config import FingerprintConfig
-from archiver.records import Fingerprint, Passage
+from archiver.records import Fingerprint, Passage, built
 from archiver.stages._memo import LruMemo
 from archiver.stages.shingle import (
     NORMALISATION_VERSION,
@@ -83,7 +83,6 @@ ANCHOR_WINDOW = 12
 ANCHOR_BANDS = 8
 CHUNK_BYTES = 64 << 20  # bound on the (shingles × num_perm) permutation matrix of one step
 _EMPTY = np.uint32(0xFFFFFFFF)  # datasketch's "no value yet"
-_new, _set = object.__new__, object.__setattr__  # ``_print``
 
 
 @cache
@@ -256,23 +255,15 @@ def fingerprint(passages: Sequence[Passage], config: FingerprintConfig) -> tuple
 
 
 def _print(passage: Passage, known: _Known, signed: bool) -> Fingerprint:
-    """``Fingerprint(passage.index, …)`` without the frozen dataclass's ``__init__`` (one
-    ``object.__setattr__`` a field): its ``__dict__`` given at once makes the same object, as
-    ``clean._change`` does for a ``Change``; tests/test_stage_speed.py checks the two are equal."""
-    made = _new(Fingerprint)
-    _set(
-        made,
-        "__dict__",
-        {
-            "passage": passage.index,
-            "exact": known.exact,
-            "normalised_chars": len(known.normalised),
-            "signature": known.signature if signed else None,
-            "normalised": known.normalised,
-            "anchors": known.anchors if signed else b"",
-        },
-    )
-    return made
+    fields = {
+        "passage": passage.index,
+        "exact": known.exact,
+        "normalised_chars": len(known.normalised),
+        "signature": known.signature if signed else None,
+        "normalised": known.normalised,
+        "anchors": known.anchors if signed else b"",
+    }
+    return built(Fingerprint, fields)  # one a passage of every file: without ``__init__``
 
 
 def reusable(kind: str, normalised_chars: int, min_chars: int) -> bool:

@@ -26,10 +26,9 @@ import bisect
 import math
 import re
 from collections.abc import Iterator
-from typing import TypeVar
 
 from archiver.config import SplitConfig
-from archiver.records import Passage, PassageKind, Section
+from archiver.records import Passage, PassageKind, Section, built
 
 _CN = "一二三四五六七八九十"
 _HEADINGS: tuple[tuple[int, re.Pattern[str]], ...] = (
@@ -165,21 +164,8 @@ def _passages(text: str, sections: tuple[Section, ...], limit: int) -> tuple[Pas
                 "text": text[s:e],
                 "section": section,
             }
-            out.append(_made(Passage, fields))
+            out.append(built(Passage, fields))  # every line of every file: without ``__init__``
     return tuple(out)
-
-
-_Record = TypeVar("_Record")
-
-
-def _made(cls: type[_Record], fields: dict[str, object]) -> _Record:
-    """``cls(**fields)`` for a frozen dataclass without ``__post_init__``, defaults or slots
-    (``Passage``), without its ``__init__``, which sets each field through ``object.__setattr__``:
-    given its ``__dict__`` at once it is the same object (equal, same hash, repr and pickle) at
-    a third of the cost, for every line of every file (tests/test_stage_speed.py)."""
-    made = object.__new__(cls)
-    object.__setattr__(made, "__dict__", fields)
-    return made
 
 
 def is_chrome(line: str) -> bool:
