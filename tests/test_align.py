@@ -314,3 +314,30 @@ def test_runs_are_ordered_as_lexsort_orders_them_one_key_or_many(seed: int, rows
     columns = [rng.integers(0, bound, rows) for _ in range(4)]
     order = align._sort_order(*((column, bound) for column in columns))
     assert order.tolist() == np.lexsort(columns[::-1]).tolist()
+
+
+_REGION = st.builds(
+    lambda start, width, other_start, other_width, run: align.Region(
+        start, start + width, other_start, other_start + other_width, min(width, other_width), run
+    ),
+    st.integers(0, 50),
+    st.integers(0, 40),
+    st.integers(0, 50),
+    st.integers(0, 40),
+    st.integers(0, 40),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.lists(_REGION, max_size=4), st.integers(1, 60), st.integers(1, 60)), max_size=8))
+def test_whole_paragraphs_is_whole_paragraph_of_each_pair(
+    pairs: list[tuple[list[align.Region], int, int]],
+) -> None:
+    found = [regions for regions, _, _ in pairs]
+    lengths = np.array([n for _, n, _ in pairs], dtype=np.int64)
+    other_lengths = np.array([n for _, _, n in pairs], dtype=np.int64)
+    some, whole = align.whole_paragraphs(align.as_columns(found), lengths, other_lengths)
+    assert some.tolist() == [k for k, regions in enumerate(found) if regions]
+    assert whole.tolist() == [
+        align.whole_paragraph(found[k], int(lengths[k]), int(other_lengths[k])) for k in some.tolist()
+    ]

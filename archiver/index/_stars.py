@@ -147,11 +147,15 @@ def _firsts(
 ) -> dict[int, tuple[int, int]]:
     """``_group_firsts`` of archived ``groups``, counting the members a batch gave them
     (``gained``) whether or not they are written yet."""
-    firsts = _group_firsts(session, groups)
-    for group, key in gained.items():
-        if group in firsts:
-            firsts[group] = min(firsts[group], key)
-    return firsts
+    return _counting(_group_firsts(session, groups), gained)
+
+
+def _counting(
+    firsts: dict[int, tuple[int, int]], gained: dict[int, tuple[int, int]]
+) -> dict[int, tuple[int, int]]:
+    """``firsts`` read from the database, each group's lowered to the member the batch gave it
+    (``gained``) where that one is more senior."""
+    return {group: min(key, gained[group]) if group in gained else key for group, key in firsts.items()}
 
 
 def _stored_and_firsts(
@@ -164,18 +168,15 @@ def _stored_and_firsts(
     sql = (
         f"SELECT p.id, coalesce(c.year, {UNKNOWN_YEAR}), c.id, m.first FROM {passages} p "
         f"LEFT JOIN {passages} c ON c.id = p.canonical_id "
-        f"JOIN (SELECT rep_id, min(CAST(coalesce(year, {UNKNOWN_YEAR}) AS BIGINT) * {ID_SPAN} + id) AS first "
-        f"FROM {passages} WHERE rep_id IN ({{ids}}) GROUP BY rep_id) m ON m.rep_id = p.id "
-        "WHERE p.id IN ({ids})"
+        f"JOIN ({_GROUP_FIRSTS}) m ON m.rep_id = p.id WHERE p.id IN ({{ids}})"
     )
     stored: dict[int, tuple[int, int]] = {}
     firsts: dict[int, tuple[int, int]] = {}
     for group, year, canonical, first in fetch_by_ids(session.connection(), sql, groups):
         if canonical is not None:
             stored[int(group)] = (int(year), int(canonical))
-        key = divmod(int(first), ID_SPAN)
-        firsts[int(group)] = min(key, gained[group]) if group in gained else key
-    return stored, firsts
+        firsts[int(group)] = divmod(int(first), ID_SPAN)
+    return stored, _counting(firsts, gained)
 
 
 def _stored_canonicals(session: Session, groups: set[int]) -> dict[int, tuple[int, int]]:
@@ -192,11 +193,14 @@ def _stored_canonicals(session: Session, groups: set[int]) -> dict[int, tuple[in
 def _group_firsts(session: Session, groups: set[int]) -> dict[int, tuple[int, int]]:
     """The ``seniority`` key of each group's most senior member, one row per group from the
     database: with ids below 2³², the least ``year × 2³² + id`` is the least ``(year, id)``."""
-    sql = (
-        f"SELECT rep_id, min(CAST(coalesce(year, {UNKNOWN_YEAR}) AS BIGINT) * {ID_SPAN} + id) "
-        f"FROM {PassageRow.__tablename__} WHERE rep_id IN ({{ids}}) GROUP BY rep_id"
-    )
     return {
         int(group): divmod(int(key), ID_SPAN)
-        for group, key in fetch_by_ids(session.connection(), sql, groups)
+        for group, key in fetch_by_ids(session.connection(), _GROUP_FIRSTS, groups)
     }
+
+
+# Each group's least ``year × 2³² + id`` (``_group_firsts``), for the groups ``{ids}``.
+_GROUP_FIRSTS = (
+    f"SELECT rep_id, min(CAST(coalesce(year, {UNKNOWN_YEAR}) AS BIGINT) * {ID_SPAN} + id) AS first "
+    f"FROM {PassageRow.__tablename__} WHERE rep_id IN ({{ids}}) GROUP BY rep_id"
+)

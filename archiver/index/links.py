@@ -26,7 +26,6 @@ consecutive ids, filed together, and a batch's come after every earlier batch's.
 
 from __future__ import annotations
 
-import itertools
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -115,10 +114,7 @@ def link(
     stats.candidates = sum(f.candidates for f in found)
     links, spans = _written(found)
     insert_tuples(session.connection(), table(MatchRow), links, MATCH_COLUMNS)
-    # Flattened into numpy's iterator, not converted tuple by tuple (np.array of the list).
-    width = len(SPAN_COLUMNS)
-    flat = np.fromiter(itertools.chain.from_iterable(spans), dtype=np.int64, count=width * len(spans))
-    span_rows = flat.reshape(-1, width)
+    span_rows = verify.int_rows(spans, len(SPAN_COLUMNS))
     insert_array(session.connection(), table(SpanRow), span_rows, SPAN_COLUMNS)
     stats.spans = len(spans)
     stats.links = len(links)
@@ -426,9 +422,7 @@ def _main_rows(connection: Connection, keys: npt.NDArray[np.int64], before: int)
     found: list[tuple[int, int, int]] = []
     for chunk in chunks(parts, SELECTS_PER_STATEMENT):
         found += fetch_sql(connection, " UNION ALL ".join(chunk))
-    # Flattened into numpy's iterator, not converted tuple by tuple (np.array of the list).
-    values = np.fromiter(itertools.chain.from_iterable(found), dtype=np.int64, count=3 * len(found))
-    return values.reshape(-1, 3)
+    return verify.int_rows(found, 3)
 
 
 SELECTS_PER_STATEMENT = 100  # below SQLite's 500 terms of a compound SELECT

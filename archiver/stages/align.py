@@ -638,6 +638,19 @@ def whole_paragraph(regions: Sequence[Region], length: int, other_length: int) -
     return mine >= WHOLE * length and other >= WHOLE * other_length
 
 
+def whole_paragraphs(columns: Columns, lengths: I64, other_lengths: I64) -> tuple[I64, npt.NDArray[np.bool_]]:
+    """``whole_paragraph`` of every pair at once: the pairs that have regions in ``columns``
+    (``align_columns``'), and for each whether they cover most of both its texts, of lengths
+    ``lengths[k]`` and ``other_lengths[k]`` (pair ``k``)."""
+    owner, start, end, other_start, other_end = columns[:5]
+    pairs, first = np.unique(owner, return_index=True)  # a pair's regions are rows first[i]…
+    if not len(pairs):
+        return pairs, np.zeros(0, dtype=np.bool_)
+    mine = np.add.reduceat(end - start, first)
+    other = np.add.reduceat(other_end - other_start, first)
+    return pairs, (mine >= WHOLE * lengths[pairs]) & (other >= WHOLE * other_lengths[pairs])
+
+
 # ---------------------------------------------------------------- back to the cleaned text
 
 _NONWORD = re.compile(r"[\W_]+")

@@ -124,15 +124,11 @@ def verify(
     per_passage = Counter(a for a, _ in linked)  # links stay within max_candidates per passage
     # No anchor shared: no long run in common. A band match short of match_at is not aligned.
     (first, second), (ia, ib), is_linked, distinct = _to_align(linked, task.anchored, texts)
-    owner, *fields = align_all(distinct, ia, ib)
-    # Each aligned pair's regions are rows owner[lo:hi] (most anchored pairs have none).
-    some, lo = np.unique(owner, return_index=True)
+    found = align_all(distinct, ia, ib)
+    owner, *fields = found
     lengths = np.fromiter(map(len, distinct), dtype=np.int64, count=len(distinct))
-    start, end, other_start, other_end = fields[:4]
-    mine = np.add.reduceat(end - start, lo) if len(lo) else lo
-    other = np.add.reduceat(other_end - other_start, lo) if len(lo) else lo
-    # ``align.whole_paragraph`` of every pair with regions
-    whole = (mine >= align.WHOLE * lengths[ia[some]]) & (other >= align.WHOLE * lengths[ib[some]])
+    # The pairs with regions (most anchored pairs have none), and which copy a whole paragraph.
+    some, whole = align.whole_paragraphs(found, lengths[ia], lengths[ib])
     dropped = []
     for k in some[whole & ~is_linked[some]].tolist():
         # A copy of the whole paragraph is reuse when it passes match_at, as a paragraph
@@ -167,11 +163,10 @@ def _to_align(
         [distinct.setdefault(text, len(distinct)) for _, text in values], np.int64, len(values)
     )
     submission = np.fromiter([sub for sub, _ in values], np.int64, len(values))
-    # Pairs as positions in ``ids``, which sort as the ids do (flattened into numpy's iterator,
-    # not converted tuple by tuple).
-    found = np.searchsorted(ids, _pairs_array(anchored))
+    # Pairs as positions in ``ids``, which sort as the ids do.
+    found = np.searchsorted(ids, int_rows(anchored, 2))
     other = submission[found[:, 0]] != submission[found[:, 1]]
-    mine = np.searchsorted(ids, _pairs_array(linked))
+    mine = np.searchsorted(ids, int_rows(linked, 2))
     both = np.r_[mine, found[other]]
     is_linked = np.arange(len(both)) < len(mine)
     # Sorted by first, then second: one integer key, a stable sort.
@@ -186,9 +181,11 @@ def _to_align(
     return (ids[first], ids[second]), (text_at[first], text_at[second]), is_linked, list(distinct)
 
 
-def _pairs_array(pairs: Collection[Pair]) -> npt.NDArray[np.int64]:
-    """``pairs`` as an array of two columns."""
-    return np.fromiter(itertools.chain.from_iterable(pairs), np.int64, 2 * len(pairs)).reshape(-1, 2)
+def int_rows(rows: Collection[Sequence[int]], width: int) -> npt.NDArray[np.int64]:
+    """``rows`` (each ``width`` integers) as an ``(n, width)`` array: flattened into numpy's
+    iterator, not converted tuple by tuple as ``np.array`` of the list does."""
+    flat = np.fromiter(itertools.chain.from_iterable(rows), np.int64, width * len(rows))
+    return flat.reshape(-1, width)
 
 
 # The earlier passages' normalised texts this process read lately, by passage id: a passage is a
