@@ -119,6 +119,17 @@ def test_nightly_summary_gives_the_wall_and_the_cpu_ratios(capsys: pytest.Captur
     assert "CPU seconds (median) 5.0, ratios [1.2, 1.5]" in capsys.readouterr().out
 
 
+def test_nightly_summary_of_a_build_only_run_adds_no_ratios(capsys: pytest.CaptureFixture[str]) -> None:
+    import nightly_cost
+
+    # --repeat 0 (build and keep, time later with --reuse): no state has a night
+    large = {"nights": [], "steady": {"nights": []}}
+    result: dict[str, object] = {"sizes": {"10": {"nights": []}, "1000": large}}
+    nightly_cost.summarise(result, [10, 1000])
+    assert set(result) == {"sizes"}
+    assert capsys.readouterr().out == ""
+
+
 def test_nightly_spread_keeps_every_night_and_splits_the_growing_stages(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
