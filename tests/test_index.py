@@ -27,6 +27,7 @@ from archiver.index import _buckets as buckets
 from archiver.index import _stars as stars
 from archiver.index import levels
 from archiver.index import links as index
+from archiver.index.indexer import Indexer
 from archiver.records import NewParagraph
 from archiver.store import bulk, db
 from tests.conftest import make_config, near_alike_lines
@@ -311,6 +312,82 @@ def test_canonicals_set_while_linking_equal_those_of_assign_canonicals(
     written = canonicals(config)
     assert sum(c is not None for c in written.values()) > 1000
     assert canonicals(config, recompute=True) == written
+
+
+def remembered_as_stored(session: Session, known: stars.Known) -> int:
+    """Assert that every group ``known`` remembers has the most senior member and canonical
+    passage the database's rows give it; returns how many it remembers."""
+    firsts = {g: divmod(key, stars.ID_SPAN) for g, key in known.firsts.items()}
+    centres = {g: divmod(key, stars.ID_SPAN) for g, key in known.canonicals.items()}
+    assert stars._group_firsts(session, set(firsts)) == firsts
+    assert stars._stored_canonicals(session, set(centres)) == centres
+    return len(firsts) + len(centres)
+
+
+def remembering(monkeypatch: pytest.MonkeyPatch, limit: int) -> tuple[list[int], list[stars.Known]]:
+    """``links.canonical_updates`` checking ``remembered_as_stored`` at each batch, before its
+    own rows are written, with ``Known`` at most ``limit`` groups; (how many it remembered each
+    time, the ``Known`` it was given)."""
+    checked: list[int] = []
+    given: list[stars.Known] = []
+    real = index.canonical_updates
+
+    def checking(session: Session, changes: stars.StarChanges, known: stars.Known | None = None) -> object:
+        assert known is not None
+        known.limit = limit
+        given.append(known)
+        checked.append(remembered_as_stored(session, known))
+        return real(session, changes, known)
+
+    monkeypatch.setattr(index, "canonical_updates", checking)
+    return checked, given
+
+
+def test_what_the_coordinator_remembers_of_the_stars_is_what_the_database_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One file a batch: the 2022 P4, a 2023 edit of it linked to it, then a 2019 copy that moves
+    # the centre of both remembered groups, then a 2024 copy, whose batch finds them moved.
+    edited = P4.replace("绿色低碳经济", "低碳循环经济").replace("美丽中国", "生态文明")
+    inbox = {
+        "a-town/2022/report.txt": report("甲镇2022年工作报告", P4),
+        "b-town/2023/report.txt": report("乙镇2023年工作报告", edited),
+        "c-town/2019/report.txt": report("丙镇2019年工作报告", P4, P2),
+        "d-town/2024/report.txt": report("丁镇2024年工作报告", P4, edited),
+    }
+    checked, given = remembering(monkeypatch, stars.KNOWN_GROUPS)
+    config = make_config(tmp_path, run={"batch_size": 1, "workers": 1})
+    flow.run(config, [write_inbox(tmp_path / "inbox", inbox)])
+    assert len(checked) == 4 and checked[-1] >= 4
+    _, clusters = snapshot(config)
+    assert clusters[("b-town/2023/report.txt", 2)] == ("c-town/2019/report.txt", 2)
+    engine = db.open_engine(config.database_url)
+    with Session(engine) as session:
+        assert remembered_as_stored(session, given[-1]) >= 4
+    engine.dispose()
+    assert canonicals(config, recompute=True) == canonicals(config)
+
+
+def test_what_is_remembered_holds_when_groups_are_forgotten(
+    tmp_path: Path, bench_inbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked, _ = remembering(monkeypatch, 60)
+    config = make_config(tmp_path, run={"batch_size": 10, "workers": 1})
+    flow.run(config, [bench_inbox / "inbox"])
+    assert len(checked) > 5 and min(checked[1:]) > 0 and max(checked) <= 120
+    assert canonicals(config, recompute=True) == canonicals(config)
+
+
+def test_a_rolled_back_batch_leaves_nothing_remembered(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    engine = db.open_engine(config.database_url)
+    with Session(engine) as session:
+        indexer = Indexer(session, config)
+        indexer.known.remember({1: (2020, 1)}, {1: (2020, 1)})
+        with pytest.raises(RuntimeError), session.begin():
+            raise RuntimeError("the batch failed")
+        assert not indexer.known.firsts and not indexer.known.canonicals
+    engine.dispose()
 
 
 def band_rows(config: Config) -> tuple[int, int]:

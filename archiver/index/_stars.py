@@ -9,8 +9,9 @@ tests compare the two.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
 
 from sqlalchemy.orm import Session
 
@@ -30,6 +31,42 @@ class StarChanges:
     gained: dict[int, tuple[int, int]]
     links: tuple[tuple[int, int], ...]  # (new representative, earlier representative)
     born: frozenset[int]
+
+
+# Groups ``Known`` remembers at most: a scale-20 run makes fewer; a long one keeps those touched last.
+KNOWN_GROUPS = 1 << 16
+
+
+@dataclass
+class Known:
+    """What one writing session has learnt of the stars, kept exact as it writes them: each
+    group's most senior member and its canonical passage (``seniority`` keys packed as
+    ``year × 2³² + id``), for the groups it read, founded or changed last, at most ``limit`` of
+    each. The coordinator is the archive's only writer (``guard``), so what it wrote stays true
+    until it writes again; ``canonical_updates`` takes these instead of reading them again, where
+    a run's later batches kept asking the database about the groups its earlier ones founded.
+    Emptied whenever the session rolls back (``Indexer``)."""
+
+    limit: int = KNOWN_GROUPS
+    firsts: dict[int, int] = field(default_factory=dict)
+    canonicals: dict[int, int] = field(default_factory=dict)
+
+    def remember(
+        self, firsts: Mapping[int, tuple[int, int]], canonicals: Mapping[int, tuple[int, int]]
+    ) -> None:
+        """Note groups' most senior members and canonical passages as the batch leaves them."""
+        if not self.limit:
+            return
+        for memo, given in ((self.firsts, firsts), (self.canonicals, canonicals)):
+            for group, (year, passage) in given.items():
+                memo.pop(group, None)  # re-inserted last: the least recently noted go first
+                memo[group] = year * ID_SPAN + passage
+            for group in list(islice(memo, max(0, len(memo) - self.limit))):
+                del memo[group]
+
+    def clear(self) -> None:
+        self.firsts.clear()
+        self.canonicals.clear()
 
 
 def seniority(year: int | None, passage_id: int) -> tuple[int, int]:
@@ -83,11 +120,14 @@ def write_canonicals(session: Session, updates: Sequence[tuple[int, int]]) -> No
     )
 
 
-def canonical_updates(session: Session, changes: StarChanges) -> list[tuple[int, int]]:
+def canonical_updates(
+    session: Session, changes: StarChanges, known: Known | None = None
+) -> list[tuple[int, int]]:
     """The canonical passage (representative id, canonical id) of each group whose canonical a
     batch set or moved. Before or after the batch's members are written (``links.link`` asks
     before, so that a group born in the batch is written once): their seniority comes from
-    ``changes``.
+    ``changes``. What ``known`` holds is not read from the database, and what the batch leaves
+    is noted in it.
 
     A star only grows: a batch adds members and links, never removes any. So a group's canonical
     passage can only become more senior, and only through what the batch added: its own new
@@ -98,6 +138,7 @@ def canonical_updates(session: Session, changes: StarChanges) -> list[tuple[int,
     more senior member than all it had (an older year filed late) has its old links read. The
     result equals ``assign_canonicals`` over every group (tested).
     """
+    known = Known(limit=0) if known is None else known
     partners: dict[int, set[int]] = {}
     for new, other in changes.links:
         partners.setdefault(new, set()).add(other)
@@ -108,7 +149,11 @@ def canonical_updates(session: Session, changes: StarChanges) -> list[tuple[int,
     # A group the batch founded has no canonical yet, its most senior member is the batch's and
     # its links are the batch's: nothing about it is read from the database.
     born = changes.born
-    stored, firsts = _stored_and_firsts(session, direct - born, changes.gained)
+    asked = direct - born
+    remembered = {g for g in asked if g in known.firsts and g in known.canonicals}
+    stored, firsts = _stored_and_firsts(session, asked - remembered, changes.gained)
+    stored |= _recalled(known.canonicals, remembered, {})
+    firsts |= _recalled(known.firsts, remembered, changes.gained)
     firsts |= {g: changes.gained[g] for g in born}
     # An old group whose most senior member is now one of this batch's: each of its old
     # neighbours may take that member as canonical.
@@ -119,14 +164,19 @@ def canonical_updates(session: Session, changes: StarChanges) -> list[tuple[int,
         for neighbour in reached.get(group, ()):
             offers.setdefault(neighbour, []).append(firsts[group])
     looked_at = direct | set(offers)
-    stored |= _stored_canonicals(session, looked_at - set(stored) - born)
+    unread = looked_at - set(stored) - born
+    stored |= _recalled(known.canonicals, unread & known.canonicals.keys(), {})
+    stored |= _stored_canonicals(session, unread - known.canonicals.keys())
     # Groups without a canonical yet were born in this batch, so every link they have is new
     # and their whole star is read (as it would be for an older group found without one).
     whole = looked_at - set(stored)
     linked = neighbours(session, whole - born)
     stars = {g: {g} | linked.get(g, set()) for g in whole}
-    firsts |= _firsts(session, {n for star in stars.values() for n in star} - set(firsts), changes.gained)
+    members = {n for star in stars.values() for n in star} - set(firsts)
+    firsts |= _recalled(known.firsts, members & known.firsts.keys(), changes.gained)
+    firsts |= _firsts(session, members - known.firsts.keys(), changes.gained)
     updates = []
+    centres: dict[int, tuple[int, int]] = {}
     for group in sorted(looked_at):
         if group in whole:
             best = min(firsts[g] for g in stars[group] | partners.get(group, set()))
@@ -136,10 +186,20 @@ def canonical_updates(session: Session, changes: StarChanges) -> list[tuple[int,
             if group in changes.gained:
                 candidates.append(changes.gained[group])
             best = min(candidates)
-            if best == stored[group]:
-                continue  # the star grew, its centre did not move (new copies were given it)
+        centres[group] = best
+        if group not in whole and best == stored[group]:
+            continue  # the star grew, its centre did not move (new copies were given it)
         updates.append((group, best[1]))
+    known.remember(firsts, centres)
     return updates
+
+
+def _recalled(
+    memo: Mapping[int, int], groups: Iterable[int], gained: dict[int, tuple[int, int]]
+) -> dict[int, tuple[int, int]]:
+    """The ``seniority`` keys ``memo`` (``Known``'s) holds for ``groups``, lowered to the member
+    the batch gave each (``gained``) where that one is more senior (``_counting``)."""
+    return _counting({group: divmod(memo[group], ID_SPAN) for group in groups}, gained)
 
 
 def _firsts(

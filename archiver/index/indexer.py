@@ -13,11 +13,13 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from archiver.config import Config
 from archiver.index import levels, links
+from archiver.index._stars import Known
 from archiver.records import LinkStats, NewParagraph
 from archiver.store import db
 
@@ -40,6 +42,14 @@ class Indexer:
     unmerged: int = 0  # band rows added as blocks since the last merge
     executor: Executor | None = None  # where candidates are verified (None: in this process)
     _waited: float = 0.0  # seconds of the current ``add`` spent verifying
+    known: Known = field(default_factory=Known)  # the stars as this session wrote them
+
+    def __post_init__(self) -> None:
+        # What ``known`` noted of a batch rolled back is no longer true.
+        event.listen(self.session, "after_soft_rollback", self._forget)
+
+    def _forget(self, *_: object) -> None:
+        self.known.clear()
 
     def add(
         self,
@@ -61,6 +71,7 @@ class Indexer:
             self._verify_all,
             firsts,
             filing,
+            self.known,
         )
         self.unmerged += stats.band_rows
         self._took("link", started + self._waited)

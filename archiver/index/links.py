@@ -43,7 +43,7 @@ from archiver.config import FingerprintConfig, MatchConfig
 from archiver.errors import ParameterMismatch
 from archiver.index import _buckets as buckets
 from archiver.index import levels
-from archiver.index._stars import StarChanges, canonical_updates, seniority, write_canonicals
+from archiver.index._stars import Known, StarChanges, canonical_updates, seniority, write_canonicals
 from archiver.records import LinkStats, NewParagraph
 from archiver.stages import verify
 from archiver.store import db
@@ -87,6 +87,7 @@ def link(
     verify_all: VerifyAll | None = None,
     firsts: Mapping[int, int] | None = None,
     file_passages: FilePassages | None = None,
+    known: Known | None = None,
 ) -> LinkStats:
     """Group, index and link a batch of new paragraphs (in id order), bringing the canonical
     passages of the stars it added to up to date (``canonical_updates``); returns the statistics.
@@ -95,6 +96,7 @@ def link(
     else read here. ``file_passages``: where the batch's passage rows are not written yet (a
     run's, ``filing.file_passages``), it writes them given each paragraph's group and canonical
     passage; without it the paragraphs' rows are there already (reindex) and are updated.
+    ``known``: what the session knows of the stars (``_stars.Known``), kept up to date.
     """
     stats = LinkStats()
     reps, centres = _existing_reps(session, sorted({p.exact for p in paragraphs}))
@@ -131,7 +133,10 @@ def link(
     # them are the batch's) is written once, its canonical with its group; a copy joining an
     # older group is given that group's canonical, as stored or as moved, and the older members
     # of a moved group are updated after.
-    moved = canonical_updates(session, StarChanges(gained, pairs, born))
+    moved = canonical_updates(session, StarChanges(gained, pairs, born), known)
+    if known is not None:
+        lone = {rep: earliest[rep] for rep in alone}
+        known.remember(lone, lone)
     canonicals = {rep: earliest[rep][1] for rep in alone} | centres | dict(moved)
     if file_passages is None:
         _write_groups(session, paragraphs, reps, canonicals)
