@@ -341,3 +341,81 @@ def test_whole_paragraphs_is_whole_paragraph_of_each_pair(
     assert whole.tolist() == [
         align.whole_paragraph(found[k], int(lengths[k]), int(other_lengths[k])) for k in some.tolist()
     ]
+
+
+# ---------------------------------------------------------------- pairs that cannot align
+
+
+@st.composite
+def near_minimum_tasks(draw: st.DrawFn) -> tuple[list[str], list[int], list[int]]:
+    """A task's texts and pairs (a few lead texts, each paired with several others), the others
+    sharing with their lead runs of 3 to 9 characters with gaps of 0 to 11 between them, on
+    each side its own: regions just at or below ``MIN_MATCHED`` and ``GAP``, short ones over
+    grams repeated (a small alphabet), and runs shared with another pair's lead only."""
+    fresh = st.text(alphabet=HAN[10:14] + "甲乙丙", max_size=12)
+    leads = draw(
+        st.lists(
+            st.text(alphabet=HAN[: draw(st.integers(3, 10))], min_size=4, max_size=60), min_size=1, max_size=3
+        )
+    )
+    texts = list(dict.fromkeys(leads))
+    ia: list[int] = []
+    ib: list[int] = []
+    for _ in range(draw(st.integers(1, 10))):
+        lead = draw(st.integers(0, len(texts) - 1)) if len(texts) > 1 else 0
+        source = texts[draw(st.integers(0, len(texts) - 1))] if draw(st.booleans()) else texts[lead]
+        pieces = [draw(fresh)]
+        at = 0
+        for _ in range(draw(st.integers(1, 4))):
+            at = min(at + draw(st.sampled_from([0, 1, 7, 8, 9])), len(source))
+            run = draw(st.sampled_from([3, 4, 4, 5, 6, 9]))
+            edit = draw(st.sampled_from([0, 2, 7, 8, 8, 9, 11]))
+            pieces += [
+                source[at : at + run],
+                draw(st.text(alphabet="甲乙丙丁戊", min_size=edit, max_size=edit)),
+            ]
+            at += run
+        other = "".join(pieces) + draw(fresh)
+        if other in texts or len(other) < align.SEED:
+            continue
+        texts.append(other)
+        ia.append(lead)
+        ib.append(len(texts) - 1)
+    return texts, ia, ib
+
+
+@settings(max_examples=300, deadline=None)
+@given(near_minimum_tasks())
+def test_the_pairs_left_unseeded_have_no_region_and_the_others_the_same(
+    task: tuple[list[str], list[int], list[int]],
+) -> None:
+    texts, ia, ib = task
+    a, b = np.array(ia, dtype=np.int64), np.array(ib, dtype=np.int64)
+    found = align.align_columns(texts, a, b)
+    assert all(len(column) == len(found[0]) for column in found)
+    assert [c.tolist() for c in found] == [
+        c.tolist() for c in align.align_columns(texts, a, b, prefilter=False)
+    ]
+    assert align.as_lists(found, len(ia)) == [
+        align.align(texts[x], texts[y]) for x, y in zip(ia, ib, strict=True)
+    ]
+
+
+def test_a_pair_sharing_too_little_in_one_place_is_not_seeded_and_one_sharing_enough_is() -> None:
+    lead = "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉戌亥"
+    # 12 characters in one run, and two runs of 6 too far apart: at most 12 in one place.
+    short = "天地" + lead[:12] + "玄黄"
+    apart = lead[:6] + "天地玄黄宇宙洪荒日月" + lead[10:16]
+    # 13 characters in runs of 4, 4 and 5, with edits of 8 and 2 characters between.
+    edited = lead[:4] + "天地玄黄宇宙洪荒" + lead[4:8] + "日月" + lead[8:13]
+    texts = [lead, short, apart, edited]
+    ia, ib = np.zeros(3, dtype=np.int64), np.array([1, 2, 3], dtype=np.int64)
+    plain = align._bulk_seeds(texts, ia, ib)
+    bounded = align._bulk_seeds(texts, ia, ib, regions=(align.MIN_MATCHED, align.GAP))
+    assert plain is not None and bounded is not None
+    assert set(plain[0].tolist()) == {0, 1, 2}  # every pair has seeds…
+    assert set(bounded[0].tolist()) == {2}  # …the bound keeps only the one that can align
+    keep = plain[0] == 2
+    assert [c.tolist() for c in bounded] == [c[keep].tolist() for c in plain]
+    assert align.align(short, lead) == align.align(apart, lead) == []
+    assert [r.matched for r in align.align(lead, edited)] == [13]

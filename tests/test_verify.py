@@ -28,6 +28,7 @@ from archiver.stages import fingerprint as fp
 from archiver.stages.shingle import normalise
 from archiver.store import db
 from tests.conftest import make_config
+from tests.test_align import near_minimum_tasks
 from tests.test_index import MOSAIC, P1, P2, P3, P3_EDITED, P4, SENTENCES, copied, write_inbox
 
 FINGERPRINT = FingerprintConfig()
@@ -180,6 +181,33 @@ def test_a_task_judged_at_once_gives_the_plain_forms_links_and_spans(
 ) -> None:
     task, match = found
     assert verify.verify(task, FINGERPRINT, match) == plain_verify(task, FINGERPRINT, match)
+
+
+def unfiltered(texts: Sequence[str], ia: align.I64, ib: align.I64) -> align.Columns:
+    """``align.align_columns`` with every pair seeded: no ``_may_align`` bound."""
+    return align.align_columns(texts, ia, ib, prefilter=False)
+
+
+@st.composite
+def near_minimum_candidates(draw: st.DrawFn) -> verify.Candidates:
+    """A task whose anchored pairs share runs just at or below a region's minimum
+    (``tests.test_align.near_minimum_tasks``), its lead texts the new passages."""
+    texts, ia, ib = draw(near_minimum_tasks())
+    ids = {k: (100 + k if k in ia else k + 1) for k in range(len(texts))}
+    normalised = {ids[k]: (draw(st.integers(1, 2)), text) for k, text in enumerate(texts)}
+    anchored = tuple(sorted({(ids[x], ids[y]) for x, y in zip(ia, ib, strict=True)}))
+    return verify.Candidates((), anchored, normalised)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(candidate_tasks(), near_minimum_candidates().map(lambda task: (task, MATCH))))
+def test_the_pairs_shown_to_have_no_region_change_no_link_or_span(
+    found: tuple[verify.Candidates, MatchConfig],
+) -> None:
+    task, match = found
+    judged = verify.verify(task, FINGERPRINT, match)
+    assert judged == verify.verify(task, FINGERPRINT, match, unfiltered)
+    assert judged == plain_verify(task, FINGERPRINT, match)
 
 
 def archive_of(folder: Path, files: dict[str, str]) -> tuple[str, dict[int, tuple[int, str]]]:

@@ -249,12 +249,19 @@ def as_columns(found: Sequence[Sequence[Region]]) -> Columns:
 
 
 def align_columns(
-    texts: Sequence[str], ia: I64, ib: I64, min_matched: int = MIN_MATCHED, gap: int = GAP
+    texts: Sequence[str],
+    ia: I64,
+    ib: I64,
+    min_matched: int = MIN_MATCHED,
+    gap: int = GAP,
+    prefilter: bool = True,
 ) -> Columns:
     """``align(texts[ia[k]], texts[ib[k]])`` of every ``k`` (``texts`` all different) as
     ``Columns``, found for all the pairs at once: the seeds with numpy (``_bulk_seeds``), and the
     regions too (``_bulk_regions``): only the runs that overlap another of their pair are matched
-    one by one."""
+    one by one. The texts ``ia`` are the few that many pairs share (a verify task's new
+    passages); the pairs shown to have no region (``_may_align``) are not seeded, unless
+    ``prefilter`` is false (the plain form the tests compare with)."""
     if not len(ia):
         return _NO_COLUMNS
     # Each pair seen from the text that sorts first, as ``align`` turns it.
@@ -270,7 +277,7 @@ def align_columns(
     todo = np.flatnonzero((a != b) & (lengths[a] >= SEED) & (lengths[b] >= SEED))
     a, b, turned = a[todo], b[todo], turned[todo]
     # The texts given first (a task's new passages) are the few that every pair has one of.
-    found = _bulk_seeds(texts, a, b, turned)
+    found = _bulk_seeds(texts, a, b, turned, (min_matched, gap) if prefilter else None)
     if found is None:
         pairs = zip(ia[todo].tolist(), ib[todo].tolist(), strict=True)
         parts.append(_owned(todo, [align(texts[x], texts[y], min_matched, gap) for x, y in pairs]))
@@ -428,6 +435,7 @@ _NO_RUNS: Runs = (np.zeros(0, np.int64),) * 4
 _NO_CHAR = 0x110000  # code points stay below this
 _CHAR_BITS = 64 // SEED  # a SEED-gram is one 64-bit key when a task has at most 2**this characters
 _MIX = 0x9E3779B97F4A7C15  # Fibonacci hashing of grams into buckets
+_MAY_ALIGN_CELLS = 1 << 26  # (lead text, gram) cells ``_may_align`` uses at most (a byte each)
 
 
 def _bucket(keys: npt.NDArray[np.uint64], bits: int) -> npt.NDArray[np.int64]:
@@ -435,14 +443,20 @@ def _bucket(keys: npt.NDArray[np.uint64], bits: int) -> npt.NDArray[np.int64]:
 
 
 def _bulk_seeds(
-    texts: Sequence[str], ia: I64, ib: I64, firsts: npt.NDArray[np.bool_] | None = None
+    texts: Sequence[str],
+    ia: I64,
+    ib: I64,
+    firsts: npt.NDArray[np.bool_] | None = None,
+    regions: tuple[int, int] | None = None,
 ) -> Runs | None:
     """``seeds(texts[ia[k]], texts[ib[k]])`` of every pair ``k`` (``texts`` all different, each
     ``ia[k] != ib[k]``, both at least ``SEED`` long), as arrays (None: more distinct characters
     than keys can hold): the same starts (the ``MAX_POSITIONS`` first positions of a repeated
     gram, the ``_MIN_COMMON`` test), found for all the pairs at once with numpy. ``firsts``:
     which text of each pair is one of a few (the new passages of a verify task), true for ``b``;
-    the grams of the others are looked at only where those have them.
+    the grams of the others are looked at only where those have them. ``regions``: the
+    ``(min_matched, gap)`` of the regions wanted; the pairs that cannot have one of them
+    (``_may_align``) then have no seeds (most of a verify task's anchored pairs).
 
     Grams are exact keys (``_gram_keys``: ``SEED`` characters in 64 bits), never hashes: a
     pair's common grams are found by looking each gram of ``a`` up among ``b``'s in one sorted
@@ -474,11 +488,19 @@ def _bulk_seeds(
     # Only grams of ``firsts`` may be common to a pair: every pair has one text there.
     lead = np.zeros(len(texts), dtype=bool)
     lead[np.where(firsts, ib, ia)] = True
-    leading = lead[owner] & inside_text
-    number = _numbered(key, np.flatnonzero(leading), inside_text)
+    lead_at = np.flatnonzero(lead[owner] & inside_text)
+    number = _numbered(key, lead_at, inside_text)
+    at = np.flatnonzero(number >= 0)
+    live = None
+    if regions is not None and len(at):
+        leads = np.where(firsts, ib, ia)
+        live = _may_align(number, at, lead_at, owner, base, leads, np.where(firsts, ia, ib), *regions)
+        # Only the texts of the pairs that may align are looked at further.
+        wanted = np.zeros(len(texts), dtype=bool)
+        wanted[ia[live]] = wanted[ib[live]] = True
+        at = at[wanted[owner[at]]]
     # Sorted by gram then position (so by text within a gram; a stable sort of small integers
     # is a radix sort); a gram the task has once matches nothing and is dropped.
-    at = np.flatnonzero(number >= 0)
     numbers = number[at]
     small = numbers.max(initial=0) < 1 << 16
     order = np.argsort(numbers.astype(np.uint16) if small else numbers, kind="stable")
@@ -507,7 +529,7 @@ def _bulk_seeds(
     in_a, in_b = text_from[ia + 1] - text_from[ia], text_from[ib + 1] - text_from[ib]
     flip = in_b < in_a
     source, target = np.where(flip, ib, ia), np.where(flip, ia, ib)
-    per_pair = np.minimum(in_a, in_b)
+    per_pair = np.minimum(in_a, in_b) if live is None else np.where(live, np.minimum(in_a, in_b), 0)
     pair = np.repeat(np.arange(pairs), per_pair)
     row = np.arange(len(pair)) - np.repeat(np.cumsum(per_pair) - per_pair - text_from[source], per_pair)
     looked = by_text[row]
@@ -545,6 +567,59 @@ def _bulk_seeds(
     length = _run_lengths(key, cps, pos_a, pos_b, room)
 
     return pair, i, j, length
+
+
+def _may_align(
+    number: npt.NDArray[np.int32],
+    at: I64,
+    lead_at: I64,
+    owner: npt.NDArray[np.int32],
+    base: I64,
+    lead: I64,
+    other: I64,
+    min_matched: int,
+    gap: int,
+) -> npt.NDArray[np.bool_]:
+    """Whether each pair of texts ``lead[k]``, ``other[k]`` may have a region of ``min_matched``
+    equal characters: false only where ``align`` finds none. ``number``: each window's gram
+    among those of the lead texts (``_numbered``), ``at`` the windows that have one, ``lead_at``
+    the lead texts' windows; ``owner``: each window's text, starting at ``base``.
+
+    An exact bound: every character of a run of equal characters (a seed, or the part of one
+    the matching keeps) is inside a window of ``other`` whose gram ``lead`` has too, and a
+    region's runs are at most ``gap`` apart, so a region lies in one cluster of such windows
+    (each at most ``gap`` characters from the cluster's others), and its equal characters are
+    at most those the cluster covers. Most anchored pairs share one short run, or a few far
+    apart, and have no such cluster."""
+    pairs = len(lead)
+    grams = int(number[at].max()) + 1
+    leads, local = np.unique(lead, return_inverse=True)
+    if len(leads) * grams > _MAY_ALIGN_CELLS:
+        return np.ones(pairs, dtype=bool)
+    rank = np.zeros(len(base), dtype=np.int64)
+    rank[leads] = np.arange(len(leads))
+    # Which gram each lead text has: one cell a (lead text, gram).
+    has = np.zeros(len(leads) * grams, dtype=bool)
+    has[rank[owner[lead_at]] * grams + number[lead_at]] = True
+    # The windows of each pair's other text with a lead text's gram (a range of ``at``), and
+    # of those the ones with a gram of the pair's own.
+    first = np.searchsorted(at, base[other])
+    count = np.searchsorted(at, base[other + 1]) - first
+    shift = np.repeat(first - (np.cumsum(count) - count), count)
+    window = at[np.arange(len(shift), dtype=np.int64) + shift]
+    pair = np.repeat(np.arange(pairs, dtype=np.int64), count)
+    hit = has[local[pair] * grams + number[window]]
+    position, pair = window[hit], pair[hit]
+    if not len(pair):
+        return np.zeros(pairs, dtype=bool)
+    # Clusters of those windows in order, each pair's apart; the characters each covers.
+    step = np.diff(position)
+    new = np.r_[True, (pair[1:] != pair[:-1]) | (step > SEED + gap)]
+    added = np.where(new, SEED, np.minimum(np.r_[SEED, step], SEED))
+    covered = np.bincount(np.cumsum(new) - 1, weights=added).astype(np.int64)
+    best = np.zeros(pairs, dtype=np.int64)
+    np.maximum.at(best, pair[new], covered)
+    return best >= min_matched
 
 
 def _gram_keys(cps: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint64] | None:
