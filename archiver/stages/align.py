@@ -14,7 +14,9 @@ and a sentence moved is found as a region of its own.
    place name, a character or two) and count as copied, as the auditor counts an edited copy.
 4. A region counts when it holds at least ``MIN_MATCHED`` equal characters: CNKI's rule counts
    runs of 13 characters; shorter coincidences — a set phrase shared by two unrelated reports —
-   are not reuse.
+   are not reuse. Many pairs at once (``align_columns``), a pair whose shared grams cover no
+   stretch of ``MIN_MATCHED`` characters with gaps of at most ``GAP`` is not seeded at all: it
+   can have no region (``_may_align``; most of a verify task's anchored pairs).
 
 ``norm_offsets(text)`` maps each character of ``normalise(text)`` back to its index in the
 cleaned text, so that spans found here become offsets of the archived text (``cleaned_spans``).
