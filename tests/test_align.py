@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -419,3 +420,18 @@ def test_a_pair_sharing_too_little_in_one_place_is_not_seeded_and_one_sharing_en
     assert [c.tolist() for c in bounded] == [c[keep].tolist() for c in plain]
     assert align.align(short, lead) == align.align(apart, lead) == []
     assert [r.matched for r in align.align(lead, edited)] == [13]
+
+
+def test_a_task_with_more_lead_texts_and_grams_than_the_bound_holds_is_seeded_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lead = "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉戌亥"
+    texts = [lead, "天地" + lead[:12] + "玄黄", lead[:4] + "天地玄黄宇宙洪荒" + lead[4:13]]
+    ia, ib = np.zeros(2, dtype=np.int64), np.array([1, 2], dtype=np.int64)
+    monkeypatch.setattr(align, "_MAY_ALIGN_CELLS", 0)
+    plain = align._bulk_seeds(texts, ia, ib)
+    bounded = align._bulk_seeds(texts, ia, ib, regions=(align.MIN_MATCHED, align.GAP))
+    assert plain is not None and bounded is not None
+    assert set(bounded[0].tolist()) == {0, 1}
+    assert [c.tolist() for c in bounded] == [c.tolist() for c in plain]
+    assert align.as_lists(align.align_columns(texts, ia, ib), 2) == [align.align(lead, t) for t in texts[1:]]

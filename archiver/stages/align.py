@@ -437,7 +437,7 @@ _NO_RUNS: Runs = (np.zeros(0, np.int64),) * 4
 _NO_CHAR = 0x110000  # code points stay below this
 _CHAR_BITS = 64 // SEED  # a SEED-gram is one 64-bit key when a task has at most 2**this characters
 _MIX = 0x9E3779B97F4A7C15  # Fibonacci hashing of grams into buckets
-_MAY_ALIGN_CELLS = 1 << 26  # (lead text, gram) cells ``_may_align`` uses at most (a byte each)
+_MAY_ALIGN_CELLS = 1 << 24  # (lead text, gram) cells ``_may_align`` uses at most (a byte each: 16 MB)
 
 
 def _bucket(keys: npt.NDArray[np.uint64], bits: int) -> npt.NDArray[np.int64]:
