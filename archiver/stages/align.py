@@ -594,7 +594,8 @@ def _may_align(
     at most those the cluster covers. Most anchored pairs share one short run, or a few far
     apart, and have no such cluster."""
     pairs = len(lead)
-    grams = int(number[at].max()) + 1
+    numbered = number[at]
+    grams = int(numbered.max()) + 1
     leads, local = np.unique(lead, return_inverse=True)
     if len(leads) * grams > _MAY_ALIGN_CELLS:
         return np.ones(pairs, dtype=bool)
@@ -605,22 +606,26 @@ def _may_align(
     has[rank[owner[lead_at]] * grams + number[lead_at]] = True
     # The windows of each pair's other text with a lead text's gram (a range of ``at``), and
     # of those the ones with a gram of the pair's own.
-    first = np.searchsorted(at, base[other])
-    count = np.searchsorted(at, base[other + 1]) - first
-    shift = np.repeat(first - (np.cumsum(count) - count), count)
-    window = at[np.arange(len(shift), dtype=np.int64) + shift]
-    pair = np.repeat(np.arange(pairs, dtype=np.int64), count)
-    hit = has[local[pair] * grams + number[window]]
-    position, pair = window[hit], pair[hit]
-    if not len(pair):
+    bounds = np.searchsorted(at, base)
+    first = bounds[other]
+    count = bounds[other + 1] - first
+    ends = np.cumsum(count)
+    row = np.arange(int(ends[-1]), dtype=np.int64) + np.repeat(first - (ends - count), count)
+    cell = np.repeat((local * grams).astype(np.int32), count) + numbered[row]
+    hit = np.flatnonzero(has[cell])
+    if not len(hit):
         return np.zeros(pairs, dtype=bool)
+    position = at[row[hit]]
+    pair = np.repeat(np.arange(pairs, dtype=np.int32), count)[hit]
     # Clusters of those windows in order, each pair's apart; the characters each covers.
     step = np.diff(position)
-    new = np.r_[True, (pair[1:] != pair[:-1]) | (step > SEED + gap)]
-    added = np.where(new, SEED, np.minimum(np.r_[SEED, step], SEED))
-    covered = np.bincount(np.cumsum(new) - 1, weights=added).astype(np.int64)
+    new = np.ones(len(hit), dtype=bool)
+    new[1:] = (pair[1:] != pair[:-1]) | (step > SEED + gap)
+    added = np.full(len(hit), SEED, dtype=np.int64)
+    added[1:] = np.where(new[1:], SEED, np.minimum(step, SEED))
+    starts = np.flatnonzero(new)
     best = np.zeros(pairs, dtype=np.int64)
-    np.maximum.at(best, pair[new], covered)
+    np.maximum.at(best, pair[starts], np.add.reduceat(added, starts))
     return best >= min_matched
 
 
