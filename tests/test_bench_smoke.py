@@ -293,3 +293,18 @@ def test_nightly_filler_is_indexed_in_key_order_and_skipped_by_search(tmp_path: 
     assert np.unique(keys).size > 1  # random signatures: the rows are not all one bucket
     # The texts count as in the search index, so a night indexes only the last run's.
     assert watermark == {"indexed_through": last_submission} and last_submission == 3
+
+
+def test_process_memory_finds_each_worker_and_what_it_holds(tmp_path: Path) -> None:
+    import process_memory
+
+    samples = Path(__file__).resolve().parents[1] / "samples"
+    out = tmp_path / "memory.json"
+    assert process_memory.main([str(samples), "--workers", "2", "--inside", "--json", str(out)]) == 0
+    (run,) = json.loads(out.read_text())
+    assert len(run["workers"]) == 2  # the pool's two processes, the coordinator apart
+    peaks = [run["coordinator"]["peak_mb"], *(w["peak_mb"] for w in run["workers"])]
+    assert run["largest_mb"] == max(peaks) > 0
+    assert len(run["inside"]) == 2  # each worker wrote what it held as it exited
+    assert sum(held["fingerprint_memo"] for held in run["inside"]) > 0  # the samples were fingerprinted
+    assert all(held["VmHWM_mb"] >= held["VmRSS_mb"] > 0 for held in run["inside"])
