@@ -218,6 +218,76 @@ def test_the_representative_lookup_is_answered_by_the_partial_index_of_represent
     engine.dispose()
 
 
+def test_the_lookups_of_a_groups_members_are_answered_by_the_partial_index_of_grouped_passages(
+    tmp_path: Path,
+) -> None:
+    engine = db.open_engine(f"sqlite:///{tmp_path / 'archive.sqlite3'}")
+    # As the stars read a group's most senior member and move its canonical passage (_stars).
+    firsts = (
+        "SELECT rep_id, min(year * 4294967296 + id) FROM passages WHERE rep_id IN (1, 2, 3) GROUP BY rep_id"
+    )
+    moved = "UPDATE passages SET canonical_id = ? WHERE rep_id = ?"
+    with engine.connect() as connection:
+        for sql, parameters in ((firsts, ()), (moved, (1, 2))):
+            plan = " ".join(
+                row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, parameters)
+            )
+            assert "USING INDEX ix_passages_rep_id" in plan, sql
+        found = connection.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'passages'")
+        indexes = {str(name): str(sql) for name, sql in found}
+    assert "ix_passages_canonical_id" not in indexes
+    assert indexes["ix_passages_rep_id"].endswith("WHERE rep_id IS NOT NULL")
+    engine.dispose()
+
+
+def test_the_lookups_of_matches_by_either_side_are_answered_by_the_pair_key_and_other_id(
+    tmp_path: Path,
+) -> None:
+    engine = db.open_engine(f"sqlite:///{tmp_path / 'archive.sqlite3'}")
+    # As the stars read a representative's neighbours (_stars.neighbours), either way round.
+    sql = (
+        "SELECT passage_id, other_id FROM matches "
+        "WHERE kind = 'cross' AND (passage_id IN (1, 2) OR other_id IN (1, 2))"
+    )
+    with engine.connect() as connection:
+        plan = " ".join(row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+    # SQLite names the index of the constraint uq_match_pair sqlite_autoindex_matches_1.
+    assert "USING INDEX sqlite_autoindex_matches_1 (passage_id=?)" in plan, plan
+    assert "USING INDEX ix_matches_other_id (other_id=?)" in plan, plan
+    assert "ix_matches_passage_id" not in {i["name"] for i in inspect(engine).get_indexes("matches")}
+    engine.dispose()
+
+
+def test_revision_0013_drops_the_unread_indexes_and_the_downgrade_puts_them_back(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'archive.sqlite3'}"
+    engine = db.open_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO matches (passage_id, other_id, similarity, kind, action) "
+                "VALUES (2, 1, 0.9, 'cross', 'linked')"
+            )
+        )
+
+    def indexes() -> set[str]:
+        found = inspect(engine)
+        return {str(i["name"]) for t in ("passages", "matches") for i in found.get_indexes(t)}
+
+    dropped = {"ix_passages_canonical_id", "ix_matches_passage_id"}
+    assert not dropped & indexes() and "ix_passages_rep_id" in indexes()
+    cfg = _alembic_config()
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0012")
+    assert dropped <= indexes() and "ix_passages_rep_id" in indexes()
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "head")
+        assert connection.execute(text("SELECT passage_id, other_id FROM matches")).all() == [(2, 1)]
+    assert not dropped & indexes()
+    engine.dispose()
+
+
 def test_the_identical_documents_lookup_is_answered_by_the_head_sha512_index(tmp_path: Path) -> None:
     from archiver import notes
 

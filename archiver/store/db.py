@@ -149,9 +149,11 @@ class PassageRow(Base):
     exact: Mapped[str] = mapped_column(String(32))  # indexed for representatives only, below
     chars: Mapped[int] = mapped_column(Integer)  # normalised characters
     signature: Mapped[bytes | None] = mapped_column(LargeBinary)
-    rep_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    rep_id: Mapped[int | None] = mapped_column(Integer)  # indexed where set, below
     year: Mapped[int | None] = mapped_column(Integer)
-    canonical_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # Not indexed: nothing looks a passage up by its canonical (a star is read from its group's
+    # representative), and every canonical move would have rewritten index entries.
+    canonical_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class _BandColumns:
@@ -188,7 +190,8 @@ class BandBlock(Base):
 class MatchRow(Base):
     __tablename__ = "matches"
     id: Mapped[int] = mapped_column(primary_key=True)
-    passage_id: Mapped[int] = mapped_column(Integer, index=True)  # the later passage
+    # Not indexed alone: uq_match_pair (passage_id, other_id) answers lookups by it.
+    passage_id: Mapped[int] = mapped_column(Integer)  # the later passage
     other_id: Mapped[int] = mapped_column(Integer, index=True)  # the earlier one
     similarity: Mapped[float] = mapped_column(Float)
     kind: Mapped[str] = mapped_column(String(8))  # intra | cross
@@ -240,6 +243,10 @@ Index(
     sqlite_where=_IS_REPRESENTATIVE,
     postgresql_where=_IS_REPRESENTATIVE,
 )
+# Members are looked up by group (``rep_id IN (…)``, ``rep_id = ?``): about half the passages
+# (headings, short and removed ones) have none, and their inserts need not touch this index.
+_IN_A_GROUP = PassageRow.rep_id.is_not(None)
+Index("ix_passages_rep_id", PassageRow.rep_id, sqlite_where=_IN_A_GROUP, postgresql_where=_IN_A_GROUP)
 
 
 RowT = TypeVar("RowT", bound=Sequence[Any])
