@@ -25,7 +25,7 @@ from archiver.index.indexer import Indexer
 from archiver.records import NewParagraph, Passage, ReindexSummary
 from archiver.stages import fingerprint
 from archiver.store import db
-from archiver.store.db import MatchRow, Meta, PassageRow, SpanRow
+from archiver.store.db import MatchRow, Meta, PassageRow, SpanPack
 from archiver.store.runs import recorded
 from archiver.store.vault import Tick
 
@@ -46,7 +46,7 @@ def reindex(config: Config, tick: Tick | None = None) -> ReindexSummary:
             session.execute(delete(db.PassageBand))
             session.execute(delete(db.BandBlock))
             session.execute(delete(MatchRow).where(MatchRow.kind == "cross"))
-            session.execute(delete(SpanRow))
+            session.execute(delete(SpanPack))
             session.execute(update(PassageRow).values(rep_id=None, canonical_id=None))
             index.set_parameters(session, fingerprint.parameters(config.fingerprint))
             session.merge(Meta(key=PENDING, value={"since": db.utcnow().isoformat()}))

@@ -43,12 +43,13 @@ from archiver.config import FingerprintConfig, MatchConfig
 from archiver.errors import ParameterMismatch
 from archiver.index import _buckets as buckets
 from archiver.index import levels
+from archiver.index import spans as stored_spans
 from archiver.index._stars import Known, StarChanges, canonical_updates, seniority, write_canonicals
 from archiver.records import LinkStats, NewParagraph
 from archiver.stages import verify
 from archiver.store import db
-from archiver.store.bulk import chunks, fetch_sql, insert_array, insert_tuples, placeholder, update_rows
-from archiver.store.db import MATCH_COLUMNS, MatchRow, Meta, PassageBand, PassageRow, SpanRow, table
+from archiver.store.bulk import chunks, fetch_sql, insert_tuples, placeholder, update_rows
+from archiver.store.db import MATCH_COLUMNS, MatchRow, Meta, PassageBand, PassageRow, table
 
 
 def pin_parameters(session: Session, parameters: dict[str, Any]) -> None:
@@ -116,8 +117,7 @@ def link(
     stats.candidates = sum(f.candidates for f in found)
     links, spans = _written(found)
     insert_tuples(session.connection(), table(MatchRow), links, MATCH_COLUMNS)
-    span_rows = verify.int_rows(spans, len(SPAN_COLUMNS))
-    insert_array(session.connection(), table(SpanRow), span_rows, SPAN_COLUMNS)
+    stored_spans.write(session.connection(), verify.int_rows(spans, len(SPAN_COLUMNS)))
     stats.spans = len(spans)
     stats.links = len(links)
     pairs = tuple((new, other) for new, other, *_ in links)

@@ -2,7 +2,7 @@
 
 A kept paragraph P shares characters with a passage Q of another current submission when both
 are in one group (identical normalised text: the whole of each) or when an aligned region
-(``SpanRow``) joins their groups' representatives: that region of each. Offsets are mapped from
+(``SpanPack``) joins their groups' representatives: that region of each. Offsets are mapped from
 the normalised text onto each passage's cleaned text (``align.norm_offsets``) and given in the
 archived text of its submission.
 """
@@ -15,13 +15,16 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import or_, select
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from archiver.index.pairs import current_of
 from archiver.stages import align
-from archiver.store.bulk import chunks
-from archiver.store.db import PassageRow, SpanRow
+from archiver.store.bulk import chunks, insert_tuples
+from archiver.store.db import SPAN_PACK_COLUMNS, PassageRow, SpanPack, table
 
 # A passage whose normalised characters are this much inside a region is held whole by it
 # (the rest: a copier's light edits at its edges).
@@ -131,31 +134,13 @@ def copied_of_many(session: Session, submission_ids: Collection[int]) -> dict[in
     wanted = {p.rep_id for p in mine}
     # (my representative, other representative) → regions as (mine, other) normalised ranges
     regions: dict[tuple[int, int], list[tuple[int, int, int, int, int, int]]] = defaultdict(list)
-    columns = (
-        SpanRow.passage_id,
-        SpanRow.other_id,
-        SpanRow.start,
-        SpanRow.end,
-        SpanRow.other_start,
-        SpanRow.other_end,
-        SpanRow.matched,
-        SpanRow.longest,
-    )
     for part in chunks(sorted(wanted)):
-        here = set(part)
-        rows = session.execute(
-            select(*columns).where(or_(SpanRow.passage_id.in_(part), SpanRow.other_id.in_(part)))
+        stored = session.execute(
+            select(SpanPack.passage_id, SpanPack.data).where(SpanPack.passage_id.in_(part))
         )
-        for r in rows:
-            # a row both of whose sides are in the batch comes once per part holding a side
-            if r.passage_id in wanted and (r.other_id not in wanted or r.passage_id in here):
-                regions[r.passage_id, r.other_id].append(
-                    (r.start, r.end, r.other_start, r.other_end, r.matched, r.longest)
-                )
-            if r.other_id in wanted and (r.passage_id not in wanted or r.other_id in here):
-                regions[r.other_id, r.passage_id].append(
-                    (r.other_start, r.other_end, r.start, r.end, r.matched, r.longest)
-                )
+        for rep, data in stored:
+            for other, *region in unpacked(data).tolist():
+                regions[rep, other].append(tuple(region))
     members: dict[int, list[_Passage]] = defaultdict(list)
     for part in chunks(sorted(wanted | {other for _, other in regions})):
         for p in _passages(session, [PassageRow.rep_id.in_(part)]):
@@ -225,4 +210,53 @@ def _passages(session: Session, where: Iterable[object]) -> list[_Passage]:
     return [_Passage(i, s, r or 0, st or 0, t) for i, s, r, st, t in rows]
 
 
-__all__ = ["BATCH", "CONTAINED", "Copied", "copied_of", "copied_of_many"]
+# A span pack's data: int32 rows of SPAN_PACK_COLUMNS (passage ids are int4 columns too).
+PACKED = np.dtype("<i4")
+# From a span's (passage, other, start, end, other_start, other_end, matched, longest): its row in
+# the pack of its later passage, and in the pack of the earlier one (the sides swapped).
+_LATER = [1, 2, 3, 4, 5, 6, 7]
+_EARLIER = [0, 4, 5, 2, 3, 6, 7]
+
+
+def packs(spans: npt.NDArray[np.int64]) -> list[tuple[int, bytes]]:
+    """A batch's spans (``verify.Span`` rows, as ``verify.int_rows`` gives them) as span packs'
+    rows (passage id, data), by passage id: each region in its later and its earlier passage's,
+    in the spans' order within each."""
+    if not len(spans):
+        return []
+    keys = np.concatenate([spans[:, 0], spans[:, 1]])
+    rows = np.concatenate([spans[:, _LATER], spans[:, _EARLIER]])
+    limits = np.iinfo(PACKED)
+    if rows.min() < limits.min or rows.max() > limits.max:
+        raise ValueError("span_packs: a value beyond int32")
+    order = np.argsort(keys, kind="stable")
+    keys, rows = keys[order], rows[order].astype(PACKED)
+    cuts = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+    starts = np.r_[0, cuts].tolist()
+    ends = np.r_[cuts, len(keys)].tolist()
+    return [(int(keys[a]), rows[a:b].tobytes()) for a, b in zip(starts, ends, strict=True)]
+
+
+def unpacked(data: bytes) -> npt.NDArray[np.int32]:
+    """A span pack's rows: one row of ``SPAN_PACK_COLUMNS`` a region."""
+    return np.frombuffer(bytes(data), dtype=PACKED).reshape(-1, len(SPAN_PACK_COLUMNS))
+
+
+def write(connection: Connection, spans: npt.NDArray[np.int64]) -> None:
+    """Store a batch's spans (``packs``): a row a passage instead of a row a region, in one
+    table under one index, where a row a region under two indexes was most of what the link
+    stage spent writing."""
+    insert_tuples(connection, table(SpanPack), packs(spans), ("passage_id", "data"))
+
+
+__all__ = [
+    "BATCH",
+    "CONTAINED",
+    "PACKED",
+    "Copied",
+    "copied_of",
+    "copied_of_many",
+    "packs",
+    "unpacked",
+    "write",
+]

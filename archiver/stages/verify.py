@@ -25,7 +25,7 @@ from archiver.stages import fingerprint as fp
 from archiver.stages._memo import LruMemo
 
 Pair = tuple[int, int]  # (new representative, earlier representative)
-# passage, other, start, end, other's start, other's end, matched, longest (``SpanRow``)
+# passage, other, start, end, other's start, other's end, matched, longest (``SpanPack``)
 Span = tuple[int, int, int, int, int, int, int, int]
 # Aligns texts[ia[k]] with texts[ib[k]] for every k (texts all different): ``align.align_columns``.
 AlignAll = Callable[[Sequence[str], align.I64, align.I64], align.Columns]

@@ -12,8 +12,9 @@ passages        paragraphs / headings of the cleaned text; ``rep_id`` is the fir
 passage_bands   the LSH index's main level: (band, key, passage_id), representatives only
 band_blocks     its upper level: one row per batch and band, that band's rows of the batch as one
                 sorted array (``levels``); merged into passage_bands by compaction
-spans           aligned character regions of cross pairs (copied sentences, embedded and edited
-                paragraphs), in normalised offsets; representatives only, like matches
+span_packs      aligned character regions of cross pairs (copied sentences, embedded and edited
+                paragraphs), in normalised offsets; representatives only, like matches; packed
+                per passage and batch, each region under both its passages
 matches         verified links: kind "intra" between passages of one submission (removed or
                 warned repeats), kind "cross" between representatives of different submissions
 submission_search  the trigram index of current and old cleaned texts, caught up at the start
@@ -204,22 +205,25 @@ class MatchRow(Base):
 MATCH_COLUMNS = ("passage_id", "other_id", "similarity", "kind", "action")
 
 
-class SpanRow(Base):
-    """An aligned region of a pair of representatives from different submissions
-    (``align.align``): what of the later passage (``start``…``end``) is copied from the earlier
-    one (``other_start``…``other_end``). Offsets are in the normalised text, which every member
-    of a group shares; ``align.norm_offsets`` maps them onto each member's cleaned text."""
+class SpanPack(Base):
+    """Aligned regions of pairs of representatives from different submissions (``align.align``):
+    what of one passage is copied from the other. ``data`` holds the regions of ``passage_id``
+    with other representatives, written by one batch, as little-endian int32 rows of
+    ``SPAN_PACK_COLUMNS`` seen from ``passage_id``'s side (``start``…``end`` its own range,
+    ``other_start``…``other_end`` the other's). Every region is in two packs, one for each of its
+    passages, so that one index finds a passage's regions either way round
+    (``index.spans.packs``). Offsets are in the normalised text, which every member of a group
+    shares; ``align.norm_offsets`` maps them onto each member's cleaned text."""
 
-    __tablename__ = "spans"
+    __tablename__ = "span_packs"
     id: Mapped[int] = mapped_column(primary_key=True)
-    passage_id: Mapped[int] = mapped_column(Integer, index=True)  # the later representative
-    other_id: Mapped[int] = mapped_column(Integer, index=True)  # the earlier one
-    start: Mapped[int] = mapped_column(Integer)
-    end: Mapped[int] = mapped_column(Integer)
-    other_start: Mapped[int] = mapped_column(Integer)
-    other_end: Mapped[int] = mapped_column(Integer)
-    matched: Mapped[int] = mapped_column(Integer)  # equal characters in the region
-    longest: Mapped[int] = mapped_column(Integer)  # its longest run of equal characters
+    passage_id: Mapped[int] = mapped_column(Integer, index=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+# A span pack's row: the other representative, this one's range, the other's, the equal
+# characters in the region and its longest run of them.
+SPAN_PACK_COLUMNS = ("other_id", "start", "end", "other_start", "other_end", "matched", "longest")
 
 
 class EventRow(Base):

@@ -1,0 +1,103 @@
+"""span_packs in place of spans; indexes written and never read: ix_passages_rep_id holds only
+the passages in a group, ix_passages_canonical_id and ix_matches_passage_id go.
+
+A batch wrote a row per aligned region into spans, under an index on each side, and the regions
+of a batch fall on few passages: span_packs holds, per passage and batch, that passage's regions
+as one array of int32 rows, each region once under each of its passages, so that one index
+finds a passage's regions either way round. The upgrade packs the rows of spans so (one pack a
+passage, the regions in id order); the downgrade writes each region back from its later
+passage's pack (ids grow with arrival: the later passage of a pair has the larger id).
+
+Filing a batch inserts every passage into each index of the table. About half the passages
+(headings, short and removed ones) have no group, and every lookup by group names one
+(``rep_id IN (…)``, ``rep_id = ?``), which a partial index of the rows where it is set answers.
+Nothing looks passages up by their canonical passage, so its index was written and never read
+(and on PostgreSQL it kept the canonical updates from being HOT). ``uq_match_pair`` (passage_id,
+other_id) answers every lookup of matches by passage_id, as its left prefix.
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-07 21:40:00
+"""
+
+import numpy as np
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0013"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+IN_A_GROUP = sa.text("rep_id IS NOT NULL")
+# Written out here rather than imported (``index.spans``): a migration is a frozen record of one
+# step. A pack's rows: other id, start, end, other's start, other's end, matched, longest.
+PACKED = np.dtype("<i4")
+WIDTH = 7
+SPAN_COLUMNS = ("passage_id", "other_id", "start", "end", "other_start", "other_end", "matched", "longest")
+
+
+def upgrade() -> None:
+    op.drop_index("ix_passages_canonical_id", table_name="passages")
+    op.drop_index("ix_passages_rep_id", table_name="passages")
+    op.create_index(
+        "ix_passages_rep_id", "passages", ["rep_id"], sqlite_where=IN_A_GROUP, postgresql_where=IN_A_GROUP
+    )
+    op.drop_index("ix_matches_passage_id", table_name="matches")
+    op.create_table(
+        "span_packs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("passage_id", sa.Integer(), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_span_packs_passage_id", "span_packs", ["passage_id"])
+    bind = op.get_bind()
+    listed = ", ".join(f'"{c}"' for c in SPAN_COLUMNS)
+    spans = np.array(bind.execute(sa.text(f"SELECT {listed} FROM spans ORDER BY id")).all(), dtype=np.int64)
+    if len(spans):
+        keys = np.concatenate([spans[:, 0], spans[:, 1]])
+        rows = np.concatenate([spans[:, [1, 2, 3, 4, 5, 6, 7]], spans[:, [0, 4, 5, 2, 3, 6, 7]]])
+        order = np.argsort(keys, kind="stable")
+        keys, rows = keys[order], rows[order].astype(PACKED)
+        cuts = np.r_[0, np.flatnonzero(keys[1:] != keys[:-1]) + 1, len(keys)].tolist()
+        packs = [
+            {"passage_id": int(keys[a]), "data": rows[a:b].tobytes()} for a, b in zip(cuts[:-1], cuts[1:], strict=True)
+        ]
+        bind.execute(sa.text("INSERT INTO span_packs (passage_id, data) VALUES (:passage_id, :data)"), packs)
+    op.drop_index("ix_spans_other_id", table_name="spans")
+    op.drop_index("ix_spans_passage_id", table_name="spans")
+    op.drop_table("spans")
+
+
+def downgrade() -> None:
+    op.create_table(
+        "spans",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("passage_id", sa.Integer(), nullable=False),
+        sa.Column("other_id", sa.Integer(), nullable=False),
+        sa.Column("start", sa.Integer(), nullable=False),
+        sa.Column("end", sa.Integer(), nullable=False),
+        sa.Column("other_start", sa.Integer(), nullable=False),
+        sa.Column("other_end", sa.Integer(), nullable=False),
+        sa.Column("matched", sa.Integer(), nullable=False),
+        sa.Column("longest", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_spans_passage_id", "spans", ["passage_id"])
+    op.create_index("ix_spans_other_id", "spans", ["other_id"])
+    bind = op.get_bind()
+    spans: list[dict[str, int]] = []
+    for passage, data in bind.execute(sa.text("SELECT passage_id, data FROM span_packs ORDER BY id")):
+        for other, *region in np.frombuffer(bytes(data), dtype=PACKED).reshape(-1, WIDTH).tolist():
+            if passage > other:  # the later passage's copy of the region
+                spans.append(dict(zip(SPAN_COLUMNS, (passage, other, *region), strict=True)))
+    if spans:
+        listed = ", ".join(f'"{c}"' for c in SPAN_COLUMNS)
+        values = ", ".join(f":{c}" for c in SPAN_COLUMNS)
+        bind.execute(sa.text(f"INSERT INTO spans ({listed}) VALUES ({values})"), spans)
+    op.drop_table("span_packs")
+    op.create_index("ix_matches_passage_id", "matches", ["passage_id"])
+    op.drop_index("ix_passages_rep_id", table_name="passages")
+    op.create_index("ix_passages_rep_id", "passages", ["rep_id"])
+    op.create_index("ix_passages_canonical_id", "passages", ["canonical_id"])
