@@ -68,7 +68,13 @@ def test_revision_0013_packs_the_rows_of_spans_as_the_linker_does_and_back(tmp_p
         )
         command.upgrade(_alembic(connection), "head")
         stored = connection.execute(text("SELECT passage_id, data FROM span_packs ORDER BY id")).all()
-        assert [(key, bytes(data)) for key, data in stored] == spans.packs(verify.int_rows(rows, 8))
+        # As the linker would have packed them (there a pack a passage and batch, here a pack a
+        # passage and side): the same regions under each passage.
+        regions: dict[int, Counter[tuple[int, ...]]] = {}
+        for key, data in stored:
+            regions.setdefault(key, Counter()).update(map(tuple, spans.unpacked(data).tolist()))
+        assert regions == _plain(rows)
+        assert len(stored) == len({r[0] for r in rows}) + len({r[1] for r in rows})
         command.downgrade(_alembic(connection), "0012")
         back = connection.execute(text(f"SELECT {COLUMNS} FROM spans")).all()
         assert sorted(map(tuple, back)) == sorted(rows)
