@@ -172,9 +172,11 @@ def _wants_script(text: str, mode: str, stripped: int) -> bool:
         return False
     if mode == "always" or stripped > 0:
         return True
-    if len(py.trad_pattern(SCRIPT_CONVERTER).findall(text)) < 0.02 * len(text):
-        return False  # a Simplified text with a few Traditional forms (著作, a quoted name)
     han = py.han_only(text)
+    # A share of the Han characters, which the later steps never change: of the whole text, a
+    # blank the whitespace step strips could tip a second cleaning the other way.
+    if len(py.trad_pattern(SCRIPT_CONVERTER).findall(text)) < 0.02 * len(han):
+        return False  # a Simplified text with a few Traditional forms (著作, a quoted name)
     back = py.han_only(py.convert("s2tw", py.convert("t2s", text)))
     if len(back) != len(han):
         return False
