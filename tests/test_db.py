@@ -18,6 +18,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import Engine
 
 from archiver.errors import StoreError
 from archiver.index import levels
@@ -206,15 +207,19 @@ def test_the_band_levels_of_revision_0011_are_merged_into_the_main_one_and_back(
         assert "band_blocks" not in inspect(connection).get_table_names()
 
 
+def _plan(engine: Engine, sql: str, parameters: tuple[object, ...] = ()) -> str:
+    """SQLite's query plan of ``sql``, its steps in one line."""
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, parameters)
+        return " ".join(str(row[-1]) for row in rows)
+
+
 def test_the_representative_lookup_is_answered_by_the_partial_index_of_representatives(
     tmp_path: Path,
 ) -> None:
     engine = db.open_engine(f"sqlite:///{tmp_path / 'archive.sqlite3'}")
     sql = index.REPRESENTATIVES_SQL.format(listed="?, ?")
-    with engine.connect() as connection:
-        rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, ("0" * 32, "f" * 32))
-        plan = " ".join(row[-1] for row in rows)
-    assert "USING INDEX ix_passages_exact_rep" in plan
+    assert "USING INDEX ix_passages_exact_rep" in _plan(engine, sql, ("0" * 32, "f" * 32))
     engine.dispose()
 
 
@@ -227,12 +232,9 @@ def test_the_lookups_of_a_groups_members_are_answered_by_the_partial_index_of_gr
         "SELECT rep_id, min(year * 4294967296 + id) FROM passages WHERE rep_id IN (1, 2, 3) GROUP BY rep_id"
     )
     moved = "UPDATE passages SET canonical_id = ? WHERE rep_id = ?"
+    for sql, parameters in ((firsts, ()), (moved, (1, 2))):
+        assert "USING INDEX ix_passages_rep_id" in _plan(engine, sql, parameters), sql
     with engine.connect() as connection:
-        for sql, parameters in ((firsts, ()), (moved, (1, 2))):
-            plan = " ".join(
-                row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, parameters)
-            )
-            assert "USING INDEX ix_passages_rep_id" in plan, sql
         found = connection.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'passages'")
         indexes = {str(name): str(sql) for name, sql in found}
     assert "ix_passages_canonical_id" not in indexes
@@ -249,8 +251,7 @@ def test_the_lookups_of_matches_by_either_side_are_answered_by_the_pair_key_and_
         "SELECT passage_id, other_id FROM matches "
         "WHERE kind = 'cross' AND (passage_id IN (1, 2) OR other_id IN (1, 2))"
     )
-    with engine.connect() as connection:
-        plan = " ".join(row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+    plan = _plan(engine, sql)
     # SQLite names the index of the constraint uq_match_pair sqlite_autoindex_matches_1.
     assert "USING INDEX sqlite_autoindex_matches_1 (passage_id=?)" in plan, plan
     assert "USING INDEX ix_matches_other_id (other_id=?)" in plan, plan
@@ -295,9 +296,7 @@ def test_the_identical_documents_lookup_is_answered_by_the_head_sha512_index(tmp
     sql = str(
         notes.holders_of(["0" * 128, "f" * 128]).compile(engine, compile_kwargs={"literal_binds": True})
     )
-    with engine.connect() as connection:
-        plan = " ".join(row[-1] for row in connection.execute(text("EXPLAIN QUERY PLAN " + sql)))
-    assert "USING INDEX ix_documents_head_sha512" in plan
+    assert "USING INDEX ix_documents_head_sha512" in _plan(engine, sql)
     engine.dispose()
 
 
