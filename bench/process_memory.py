@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 from measure import _children_map
 
-HOOK = '''
+HOOK = """
 import os
 
 def _held():
@@ -88,7 +88,7 @@ if os.environ.get("PROCESS_MEMORY_DIR"):
             _held()
 
     _process._process_worker = _process_worker
-'''
+"""
 
 
 def _status(pid: int) -> dict[str, int]:

@@ -7,7 +7,7 @@ import ctypes.util
 import os
 import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +36,15 @@ HEAD = ScriptDirectory.from_config(_alembic_config()).get_current_head()
 CHECK = "; check [store] database in config.toml"
 
 
-def test_the_migrations_build_exactly_the_schema_of_the_models(tmp_path: Path) -> None:
-    engine = db.open_engine(f"sqlite:///{tmp_path / 'archive.sqlite3'}")
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """A new SQLite archive at the newest schema."""
+    made = db.open_engine(f"sqlite:///{tmp_path / 'archive.sqlite3'}")
+    yield made
+    made.dispose()
+
+
+def test_the_migrations_build_exactly_the_schema_of_the_models(engine: Engine) -> None:
     with engine.connect() as connection:
         assert (
             compare_metadata(
@@ -46,15 +53,12 @@ def test_the_migrations_build_exactly_the_schema_of_the_models(tmp_path: Path) -
             == []
         )
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
-    engine.dispose()
 
 
-def test_every_sqlite_connection_checkpoints_at_64_mb_not_at_sqlites_4_mb(tmp_path: Path) -> None:
-    engine = db.open_engine(f"sqlite:///{tmp_path / 'archive.sqlite3'}")
+def test_every_sqlite_connection_checkpoints_at_64_mb_not_at_sqlites_4_mb(engine: Engine) -> None:
     with engine.connect() as first, engine.connect() as second:
         for connection in (first, second):
             assert connection.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 16384
-    engine.dispose()
 
 
 def _sqlite_library() -> ctypes.CDLL:
@@ -215,18 +219,15 @@ def _plan(engine: Engine, sql: str, parameters: tuple[object, ...] = ()) -> str:
 
 
 def test_the_representative_lookup_is_answered_by_the_partial_index_of_representatives(
-    tmp_path: Path,
+    engine: Engine,
 ) -> None:
-    engine = db.open_engine(f"sqlite:///{tmp_path / 'archive.sqlite3'}")
     sql = index.REPRESENTATIVES_SQL.format(listed="?, ?")
     assert "USING INDEX ix_passages_exact_rep" in _plan(engine, sql, ("0" * 32, "f" * 32))
-    engine.dispose()
 
 
 def test_the_lookups_of_a_groups_members_are_answered_by_the_partial_index_of_grouped_passages(
-    tmp_path: Path,
+    engine: Engine,
 ) -> None:
-    engine = db.open_engine(f"sqlite:///{tmp_path / 'archive.sqlite3'}")
     # As the stars read a group's most senior member and move its canonical passage (_stars).
     firsts = (
         "SELECT rep_id, min(year * 4294967296 + id) FROM passages WHERE rep_id IN (1, 2, 3) GROUP BY rep_id"
@@ -239,13 +240,11 @@ def test_the_lookups_of_a_groups_members_are_answered_by_the_partial_index_of_gr
         indexes = {str(name): str(sql) for name, sql in found}
     assert "ix_passages_canonical_id" not in indexes
     assert indexes["ix_passages_rep_id"].endswith("WHERE rep_id IS NOT NULL")
-    engine.dispose()
 
 
 def test_the_lookups_of_matches_by_either_side_are_answered_by_the_pair_key_and_other_id(
-    tmp_path: Path,
+    engine: Engine,
 ) -> None:
-    engine = db.open_engine(f"sqlite:///{tmp_path / 'archive.sqlite3'}")
     # As the stars read a representative's neighbours (_stars.neighbours), either way round.
     sql = (
         "SELECT passage_id, other_id FROM matches "
@@ -256,7 +255,6 @@ def test_the_lookups_of_matches_by_either_side_are_answered_by_the_pair_key_and_
     assert "USING INDEX sqlite_autoindex_matches_1 (passage_id=?)" in plan, plan
     assert "USING INDEX ix_matches_other_id (other_id=?)" in plan, plan
     assert "ix_matches_passage_id" not in {i["name"] for i in inspect(engine).get_indexes("matches")}
-    engine.dispose()
 
 
 def test_revision_0013_drops_the_unread_indexes_and_the_downgrade_puts_them_back(tmp_path: Path) -> None:
@@ -289,15 +287,13 @@ def test_revision_0013_drops_the_unread_indexes_and_the_downgrade_puts_them_back
     engine.dispose()
 
 
-def test_the_identical_documents_lookup_is_answered_by_the_head_sha512_index(tmp_path: Path) -> None:
+def test_the_identical_documents_lookup_is_answered_by_the_head_sha512_index(engine: Engine) -> None:
     from archiver import notes
 
-    engine = db.open_engine(f"sqlite:///{tmp_path / 'archive.sqlite3'}")
     sql = str(
         notes.holders_of(["0" * 128, "f" * 128]).compile(engine, compile_kwargs={"literal_binds": True})
     )
     assert "USING INDEX ix_documents_head_sha512" in _plan(engine, sql)
-    engine.dispose()
 
 
 def test_a_file_where_the_databases_folder_should_be_is_named(tmp_path: Path) -> None:
