@@ -32,7 +32,7 @@ _Record = TypeVar("_Record")
 def built(cls: type[_Record], fields: dict[str, Any]) -> _Record:
     """``cls(**fields)`` without the frozen dataclass's ``__init__``, which sets each field
     through ``object.__setattr__``: given its ``__dict__`` at once it is the same object (equal,
-    same hash, repr and pickle) at a third of the cost. For the records made by the hundred
+    same hash, repr and pickle), made for less (bench/README.md). For the records made by the hundred
     thousand (``Change``, ``Passage``, ``Fingerprint``), which have no ``__post_init__`` or
     slots; ``fields`` must name every field, defaults included (tests/test_records.py)."""
     made = object.__new__(cls)

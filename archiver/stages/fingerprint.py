@@ -248,7 +248,7 @@ def fingerprint(passages: Sequence[Passage], config: FingerprintConfig) -> tuple
     new_signatures = signatures(signing_texts, config)
     new_anchors = anchor_bytes(signing_texts)
     for text, signature, anchored in zip(unsigned, new_signatures, new_anchors, strict=True):
-        was = known[text]  # not ``dataclasses.replace``: it costs five times a construction
+        was = known[text]  # not ``dataclasses.replace``: it costs several constructions
         known[text] = _Known(was.normalised, was.exact, signature, anchored)
     memo.remember(known)
     return tuple(_print(p, known[p.text], signs) for p, signs in zip(passages, signing, strict=True))
