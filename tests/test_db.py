@@ -71,17 +71,8 @@ def _sqlite_library() -> ctypes.CDLL:
     return library
 
 
-@pytest.mark.parametrize("opened", ["archive", "reading"])
-def test_an_sqlite_connection_does_not_keep_every_one_off_statement_prepared(
-    tmp_path: Path, opened: str
-) -> None:
-    # The index's lookups are SQL of thousands of literal keys, each sent once: the sqlite3
-    # module's default cache keeps 128 of them prepared, tens of MB at scale.
-    url = f"sqlite:///{tmp_path / 'archive.sqlite3'}"
-    engine = db.open_engine(url)
-    if opened == "reading":
-        engine = db.reading_engine(url)
-    library = _sqlite_library()
+def _one_off_lookups(engine: Engine, library: ctypes.CDLL) -> tuple[int, int]:
+    """SQLite's memory held after one one-off lookup, and after 59 (each SQL text sent once)."""
 
     def lookup(n: int) -> str:
         keys = ",".join(str(n * 100_000 + k) for k in range(3000))
@@ -95,9 +86,32 @@ def test_an_sqlite_connection_does_not_keep_every_one_off_statement_prepared(
         for n in range(2, 60):
             connection.exec_driver_sql(lookup(n)).all()
         kept = library.sqlite3_memory_used() - before
+    return one, kept
+
+
+def test_an_sqlite_connection_does_not_keep_every_one_off_statement_prepared(tmp_path: Path) -> None:
+    # The index's lookups are SQL of thousands of literal keys, each sent once: the sqlite3
+    # module's default cache keeps 128 of them prepared, tens of MB at scale.
+    url = f"sqlite:///{tmp_path / 'archive.sqlite3'}"
+    engine = db.open_engine(url)
+    one, kept = _one_off_lookups(engine, _sqlite_library())
     engine.dispose()
     assert one > 0
     assert kept < (db.SQLITE_STATEMENTS_KEPT + 4) * one, (kept, one)
+
+
+def test_a_workers_reading_engine_keeps_no_statement_prepared(tmp_path: Path) -> None:
+    # A worker's engine sends little else than one-off lookups: it keeps none of them.
+    url = f"sqlite:///{tmp_path / 'archive.sqlite3'}"
+    engine = db.open_engine(url)
+    library = _sqlite_library()
+    one, _ = _one_off_lookups(engine, library)
+    engine.dispose()
+    reading = db.reading_engine(url)
+    _, kept = _one_off_lookups(reading, library)
+    reading.dispose()
+    assert one > 0
+    assert kept < one, (kept, one)
 
 
 def test_opening_an_existing_archive_keeps_its_rows(tmp_path: Path) -> None:

@@ -342,7 +342,7 @@ def reading_engine(url: str) -> Engine:
     with _reading_lock:  # a Dask worker may run tasks in threads
         engine = _reading.get(key)
         if engine is None:
-            engine = _reading[key] = _engine(url)
+            engine = _reading[key] = _engine(url, SQLITE_READER_STATEMENTS_KEPT)
             if engine.dialect.name == "sqlite":
                 event.listen(engine, "connect", _sqlite_query_only)
     return engine
@@ -358,12 +358,15 @@ def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
 # lookups send SQL of thousands of literal keys, each text once: kept, 128 of them held tens of
 # MB for nothing, more the larger the archive's buckets (bench/README.md, memory).
 SQLITE_STATEMENTS_KEPT = 16
+# A worker's reading engine keeps none: nearly all it sends is a lookup's one-off SQL, and the
+# few statements that repeat cost little to prepare again (bench/README.md, memory).
+SQLITE_READER_STATEMENTS_KEPT = 0
 
 
-def _engine(url: str) -> Engine:
+def _engine(url: str, statements_kept: int = SQLITE_STATEMENTS_KEPT) -> Engine:
     try:
         if make_url(url).get_backend_name() == "sqlite":
-            return create_engine(url, connect_args={"cached_statements": SQLITE_STATEMENTS_KEPT})
+            return create_engine(url, connect_args={"cached_statements": statements_kept})
         return create_engine(url)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise StoreError(
