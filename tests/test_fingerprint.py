@@ -386,6 +386,37 @@ def test_the_memo_is_bounded_and_per_config(monkeypatch: pytest.MonkeyPatch) -> 
     assert list(fp._memo) == [other] and len(fp._memo[other]) == 1
 
 
+def test_the_memo_holds_a_digest_of_each_text_not_the_text() -> None:
+    """What the memo keeps a passage's text by: 16 bytes, whatever the text's length (the texts
+    themselves, kept as keys, were a quarter of a full memo)."""
+    texts = [f"第{i}段正文内容足够长可以计算签名的文字" * (i + 1) for i in range(4)] + ["\ud800孤"]
+    fp._memo.clear()
+    fp.fingerprint([para(i, text) for i, text in enumerate(texts)], CFG)
+    keys = list(fp._memo[CFG]._entries)
+    assert keys == [fp.text_key(text) for text in texts]
+    assert all(isinstance(key, bytes) and len(key) == 16 for key in keys)
+    assert len(set(keys)) == len(texts)
+
+
+@given(st.lists(st.one_of(zh_text, any_text), max_size=8), st.lists(st.integers(0, 7), max_size=8))
+@settings(max_examples=100, deadline=None)
+def test_normalising_through_the_memo_is_normalising(texts: list[str], fingerprinted: list[int]) -> None:
+    """``normalise_remembered`` gives ``normalise_many``'s forms, the memo's own strings where it
+    holds the text (one copy for the memo and the verify stage's ``earlier_texts``), and leaves
+    the memo's order alone."""
+    fp._memo.clear()
+    seen = [texts[i] for i in fingerprinted if i < len(texts)]
+    fp.fingerprint([para(i, text) for i, text in enumerate(seen)], CFG)
+    order = list(fp._memo[CFG]._entries)
+    out = fp.normalise_remembered(texts)
+    assert out == [sh.normalise(text) for text in texts]
+    held = fp._memo[CFG]._entries
+    for text, normalised in zip(texts, out, strict=True):
+        if text in seen:
+            assert normalised is held[fp.text_key(text)].normalised
+    assert list(fp._memo[CFG]._entries) == order
+
+
 def test_parameters_pin_everything() -> None:
     params = fp.parameters(CFG)
     assert all(isinstance(v, str | int) for v in params.values())

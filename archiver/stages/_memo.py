@@ -37,6 +37,11 @@ class LruMemo(Generic[K, V]):
                 hits[key] = self._entries[key]
         return hits
 
+    def peek(self, keys: Iterable[K]) -> dict[K, V]:
+        """The entries held for ``keys``, none made more recent."""
+        entries = self._entries
+        return {key: entries[key] for key in keys if key in entries}
+
     def remember(self, entries: Mapping[K, V]) -> None:
         """Hold ``entries`` (replacing older values), then forget the least recent over capacity."""
         for key, value in entries.items():

@@ -203,7 +203,7 @@ def exact_hash(normalised: str) -> str:
     return hashlib.blake2b(normalised.encode("utf-8"), digest_size=16).hexdigest()
 
 
-MEMO_TEXTS = 16_384  # passage texts a process remembers (≈ 1.4 KB each with anchors: at most ≈ 23 MB)
+MEMO_TEXTS = 16_384  # passage texts a process remembers (≈ 1 KB each with anchors: at most ≈ 17 MB)
 
 
 @dataclass(frozen=True, slots=True)  # slots: thousands are held
@@ -218,14 +218,34 @@ class _Known:
     anchors: bytes = b""
 
 
-_memo: dict[FingerprintConfig, LruMemo[str, _Known]] = {}  # for the last config only: bounded
+# For the last config only: bounded. Keyed by the text's digest (``text_key``), not the text: a
+# memo full of passage texts held each one's characters a second time beside its normalised form.
+_memo: dict[FingerprintConfig, LruMemo[bytes, _Known]] = {}
 
 
-def _memo_for(config: FingerprintConfig) -> LruMemo[str, _Known]:
+def _memo_for(config: FingerprintConfig) -> LruMemo[bytes, _Known]:
     if config not in _memo:
         _memo.clear()
         _memo[config] = LruMemo(MEMO_TEXTS)
     return _memo[config]
+
+
+def text_key(text: str) -> bytes:
+    """The memo's key of a passage's text: its blake2b-128 digest (UTF-16, so any ``str``, a lone
+    surrogate too, has one). Two texts with one digest are as unlikely as two with one ``exact``."""
+    return hashlib.blake2b(text.encode("utf-16-le", "surrogatepass"), digest_size=16).digest()
+
+
+def normalise_remembered(texts: Sequence[str]) -> list[str]:
+    """``normalise_many(texts)``, taking the normalised form the memo holds (the same string: one
+    copy in memory for both who keep it) where it holds one, without making it more recent."""
+    held: dict[bytes, _Known] = {}
+    keys = [text_key(text) for text in texts]
+    for memo in _memo.values():  # normalising depends on no config
+        held = memo.peek(keys)
+    found = [held[key].normalised if key in held else None for key in keys]
+    fresh = iter(normalise_many([text for text, known in zip(texts, found, strict=True) if known is None]))
+    return [known if known is not None else next(fresh) for known in found]
 
 
 def fingerprint(passages: Sequence[Passage], config: FingerprintConfig) -> tuple[Fingerprint, ...]:
@@ -236,9 +256,10 @@ def fingerprint(passages: Sequence[Passage], config: FingerprintConfig) -> tuple
     fingerprinted last are remembered (``MEMO_TEXTS``) and looked up.
     """
     memo = _memo_for(config)
-    texts = list(dict.fromkeys(p.text for p in passages))  # distinct, in order
-    known = memo.found(texts)
-    fresh = [t for t in texts if t not in known]
+    keys = {text: text_key(text) for text in dict.fromkeys(p.text for p in passages)}  # distinct, in order
+    held = memo.found(keys.values())
+    known = {text: held[key] for text, key in keys.items() if key in held}
+    fresh = [t for t in keys if t not in known]
     for text, normalised in zip(fresh, normalise_many(fresh), strict=True):
         known[text] = _Known(normalised, exact_hash(normalised), None)
     signing = [_signs(p, known[p.text].normalised, config) for p in passages]
@@ -250,7 +271,7 @@ def fingerprint(passages: Sequence[Passage], config: FingerprintConfig) -> tuple
     for text, signature, anchored in zip(unsigned, new_signatures, new_anchors, strict=True):
         was = known[text]  # not ``dataclasses.replace``: it costs several constructions
         known[text] = _Known(was.normalised, was.exact, signature, anchored)
-    memo.remember(known)
+    memo.remember({keys[text]: entry for text, entry in known.items()})
     return tuple(_print(p, known[p.text], signs) for p, signs in zip(passages, signing, strict=True))
 
 

@@ -211,7 +211,8 @@ def earlier_texts(
             _earlier_run = run
         found = _earlier.found(ids)
     stored = read([pid for pid in ids if pid not in found])
-    normalised = fp.normalise_many([text for _, text in stored.values()])
+    # A text this process fingerprinted lately is normalised already: its string is shared.
+    normalised = fp.normalise_remembered([text for _, text in stored.values()])
     fresh = {pid: (sub, norm) for (pid, (sub, _)), norm in zip(stored.items(), normalised, strict=True)}
     with _earlier_lock:
         earlier_counts["kept"] += len(found)
