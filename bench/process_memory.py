@@ -50,11 +50,27 @@ def _held():
         lib.sqlite3_memory_used.restype = lib.sqlite3_memory_highwater.restype = ctypes.c_int64
         out["sqlite_used_mb"] = round(lib.sqlite3_memory_used() / 1e6, 1)
         out["sqlite_highwater_mb"] = round(lib.sqlite3_memory_highwater(0) / 1e6, 1)
+    with contextlib.suppress(Exception):
+        class _Mallinfo2(ctypes.Structure):
+            _fields_ = [(name, ctypes.c_size_t) for name in (
+                "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+                "uordblks", "fordblks", "keepcost")]
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = _Mallinfo2
+        info = libc.mallinfo2()
+        out["malloc_heap_mb"] = round(info.arena / 1e6, 1)
+        out["malloc_free_mb"] = round(info.fordblks / 1e6, 1)
+        out["malloc_mmap_mb"] = round(info.hblkhd / 1e6, 1)
     modules = sys.modules
     with contextlib.suppress(Exception):
         out["fingerprint_memo"] = sum(map(len, modules["archiver.stages.fingerprint"]._memo.values()))
     with contextlib.suppress(Exception):
         out["earlier_texts"] = len(modules["archiver.stages.verify"]._earlier)
+    with contextlib.suppress(Exception):  # the earlier texts whose string the memo holds too
+        memo = modules["archiver.stages.fingerprint"]._memo.values()
+        held = {id(known.normalised) for m in memo for known in m._entries.values()}
+        earlier = modules["archiver.stages.verify"]._earlier._entries.values()
+        out["earlier_shared"] = sum(id(text) in held for _, text in earlier)
     with contextlib.suppress(Exception):
         held = modules["archiver.index.levels"]._held
         bands = held.bands.values() if held else ()
