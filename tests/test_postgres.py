@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command as alembic
+from alembic.config import Config as AlembicConfig
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -25,6 +27,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from archiver.cli import main
+from archiver.store import db
 from tests.conftest import SAMPLES
 from tests.test_audit import paragraphs
 
@@ -139,17 +142,23 @@ def test_run_export_audit_and_verify_give_the_same_bytes_on_postgresql_as_on_sql
         ordered = connection.execute(text("SELECT relpath FROM submissions ORDER BY relpath")).scalars().all()
         # The batches wrote their band rows as blocks (``levels.write_blocks``), read back whole.
         blocks = connection.execute(text("SELECT rows, data FROM band_blocks")).all()
-        # The cleaned texts are compressed with lz4 (migration 0011), the search index's copy too.
+        # The cleaned texts are compressed with lz4 (migration 0011), the search index's copy too,
+        # and the band index's blocks (0014).
         compression = connection.execute(
             text(
-                "SELECT attrelid::regclass::text, attcompression FROM pg_attribute "
-                "WHERE attname = 'cleaned_text' AND attrelid IN ('submissions'::regclass, "
-                "'submission_search'::regclass) ORDER BY 1"
+                "SELECT attrelid::regclass::text, attname, attcompression FROM pg_attribute "
+                "WHERE (attname = 'cleaned_text' AND attrelid IN ('submissions'::regclass, "
+                "'submission_search'::regclass)) OR (attname = 'data' AND attrelid = "
+                "'band_blocks'::regclass) ORDER BY 1"
             )
         ).all()
     engine.dispose()
     assert blocks and all(len(data) == 16 * rows for rows, data in blocks)
-    assert [tuple(row) for row in compression] == [("submission_search", "l"), ("submissions", "l")]
+    assert [tuple(row) for row in compression] == [
+        ("band_blocks", "data", "l"),
+        ("submission_search", "cleaned_text", "l"),
+        ("submissions", "cleaned_text", "l"),
+    ]
     assert ordered != sorted(ordered)  # the database's own order is not SQLite's: the test can tell
     exported = [json.loads(line) for line in on_sqlite["export.jsonl"].splitlines()]
     assert [r["file"] for r in exported] == sorted(ordered)
@@ -410,3 +419,31 @@ def test_bulk_updates_by_key_give_the_rows_a_row_by_row_update_gives(
             metadata.drop_all(engine)
             engine.dispose()
     assert read["postgresql"] == read["sqlite"] == [(i, *row) for i, row in sorted(expected.items())]
+
+
+def test_revision_0014_compresses_the_band_blocks_with_lz4_and_the_downgrade_with_pglz(
+    pinyin_ordered_url: str,
+) -> None:
+    def method(connection: Connection) -> str:
+        return str(
+            connection.execute(
+                text(
+                    "SELECT attcompression FROM pg_attribute "
+                    "WHERE attrelid = 'band_blocks'::regclass AND attname = 'data'"
+                )
+            ).scalar_one()
+        )
+
+    engine = db.open_engine(pinyin_ordered_url)
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(db.MIGRATIONS))
+    try:
+        with engine.begin() as connection:
+            assert method(connection) == "l"
+            cfg.attributes["connection"] = connection
+            alembic.downgrade(cfg, "0013")
+            assert method(connection) in ("", "p")  # the server's default (pglz)
+            alembic.upgrade(cfg, "head")
+            assert method(connection) == "l"
+    finally:
+        engine.dispose()
