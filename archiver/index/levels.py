@@ -27,15 +27,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from archiver.index import _buckets as buckets
-from archiver.store.bulk import chunks, fetch_sql, insert_array
+from archiver.store.bulk import chunks, fetch_sql, insert_array, insert_tuples
 from archiver.store.db import BandBlock, PassageBand, table
 
 BLOCK_DTYPE = np.dtype("<i8")  # (key, passage id) pairs, the same on every machine
+BLOCK_COLUMNS = ("band", "rows", "first_passage", "last_passage", "data")
 
 
 def encode(rows: npt.NDArray[np.int64]) -> bytes:
@@ -54,19 +55,12 @@ def write_blocks(connection: Connection, rows: npt.NDArray[np.int64]) -> None:
     """Add ``rows`` (band, key, passage id; sorted like the index) as one block per band."""
     if not len(rows):
         return
-    connection.execute(
-        insert(table(BandBlock)),
-        [
-            {
-                "band": band,
-                "rows": len(part),
-                "first_passage": int(part[:, 2].min()),
-                "last_passage": int(part[:, 2].max()),
-                "data": encode(part),
-            }
-            for band, part in buckets.by_band(rows)
-        ],
-    )
+    # Through the driver (a binary COPY on PostgreSQL): one statement a batch, not one a band.
+    blocks = [
+        (int(band), len(part), int(part[:, 2].min()), int(part[:, 2].max()), encode(part))
+        for band, part in buckets.by_band(rows)
+    ]
+    insert_tuples(connection, table(BandBlock), blocks, BLOCK_COLUMNS)
 
 
 def recent_rows(session: Session) -> int:
