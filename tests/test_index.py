@@ -699,11 +699,12 @@ def rows_the_tasks_add(
         indexed = [NewParagraph(pid, pid, "", None, "", None, b"") for pid in ids]
         saved, index.TASK_PASSAGES = index.TASK_PASSAGES, per_task
         try:
-            tasks = index.lookups(night, indexed, uuid.uuid4().hex)  # a session of its own
+            tasks = index.placed_lookups(night, indexed, uuid.uuid4().hex)  # a session of its own
         finally:
             index.TASK_PASSAGES = saved
-        fitting = [index.look_up(task, connection, cap)[0] for task in tasks]
-        count = index._add_bands(connection, [index.Found((), 0, f, 0.0) for f in fitting])
+        fitting = [index.look_up(task, connection, cap)[0] for task, _ in tasks]
+        found = [index.Found((), 0, f, 0.0) for f in fitting]
+        count = index._add_bands(connection, night, [at for _, at in tasks], found)
         blocks = select(db.BandBlock.band, db.BandBlock.data).where(db.BandBlock.first_passage >= NIGHT_IDS)
         added = [
             (band, key, passage)

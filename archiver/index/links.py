@@ -112,8 +112,9 @@ def link(
     night = _night_rows(session, indexed, config, firsts)
 
     here = partial(find_here, config=config, match=match)
-    found = (verify_all or here)(lookups(night, indexed, run_token(session)), session.connection())
-    stats.band_rows = _add_bands(session.connection(), found)
+    tasks = placed_lookups(night, indexed, run_token(session))
+    found = (verify_all or here)([task for task, _ in tasks], session.connection())
+    stats.band_rows = _add_bands(session.connection(), night, [at for _, at in tasks], found)
     stats.candidates = sum(f.candidates for f in found)
     links, spans = _written(found)
     insert_tuples(session.connection(), table(MatchRow), links, MATCH_COLUMNS)
@@ -257,17 +258,25 @@ def _plain_positions(ids: npt.NDArray[np.int64], values: npt.NDArray[np.int64]) 
     return np.asarray(order[np.searchsorted(ids, values, sorter=order)])
 
 
-def _add_bands(connection: Connection, found: Sequence[Found]) -> int:
+def _add_bands(
+    connection: Connection,
+    night: npt.NDArray[np.int64],
+    at: Sequence[npt.NDArray[np.intp]],
+    found: Sequence[Found],
+) -> int:
     """Add to the index, as the batch's blocks (``levels.write_blocks``), the band rows the lookup
     tasks found to fit their bucket (``Found.fitting``: every row of the batch is one task's),
-    sorted like the index; returns how many."""
+    sorted like the index; returns how many. ``at``: where each task's rows are in ``night``
+    (``placed_lookups``).
+
+    The rows are taken from ``night`` itself, which is sorted like the index: no sort of the
+    tasks' rows on the serial path, only a mark of each one found fitting."""
     if not found:
         return 0
-    rows = np.concatenate([f.fitting for f in found])
-    # Each task's rows are sorted like the index and the tasks' passages are consecutive id
-    # ranges, in order: a bucket's rows are already in id order, so a stable sort by bucket
-    # alone gives the index's order (lexsort is stable), without a third key to sort by.
-    rows = rows[np.lexsort((rows[:, 1], rows[:, 0]))]
+    fits = np.zeros(len(night), dtype=bool)
+    for positions, f in zip(at, found, strict=True):
+        fits[positions[f.fitting]] = True
+    rows = night[fits, :3]
     levels.write_blocks(connection, rows)
     return len(rows)
 
@@ -307,13 +316,13 @@ class Lookup:
 @dataclass(frozen=True, eq=False)
 class Found:
     """What a lookup task found: its verified candidates (``verify.tasks``' cut, in order), how
-    many candidate pairs it had, its passages' band rows that fit their bucket (band, key,
-    passage id; sorted like the index: the coordinator adds them to the index), and the seconds
-    it took where it ran."""
+    many candidate pairs it had, which of its rows (``Lookup.rows``) are its own passages' that
+    fit their bucket (the coordinator adds them to the index), and the seconds it took where it
+    ran."""
 
     verified: tuple[verify.Verified, ...]
     candidates: int
-    fitting: npt.NDArray[np.int64]
+    fitting: npt.NDArray[np.bool_]
     seconds: float
 
 
@@ -327,6 +336,13 @@ def run_token(session: Session) -> str:
 def lookups(night: npt.NDArray[np.int64], indexed: Sequence[NewParagraph], run: str) -> list[Lookup]:
     """The batch's lookup tasks of the writing session ``run``: ``TASK_PASSAGES`` new passages
     each, in id order, each with the night's rows of every bucket its passages' rows fall in."""
+    return [task for task, _ in placed_lookups(night, indexed, run)]
+
+
+def placed_lookups(
+    night: npt.NDArray[np.int64], indexed: Sequence[NewParagraph], run: str
+) -> list[tuple[Lookup, npt.NDArray[np.intp]]]:
+    """``lookups``, each task with the positions of its rows in ``night`` (``_add_bands``)."""
     if not len(night):
         return []
     ids = np.array([p.id for p in indexed], dtype=np.int64)
@@ -336,12 +352,14 @@ def lookups(night: npt.NDArray[np.int64], indexed: Sequence[NewParagraph], run: 
     wanted[bucket, task_of_row] = True  # bucket → the tasks that look it up
     texts = {p.id: (p.submission_id, p.normalised) for p in indexed}
     before = int(ids[0])
-    out: list[Lookup] = []
+    out: list[tuple[Lookup, npt.NDArray[np.intp]]] = []
     for task in range(wanted.shape[1]):
-        rows = night[wanted[bucket, task]]
+        at = np.flatnonzero(wanted[bucket, task])
+        rows = night[at]
         mine = ids[task * TASK_PASSAGES : (task + 1) * TASK_PASSAGES]
         involved = np.unique(rows[:, 2]).tolist()
-        out.append(Lookup(tuple(mine.tolist()), rows, {pid: texts[pid] for pid in involved}, before, run))
+        lookup = Lookup(tuple(mine.tolist()), rows, {pid: texts[pid] for pid in involved}, before, run)
+        out.append((lookup, at))
     return out
 
 
@@ -377,16 +395,16 @@ def find_and_verify(
 Shared = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]  # new, earlier, band
 
 
-def look_up(lookup: Lookup, connection: Connection, bucket_cap: int) -> tuple[npt.NDArray[np.int64], Shared]:
-    """A lookup task's reading of the index: its passages' band rows that fit their bucket
-    (``Found.fitting``) and the keys they share with earlier passages (``_sharing``)."""
+def look_up(lookup: Lookup, connection: Connection, bucket_cap: int) -> tuple[npt.NDArray[np.bool_], Shared]:
+    """A lookup task's reading of the index: which of its rows are its passages' that fit their
+    bucket (``Found.fitting``) and the keys they share with earlier passages (``_sharing``)."""
     rows = lookup.rows
     mine = np.isin(rows[:, 2], lookup.passages)
     own = rows[mine]
     # The rows are sorted like the index: a bucket's first row gives its (band, key) once.
     held = held_rows(connection, own[buckets.bucket_starts(own), :2], lookup.before, lookup.run)
     fits, shared = _sharing(own, rows, held, bucket_cap)
-    return rows[mine & fits, :3], shared
+    return mine & fits, shared
 
 
 def held_rows(
