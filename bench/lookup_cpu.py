@@ -15,8 +15,8 @@ the run's workers got. Each version then replays every task in a child process o
 splits the tasks round-robin over N children run one after the other, as a pool of N workers
 would share them (what a worker remembers between tasks is then what one of N remembers); the
 CPU seconds are their sum. Each child reports its CPU seconds, its peak RSS and a digest of every
-task's results; the digests must be equal or the script fails. Writes
-bench/results/<date>-lookup-cpu-<label>.json.
+task's results (the links and spans written, however its candidates were cut into verify tasks);
+the digests must be equal or the script fails. Writes bench/results/<date>-lookup-cpu-<label>.json.
 """
 
 from __future__ import annotations
@@ -57,11 +57,10 @@ def child(folder: Path, worker: int, workers: int) -> None:
     found = [links.find_and_verify(lookup, fingerprint, match, connection) for lookup in lookups]
     seconds = time.process_time() - started
     connection.close()
+    # What the coordinator writes of each lookup (``verify.merged``: the same however its
+    # candidates were cut into verify tasks), and how many candidates it had.
     digest = [
-        hashlib.sha256(
-            pickle.dumps([(v.links, v.band_links, v.spans) for v in f.verified] + [f.candidates])
-        ).hexdigest()
-        for f in found
+        hashlib.sha256(pickle.dumps([verify.merged(f.verified), f.candidates])).hexdigest() for f in found
     ]
     print(
         json.dumps(

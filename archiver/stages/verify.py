@@ -29,7 +29,7 @@ Pair = tuple[int, int]  # (new representative, earlier representative)
 Span = tuple[int, int, int, int, int, int, int, int]
 # Aligns texts[ia[k]] with texts[ib[k]] for every k (texts all different): ``align.align_columns``.
 AlignAll = Callable[[Sequence[str], align.I64, align.I64], align.Columns]
-TASK_PAIRS = 2000  # candidate pairs per task: large enough that sending the texts costs little
+TASK_PAIRS = 1000  # candidate pairs per task: sending the texts costs little; align's arrays grow with it
 # Earlier passages' normalised texts a process remembers (``earlier_texts``), about 1 KB each.
 EARLIER_KEPT = 16_384
 
