@@ -238,12 +238,13 @@ def _run_batches(
             # The search index catches up with the last run's texts then too (audit.search).
             first_wait = partial(_first_wait, session, indexer, summary)
             batches = _batches(session, located, config, executor, first_wait, (vault, lost), lander)
-            for batch, staged in batches:
+            for batch, staged, documents in batches:
                 with session.begin():
                     # The batch's versions are put in place and made durable while it is
                     # filed, and before its rows are committed.
                     landing = landings.submit(_land, vault, staged) if staged else None
-                    _file_batch(session, summary, _restored(session, summary, batch, lost), config, indexer)
+                    kept = _restored(session, summary, batch, lost)
+                    _file_batch(session, summary, kept, config, indexer, documents)
                     if landing is not None:
                         _add_time(summary, "land", landing.result())
                 if indexer.merge_due():
@@ -299,11 +300,12 @@ def _batches(
     first_wait: Callable[[], None],
     lost: tuple[Vault, dict[str, Known]],
     lander: Writer | None = None,
-) -> Iterator[tuple[list[Result], list[Staged]]]:
+) -> Iterator[tuple[list[Result], list[Staged], Archived]]:
     """Results in listing order, a batch at a time, with the next ones already in flight
-    (``BATCHES_AHEAD``; in this process, the next one), and the group commits the batch's chunks
+    (``BATCHES_AHEAD``; in this process, the next one), the group commits the batch's chunks
     staged for the caller to land (``Vault.land``): those of the workers whose writer is
-    ``lander`` (``process_chunk``); the others landed their own.
+    ``lander`` (``process_chunk``); the others landed their own; and the batch's documents
+    already archived (``_known_heads``), for ``filing.file_batch``.
 
     A batch goes to the workers in chunks of ``TASK_SIZE`` files: each chunk is one task and one
     group commit to the vault, fed to the executor behind the index's lookups (``Schedule``).
@@ -313,27 +315,28 @@ def _batches(
     """
     vault, missing = lost
     ahead = 2 if executor is None else BATCHES_AHEAD
-    pending: deque[list[Future[Chunk]] | list[Chunk]] = deque()
+    pending: deque[tuple[list[Future[Chunk]] | list[Chunk], Archived]] = deque()
     waited = False
     for batch in _chunked(located, config.run.batch_size):
-        known = _known_heads(session, [loc.relpath for loc in batch])
+        known, documents = _known_heads(session, [loc.relpath for loc in batch])
         missing.update((relpath, head) for relpath, head in known.items() if not vault.holds(relpath))
         heads = {relpath: head.sha512 for relpath, head in known.items() if relpath not in missing}
         tasks = [(loc, heads.get(loc.relpath)) for loc in batch]
         chunks = [tasks[i : i + TASK_SIZE] for i in range(0, len(tasks), TASK_SIZE)]
         if executor is None:
-            pending.append([process_chunk(chunk, config, lander=lander) for chunk in chunks])
+            pending.append(([process_chunk(chunk, config, lander=lander) for chunk in chunks], documents))
         else:
-            pending.append([executor.feed(process_chunk, chunk, config, lander=lander) for chunk in chunks])
+            fed = [executor.feed(process_chunk, chunk, config, lander=lander) for chunk in chunks]
+            pending.append((fed, documents))
         if len(pending) >= ahead:
             if not waited:
                 first_wait()
                 waited = True
-            yield _resolve(pending.popleft())
+            yield _resolved(*pending.popleft())
     if not waited:
         first_wait()
     while pending:
-        yield _resolve(pending.popleft())
+        yield _resolved(*pending.popleft())
 
 
 def _land(vault: Vault, staged: list[Staged]) -> float:
@@ -341,6 +344,12 @@ def _land(vault: Vault, staged: list[Staged]) -> float:
     started = time.perf_counter()
     vault.land(staged)
     return time.perf_counter() - started
+
+
+def _resolved(
+    batch: list[Future[Chunk]] | list[Chunk], documents: Archived
+) -> tuple[list[Result], list[Staged], Archived]:
+    return (*_resolve(batch), documents)
 
 
 def _resolve(batch: list[Future[Chunk]] | list[Chunk]) -> tuple[list[Result], list[Staged]]:
@@ -365,14 +374,28 @@ class Known:
     version: str | None
 
 
-def _known_heads(session: Session, relpaths: list[str]) -> dict[str, Known]:
+# relpath → (document id, its current submission id) of a batch's documents already archived.
+Archived = dict[str, tuple[int, int | None]]
+
+
+def _known_heads(session: Session, relpaths: list[str]) -> tuple[dict[str, Known], Archived]:
+    """The heads of the documents ``relpaths`` already archived, and each one's (id, current
+    submission id) for ``filing.file_batch``: read once, for the workers and the filing. A
+    document's row changes only when its own batch is filed, and a run files a path once
+    (``_first_of_each_path``), so what is read here before the batch is processed still holds
+    when it is filed."""
     with session.begin():  # runs between batches, outside their transactions
         rows = session.execute(
-            select(Document.object_id, Document.head_sha512, Document.head_version).where(
-                Document.object_id.in_(relpaths)
-            )
+            select(
+                Document.object_id,
+                Document.head_sha512,
+                Document.head_version,
+                Document.id,
+                Document.current_submission_id,
+            ).where(Document.object_id.in_(relpaths))
         ).all()
-    return {object_id: Known(sha, version) for object_id, sha, version in rows if sha}
+    heads = {object_id: Known(sha, version) for object_id, sha, version, _, _ in rows if sha}
+    return heads, {object_id: (doc_id, current) for object_id, _, _, doc_id, current in rows}
 
 
 def _restored(
@@ -426,9 +449,14 @@ def _merge(indexer: Indexer, summary: RunSummary) -> None:
 
 
 def _file_batch(
-    session: Session, summary: RunSummary, batch: list[Result], config: Config, indexer: Indexer
+    session: Session,
+    summary: RunSummary,
+    batch: list[Result],
+    config: Config,
+    indexer: Indexer,
+    documents: Archived | None = None,
 ) -> None:
-    """File and index one batch."""
+    """File and index one batch (``documents``: its archived ones, for ``filing.file_batch``)."""
     stored: list[Stored] = []
     for result in batch:
         summary.files += 1
@@ -452,7 +480,7 @@ def _file_batch(
                 version=result.version,
             )
     started = time.perf_counter()
-    filed = file_batch(session, summary.run_id, stored)
+    filed = file_batch(session, summary.run_id, stored, documents)
     noted = notes.note_batch(session, summary.run_id, stored, config.ingest)
     summary.layout_problems += noted["layout"]
     summary.identical += noted["identical"]

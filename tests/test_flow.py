@@ -484,3 +484,40 @@ def test_a_batchs_files_land_between_two_barriers_of_the_coordinator_before_its_
         assert not any((vault.root / "extensions" / "archiver-staging").iterdir())
     finally:
         event.remove(Engine, "commit", record_commit)
+
+
+def test_the_documents_a_run_reads_ahead_are_those_filing_would_read(tmp_path: Path) -> None:
+    """``flow._known_heads`` gives ``filing.file_batch`` each archived document's (id, current
+    submission), as ``filing._documents`` reads them: heads or none, current or none, and paths
+    not archived left out."""
+    from types import SimpleNamespace
+
+    from archiver.store import filing
+
+    engine = db.open_engine(f"sqlite:///{tmp_path / 'a.sqlite3'}")
+    with Session(engine) as session:
+        with session.begin():
+            session.add_all(
+                [
+                    db.Document(
+                        id=7,
+                        object_id="a/2020/x.txt",
+                        head_sha512="s",
+                        head_version="v2",
+                        current_submission_id=3,
+                    ),
+                    db.Document(id=9, object_id="b/2021/y.txt", head_sha512=None, current_submission_id=None),
+                    db.Document(id=11, object_id="c/2022/z.txt", head_sha512="t", current_submission_id=None),
+                ]
+            )
+        paths = ["a/2020/x.txt", "b/2021/y.txt", "c/2022/z.txt", "d/2023/new.txt"]
+        heads, documents = flow._known_heads(session, paths)
+        batch = [
+            SimpleNamespace(outcome=SimpleNamespace(submission=SimpleNamespace(relpath=p))) for p in paths
+        ]
+        with session.begin():
+            read = filing._documents(session, batch)  # type: ignore[arg-type]
+    engine.dispose()
+    assert documents == {path: ids for path, ids in read.items() if ids[0] is not None}
+    assert documents == {"a/2020/x.txt": (7, 3), "b/2021/y.txt": (9, None), "c/2022/z.txt": (11, None)}
+    assert set(heads) == {"a/2020/x.txt", "c/2022/z.txt"}

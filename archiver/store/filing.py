@@ -35,14 +35,25 @@ from archiver.store.db import (
 from archiver.store.db import Submission as SubmissionRow
 
 
-def file_batch(session: Session, run_id: int, batch: Sequence[Stored]) -> Filed:
+def file_batch(
+    session: Session,
+    run_id: int,
+    batch: Sequence[Stored],
+    archived_documents: Mapping[str, tuple[int, int | None]] | None = None,
+) -> Filed:
     """Add the rows of every stored submission of ``batch`` (no commit: the caller's transaction),
     but its passages': their ids are taken and their rows returned (``Filed.passages``), for
     ``file_passages`` once the linker knows their groups. The rows are the workers'
-    (``Stored.rows``, ``prepare``): here they are only numbered."""
+    (``Stored.rows``, ``prepare``): here they are only numbered. ``archived_documents``: relpath → (document
+    id, its current submission id) of the batch's documents already archived, where the caller
+    read them (a run, before the batch was processed); else they are read here."""
     if not batch:
         return Filed(0, 0, ())
-    documents = _documents(session, batch)
+    if archived_documents is None:
+        documents = _documents(session, batch)
+    else:
+        paths = [s.outcome.submission.relpath for s in batch]
+        documents = {path: archived_documents.get(path, (None, None)) for path in paths}
     known = [doc_id for doc_id, _ in documents.values() if doc_id is not None]
     new = [s for s in batch if documents[s.outcome.submission.relpath][0] is None]
     _supersede(session, known)
