@@ -447,21 +447,3 @@ def test_revision_0014_compresses_the_band_blocks_with_lz4_and_the_downgrade_wit
             assert method(connection) == "l"
     finally:
         engine.dispose()
-
-
-def test_every_connection_plans_each_statement_for_its_own_values() -> None:
-    # The writer's and the workers' engines force custom plans (db.POSTGRESQL_OPTIONS' reason),
-    # and keep whatever options the URL gives.
-    given = (
-        make_url(URL).update_query_dict({"options": "-c work_mem=5MB"}).render_as_string(hide_password=False)
-    )
-    writer, with_options = db.open_engine(URL, migrated=False), db.open_engine(given, migrated=False)
-    try:
-        for engine in (writer, db.reading_engine(URL), with_options):
-            with engine.connect() as connection:
-                assert connection.execute(text("SHOW plan_cache_mode")).scalar_one() == "force_custom_plan"
-        with with_options.connect() as connection:
-            assert connection.execute(text("SHOW work_mem")).scalar_one() == "5MB"
-    finally:
-        writer.dispose()
-        with_options.dispose()

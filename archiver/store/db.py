@@ -363,25 +363,10 @@ SQLITE_STATEMENTS_KEPT = 16
 SQLITE_READER_STATEMENTS_KEPT = 0
 
 
-# psycopg prepares a statement it has run five times, and the server may then keep one generic
-# plan for it, made while the run's tables were small and never revised as they grow (the
-# documents' head lookups, bench/README.md). Every statement is planned for its own values.
-POSTGRESQL_OPTIONS = "-c plan_cache_mode=force_custom_plan"
-
-
-def _postgresql_options(url: str) -> str:
-    """libpq's ``options`` for a connection: the URL's own (``?options=…``), then ours."""
-    given = make_url(url).query.get("options")
-    given = " ".join(given) if isinstance(given, tuple) else given
-    return f"{given} {POSTGRESQL_OPTIONS}" if given else POSTGRESQL_OPTIONS
-
-
 def _engine(url: str, statements_kept: int = SQLITE_STATEMENTS_KEPT) -> Engine:
     try:
         if make_url(url).get_backend_name() == "sqlite":
             return create_engine(url, connect_args={"cached_statements": statements_kept})
-        if make_url(url).get_backend_name() == "postgresql":
-            return create_engine(url, connect_args={"options": _postgresql_options(url)})
         return create_engine(url)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise StoreError(
