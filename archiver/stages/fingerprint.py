@@ -239,10 +239,10 @@ def text_key(text: str) -> bytes:
 def normalise_remembered(texts: Sequence[str]) -> list[str]:
     """``normalise_many(texts)``, taking the normalised form the memo holds (the same string: one
     copy in memory for both who keep it) where it holds one, without making it more recent."""
-    held: dict[bytes, _Known] = {}
     keys = [text_key(text) for text in texts]
-    for memo in _memo.values():  # normalising depends on no config
-        held = memo.peek(keys)
+    # The memo of whichever config was last used (``_memo`` keeps one): normalising depends on none.
+    memo = next(iter(_memo.values()), None)
+    held = memo.peek(keys) if memo is not None else {}
     found = [held[key].normalised if key in held else None for key in keys]
     fresh = iter(normalise_many([text for text, known in zip(texts, found, strict=True) if known is None]))
     return [known if known is not None else next(fresh) for known in found]
