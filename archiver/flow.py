@@ -24,7 +24,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -38,8 +37,8 @@ from archiver.records import Processed, Rejection, Result, RunSummary, Stored, U
 from archiver.reindex import refuse_if_pending
 from archiver.stages import fingerprint, ingest
 from archiver.store import db, search_index
-from archiver.store.db import Document, EventRow
-from archiver.store.filing import file_batch, file_passages
+from archiver.store.db import EventRow
+from archiver.store.filing import Archived, archived_documents_of, file_batch, file_passages
 from archiver.store.guard import store_paths
 from archiver.store.runs import recorded
 from archiver.store.vault import Staged, Vault, Writer
@@ -374,28 +373,16 @@ class Known:
     version: str | None
 
 
-# relpath → (document id, its current submission id) of a batch's documents already archived.
-Archived = dict[str, tuple[int, int | None]]
-
-
 def _known_heads(session: Session, relpaths: list[str]) -> tuple[dict[str, Known], Archived]:
-    """The heads of the documents ``relpaths`` already archived, and each one's (id, current
-    submission id) for ``filing.file_batch``: read once, for the workers and the filing. A
-    document's row changes only when its own batch is filed, and a run files a path once
+    """The heads of the documents ``relpaths`` already archived, and the documents themselves
+    for ``filing.file_batch`` (``filing.archived_documents_of``): read once, for the workers and the filing.
+    A document's row changes only when its own batch is filed, and a run files a path once
     (``_first_of_each_path``), so what is read here before the batch is processed still holds
     when it is filed."""
     with session.begin():  # runs between batches, outside their transactions
-        rows = session.execute(
-            select(
-                Document.object_id,
-                Document.head_sha512,
-                Document.head_version,
-                Document.id,
-                Document.current_submission_id,
-            ).where(Document.object_id.in_(relpaths))
-        ).all()
-    heads = {object_id: Known(sha, version) for object_id, sha, version, _, _ in rows if sha}
-    return heads, {object_id: (doc_id, current) for object_id, _, _, doc_id, current in rows}
+        documents = archived_documents_of(session, relpaths)
+    heads = {path: Known(sha, version) for path, (_, _, sha, version) in documents.items() if sha}
+    return heads, documents
 
 
 def _restored(

@@ -487,11 +487,9 @@ def test_a_batchs_files_land_between_two_barriers_of_the_coordinator_before_its_
 
 
 def test_the_documents_a_run_reads_ahead_are_those_filing_would_read(tmp_path: Path) -> None:
-    """``flow._known_heads`` gives ``filing.file_batch`` each archived document's (id, current
-    submission), as ``filing._documents`` reads them: heads or none, current or none, and paths
-    not archived left out."""
-    from types import SimpleNamespace
-
+    """``flow._known_heads`` gives ``filing.file_batch`` each archived document as
+    ``filing.archived_documents_of`` reads it (the one reader of both): heads or none, current
+    or none, and paths not archived left out; the heads are the documents that have one."""
     from archiver.store import filing
 
     engine = db.open_engine(f"sqlite:///{tmp_path / 'a.sqlite3'}")
@@ -512,12 +510,13 @@ def test_the_documents_a_run_reads_ahead_are_those_filing_would_read(tmp_path: P
             )
         paths = ["a/2020/x.txt", "b/2021/y.txt", "c/2022/z.txt", "d/2023/new.txt"]
         heads, documents = flow._known_heads(session, paths)
-        batch = [
-            SimpleNamespace(outcome=SimpleNamespace(submission=SimpleNamespace(relpath=p))) for p in paths
-        ]
         with session.begin():
-            read = filing._documents(session, batch)  # type: ignore[arg-type]
+            read = filing.archived_documents_of(session, paths)
     engine.dispose()
-    assert documents == {path: ids for path, ids in read.items() if ids[0] is not None}
-    assert documents == {"a/2020/x.txt": (7, 3), "b/2021/y.txt": (9, None), "c/2022/z.txt": (11, None)}
-    assert set(heads) == {"a/2020/x.txt", "c/2022/z.txt"}
+    assert documents == read
+    assert {path: ids[:2] for path, ids in documents.items()} == {
+        "a/2020/x.txt": (7, 3),
+        "b/2021/y.txt": (9, None),
+        "c/2022/z.txt": (11, None),
+    }
+    assert heads == {"a/2020/x.txt": flow.Known("s", "v2"), "c/2022/z.txt": flow.Known("t", None)}

@@ -34,26 +34,56 @@ from archiver.store.db import (
 )
 from archiver.store.db import Submission as SubmissionRow
 
+# relpath → (document id, its current submission id, head sha512, head version) of documents
+# already archived.
+Archived = dict[str, tuple[int, int | None, str | None, str | None]]
+
+
+def archived_documents_of(session: Session, relpaths: Sequence[str]) -> Archived:
+    """The documents of ``relpaths`` already archived (``Archived``), read once a batch: a run
+    reads them before the batch is processed (the heads for the workers, the ids for
+    ``file_batch``); ``file_batch`` reads them itself when not given them.
+
+    Through the driver (``fetch_sql``): SQLAlchemy's compiling of a SELECT of 64 bound paths
+    cost the coordinator more than SQLite's answer."""
+    connection = session.connection()
+    found: Archived = {}
+    for part in chunks(sorted(set(relpaths))):
+        listed = ", ".join([placeholder(connection)] * len(part))
+        rows = fetch_sql(connection, f"{_ARCHIVED_SQL} ({listed})", part)
+        found.update(
+            {object_id: (doc_id, current, sha, version) for object_id, doc_id, current, sha, version in rows}
+        )
+    return found
+
+
+_ARCHIVED_SQL = (
+    "SELECT object_id, id, current_submission_id, head_sha512, head_version"
+    f" FROM {Document.__tablename__} WHERE object_id IN"
+)
+
 
 def file_batch(
     session: Session,
     run_id: int,
     batch: Sequence[Stored],
-    archived_documents: Mapping[str, tuple[int, int | None]] | None = None,
+    archived_documents: Archived | None = None,
 ) -> Filed:
     """Add the rows of every stored submission of ``batch`` (no commit: the caller's transaction),
     but its passages': their ids are taken and their rows returned (``Filed.passages``), for
     ``file_passages`` once the linker knows their groups. The rows are the workers'
-    (``Stored.rows``, ``prepare``): here they are only numbered. ``archived_documents``: relpath → (document
-    id, its current submission id) of the batch's documents already archived, where the caller
-    read them (a run, before the batch was processed); else they are read here."""
+    (``Stored.rows``, ``prepare``): here they are only numbered. ``archived_documents``: the
+    batch's documents already archived (``archived_documents_of``), where the caller read them
+    (a run, before the batch was processed); else they are read here."""
     if not batch:
         return Filed(0, 0, ())
+    paths = [s.outcome.submission.relpath for s in batch]
     if archived_documents is None:
-        documents = _documents(session, batch)
-    else:
-        paths = [s.outcome.submission.relpath for s in batch]
-        documents = {path: archived_documents.get(path, (None, None)) for path in paths}
+        archived_documents = archived_documents_of(session, paths)
+    # relpath → (document id, its current submission id); (None, None) for new documents.
+    documents: dict[str, tuple[int | None, int | None]] = {
+        path: archived_documents[path][:2] if path in archived_documents else (None, None) for path in paths
+    }
     known = [doc_id for doc_id, _ in documents.values() if doc_id is not None]
     new = [s for s in batch if documents[s.outcome.submission.relpath][0] is None]
     _supersede(session, known)
@@ -111,28 +141,6 @@ def file_batch(
 
 def _status(stored: Stored) -> str:
     return "archived" if isinstance(stored.outcome, Processed) else "rejected"
-
-
-def _documents(session: Session, batch: Sequence[Stored]) -> dict[str, tuple[int | None, int | None]]:
-    """relpath → (document id, its current submission id); (None, None) for new documents.
-
-    Through the driver (``fetch_sql``): SQLAlchemy's compiling of a SELECT of 64 bound paths
-    cost the coordinator more than SQLite's answer."""
-    found: dict[str, tuple[int | None, int | None]] = {
-        s.outcome.submission.relpath: (None, None) for s in batch
-    }
-    connection = session.connection()
-    for part in chunks(sorted(found)):
-        listed = ", ".join([placeholder(connection)] * len(part))
-        sql = f"{_DOCUMENTS_SQL} ({listed})"
-        rows = fetch_sql(connection, sql, part)
-        found.update({object_id: (doc_id, current) for object_id, doc_id, current in rows})
-    return found
-
-
-_DOCUMENTS_SQL = (
-    f"SELECT object_id, id, current_submission_id FROM {Document.__tablename__} WHERE object_id IN"
-)
 
 
 def _supersede(session: Session, document_ids: list[int]) -> None:
